@@ -1,0 +1,19 @@
+"""`mechdsl check SPEC`: parse and check a spec, print a one-screen summary of its model."""
+
+from __future__ import annotations
+
+from mechdsl.cli.output import load_model, parse_overrides
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("check", help="check a spec and summarise its model")
+    parser.add_argument("spec", help="path of a .mech file")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
+                        help="override a size or constant parameter (repeatable)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    model = load_model(args.spec, parse_overrides(args.set))
+    print(model.summary())
+    return 0

@@ -1,0 +1,75 @@
+"""Entry point of the `mechdsl` command: argument parsing and the error boundary.
+
+Every subcommand lives in its own module under `mechdsl/cli/` and exposes
+`register(subparsers)`, which adds its parser and sets `func`. User mistakes
+(`SpecError`, `UsageError`) print positioned messages and exit 2; anything else is a bug
+in mechdsl and prints one line asking for a report (the traceback only with `--debug`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from mechdsl import __version__
+from mechdsl.cli.output import UsageError, print_error
+from mechdsl.lang.diagnostics import SpecError, render_all
+
+SUBCOMMANDS = ("check", "fmt", "derive", "solve", "compile", "train", "eval", "run")
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mechdsl",
+        description="Compile declarative mechanism-design specs (.mech) into derivations, "
+                    "exact optima, batched PyTorch environments and trained policies.",
+    )
+    parser.add_argument("--version", action="version", version=f"mechdsl {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks of internal errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"mechdsl.cli.{name}_cmd")
+        except ModuleNotFoundError as error:
+            if error.name != f"mechdsl.cli.{name}_cmd":
+                raise
+            continue  # subcommand not available in this build
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return int(args.func(args) or 0)
+    except SpecError as error:
+        print(render_all(error.path, error.source, error.diagnostics, color=sys.stderr.isatty()), file=sys.stderr)
+        count = len(error.diagnostics)
+        if count > 1:
+            print(f"{count} errors", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except UsageError as error:
+        print_error(str(error), hint=error.hint)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the boundary that keeps tracebacks from users
+        if args.debug:
+            traceback.print_exc()
+        print(f"mechdsl: internal error ({type(error).__name__}: {error}); this is a bug in mechdsl, "
+              "please report it with the spec and the command (rerun with --debug for details)",
+              file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

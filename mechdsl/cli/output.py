@@ -1,0 +1,50 @@
+"""Shared CLI output helpers: user errors without positions and spec loading."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """A mistake in how mechdsl was called (missing file, bad --set), not in a spec."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+def print_error(message: str, hint: str | None = None) -> None:
+    print(f"mechdsl: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+
+
+def read_spec(path: str) -> str:
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"no such spec file: {path}", hint="pass the path of a .mech file, e.g. specs/two_period.mech")
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+
+
+def parse_overrides(pairs: list[str] | None) -> dict[str, float]:
+    """`--set NAME=VALUE` pairs -> {name: value}."""
+    overrides: dict[str, float] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set expects NAME=VALUE, got {pair!r}")
+        try:
+            overrides[name.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--set {name}: {value!r} is not a number") from None
+    return overrides
+
+
+def load_model(path: str, overrides: dict[str, float] | None = None):
+    from mechdsl.lang import load_source
+
+    return load_source(read_spec(path), path, overrides)

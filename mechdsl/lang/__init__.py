@@ -1,0 +1,22 @@
+"""Front end of mechdsl: grammar, AST, parser, checker, diagnostics and formatter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mechdsl.lang.checker import check
+from mechdsl.lang.diagnostics import Diagnostic, SpecError
+from mechdsl.lang.parser import parse
+
+
+def load_source(source: str, path: str = "<string>", overrides: dict[str, float] | None = None):
+    """Parse and check spec text; returns the checked `Model`."""
+    return check(parse(source, path), overrides)
+
+
+def load_file(path: str | Path, overrides: dict[str, float] | None = None):
+    path = Path(path)
+    return load_source(path.read_text(encoding="utf-8"), str(path), overrides)
+
+
+__all__ = ["Diagnostic", "SpecError", "check", "load_file", "load_source", "parse"]

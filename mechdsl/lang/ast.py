@@ -1,0 +1,265 @@
+"""Abstract syntax tree of a `.mech` spec: frozen dataclasses, each with its source span.
+
+The tree mirrors the grammar in `grammar.lark` one-to-one; it carries no meaning yet
+(the checker gives it meaning and produces `mechdsl.model.Model`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A source range; lines and columns are 1-based, `end_col` is exclusive."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @staticmethod
+    def unknown() -> "Span":
+        return Span(0, 0, 0, 0)
+
+
+# ---------------------------------------------------------------- expressions
+@dataclass(frozen=True)
+class Expr:
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Number(Expr):
+    value: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Name(Expr):
+    name: str
+
+
+@dataclass(frozen=True)
+class Subscript(Expr):
+    name: str
+    indices: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    function: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class BinaryOp(Expr):
+    op: str  # one of + - * / ^
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Negate(Expr):
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Binding:
+    """`k in K`: index `k` runs over 0..K-1 for a declared size K."""
+
+    index: str
+    size: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class IndexedSum(Expr):
+    binding: Binding
+    body: Expr
+
+
+# ---------------------------------------------------------------- statements
+@dataclass(frozen=True)
+class Statement:
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    name: str
+    args: tuple[Expr, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class MechanismDecl(Statement):
+    name: str
+
+
+@dataclass(frozen=True)
+class SizeDecl(Statement):
+    name: str
+    value: int
+    sweep: tuple[Expr, ...] | None
+
+
+@dataclass(frozen=True)
+class ParamConst(Statement):
+    name: str
+    value: Expr
+    sweep: tuple[Expr, ...] | None
+
+
+@dataclass(frozen=True)
+class ParamRandom(Statement):
+    name: str
+    distribution: Distribution
+
+
+@dataclass(frozen=True)
+class LetValue(Statement):
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class LetFunction(Statement):
+    name: str
+    params: tuple[str, ...]
+    body: Expr
+
+
+@dataclass(frozen=True)
+class TypesDecl(Statement):
+    """`types theta[k in K] ~ uniform(lo(k), hi(k))`: K ordered hidden types."""
+
+    name: str
+    binding: Binding
+    distribution: Distribution
+
+
+@dataclass(frozen=True)
+class ProbRandom(Statement):
+    name: str
+    shape: tuple[str, ...]
+    distribution: Distribution
+
+
+@dataclass(frozen=True)
+class ProbFixed(Statement):
+    name: str
+    shape: tuple[str, ...]
+    values: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class PrincipalDecl(Statement):
+    name: str
+
+
+@dataclass(frozen=True)
+class AgentDecl(Statement):
+    name: str
+    count: Expr
+
+
+@dataclass(frozen=True)
+class UtilityDecl(Statement):
+    """`utility ES(theta, T, R) = ...`: the agent's per-period utility u(type, allocation, payment)."""
+
+    agent: str
+    params: tuple[str, ...]
+    body: Expr
+
+
+@dataclass(frozen=True)
+class VariableDecl(Statement):
+    kind: str  # "allocation" | "payment"
+    name: str
+    shape: tuple[str, ...]
+    lower: Expr
+    upper: Expr | None
+
+
+@dataclass(frozen=True)
+class PeriodType:
+    types: str
+    prob: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class PeriodMenu:
+    allocation: str
+    payment: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class PeriodDecl(Statement):
+    number: int
+    discount: Expr | None
+    items: tuple[PeriodType | PeriodMenu, ...]
+
+
+@dataclass(frozen=True)
+class ObjectiveDecl(Statement):
+    sense: str  # "maximize" | "minimize"
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class ConstraintIR(Statement):
+    scope: str  # "per_period" | "lifetime"
+
+
+@dataclass(frozen=True)
+class ConstraintIC(Statement):
+    pass
+
+
+@dataclass(frozen=True)
+class ConstraintIIC(Statement):
+    pass
+
+
+@dataclass(frozen=True)
+class ConstraintMonotone(Statement):
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConstraintPlain(Statement):
+    left: Expr
+    comparator: str  # ">=" | "<=" | "=="
+    right: Expr
+    quantifier: tuple[Binding, ...]
+
+
+@dataclass(frozen=True)
+class TrainItem:
+    name: str
+    value: Expr | str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class TrainDecl(Statement):
+    items: tuple[TrainItem, ...]
+
+
+@dataclass(frozen=True)
+class Comment:
+    text: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed file: its statements in source order and its comments (for `fmt`)."""
+
+    path: str
+    source: str
+    statements: tuple[Statement, ...]
+    comments: tuple[Comment, ...] = ()

@@ -1,0 +1,137 @@
+"""Lowering: AST expressions -> SymPy objects, built node by node (never `sympify`).
+
+One tiny function per AST node type, chosen from a table (CVXPY's per-node dispatch).
+Names resolve through a `Scope` supplied by the checker; a mistake raises `LoweringError`
+carrying a positioned `Diagnostic`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import sympy as sp
+
+from mechdsl.lang import ast
+from mechdsl.lang.diagnostics import Diagnostic, did_you_mean
+
+BUILTIN_FUNCTIONS: dict[str, tuple[int | None, Callable[..., sp.Expr]]] = {
+    "exp": (1, sp.exp),
+    "log": (1, sp.log),
+    "sqrt": (1, sp.sqrt),
+    "abs": (1, sp.Abs),
+    "min": (None, sp.Min),
+    "max": (None, sp.Max),
+}
+
+
+class LoweringError(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+class Scope(Protocol):
+    """What lowering needs from the checker."""
+
+    def resolve_name(self, node: ast.Name, ctx: "Context") -> sp.Expr: ...
+    def resolve_subscript(self, node: ast.Subscript, indices: tuple[int, ...], ctx: "Context") -> sp.Expr: ...
+    def resolve_call(self, node: ast.Call, args: tuple[sp.Expr, ...], ctx: "Context") -> sp.Expr: ...
+    def size_of(self, binding: ast.Binding) -> int: ...
+
+
+@dataclass(frozen=True)
+class Context:
+    """Local names in scope: bound indices (`k` -> 2) and function parameters."""
+
+    locals: dict[str, sp.Expr] = field(default_factory=dict)
+
+    def with_local(self, name: str, value: sp.Expr) -> "Context":
+        return Context({**self.locals, name: value})
+
+
+def fail(message: str, span: ast.Span, hint: str | None = None) -> LoweringError:
+    return LoweringError(Diagnostic(message, span, hint))
+
+
+def lower(node: ast.Expr, scope: Scope, ctx: Context | None = None) -> sp.Expr:
+    """The SymPy expression of an AST expression under `scope` and local context `ctx`."""
+    return _LOWER[type(node)](node, scope, ctx or Context())
+
+
+def _number(node: ast.Number, scope, ctx) -> sp.Expr:
+    text = node.text
+    is_integer = text.isdigit()
+    return sp.Integer(int(text)) if is_integer else sp.Float(node.value)
+
+
+def _name(node: ast.Name, scope, ctx) -> sp.Expr:
+    if node.name in ctx.locals:
+        return ctx.locals[node.name]
+    return scope.resolve_name(node, ctx)
+
+
+def integer_index(value: sp.Expr, span: ast.Span) -> int:
+    if not (value.is_number and value.is_integer):
+        raise fail(
+            "an index must be a whole number made of bound indices and sizes",
+            span,
+            hint="bind indices with `sum(k in K, ...)` or `for k in K`",
+        )
+    return int(value)
+
+
+def _subscript(node: ast.Subscript, scope, ctx) -> sp.Expr:
+    indices = tuple(integer_index(lower(i, scope, ctx), i.span) for i in node.indices)
+    return scope.resolve_subscript(node, indices, ctx)
+
+
+def _call(node: ast.Call, scope, ctx) -> sp.Expr:
+    args = tuple(lower(a, scope, ctx) for a in node.args)
+    if node.function in BUILTIN_FUNCTIONS and node.function not in ctx.locals:
+        arity, build = BUILTIN_FUNCTIONS[node.function]
+        if arity is not None and len(args) != arity:
+            raise fail(f"{node.function}() takes {arity} argument(s), got {len(args)}", node.span)
+        if arity is None and len(args) < 2:
+            raise fail(f"{node.function}() needs at least 2 arguments", node.span)
+        return build(*args)
+    return scope.resolve_call(node, args, ctx)
+
+
+def _binary(node: ast.BinaryOp, scope, ctx) -> sp.Expr:
+    left, right = lower(node.left, scope, ctx), lower(node.right, scope, ctx)
+    if node.op == "+":
+        return left + right
+    if node.op == "-":
+        return left - right
+    if node.op == "*":
+        return left * right
+    if node.op == "/":
+        if right.is_zero:
+            raise fail("division by zero", node.right.span)
+        return left / right
+    return sp.Pow(left, right)
+
+
+def _negate(node: ast.Negate, scope, ctx) -> sp.Expr:
+    return -lower(node.operand, scope, ctx)
+
+
+def _indexed_sum(node: ast.IndexedSum, scope, ctx) -> sp.Expr:
+    size = scope.size_of(node.binding)
+    return sp.Add(*(lower(node.body, scope, ctx.with_local(node.binding.index, sp.Integer(k))) for k in range(size)))
+
+
+_LOWER: dict[type, Callable[[ast.Expr, Scope, Context], sp.Expr]] = {
+    ast.Number: _number,
+    ast.Name: _name,
+    ast.Subscript: _subscript,
+    ast.Call: _call,
+    ast.BinaryOp: _binary,
+    ast.Negate: _negate,
+    ast.IndexedSum: _indexed_sum,
+}
+
+
+def unknown_name(name: str, span: ast.Span, candidates) -> LoweringError:
+    return fail(f"'{name}' is not defined", span, hint=did_you_mean(name, candidates))

@@ -1,0 +1,330 @@
+"""Parser: `.mech` text -> `mechdsl.lang.ast.Spec`.
+
+Lark (LALR(1), contextual lexer) builds a parse tree from `grammar.lark`; the
+`_ToAst` transformer turns it into frozen dataclasses with spans. Syntax errors become
+a `SpecError` whose message says in words what was expected.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from mechdsl.lang import ast
+from mechdsl.lang.diagnostics import Diagnostic, SpecError
+
+STATEMENT_KEYWORDS = (
+    "mechanism", "size", "param", "let", "types", "prob", "principal", "agent",
+    "utility", "allocation", "payment", "period", "maximize", "minimize",
+    "constraint", "train",
+)
+
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "INT": "a whole number",
+    "NUMBER": "a number",
+    "STRING": 'a string in "quotes"',
+    "COMPARATOR": "a comparison (>=, <= or ==)",
+    "VARIABLE_KIND": "'allocation' or 'payment'",
+    "OBJECTIVE_SENSE": "'maximize' or 'minimize'",
+    "IR_SCOPE": "'per_period' or 'lifetime'",
+    "$END": "the end of the file",
+}
+
+
+def _span_of_meta(meta) -> ast.Span:
+    if getattr(meta, "empty", False):
+        return ast.Span.unknown()
+    return ast.Span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _span_of_token(token: Token) -> ast.Span:
+    return ast.Span(token.line, token.column, token.end_line, token.end_column)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Parse tree -> AST. One method per named grammar alternative."""
+
+    # -- expressions
+    def number(self, meta, children):
+        (token,) = children
+        return ast.Number(_span_of_meta(meta), float(token), str(token))
+
+    def name(self, meta, children):
+        return ast.Name(_span_of_meta(meta), str(children[0]))
+
+    def subscript(self, meta, children):
+        name, args = children
+        return ast.Subscript(_span_of_meta(meta), str(name), tuple(args))
+
+    def call(self, meta, children):
+        name, args = children
+        return ast.Call(_span_of_meta(meta), str(name), tuple(args or ()))
+
+    def _binary(self, meta, children, op: str) -> ast.BinaryOp:
+        left, right = children
+        return ast.BinaryOp(_span_of_meta(meta), op, left, right)
+
+    def add(self, meta, children):
+        return self._binary(meta, children, "+")
+
+    def sub(self, meta, children):
+        return self._binary(meta, children, "-")
+
+    def mul(self, meta, children):
+        return self._binary(meta, children, "*")
+
+    def div(self, meta, children):
+        return self._binary(meta, children, "/")
+
+    def pow(self, meta, children):
+        return self._binary(meta, children, "^")
+
+    def neg(self, meta, children):
+        return ast.Negate(_span_of_meta(meta), children[0])
+
+    def binding(self, meta, children):
+        index, size = children
+        return ast.Binding(str(index), str(size), _span_of_meta(meta))
+
+    def indexed_sum(self, meta, children):
+        binding, body = children
+        return ast.IndexedSum(_span_of_meta(meta), binding, body)
+
+    def arg_list(self, meta, children):
+        return tuple(children)
+
+    def name_list(self, meta, children):
+        return tuple(str(c) for c in children)
+
+    def vector(self, meta, children):
+        return tuple(children)
+
+    def sweep(self, meta, children):
+        return tuple(children)
+
+    def distribution(self, meta, children):
+        name, args = children
+        return ast.Distribution(str(name), tuple(args or ()), _span_of_meta(meta))
+
+    # -- statements
+    def mechanism_decl(self, meta, children):
+        return ast.MechanismDecl(_span_of_meta(meta), str(children[0]))
+
+    def size_decl(self, meta, children):
+        name, value, sweep = children
+        return ast.SizeDecl(_span_of_meta(meta), str(name), int(value), sweep)
+
+    def param_const(self, meta, children):
+        name, value, sweep = children
+        return ast.ParamConst(_span_of_meta(meta), str(name), value, sweep)
+
+    def param_random(self, meta, children):
+        name, dist = children
+        return ast.ParamRandom(_span_of_meta(meta), str(name), dist)
+
+    def let_value(self, meta, children):
+        name, value = children
+        return ast.LetValue(_span_of_meta(meta), str(name), value)
+
+    def let_function(self, meta, children):
+        name, params, body = children
+        return ast.LetFunction(_span_of_meta(meta), str(name), params, body)
+
+    def types_decl(self, meta, children):
+        name, index, size, dist = children
+        binding = ast.Binding(str(index), str(size), _span_of_token(index))
+        return ast.TypesDecl(_span_of_meta(meta), str(name), binding, dist)
+
+    def prob_random(self, meta, children):
+        name, shape, dist = children
+        return ast.ProbRandom(_span_of_meta(meta), str(name), shape, dist)
+
+    def prob_fixed(self, meta, children):
+        name, shape, values = children
+        return ast.ProbFixed(_span_of_meta(meta), str(name), shape, values)
+
+    def principal_decl(self, meta, children):
+        return ast.PrincipalDecl(_span_of_meta(meta), str(children[0]))
+
+    def agent_decl(self, meta, children):
+        name, count = children
+        return ast.AgentDecl(_span_of_meta(meta), str(name), count)
+
+    def utility_decl(self, meta, children):
+        agent, params, body = children
+        return ast.UtilityDecl(_span_of_meta(meta), str(agent), params, body)
+
+    def bounds_interval(self, meta, children):
+        return tuple(children)
+
+    def bounds_lower(self, meta, children):
+        return (children[0], None)
+
+    def variable_decl(self, meta, children):
+        kind, name, shape, (lower, upper) = children
+        return ast.VariableDecl(_span_of_meta(meta), str(kind), str(name), shape, lower, upper)
+
+    def discount(self, meta, children):
+        return children[0]
+
+    def period_type(self, meta, children):
+        types, prob = children
+        return ast.PeriodType(str(types), str(prob), _span_of_meta(meta))
+
+    def period_menu(self, meta, children):
+        allocation, payment = children
+        return ast.PeriodMenu(str(allocation), str(payment), _span_of_meta(meta))
+
+    def period_decl(self, meta, children):
+        number, discount, *items = children
+        return ast.PeriodDecl(_span_of_meta(meta), int(number), discount, tuple(items))
+
+    def objective_decl(self, meta, children):
+        sense, expr = children
+        return ast.ObjectiveDecl(_span_of_meta(meta), str(sense), expr)
+
+    def constraint_decl(self, meta, children):
+        return children[0]
+
+    def constraint_ir(self, meta, children):
+        (scope,) = children
+        return ast.ConstraintIR(_span_of_meta(meta), str(scope) if scope else "per_period")
+
+    def constraint_ic(self, meta, children):
+        return ast.ConstraintIC(_span_of_meta(meta))
+
+    def constraint_iic(self, meta, children):
+        return ast.ConstraintIIC(_span_of_meta(meta))
+
+    def constraint_monotone(self, meta, children):
+        return ast.ConstraintMonotone(_span_of_meta(meta), children[0])
+
+    def quantifier(self, meta, children):
+        return tuple(children)
+
+    def constraint_plain(self, meta, children):
+        left, comparator, right, quantifier = children
+        return ast.ConstraintPlain(
+            _span_of_meta(meta), left, str(comparator), right, quantifier or ()
+        )
+
+    def _keyword(self, meta, children):
+        return str(children[0])
+
+    variable_kind = objective_sense = ir_scope = comparator = _keyword
+
+    def string(self, meta, children):
+        return str(children[0])[1:-1]
+
+    def train_item(self, meta, children):
+        name, value = children
+        return ast.TrainItem(str(name), value, _span_of_meta(meta))
+
+    def train_decl(self, meta, children):
+        return ast.TrainDecl(_span_of_meta(meta), tuple(children))
+
+    def start(self, meta, children):
+        return tuple(children)
+
+
+def _describe_expected(expected: set[str]) -> str:
+    """Turn Lark terminal names into words: {'NAME', 'LPAR'} -> "a name or '('"."""
+    lark = _lark()
+    patterns = {t.name: t.pattern for t in lark.terminals}
+    words: list[str] = []
+    for name in sorted(expected):
+        if name in _TERMINAL_WORDS:
+            words.append(_TERMINAL_WORDS[name])
+        elif name in patterns and patterns[name].type == "str":
+            words.append(f"'{patterns[name].value}'")
+        else:
+            words.append(name.lower())
+    keyword_words = {f"'{k}'" for k in STATEMENT_KEYWORDS}
+    if len(keyword_words & set(words)) >= 5:
+        words = [w for w in words if w not in keyword_words] + ["a new statement (param, let, constraint, ...)"]
+    words = sorted(set(words))
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _syntax_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:
+    if isinstance(error, UnexpectedCharacters):
+        char = source[error.pos_in_stream] if error.pos_in_stream < len(source) else "?"
+        span = ast.Span(error.line, error.column, error.line, error.column + 1)
+        return Diagnostic(
+            f"unexpected character {char!r}",
+            span,
+            hint="names use letters, digits and '_'; comments start with '#'",
+        )
+    if isinstance(error, UnexpectedEOF) or (
+        isinstance(error, UnexpectedToken) and error.token.type == "$END"
+    ):
+        lines = source.rstrip().splitlines() or [""]
+        line = len(lines)
+        col = len(lines[-1]) + 1
+        expected = _describe_expected(set(error.expected))
+        return Diagnostic(
+            f"the file ended too early: expected {expected}", ast.Span(line, col, line, col + 1)
+        )
+    assert isinstance(error, UnexpectedToken)
+    token = error.token
+    span = _span_of_token(token)
+    expected = _describe_expected(set(error.expected))
+    hint = None
+    if str(token) in STATEMENT_KEYWORDS:
+        hint = "the previous statement looks unfinished"
+    elif str(token) == "=" and "COMPARATOR" in error.expected:
+        hint = "use '==' for an equality constraint"
+    elif str(token) in ("**",):
+        hint = "powers are written with '^'"
+    return Diagnostic(f"unexpected {str(token)!r}: expected {expected}", span, hint=hint)
+
+
+class _CommentSink(threading.local):
+    """Where the cached parser's lexer callback puts comments during one `parse` call."""
+
+    comments: list | None = None
+
+
+_SINK = _CommentSink()
+
+
+def _keep_comment(token: Token) -> Token:
+    if _SINK.comments is not None:
+        _SINK.comments.append(ast.Comment(str(token), _span_of_token(token)))
+    return token
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    grammar = resources.files("mechdsl.lang").joinpath("grammar.lark").read_text()
+    return Lark(
+        grammar,
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        lexer_callbacks={"COMMENT": _keep_comment},
+    )
+
+
+def parse(source: str, path: str = "<string>") -> ast.Spec:
+    """Parse `.mech` source text. Raises `SpecError` (with a position) on a syntax error."""
+    _SINK.comments = []
+    try:
+        tree = _lark().parse(source)
+    except UnexpectedInput as error:
+        raise SpecError(path, source, [_syntax_diagnostic(error, source)]) from None
+    finally:
+        comments, _SINK.comments = tuple(_SINK.comments), None
+    try:
+        statements = _ToAst().transform(tree)
+    except VisitError as error:  # a bug in the transformer, not in the spec
+        raise error.orig_exc from error
+    return ast.Spec(path, source, statements, comments)

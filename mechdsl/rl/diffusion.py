@@ -1,0 +1,188 @@
+"""Conditional DDPM policy: the reverse chain of EDMSAC eqs. (47)-(54) (and CGDM eqs. 26-32).
+
+Forward process (eq. 47): q(x_m | x_{m-1}) = N(sqrt(1 - beta_m) x_{m-1}, beta_m I), m = 1..M,
+    alpha_m = 1 - beta_m,  alpha_bar_m = prod_{i=1..m} alpha_i  (the printed eq. 53 starts the
+    product at i = 0, where alpha_0 is undefined; see docs/rl.md), so that (CGDM eq. 26)
+    x_m = sqrt(alpha_bar_m) x_0 + sqrt(1 - alpha_bar_m) eps.
+Reverse step (eqs. 53-54), with the noise predictor eps_theta(x_m, s, m):
+    mu_theta = (x_m - beta_m / sqrt(1 - alpha_bar_m) eps_theta) / sqrt(alpha_m)
+             = c1_m x0_hat + c2_m x_m,  x0_hat = (x_m - sqrt(1 - alpha_bar_m) eps_theta) / sqrt(alpha_bar_m),
+    c1_m = beta_m sqrt(alpha_bar_{m-1}) / (1 - alpha_bar_m),
+    c2_m = (1 - alpha_bar_{m-1}) sqrt(alpha_m) / (1 - alpha_bar_m)            (CGDM eq. 30),
+    x_{m-1} = mu_theta + sigma_m xi,  xi ~ N(0, I),  xi = 0 at m = 1.
+    sigma_m^2 is beta_m (as printed in eq. 54) or the posterior variance
+    beta_tilde_m = beta_m (1 - alpha_bar_{m-1}) / (1 - alpha_bar_m) (CGDM eq. 28, DDPM's choice).
+The x0_hat form lets the estimate of x_0 be clipped to [-1, 1] (Diffusion-QL); unclipped it
+equals eq. (53) exactly. The final action is clipped to [-1, 1].
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from mechdsl.rl.networks import mlp
+
+ScheduleKind = Literal["vp", "linear", "cosine"]
+VarianceKind = Literal["posterior", "beta"]
+
+
+def vp_betas(steps: int, b_min: float = 0.1, b_max: float = 10.0) -> torch.Tensor:
+    """beta_m = 1 - exp(-b_min/M - (2m - 1)/(2 M^2) (b_max - b_min)), m = 1..M  (eq. 47).
+
+    The discretised variance-preserving SDE; prod_m alpha_m = exp(-b_min - (b_max - b_min)/2)
+    for every M (e^-5.05 = 0.0064 at the defaults), so x_M is close to N(0, I) (eq. 50).
+    """
+    m = torch.arange(1, steps + 1, dtype=torch.float64)
+    return 1 - torch.exp(-b_min / steps - (2 * m - 1) / (2 * steps**2) * (b_max - b_min))
+
+
+def linear_betas(steps: int, start: float = 1e-4, end: float = 2e-2) -> torch.Tensor:
+    """beta_m evenly spaced in [start, end] (DDPM, Diffusion-QL's ``linear_beta_schedule``)."""
+    return torch.linspace(start, end, steps, dtype=torch.float64)
+
+
+def cosine_betas(steps: int, s: float = 0.008) -> torch.Tensor:
+    """alpha_bar(t) = cos^2(((t/M + s)/(1 + s)) pi/2); beta_m = 1 - alpha_bar_m / alpha_bar_{m-1}, clipped to 0.999."""
+    t = torch.arange(steps + 1, dtype=torch.float64) / steps
+    f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
+    return (1 - f[1:] / f[:-1]).clamp(0, 0.999)
+
+
+SCHEDULES = {"vp": vp_betas, "linear": linear_betas, "cosine": cosine_betas}
+
+
+@dataclass(frozen=True)
+class DiffusionSchedule:
+    """All per-step constants of the chain, float64, index i = m - 1."""
+
+    betas: torch.Tensor
+    alphas: torch.Tensor
+    alpha_bars: torch.Tensor
+    alpha_bars_prev: torch.Tensor
+    posterior_variance: torch.Tensor   # beta_tilde_m = beta_m (1 - alpha_bar_{m-1}) / (1 - alpha_bar_m)
+    posterior_mean_coef1: torch.Tensor  # c1_m, multiplies x0_hat
+    posterior_mean_coef2: torch.Tensor  # c2_m, multiplies x_m
+
+    @property
+    def steps(self) -> int:
+        return int(self.betas.numel())
+
+    @staticmethod
+    def make(kind: ScheduleKind, steps: int) -> "DiffusionSchedule":
+        if steps < 1:
+            raise ValueError(f"denoising steps must be >= 1, got {steps}")
+        betas = SCHEDULES[kind](steps)
+        alphas = 1 - betas
+        alpha_bars = torch.cumprod(alphas, 0)
+        prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bars[:-1]])
+        return DiffusionSchedule(
+            betas=betas, alphas=alphas, alpha_bars=alpha_bars, alpha_bars_prev=prev,
+            posterior_variance=betas * (1 - prev) / (1 - alpha_bars),
+            posterior_mean_coef1=betas * prev.sqrt() / (1 - alpha_bars),
+            posterior_mean_coef2=(1 - prev) * alphas.sqrt() / (1 - alpha_bars),
+        )
+
+    def step_variance(self, variance: VarianceKind) -> torch.Tensor:
+        """sigma_m^2 of the reverse step, with sigma_1 = 0 (no noise on the last step)."""
+        var = (self.posterior_variance if variance == "posterior" else self.betas).clone()
+        var[0] = 0.0
+        return var
+
+
+class SinusoidalEmbedding(nn.Module):
+    """e(m)_{2j} = sin(m / 10000^{j/(d/2-1)}), e(m)_{2j+1} = cos(...) (Transformer / DDPM)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        if dim < 4 or dim % 2:
+            raise ValueError("time embedding dimension must be an even number >= 4")
+        half = dim // 2
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half) / (half - 1))
+        self.register_buffer("freqs", freqs, persistent=False)
+
+    def forward(self, m: torch.Tensor) -> torch.Tensor:
+        arg = m[:, None].to(self.freqs.dtype) * self.freqs[None, :]
+        return torch.cat([arg.sin(), arg.cos()], dim=-1)
+
+
+class NoisePredictor(nn.Module):
+    """eps_theta(x_m, s, m): Mish MLP on [x_m, s, time_mlp(embed(m))] (Diffusion-QL's MLP)."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...], time_dim: int = 16) -> None:
+        super().__init__()
+        self.time_mlp = nn.Sequential(SinusoidalEmbedding(time_dim), nn.Linear(time_dim, 2 * time_dim),
+                                      nn.Mish(), nn.Linear(2 * time_dim, time_dim))
+        self.body = mlp(action_dim + obs_dim + time_dim, hidden, action_dim, "mish")
+
+    def forward(self, x: torch.Tensor, obs: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([x, obs, self.time_mlp(m)], dim=-1))
+
+
+class DiffusionActor(nn.Module):
+    """pi_theta(A | S) as the reverse chain of eq. (52); ``sample`` implements eq. (54)."""
+
+    def __init__(self, obs_dim: int, action_dim: int, *, hidden: tuple[int, ...] = (128, 128),
+                 steps: int = 6, schedule: ScheduleKind = "vp", variance: VarianceKind = "posterior",
+                 clip_denoised: bool = True, noise_output: Literal["linear", "tanh"] = "linear",
+                 time_dim: int = 16) -> None:
+        super().__init__()
+        self.action_dim, self.steps = action_dim, steps
+        self.clip_denoised, self.noise_output = clip_denoised, noise_output
+        self.schedule = DiffusionSchedule.make(schedule, steps)
+        self.noise_net = NoisePredictor(obs_dim, action_dim, hidden, time_dim)
+        s = self.schedule
+        for name, value in (("sqrt_alpha_bars", s.alpha_bars.sqrt()),
+                            ("sqrt_one_minus_alpha_bars", (1 - s.alpha_bars).sqrt()),
+                            ("coef1", s.posterior_mean_coef1), ("coef2", s.posterior_mean_coef2),
+                            ("sigma", s.step_variance(variance).sqrt())):
+            self.register_buffer(name, value.float(), persistent=False)
+
+    @property
+    def forward_passes(self) -> int:
+        """Noise-predictor evaluations per action (for FLOP counts)."""
+        return self.steps
+
+    def predict_noise(self, x: torch.Tensor, obs: torch.Tensor, m: int) -> torch.Tensor:
+        """eps_theta(x_m, s, m); bounded by tanh when ``noise_output == "tanh"`` (CGDM eq. 31)."""
+        t = torch.full((x.shape[0],), float(m), device=x.device, dtype=x.dtype)
+        eps = self.noise_net(x, obs, t)
+        return torch.tanh(eps) if self.noise_output == "tanh" else eps
+
+    def denoise_step(self, x: torch.Tensor, obs: torch.Tensor, m: int, noise: torch.Tensor) -> torch.Tensor:
+        """x_{m-1} = c1_m x0_hat + c2_m x_m + sigma_m xi  (eqs. 53-54 in the x0_hat form)."""
+        i = m - 1
+        eps = self.predict_noise(x, obs, m)
+        x0_hat = (x - self.sqrt_one_minus_alpha_bars[i] * eps) / self.sqrt_alpha_bars[i]
+        if self.clip_denoised:
+            x0_hat = x0_hat.clamp(-1.0, 1.0)
+        mean = self.coef1[i] * x0_hat + self.coef2[i] * x
+        return mean + self.sigma[i] * noise
+
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None, *,
+               clip_action: bool = True) -> torch.Tensor:
+        """A_0 from A_M ~ N(0, I) through m = M..1; differentiable unless called under no_grad."""
+        shape = (obs.shape[0], self.action_dim)
+        x = torch.randn(shape, generator=generator, device=obs.device, dtype=obs.dtype)
+        for m in range(self.steps, 0, -1):
+            noise = torch.randn(shape, generator=generator, device=obs.device, dtype=obs.dtype)
+            x = self.denoise_step(x, obs, m, noise)
+        return x.clamp(-1.0, 1.0) if clip_action else x
+
+    def forward(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.sample(obs, generator)
+
+    def noise_prediction_loss(self, obs: torch.Tensor, action: torch.Tensor,
+                              generator: torch.Generator | None = None) -> torch.Tensor:
+        """Per-sample ||eps_theta(A_k, k, S) - eps||^2, k ~ U{1..M}, A_k by eq. (26)  (CGDM eq. 33)."""
+        batch = obs.shape[0]
+        k = torch.randint(1, self.steps + 1, (batch,), generator=generator, device=obs.device)
+        eps = torch.randn(action.shape, generator=generator, device=obs.device, dtype=obs.dtype)
+        noisy = self.sqrt_alpha_bars[k - 1, None] * action + self.sqrt_one_minus_alpha_bars[k - 1, None] * eps
+        pred = self.noise_net(noisy, obs, k.to(obs.dtype))
+        if self.noise_output == "tanh":
+            pred = torch.tanh(pred)
+        return (pred - eps).pow(2).sum(-1)
