@@ -1,0 +1,68 @@
+"""The result of reducing a contract: payment rules, residual constraints, the step log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from mechdsl.model import Model
+from mechdsl.reduce.chain import StepRecord
+from mechdsl.reduce.single_crossing import SingleCrossingVerdict
+
+
+@dataclass(frozen=True)
+class Inequality:
+    """g >= 0, named after the original constraint it stands for."""
+
+    name: str
+    g: sp.Expr
+
+
+@dataclass
+class Derivation:
+    model: Model
+    single_crossing: SingleCrossingVerdict | None = None
+    # payment symbol -> rule in allocations, state and *earlier-computed* payment symbols,
+    # in evaluation order (later periods first, types ascending).
+    rules: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    # payment symbol -> the branches whose maximum the rule is (one branch: no Max);
+    # used to write the least-payment rule as an epigraph in convex solvers.
+    branches: dict[sp.Symbol, list[sp.Expr]] = field(default_factory=dict)
+    binding: list[str] = field(default_factory=list)
+    monotone: list[Inequality] = field(default_factory=list)
+    # The reduced constraint set in allocations AND payments (payments free): exact
+    # replacement of the original constraints, used for the exact reduced optimum.
+    reduced: list[Inequality] = field(default_factory=list)
+    residual: list[Inequality] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+
+    def closed_form(self) -> dict[sp.Symbol, sp.Expr]:
+        """Payments in allocations and state only (rules substituted in order)."""
+        cached = getattr(self, "_closed_cache", None)
+        if cached is not None and cached[0] == len(self.rules):
+            return cached[1]
+        closed: dict[sp.Symbol, sp.Expr] = {}
+        for symbol, rule in self.rules.items():
+            if rule.has(sp.Max):  # re-evaluating Max compares its (large) arguments
+                with sp.evaluate(False):
+                    closed[symbol] = rule.xreplace(closed)
+            else:
+                closed[symbol] = rule.xreplace(closed)
+        self._closed_cache = (len(self.rules), closed)
+        return closed
+
+    def payment(self, name: str, *index: int) -> sp.Expr:
+        return self.closed_form()[self.model.variables[name].symbol(*index)]
+
+    def declared(self) -> list[Inequality]:
+        """The spec's own monotone/plain constraints and payment bounds kept as residuals."""
+        return [c for c in self.residual if not c.name.startswith("upward IIC")]
+
+    def residual_in_allocations(self) -> list[Inequality]:
+        closed = self.closed_form()
+        return [Inequality(c.name, c.g.xreplace(closed)) for c in self.residual]
+
+    @property
+    def allocation_symbols(self) -> list[sp.Symbol]:
+        return [s for v in self.model.variables.values() if v.kind == "allocation" for s in v.symbols()]

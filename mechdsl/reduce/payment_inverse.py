@@ -1,0 +1,48 @@
+"""Solve the agent's utility for the payment: y = phi(theta, x, v) with u(theta, x, phi) = v.
+
+Any utility SymPy can invert is accepted (linear theta*R - c*T - E gives
+phi = (v + c*x + E)/theta; theta*log(1 + R) - c*T gives phi = exp((v + c*x)/theta) - 1).
+Because du/dy > 0 (single crossing), phi is increasing in v, so the least payment that
+guarantees utility at least v is phi(theta, x, v).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from mechdsl.model import Model
+from mechdsl.reduce.chain import ReductionRefused
+
+
+@dataclass(frozen=True)
+class PaymentInverse:
+    theta: sp.Symbol
+    x: sp.Symbol
+    v: sp.Symbol
+    expr: sp.Expr
+
+    def __call__(self, theta, x, v) -> sp.Expr:
+        return self.expr.xreplace({self.theta: theta, self.x: x, self.v: v})
+
+
+def payment_inverse(model: Model) -> PaymentInverse:
+    u = model.utility
+    v = sp.Symbol("v", real=True)
+    y = sp.Symbol(u.payment_symbol.name, real=True)
+    theta_pos = sp.Symbol(u.type_symbol.name, positive=True)
+    expr = u.expr.xreplace({u.type_symbol: theta_pos, u.payment_symbol: y})
+    try:
+        solutions = sp.solve(sp.Eq(expr, v), y, dict=False)
+    except NotImplementedError:
+        solutions = []
+    real = [s for s in solutions if not s.has(sp.I)]
+    increasing = [s for s in real if sp.simplify(sp.diff(s, v)).is_positive is not False]
+    if len(increasing) != 1:
+        raise ReductionRefused(
+            f"SymPy cannot solve the utility {u.expr} uniquely for the payment "
+            f"'{u.payment_symbol}' (found {len(real)} real solution(s)); closed-form payments need an "
+            "invertible utility")
+    phi = increasing[0].xreplace({theta_pos: u.type_symbol})
+    return PaymentInverse(u.type_symbol, u.allocation_symbol, v, phi)

@@ -1,0 +1,236 @@
+"""Reduction steps for screening contracts with K ordered types and P >= 1 periods.
+
+Backward in time (t = P, ..., 1), for every report history h:
+
+* Final period (t = P), a static screening problem (Laffont-Martimort ch. 2):
+  with single crossing and monotone allocations x_0 <= ... <= x_{K-1}, the K IR and
+  K(K-1) IC constraints are implied by the lowest type's IR and the local downward IC,
+  and the least payments make both bind:
+      u(theta_0, x_0, y_0) = 0,
+      u(theta_i, x_i, y_i) = u(theta_i, x_{i-1}, y_{i-1})            (i >= 1)
+  i.e. y_i = phi(theta_i, x_i, u(theta_i, x_{i-1}, y_{i-1})). For the linear utility
+  theta*R - c*T - E this is Theorem 2 of dynamic-contract-edmsac.txt (eq. 35).
+
+* Earlier periods (t < P): an agent of true type i who reports r gets
+      V(i, r) = u(theta_i, x_r, y_r) + C(i, r),
+  C(i, r) = delta_{t+1} sum_j P_{t+1}(j | i) V_{t+1}(h + r, j) with truthful later play
+  (exact, because IC holds at every later history, on and off the path). The local
+  downward IIC V(i, i) >= V(i, i-1) and the per-period IR u_i >= 0 give the least payment
+      y_i = phi(theta_i, x_i, max(0, u(theta_i, x_{i-1}, y_{i-1}) + C(i, i-1) - C(i, i))),
+  a Max-recursion: either the floor or the local IIC binds. The other IIC pairs are NOT
+  implied without extra structure (e.g. first-order stochastic dominance of the
+  transition rows, which Dirichlet draws do not give), so they stay as residual
+  constraints of the reduced problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from mechdsl.model import Model
+from mechdsl.reduce.chain import ReductionRefused, StepRecord
+from mechdsl.reduce.derivation import Derivation, Inequality
+from mechdsl.reduce.payment_inverse import payment_inverse
+from mechdsl.reduce.single_crossing import check_single_crossing
+from mechdsl.reduce.structure import Screening
+
+
+def _history_label(h: tuple[int, ...]) -> str:
+    return f" after reports {list(h)}" if h else ""
+
+
+@dataclass
+class CheckScreeningModel:
+    name: str = "screening preconditions"
+
+    def accepts(self, d: Derivation) -> tuple[bool, str]:
+        model = d.model
+        if not model.has_constraint("ir") or not model.has_constraint("ic"):
+            return False, "the reduction needs `constraint ir` and `constraint ic`"
+        if len(model.periods) > 1 and not model.has_constraint("iic"):
+            return False, "a multi-period contract needs `constraint iic` (agents may misreport early)"
+        return True, ""
+
+    def apply(self, d: Derivation):
+        verdict = check_single_crossing(d.model)
+        d.single_crossing = verdict
+        if not verdict.holds:
+            raise ReductionRefused(verdict.message)
+        record = StepRecord(self.name, 0.0, assumed=["types sorted ascending in every period"],
+                            proved=[verdict.message])
+        return d, None, record
+
+    def invert(self, solution, data):
+        return solution
+
+
+@dataclass
+class TruthfulLaterPlay:
+    name: str = "truthful continuation"
+
+    def accepts(self, d: Derivation) -> tuple[bool, str]:
+        return True, ""
+
+    def apply(self, d: Derivation):
+        record = StepRecord(self.name, 0.0)
+        if len(d.model.periods) > 1:
+            record.proved.append("IIC with optimal later play = IIC with truthful later play, because IC is "
+                                 "imposed at every later history (on and off the path)")
+        return d, None, record
+
+    def invert(self, solution, data):
+        return solution
+
+
+@dataclass
+class ScreenPeriod:
+    """Least payments of period t at every history; see the module docstring."""
+
+    t: int
+    name: str = ""
+
+    def __post_init__(self):
+        self.name = f"screen period {self.t}"
+
+    def accepts(self, d: Derivation) -> tuple[bool, str]:
+        later = [s for t in range(self.t + 1, len(d.model.periods) + 1)
+                 for s in Screening(d.model).histories(t)]
+        return True, "" if later is not None else ""
+
+    def apply(self, d: Derivation):
+        s = Screening(d.model)
+        phi = payment_inverse(d.model)
+        final = self.t == s.periods
+        record = StepRecord(self.name, 0.0)
+        closed = d.closed_form()
+        for h in s.histories(self.t):
+            where = f"period {self.t}{_history_label(h)}"
+            if final:
+                self._final_block(d, s, phi, h, where, record)
+            else:
+                self._earlier_block(d, s, phi, h, where, record, closed)
+        if final and d.model.ir_scope() == "lifetime" and s.periods > 1:
+            record.assumed.append("lifetime IR: the least-payment rule normalises the lowest later-period "
+                                  "utility to 0 (without loss when utility is linear in the payment)")
+        return d, None, record
+
+    def _final_block(self, d, s, phi, h, where, record) -> None:
+        """Static screening at history h of the last period (Theorem 2 for linear utility)."""
+        t, K = self.t, s.K
+        lifetime = d.model.ir_scope() == "lifetime" and s.periods > 1
+        for i in range(K):
+            x_i, y_i = s.allocation(t, h, i), s.payment(t, h, i)
+            target = sp.Integer(0) if i == 0 else s.u(t, i, h, i - 1)
+            d.rules[y_i] = phi(s.theta(t, i), x_i, target)
+            d.branches[y_i] = [d.rules[y_i]]
+            if i == 0 and not lifetime:
+                d.reduced.append(Inequality(f"IR {where}, type 0", s.u(t, 0, h, 0)))
+            if i > 0:
+                x_prev = s.allocation(t, h, i - 1)
+                d.monotone.append(Inequality(f"monotone {x_i} >= {x_prev}", x_i - x_prev))
+                d.reduced.append(Inequality(f"local downward IC {where}, type {i}",
+                                            s.u(t, i, h, i) - s.u(t, i, h, i - 1)))
+                d.reduced.append(Inequality(f"local upward IC {where}, type {i - 1}",
+                                            s.u(t, i - 1, h, i - 1) - s.u(t, i - 1, h, i)))
+        record.proved.append(f"{where}: {K} IR + {K * (K - 1)} IC <= lowest IR + {K - 1} local downward + "
+                             f"{K - 1} local upward IC + monotone allocations (single crossing)")
+        d.binding.append(f"{where}: lowest-type IR and local downward IC bind for the least payments")
+
+    def _earlier_block(self, d, s, phi, h, where, record, closed) -> None:
+        """Period t < P: IIC with truthful continuation; Max-recursion least payments."""
+        t, K = self.t, s.K
+        lifetime = d.model.ir_scope() == "lifetime" and t == 1
+
+        def value(i, r, later):
+            return s.u(t, i, h, r) + s.continuation(t, i, h, r, later)
+
+        for i in range(K):
+            x_i, y_i = s.allocation(t, h, i), s.payment(t, h, i)
+            floor = -s.continuation(t, i, h, i, closed) if lifetime else sp.Integer(0)
+            downward = [value(i, r, closed) - s.continuation(t, i, h, i, closed) for r in range(i)]
+            targets = [floor, *downward] if (i > 0 and not lifetime) or i == 0 else downward
+            d.branches[y_i] = [phi(s.theta(t, i), x_i, a) for a in targets]
+            d.rules[y_i] = phi(s.theta(t, i), x_i, sp.Max(*targets, evaluate=False) if len(targets) > 1 else targets[0])
+            if not lifetime:
+                d.reduced.append(Inequality(f"IR {where}, type {i}", s.u(t, i, h, i)))
+            elif t == 1:
+                d.reduced.append(Inequality(f"lifetime IR, type {i}", value(i, i, None)))
+            for r in range(K):
+                if r == i:
+                    continue
+                d.reduced.append(Inequality(f"IIC {where}: type {i} vs report {r}", value(i, i, None) - value(i, r, None)))
+                if r > i:
+                    d.residual.append(Inequality(f"upward IIC {where}: type {i} does not report {r}",
+                                                 value(i, i, closed) - value(i, r, closed)))
+        record.proved.append(f"{where}: least payments satisfy every downward IIC and the IR floor "
+                             "(Max over the floor and all downward IIC)")
+        record.residual.append(f"{where}: {K * (K - 1) // 2} upward IIC kept (not implied without stochastic "
+                               "dominance of the transition rows)")
+        d.binding.append(f"{where}: for each type, the IR floor or one downward IIC binds (Max-recursion)")
+
+
+@dataclass
+class CarryDeclaredConstraints:
+    """Bounds on payments and the user's own constraints stay as residual constraints
+    unless SymPy proves them from the payment rules and the sign facts."""
+
+    name: str = "declared constraints"
+
+    def accepts(self, d: Derivation) -> tuple[bool, str]:
+        return True, ""
+
+    def apply(self, d: Derivation):
+        from mechdsl.reduce.assumptions import with_signs
+
+        record = StepRecord(self.name, 0.0)
+        closed = d.closed_form()
+        for v in d.model.variables.values():
+            if v.kind != "payment":
+                continue
+            for symbol in v.symbols():
+                bounds = [(f"{symbol} >= {v.lower:g}", symbol - v.lower)]
+                if v.upper is not None:
+                    bounds.append((f"{symbol} <= {v.upper:g}", v.upper - symbol))
+                for name, g in bounds:
+                    closed_g = g.xreplace(closed)
+                    provable = not closed_g.has(sp.Max) and sp.count_ops(closed_g) < 60
+                    if provable and with_signs(closed_g, d.model).is_nonnegative:
+                        record.proved.append(f"{name} (from the payment rule)")
+                    else:
+                        d.residual.append(Inequality(name, g))
+                        record.residual.append(name)
+        for c in d.model.constraints:
+            if c.kind == "monotone":
+                for name in c.names:
+                    var = d.model.variables[name]
+                    for index in var_indices(var.shape):
+                        if index[-1] == 0:
+                            continue
+                        prev = index[:-1] + (index[-1] - 1,)
+                        d.residual.append(Inequality(f"monotone {name}{list(index)}",
+                                                     var.symbol(*index) - var.symbol(*prev)))
+                record.residual.append(f"declared: {c.text}")
+            elif c.kind == "plain":
+                for n, (g, op) in enumerate(c.instances):
+                    d.residual.append(Inequality(f"line {c.line}: {c.text} [{n}]", g))
+                    if op == "==":
+                        d.residual.append(Inequality(f"line {c.line}: {c.text} [{n}] (<=)", -g))
+                record.residual.append(f"declared: {c.text}")
+        return d, None, record
+
+    def invert(self, solution, data):
+        return solution
+
+
+def var_indices(shape):
+    import itertools
+
+    return itertools.product(*(range(n) for n in shape))
+
+
+def screening_steps(model: Model) -> list:
+    periods = len(model.periods)
+    return [CheckScreeningModel(), TruthfulLaterPlay(),
+            *(ScreenPeriod(t) for t in range(periods, 0, -1)), CarryDeclaredConstraints()]

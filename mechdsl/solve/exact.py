@@ -1,0 +1,213 @@
+"""Exact optimum of a contract for one state: the oracle policies are scored against.
+
+* `solve_unreduced`: allocations AND payments as free variables with every original
+  constraint (all IR, IC at every history, IIC against every report with truthful later
+  play — exact because later IC holds at every history), built in CVXPY from the SymPy
+  model and solved with Clarabel when the problem is DCP.
+* `solve_reduced`: the reduced problem of a `Derivation` (least-payment rules as an
+  epigraph, monotone allocations, residual constraints); CVXPY when DCP, otherwise SciPy
+  SLSQP over the allocations with the closed-form payments.
+* `solve`: the unreduced problem when DCP, else the reduced one; certified either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+import sympy as sp
+
+from mechdsl.model import Model
+from mechdsl.reduce.derivation import Derivation
+from mechdsl.reduce.structure import Screening
+from mechdsl.solve.certificate import Certificate, certify
+from mechdsl.solve.to_cvxpy import NotConvexible, to_cvxpy
+
+
+@dataclass(frozen=True)
+class Solution:
+    contract: dict[str, float]   # decision symbol name -> value
+    objective: float
+    solver: str
+    certificate: Certificate
+
+    def arrays(self, model: Model) -> dict[str, list]:
+        """Contract variables by spec name as nested lists (row = first-period report)."""
+        out = {}
+        for name, v in model.variables.items():
+            flat = [self.contract[s.name] for s in v.symbols()]
+            out[name] = np.asarray(flat).reshape(v.shape).tolist()
+        return out
+
+
+def numeric_substitution(model: Model, state: dict[str, float]) -> dict[sp.Symbol, sp.Float]:
+    names = [*model.constants, *model.derived] + [s.name for s in model.state_symbols()]
+    return {sp.Symbol(n, real=True): sp.Float(state[n]) for n in names}
+
+
+def original_constraints(model: Model) -> list[tuple[str, sp.Expr]]:
+    """Every original constraint as (name, g) meaning g >= 0, with truthful later play."""
+    s = Screening(model)
+    out: list[tuple[str, sp.Expr]] = []
+    lifetime = model.ir_scope() == "lifetime"
+    for t in range(1, s.periods + 1):
+        for h in s.histories(t):
+            where = f"period {t}" + (f" after {list(h)}" if h else "")
+            for i in range(s.K):
+                stay = s.u(t, i, h, i) + s.continuation(t, i, h, i)
+                if not lifetime:
+                    out.append((f"IR {where} type {i}", s.u(t, i, h, i)))
+                elif t == 1:
+                    out.append((f"lifetime IR type {i}", stay))
+                for r in range(s.K):
+                    if r != i:
+                        out.append((f"IC {where} type {i} vs {r}", stay - s.u(t, i, h, r) - s.continuation(t, i, h, r)))
+    for c in model.constraints:
+        if c.kind == "monotone":
+            for name in c.names:
+                var = model.variables[name]
+                for index in np.ndindex(*var.shape):
+                    if index[-1] > 0:
+                        prev = index[:-1] + (index[-1] - 1,)
+                        out.append((f"monotone {name}", var.symbol(*index) - var.symbol(*prev)))
+        elif c.kind == "plain":
+            for g, op in c.instances:
+                out.append((c.text, g))
+                if op == "==":
+                    out.append((c.text, -g))
+    return out
+
+
+def _variables(model: Model) -> tuple[dict[sp.Symbol, cp.Variable], list]:
+    variables, bounds = {}, []
+    for v in model.variables.values():
+        for symbol in v.symbols():
+            var = cp.Variable(name=symbol.name.replace(" ", ""))
+            variables[symbol] = var
+            bounds.append(var >= v.lower)
+            if v.upper is not None:
+                bounds.append(var <= v.upper)
+    return variables, bounds
+
+
+def _objective(model: Model, numbers, variables):
+    expr = to_cvxpy(model.objective.expr.xreplace(numbers), variables)
+    return cp.Maximize(expr) if model.objective.sense == "maximize" else cp.Minimize(expr)
+
+
+def _solve_cvxpy(problem: cp.Problem) -> None:
+    try:
+        problem.solve(solver=cp.CLARABEL)
+    except cp.error.SolverError:
+        problem.solve(solver=cp.SCS, eps=1e-9, max_iters=200000)
+
+
+def _finish(model: Model, state: dict[str, float], contract: dict[str, float], solver: str) -> Solution:
+    values = {k: np.array([v]) for k, v in state.items()}
+    arrays = {k: np.array([v]) for k, v in contract.items()}
+    certificate = certify(model, values, arrays)
+    objective = float(model.objective.expr.xreplace(numeric_substitution(model, state))
+                      .xreplace({sp.Symbol(k, real=True): sp.Float(v) for k, v in contract.items()}))
+    return Solution(contract, objective, solver, certificate)
+
+
+def solve_unreduced(model: Model, state: dict[str, float]) -> Solution | None:
+    """The unreduced problem in CVXPY, or None when it is not DCP."""
+    numbers = numeric_substitution(model, state)
+    variables, constraints = _variables(model)
+    try:
+        objective = _objective(model, numbers, variables)
+        for _, g in original_constraints(model):
+            constraints.append(to_cvxpy(g.xreplace(numbers), variables) >= 0)
+    except NotConvexible:
+        return None
+    problem = cp.Problem(objective, constraints)
+    if not problem.is_dcp():
+        return None
+    _solve_cvxpy(problem)
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+        raise RuntimeError(f"the exact solver ended with status {problem.status}")
+    contract = {s.name: float(v.value) for s, v in variables.items()}
+    return _finish(model, state, contract, f"cvxpy-{problem.solver_stats.solver_name.lower()} (unreduced)")
+
+
+def _reduced_cvxpy(derivation: Derivation, state: dict[str, float]) -> Solution | None:
+    model = derivation.model
+    numbers = numeric_substitution(model, state)
+    variables, constraints = _variables(model)
+    try:
+        objective = _objective(model, numbers, variables)
+        for c in [*derivation.monotone, *derivation.reduced, *derivation.declared()]:
+            constraints.append(to_cvxpy(c.g.xreplace(numbers), variables) >= 0)
+    except NotConvexible:
+        return None
+    problem = cp.Problem(objective, constraints)
+    if not problem.is_dcp():
+        return None
+    _solve_cvxpy(problem)
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+        raise RuntimeError(f"the reduced problem ended with status {problem.status}")
+    contract = {s.name: float(v.value) for s, v in variables.items()}
+    return _finish(model, state, contract, f"cvxpy-{problem.solver_stats.solver_name.lower()} (reduced)")
+
+
+def _complete(derivation: Derivation, state: dict[str, float], allocations: dict[str, float]) -> dict[str, float]:
+    """Allocations -> full contract with least payments (the reduction's way back)."""
+    from mechdsl.solve.state import evaluate
+
+    values = {k: np.array([v]) for k, v in {**state, **allocations}.items()}
+    contract = dict(allocations)
+    for symbol, rule in derivation.rules.items():
+        contract[symbol.name] = float(evaluate(rule, values)[0])
+        values[symbol.name] = np.array([contract[symbol.name]])
+    return contract
+
+
+def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int = 4, seed: int = 0) -> Solution:
+    from scipy.optimize import minimize
+
+    model = derivation.model
+    numbers = numeric_substitution(model, state)
+    closed = derivation.closed_form()
+    xs = derivation.allocation_symbols
+    sign = -1.0 if model.objective.sense == "maximize" else 1.0
+    objective = sp.lambdify([xs], sign * model.objective.expr.xreplace(closed).xreplace(numbers),
+                            [{"Max": np.maximum, "Min": np.minimum}, "numpy"])
+    cons = [sp.lambdify([xs], c.g.xreplace(closed).xreplace(numbers), [{"Max": np.maximum}, "numpy"])
+            for c in [*derivation.monotone, *derivation.residual]]
+    variables = {v.name: v for v in model.variables.values()}
+    bounds = []
+    for s in xs:
+        var = next(v for v in variables.values() if s in v.symbols())
+        bounds.append((var.lower, var.upper if var.upper is not None else var.lower + 1e3))
+    rng = np.random.default_rng(seed)
+    best = None
+    for attempt in range(starts):
+        x0 = np.array([lo + (hi - lo) * (0.5 if attempt == 0 else rng.uniform()) for lo, hi in bounds])
+        result = minimize(lambda x: float(objective(x)), x0, method="SLSQP", bounds=bounds,
+                          constraints=[{"type": "ineq", "fun": (lambda x, f=f: float(f(x)))} for f in cons],
+                          options={"maxiter": 500, "ftol": 1e-12})
+        feasible = all(float(f(result.x)) >= -1e-7 for f in cons)
+        if feasible and (best is None or result.fun < best.fun):
+            best = result
+    if best is None:
+        raise RuntimeError("SciPy found no feasible point of the reduced problem")
+    allocations = {s.name: float(v) for s, v in zip(xs, best.x)}
+    return _finish(model, state, _complete(derivation, state, allocations), "scipy-slsqp (reduced)")
+
+
+def solve_reduced(derivation: Derivation, state: dict[str, float]) -> Solution:
+    return _reduced_cvxpy(derivation, state) or _reduced_scipy(derivation, state)
+
+
+def solve(model: Model, state: dict[str, float], derivation: Derivation | None = None) -> Solution:
+    """The exact optimum: the unreduced problem when DCP, else the reduced problem."""
+    solution = solve_unreduced(model, state)
+    if solution is not None:
+        return solution
+    if derivation is None:
+        from mechdsl.reduce import derive
+
+        derivation = derive(model)
+    return solve_reduced(derivation, state)
