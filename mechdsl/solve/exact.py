@@ -164,37 +164,55 @@ def _complete(derivation: Derivation, state: dict[str, float], allocations: dict
     return contract
 
 
-def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int = 4, seed: int = 0) -> Solution:
+def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int = 3, seed: int = 0) -> Solution:
+    """SLSQP on the reduced constraint set over allocations AND payments (payments may exceed
+    the least-payment rule, which matters in dynamic contracts), started from least-payment
+    contracts; local, so it is reported as such when the problem is not convex."""
     from scipy.optimize import minimize
 
     model = derivation.model
     numbers = numeric_substitution(model, state)
-    closed = derivation.closed_form()
     xs = derivation.allocation_symbols
+    zs = model.decision_symbols()
     sign = -1.0 if model.objective.sense == "maximize" else 1.0
-    objective = sp.lambdify([xs], sign * model.objective.expr.xreplace(closed).xreplace(numbers),
-                            [{"Max": np.maximum, "Min": np.minimum}, "numpy"])
-    cons = [sp.lambdify([xs], c.g.xreplace(closed).xreplace(numbers), [{"Max": np.maximum}, "numpy"])
-            for c in [*derivation.monotone, *derivation.residual]]
-    variables = {v.name: v for v in model.variables.values()}
+    modules = [{"Max": np.maximum, "Min": np.minimum}, "numpy"]
+    objective_expr = sign * model.objective.expr.xreplace(numbers)
+    objective = sp.lambdify([zs], objective_expr, modules)
+    gradient = sp.lambdify([zs], [sp.diff(objective_expr, z) for z in zs], modules)
+    g = sp.Matrix([c.g.xreplace(numbers) for c in [*derivation.monotone, *derivation.reduced, *derivation.declared()]])
+    g_fn = sp.lambdify([zs], g, modules)
+    jac_fn = sp.lambdify([zs], g.jacobian(zs), modules)
+    constraint = {"type": "ineq", "fun": lambda z: np.asarray(g_fn(z), dtype=float).ravel(),
+                  "jac": lambda z: np.asarray(jac_fn(z), dtype=float)}
     bounds = []
-    for s in xs:
-        var = next(v for v in variables.values() if s in v.symbols())
-        bounds.append((var.lower, var.upper if var.upper is not None else var.lower + 1e3))
+    for z in zs:
+        var = next(v for v in model.variables.values() if z in v.symbols())
+        bounds.append((var.lower, var.upper))
     rng = np.random.default_rng(seed)
     best = None
     for attempt in range(starts):
-        x0 = np.array([lo + (hi - lo) * (0.5 if attempt == 0 else rng.uniform()) for lo, hi in bounds])
-        result = minimize(lambda x: float(objective(x)), x0, method="SLSQP", bounds=bounds,
-                          constraints=[{"type": "ineq", "fun": (lambda x, f=f: float(f(x)))} for f in cons],
-                          options={"maxiter": 500, "ftol": 1e-12})
-        feasible = all(float(f(result.x)) >= -1e-7 for f in cons)
+        allocations = {}
+        for v in model.variables.values():
+            if v.kind != "allocation":
+                continue
+            hi = v.upper if v.upper is not None else v.lower + 10.0
+            levels = np.sort(rng.uniform(v.lower, hi, v.shape), axis=-1) if attempt else \
+                np.broadcast_to(np.linspace(v.lower, hi, v.shape[-1] + 2)[1:-1], v.shape)
+            for index, symbol in zip(np.ndindex(*v.shape), v.symbols()):
+                allocations[symbol.name] = float(levels[index])
+        start = _complete(derivation, state, allocations)
+        z0 = np.array([start[z.name] for z in zs])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result = minimize(lambda z: float(objective(z)), z0, method="SLSQP", bounds=bounds,
+                              jac=lambda z: np.asarray(gradient(z), dtype=float), constraints=[constraint],
+                              options={"maxiter": 1000, "ftol": 1e-12})
+        feasible = bool(np.all(constraint["fun"](result.x) >= -1e-7))
         if feasible and (best is None or result.fun < best.fun):
             best = result
     if best is None:
         raise RuntimeError("SciPy found no feasible point of the reduced problem")
-    allocations = {s.name: float(v) for s, v in zip(xs, best.x)}
-    return _finish(model, state, _complete(derivation, state, allocations), "scipy-slsqp (reduced)")
+    contract = {z.name: float(v) for z, v in zip(zs, best.x)}
+    return _finish(model, state, contract, "scipy-slsqp (reduced; local optimum, problem not DCP)")
 
 
 def solve_reduced(derivation: Derivation, state: dict[str, float]) -> Solution:

@@ -1,0 +1,95 @@
+"""`mechdsl derive SPEC`: the symbolic derivation, step by step (text, LaTeX or JSON)."""
+
+from __future__ import annotations
+
+import json
+
+import sympy as sp
+
+from mechdsl.cli.output import UsageError, load_model, parse_overrides
+from mechdsl.reduce import Derivation, ReductionRefused, derive
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("derive", help="reduce the constraints and derive closed-form payments")
+    parser.add_argument("spec", help="path of a .mech file")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a size or constant")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--latex", action="store_true", help="Markdown with LaTeX formulas")
+    output.add_argument("--json", action="store_true", help="JSON; formulas as SymPy srepr strings")
+    parser.add_argument("--verbose", "-v", action="store_true", help="list the reduction steps and their timings")
+    parser.set_defaults(func=run)
+
+
+def payment_display(derivation: Derivation) -> list[tuple[sp.Symbol, sp.Expr, str]]:
+    """(payment, formula, form): closed form where it is small, the recursive rule otherwise."""
+    closed = derivation.closed_form()
+    shown = []
+    for symbol, rule in derivation.rules.items():
+        expr = closed[symbol]
+        if not expr.has(sp.Max) and sp.count_ops(expr) < 400:
+            shown.append((symbol, sp.simplify(expr), "closed form"))
+        else:
+            shown.append((symbol, rule, "recursive rule (earlier payments substituted in order)"))
+    return shown
+
+
+def to_json(derivation: Derivation) -> dict:
+    closed = derivation.closed_form()
+    return {
+        "mechanism": derivation.model.name,
+        "single_crossing": {"holds": derivation.single_crossing.holds,
+                            "method": derivation.single_crossing.method,
+                            "message": derivation.single_crossing.message},
+        "payments": {s.name: {"rule": sp.srepr(r), "closed_form": sp.srepr(closed[s]), "text": str(r)}
+                     for s, r in derivation.rules.items()},
+        "binding": list(derivation.binding),
+        "monotone": [{"name": c.name, "g": sp.srepr(c.g)} for c in derivation.monotone],
+        "residual": [{"name": c.name, "g": sp.srepr(c.g)} for c in derivation.residual],
+        "reduced_constraints": len(derivation.reduced),
+        "steps": [{"name": s.name, "seconds": s.seconds, "assumed": s.assumed, "proved": s.proved,
+                   "residual": s.residual} for s in derivation.steps],
+    }
+
+
+def to_text(derivation: Derivation, verbose: bool, latex: bool) -> str:
+    m = derivation.model
+    fmt = (lambda e: f"${sp.latex(e)}$") if latex else str
+    bullet = "- " if latex else "  "
+    lines = [f"# Derivation: {m.name}" if latex else f"derivation of {m.name} (K = {m.K}, {len(m.periods)} period(s))", ""]
+    lines += [("## Single crossing" if latex else "single crossing:"), bullet + derivation.single_crossing.message, ""]
+    if verbose or latex:
+        lines.append("## Reduction steps" if latex else "steps:")
+        for s in derivation.steps:
+            lines.append(f"{bullet}{s.name} ({s.seconds * 1000:.0f} ms)")
+            for label, items in (("assumed", s.assumed), ("proved", s.proved), ("residual", s.residual)):
+                for item in items:
+                    lines.append(f"{'  ' if latex else '    '}- {label}: {item}")
+        lines.append("")
+    lines.append("## Binding constraints" if latex else "binding:")
+    lines += [bullet + b for b in derivation.binding] + [""]
+    lines.append("## Least payments" if latex else "payments (least payments given allocations):")
+    for symbol, expr, form in payment_display(derivation):
+        lines.append(f"{bullet}{fmt(symbol)} = {fmt(expr)}" + (f"  ({form})" if form != "closed form" else ""))
+    lines.append("")
+    lines.append("## Residual constraints" if latex else "residual constraints (kept in the reduced problem):")
+    lines += [bullet + (f"{c.name}: ${sp.latex(c.g)} \\ge 0$" if latex else f"{c.name}")
+              for c in derivation.residual] or [bullet + "none"]
+    lines.append("")
+    lines.append(f"{bullet}reduced problem: {len(derivation.reduced)} constraints in allocations and payments "
+                 f"plus {len(derivation.monotone)} monotonicity constraints")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    model = load_model(args.spec, parse_overrides(args.set))
+    try:
+        derivation = derive(model)
+    except ReductionRefused as error:
+        raise UsageError(f"{args.spec}: cannot reduce this contract: {error}",
+                         hint="check the utility (single crossing, invertible in the payment) and the constraints")
+    if args.json:
+        print(json.dumps(to_json(derivation), indent=2))
+    else:
+        print(to_text(derivation, args.verbose, args.latex))
+    return 0
