@@ -1,9 +1,10 @@
 """The two clocks of the double Dutch auction and how many moves they make.
 
-A double Dutch auction (McCabe, Rassenti & Smith 1992, "Designing a uniform-price double
-auction") runs a *buyer clock* that descends from high prices and a *seller clock* that
-ascends from low prices. Here the clocks alternate, each move admitting one agent, and
-the auction stops once they cross; see ``double_dutch`` for the protocol and the price.
+A double Dutch auction (McCabe, Rassenti & Smith 1992, "Designing call auction
+institutions: is double Dutch the best?", Economic Journal 102) runs a *buyer clock* that
+descends from high prices and a *seller clock* that ascends from low prices. Here the
+clocks alternate, each move admitting one agent, and the auction stops once they cross;
+see ``double_dutch`` for the protocol and the price.
 
 Two clock variants:
 

@@ -71,8 +71,24 @@ class AuctionOutcome:
 
     @property
     def budget_surplus(self) -> Tensor:
-        """(B,) realised ``sum(payments) - sum(receipts)``: the auctioneer's take."""
-        return self.buyer_payment.sum(dim=1) - self.seller_receipt.sum(dim=1)
+        """(B,) realised ``sum(payments) - sum(receipts)``: the auctioneer's take.
+
+        Computed as ``buyer_price * #buyers - seller_price * #sellers`` (each side pays
+        one price), so a strongly budget-balanced outcome gives exactly 0.0 instead of
+        float summation noise.
+        """
+        zero = torch.zeros((), dtype=self.buyer_price.dtype, device=self.buyer_price.device)
+        paid = torch.where(self.buyer_trades.any(dim=1), self.buyer_price, zero)
+        received = torch.where(self.seller_trades.any(dim=1), self.seller_price, zero)
+        return paid * self.buyer_trades.sum(dim=1) - received * self.seller_trades.sum(dim=1)
+
+    def buyer_utility(self, values: Tensor) -> Tensor:
+        """(B, n) realised ``x_i * (v_i - buyer_price)`` for true values ``v``."""
+        return torch.where(self.buyer_trades, values - self.buyer_price.unsqueeze(1), 0.0)
+
+    def seller_utility(self, costs: Tensor) -> Tensor:
+        """(B, m) realised ``y_j * (seller_price - c_j)`` for true costs ``c``."""
+        return torch.where(self.seller_trades, self.seller_price.unsqueeze(1) - costs, 0.0)
 
     def expected_buyer_utility(self, values: Tensor) -> Tensor:
         """(B, n) ``q_i * (v_i - buyer_price)`` for true values ``v`` (0 where q_i = 0)."""
@@ -111,12 +127,12 @@ def build_outcome(
         if single_price
         else torch.where((seller_trade_prob > 0).any(dim=1), seller_price, nan)
     )
+    # multiply by 0/1 masks (cheaper than where); prices are NaN only where nobody trades
+    bought, sold = buyer_trades.to(values.dtype), seller_trades.to(values.dtype)
     zero = torch.zeros((), dtype=values.dtype, device=values.device)
-    buyer_payment = torch.where(buyer_trades, buyer_price.unsqueeze(1), zero)
-    seller_receipt = torch.where(seller_trades, seller_price.unsqueeze(1), zero)
-    welfare = torch.where(buyer_trades, values, zero).sum(dim=1) - torch.where(
-        seller_trades, costs, zero
-    ).sum(dim=1)
+    buyer_payment = bought * torch.where(buyer_trades.any(dim=1), buyer_price, zero).unsqueeze(1)
+    seller_receipt = sold * torch.where(seller_trades.any(dim=1), seller_price, zero).unsqueeze(1)
+    welfare = (bought * values).sum(dim=1) - (sold * costs).sum(dim=1)
     expected_welfare = (buyer_trade_prob * values).sum(dim=1) - (seller_trade_prob * costs).sum(
         dim=1
     )
