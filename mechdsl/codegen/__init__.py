@@ -1,0 +1,9 @@
+"""Code generation (stage 5): checked model + derivation -> a batched PyTorch package.
+
+`printer` prints SymPy as torch code, `layout` fixes the state/action layouts and local
+names, `generate` renders the Jinja2 templates in `templates/`.
+"""
+
+from mechdsl.codegen.generate import MARKER, compile_spec, render
+
+__all__ = ["MARKER", "compile_spec", "render"]

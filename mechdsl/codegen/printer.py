@@ -1,0 +1,152 @@
+"""SymPy -> PyTorch source printer used by the code generator.
+
+`TensorPrinter` subclasses SymPy's `TorchPrinter` (sympy.printing.pytorch) and fixes what
+SymPy 1.14 gets wrong for batched tensors:
+
+  * `Max`/`Min`: SymPy prints `torch.max(0, x)` (a reduction, fails on a number); we emit
+    `torch.maximum(a, b)` chains, numeric arguments folded into `torch.clamp(.., min=c)`;
+  * `Heaviside(x, h0)`: SymPy passes a Python scalar as `values`; we emit
+    `torch.heaviside(x, torch.full_like(x, h0))` (dtype and device of x);
+  * numbers: every SymPy number becomes a Python float literal (`repr(float)`), so
+    integer powers and rationals never produce integer tensors or `1/3` integer division;
+  * powers: Python's `**` (works for float ** tensor and tensor ** tensor, where
+    `torch.pow(float, float)` does not);
+  * symbols: each model symbol (`T2[1, 0]`) is mapped to a local variable name chosen by
+    the generator; an unmapped symbol or a name that is not a safe identifier raises
+    `UnsafeIdentifier` instead of being pasted into source code.
+
+`emit_function_body` runs `sympy.cse` first so shared subexpressions are computed once.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.printing.pytorch import TorchPrinter
+
+
+class UnsafeIdentifier(ValueError):
+    """A name that would not be a plain Python identifier in generated code."""
+
+
+def check_identifier(name: str) -> str:
+    """`name` itself if it is a Python identifier and not a keyword, else raise."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise UnsafeIdentifier(f"{name!r} is not a safe Python identifier")
+    return name
+
+
+def float_literal(value) -> str:
+    """A Python float literal for a number, deterministic (`repr` of a float)."""
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        return f"float({str(number)!r})"
+    text = repr(number)
+    return f"({text})" if number < 0 else text
+
+
+class TensorPrinter(TorchPrinter):
+    """Prints SymPy expressions as torch code over named local tensors."""
+
+    def __init__(self, names: dict[sp.Symbol, str]):
+        super().__init__({"fully_qualified_modules": True, "strict": True})
+        self.names = {symbol: check_identifier(name) for symbol, name in names.items()}
+
+    # ------------------------------------------------------------- atoms
+    def _print_Symbol(self, expr):
+        try:
+            return self.names[expr]
+        except KeyError:
+            raise UnsafeIdentifier(f"symbol {expr.name!r} has no local variable in the generated code") from None
+
+    _print_Dummy = _print_Symbol
+
+    def _print_Float(self, expr):
+        return float_literal(expr)
+
+    def _print_Integer(self, expr):
+        return float_literal(expr)
+
+    def _print_Rational(self, expr):
+        return float_literal(expr)
+
+    _print_Half = _print_Rational
+    _print_One = _print_Integer
+    _print_Zero = _print_Integer
+    _print_NegativeOne = _print_Integer
+
+    def _print_NumberSymbol(self, expr):
+        return float_literal(expr.evalf(17))
+
+    _print_Pi = _print_NumberSymbol
+    _print_Exp1 = _print_NumberSymbol
+
+    # ------------------------------------------------------------- operations
+    def _print_Pow(self, expr, rational=False):
+        base, exponent = expr.args
+        if exponent == sp.S.Half:
+            return f"torch.sqrt({self._print(base)})"
+        if exponent == -1:
+            return f"(1.0/{self.parenthesize(base, 1000)})"
+        if exponent.is_Integer and exponent == 2:
+            b = self.parenthesize(base, 1000)
+            return f"({b}*{b})"
+        return f"({self.parenthesize(base, 1000)}**{self.parenthesize(exponent, 1000)})"
+
+    def _print_extremum(self, expr, pairwise: str, clamp_keyword: str, pick):
+        numeric = [a for a in expr.args if a.is_number]
+        symbolic = [a for a in expr.args if not a.is_number]
+        if not symbolic:
+            return float_literal(pick(float(a) for a in numeric))
+        code = self._print(symbolic[0])
+        for other in symbolic[1:]:
+            code = f"torch.{pairwise}({code}, {self._print(other)})"
+        if numeric:
+            bound = float_literal(pick(float(a) for a in numeric))
+            code = f"torch.clamp({code}, {clamp_keyword}={bound})"
+        return code
+
+    def _print_Max(self, expr):
+        return self._print_extremum(expr, "maximum", "min", max)
+
+    def _print_Min(self, expr):
+        return self._print_extremum(expr, "minimum", "max", min)
+
+    def _print_Heaviside(self, expr):
+        x = self._print(expr.args[0])
+        h0 = float_literal(expr.args[1]) if len(expr.args) > 1 else "0.5"
+        return f"torch.heaviside({x}, torch.full_like({x}, {h0}))"
+
+    def _print_Abs(self, expr):
+        return f"torch.abs({self._print(expr.args[0])})"
+
+    def _print_Piecewise(self, expr):
+        raise NotImplementedError("Piecewise expressions are not supported by the torch code generator")
+
+
+@dataclass(frozen=True)
+class FunctionBody:
+    """Straight-line code: `assignments` (local, code) in order, then `result` code."""
+
+    assignments: tuple[tuple[str, str], ...]
+    results: tuple[str, ...]
+
+
+def emit_function_body(exprs: list[sp.Expr], names: dict[sp.Symbol, str], prefix: str = "t") -> FunctionBody:
+    """cse the expressions, then print each shared subexpression and each result."""
+    check_identifier(prefix)
+    temporaries = sp.numbered_symbols(prefix=f"{prefix}_", real=True)
+    shared, reduced = sp.cse(exprs, symbols=temporaries, order="canonical")
+    local_names = dict(names)
+    for symbol, _ in shared:
+        local_names[symbol] = symbol.name
+    printer = TensorPrinter(local_names)
+    assignments = tuple((symbol.name, printer.doprint(value)) for symbol, value in shared)
+    return FunctionBody(assignments, tuple(printer.doprint(r) for r in reduced))
+
+
+def print_expression(expr: sp.Expr, names: dict[sp.Symbol, str]) -> str:
+    """One expression without cse (for short ones such as a utility or a slack)."""
+    return TensorPrinter(names).doprint(expr)

@@ -1,0 +1,147 @@
+"""The generated environments against independent NumPy references: payments and reward vs
+SymPy `lambdify` of the derivation's closed forms and the objective, violation vs
+`mechdsl.solve.certificate.certify`, and the state sampler's invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+import torch
+
+from mechdsl.solve.certificate import certify
+from mechdsl.solve.state import with_derived
+
+N = 1000
+
+
+def _states_and_actions(package, seed=0):
+    env = package.Env(dtype=torch.float64)
+    generator = torch.Generator().manual_seed(seed)
+    state = env.reset(N, generator)
+    action = 2 * torch.rand(N, env.action_dim, generator=generator, dtype=torch.float64) - 1
+    return env, state, action
+
+
+def _numpy_values(model, package, state):
+    values = {name: np.full(len(state), value) for name, value in package.env.CONSTANTS.items()}
+    values.update({name: state[:, k].numpy() for k, name in enumerate(package.STATE_LAYOUT)})
+    return with_derived(model, values)
+
+
+def _lambdify(expr):
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    return symbols, sp.lambdify(symbols, expr, modules=[{"Max": np.maximum, "Min": np.minimum}, "numpy"])
+
+
+def _close(actual, expected, rel=1e-6):
+    scale = np.maximum(1.0, np.abs(expected))
+    assert np.all(np.abs(actual - expected) <= rel * scale), float(np.max(np.abs(actual - expected) / scale))
+
+
+def test_payments_and_reward_match_lambdify(bundled):
+    name, model, derivation, package = bundled
+    env, state, action = _states_and_actions(package)
+    result = env.step(action)
+    values = _numpy_values(model, package, state)
+    for symbol in derivation.allocation_symbols:
+        values[symbol.name] = result.info[symbol.name].numpy()
+    closed = derivation.closed_form()
+    assert len(closed) == len([s for v in model.variables.values() if v.kind == "payment" for s in v.symbols()])
+    for symbol, expr in closed.items():
+        symbols, function = _lambdify(expr)
+        expected = np.broadcast_to(function(*(values[s.name] for s in symbols)), (N,))
+        _close(result.info[symbol.name].numpy(), expected)
+        values[symbol.name] = expected
+    symbols, function = _lambdify(model.objective.expr)
+    expected = np.broadcast_to(function(*(values[s.name] for s in symbols)), (N,))
+    _close(result.reward.numpy(), expected if model.objective.sense == "maximize" else -expected)
+    penalty = float(model.train.get("action_penalty", 0.0)) * (action.numpy() ** 2).sum(1)
+    _close(result.penalty.numpy(), penalty)
+
+
+def test_violation_matches_certificate_on_env_contracts(bundled):
+    name, model, derivation, package = bundled
+    env, state, action = _states_and_actions(package, seed=1)
+    result = env.step(action)
+    contract = {n: result.info[n].numpy() for n in package.env.CONTRACT_LAYOUT}
+    expected = certify(model, _numpy_values(model, package, state), contract).violation()
+    _close(result.violation.numpy(), expected)
+
+
+def test_violation_matches_certificate_on_arbitrary_contracts(bundled):
+    """Random allocations AND payments (most infeasible) exercise every slack."""
+    name, model, derivation, package = bundled
+    generator = torch.Generator().manual_seed(2)
+    state = package.sample_states(N, generator, dtype=torch.float64)
+    contract = {}
+    for variable in model.variables.values():
+        upper = variable.upper if variable.upper is not None else 30.0
+        for symbol in variable.symbols():
+            contract[symbol.name] = (variable.lower - 1.0 + (upper - variable.lower + 2.0)
+                                     * torch.rand(N, generator=generator, dtype=torch.float64))
+    objective, violation, _ = package.score(state, contract)
+    certificate = certify(model, _numpy_values(model, package, state), {k: v.numpy() for k, v in contract.items()})
+    assert certificate.violation().max() > 0
+    _close(violation.numpy(), certificate.violation())
+
+
+def test_monotone_chains_hold_by_construction(bundled):
+    name, model, derivation, package = bundled
+    env, state, action = _states_and_actions(package, seed=3)
+    info = env.step(action).info
+    for inequality in derivation.monotone:
+        symbols = sorted(inequality.g.free_symbols, key=lambda s: s.name)
+        _, function = _lambdify(inequality.g)
+        assert np.all(function(*(info[s.name].numpy() for s in symbols)) >= -1e-12), inequality.name
+
+
+def test_evaluate_is_pure_and_differentiable(bundled):
+    name, model, derivation, package = bundled
+    env, state, action = _states_and_actions(package, seed=4)
+    action = (0.9 * action).requires_grad_(True)
+    first = env.evaluate(state, action)
+    (first.reward - first.penalty).sum().backward()
+    assert action.grad is not None and torch.isfinite(action.grad).all() and action.grad.abs().sum() > 0
+    again = env.evaluate(state, action.detach())
+    assert torch.equal(first.reward.detach(), again.reward)
+
+
+def test_state_sampling(bundled):
+    name, model, derivation, package = bundled
+    layout = list(package.STATE_LAYOUT)
+    first = package.sample_states(2000, torch.Generator().manual_seed(7), dtype=torch.float64)
+    second = package.sample_states(2000, torch.Generator().manual_seed(7), dtype=torch.float64)
+    assert torch.equal(first, second)
+    assert not torch.equal(first, package.sample_states(2000, torch.Generator().manual_seed(8), dtype=torch.float64))
+    for types in model.types.values():
+        columns = first[:, [layout.index(s.name) for s in types.symbols()]]
+        assert torch.all(columns[:, 1:] >= columns[:, :-1])
+        low = min(d.args[0] for d in types.distributions)
+        high = max(d.args[1] for d in types.distributions)
+        assert torch.all((columns >= low) & (columns <= high))
+    for table in model.probs.values():
+        columns = first[:, [layout.index(s.name) for s in table.symbols()]]
+        rows = columns.reshape(len(first), -1, table.shape[-1])
+        assert torch.all(rows >= 0)
+        assert torch.allclose(rows.sum(-1), torch.ones(1, dtype=torch.float64), atol=1e-12)
+    for param in model.randoms.values():
+        column = first[:, layout.index(param.name)]
+        low, high = param.distribution.args[:2]
+        assert torch.all((column >= low) & (column <= high))
+        # uniform draws: mean close to the midpoint (4 standard errors)
+        assert abs(float(column.mean()) - (low + high) / 2) < 4 * (high - low) / np.sqrt(12 * 2000)
+
+
+def test_satisfies_batched_env_protocol(bundled):
+    from mechdsl.rl.env import BatchedEnv
+
+    name, model, derivation, package = bundled
+    env = package.Env()
+    assert isinstance(env, BatchedEnv)
+    state = env.reset(8)
+    assert state.shape == (8, env.state_dim) and state.dtype == torch.float32
+    assert env.state_low.shape == env.state_high.shape == (env.state_dim,)
+    result = env.step(torch.zeros(8, env.action_dim))
+    for field in (result.reward, result.penalty, result.violation):
+        assert field.shape == (8,)
+    assert torch.all(result.violation >= 0)
