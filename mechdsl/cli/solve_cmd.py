@@ -8,8 +8,6 @@ import numpy as np
 
 from mechdsl.cli.output import UsageError, load_model, parse_overrides
 from mechdsl.model import Model
-from mechdsl.solve.exact import solve
-from mechdsl.solve.state import sample_states, state_at
 
 
 def register(subparsers) -> None:
@@ -46,6 +44,9 @@ def split_overrides(model_path: str, overrides: dict[str, float]) -> tuple[dict[
 
 
 def run(args) -> int:
+    from mechdsl.solve.exact import solve  # cvxpy is imported only when solving
+    from mechdsl.solve.state import sample_states, state_at
+
     overrides = parse_overrides(args.set)
     structural, pinned = split_overrides(args.spec, overrides)
     model = load_model(args.spec, structural)

@@ -15,7 +15,8 @@ import sympy as sp
 
 from mechdsl import model as m
 from mechdsl.lang import ast
-from mechdsl.lang.diagnostics import Diagnostic, SpecError, did_you_mean
+from mechdsl.lang.diagnostics import Diagnostic, SpecError, did_you_mean, source_lines
+from mechdsl.lang.fmt import format_constraint_body
 from mechdsl.lang.lowering import BUILTIN_FUNCTIONS, Context, LoweringError, fail, lower, unknown_name
 from mechdsl.lang.train_schema import ALGORITHMS, HYPERPARAMETERS, STRING_CHOICES
 
@@ -39,6 +40,15 @@ _EXAMPLES = {
 
 def _article(noun: str) -> str:
     return "an" if noun[0] in "aeiou" else "a"
+
+
+class _AlreadyReported(LoweringError):
+    """A use of a name whose declaration already has a reported mistake: say nothing more,
+    so one mistake gives one message instead of one per use."""
+
+    def __init__(self, name: str):
+        Exception.__init__(self, name)
+        self.diagnostic = None
 
 
 @dataclass
@@ -65,6 +75,11 @@ class Checker:
         self.macros: dict[str, sp.Expr] = {}  # lets that involve decision variables
         self._resolving: list[str] = []
         self._const_cache: dict[str, float] = {}
+        self._rejected: set[int] = set()  # ids of declarations refused by _collect (reserved/duplicate)
+        self._failed: set[str] = set()  # declared names whose declaration has a reported mistake
+        self._cycles: set[frozenset[str]] = set()  # definition cycles already reported
+        self._substitution: dict[sp.Symbol, sp.Float] = {}
+        self._substitution_size = -1
 
     # ================================================================ driver
     def check(self) -> m.Model:
@@ -75,19 +90,19 @@ class Checker:
             if self.sizes[node.name] < 1:
                 self._error(f"size '{node.name}' must be at least 1", node.span)
         for node in self._of(ast.ParamConst):
-            self._attempt(self._constant, node)
+            self._declare(self._constant, node)
         for node in self._of(ast.ParamRandom):
-            self._attempt(self._random, node)
+            self._declare(self._random, node)
         for node in self._of(ast.TypesDecl):
-            self._attempt(self._types, node)
+            self._declare(self._types, node)
         for node in self._of(ast.ProbRandom, ast.ProbFixed):
-            self._attempt(self._prob, node)
+            self._declare(self._prob, node)
         for node in self._of(ast.VariableDecl):
-            self._attempt(self._variable, node)
+            self._declare(self._variable, node)
         for node in self._of(ast.LetValue):
-            self._attempt(self._let_value, node.name)
+            self._declare(lambda n: self._let_value(n.name), node)
         for node in self._of(ast.LetFunction):
-            self._attempt(self._function_body_check, node)
+            self._declare(self._function_body_check, node)
         utility_node = self._single(ast.UtilityDecl, "utility")
         utility = self._attempt(self._utility, utility_node) if utility_node else None
         periods = self._attempt(self._periods)
@@ -123,21 +138,32 @@ class Checker:
     def _error(self, message: str, span: ast.Span, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(message, span, hint))
 
+    def _record(self, error: LoweringError) -> None:
+        if error.diagnostic is not None and error.diagnostic not in self.diagnostics:
+            self.diagnostics.append(error.diagnostic)
+
     def _attempt(self, method, *args):
         try:
             return method(*args)
         except LoweringError as error:
-            if error.diagnostic not in self.diagnostics:
-                self.diagnostics.append(error.diagnostic)
+            self._record(error)
             return None
 
+    def _declare(self, method, node) -> None:
+        """Check one declaration; if it has a mistake, later uses of its name stay quiet."""
+        try:
+            method(node)
+        except LoweringError as error:
+            self._failed.add(node.name)
+            self._record(error)
+
     def _of(self, *kinds) -> list:
-        return [s for s in self.spec.statements if isinstance(s, kinds)]
+        return [s for s in self.spec.statements if isinstance(s, kinds) and id(s) not in self._rejected]
 
     def _single(self, kind, what: str):
         nodes = self._of(kind)
         if not nodes:
-            end = max(1, len(self.spec.source.splitlines()))
+            end = len(source_lines(self.spec.source))
             self._error(f"the spec declares no {what}", ast.Span(end, 1, end, 2),
                         hint=f"add a statement such as `{_EXAMPLES[kind]}`")
             return None
@@ -160,11 +186,13 @@ class Checker:
             if node.name in RESERVED or node.name.startswith("__"):
                 self._error(f"'{node.name}' is a reserved word and cannot name {_article(kind)} {kind}", node.span,
                             hint="pick another name; reserved words would clash in generated code")
+                self._rejected.add(id(node))
                 continue
             if node.name in self.declared:
                 first = self.declared[node.name].node.span.line
                 self._error(f"'{node.name}' is already defined (line {first})", node.span,
                             hint="each name may be declared once")
+                self._rejected.add(id(node))
                 continue
             self.declared[node.name] = _Declared(kind, node)
 
@@ -182,7 +210,7 @@ class Checker:
 
     def numeric(self, node: ast.Expr, what: str, ctx: Context | None = None) -> float:
         """Evaluate an expression that must be a number once constants are substituted."""
-        value = lower(node, self, ctx).xreplace({c.symbol(): sp.Float(c.value) for c in self.constants.values()})
+        value = lower(node, self, ctx).xreplace(self._constant_substitution())
         if not value.is_number:
             raise fail(f"{what} must be a constant number", node.span,
                        hint="only constants, sizes and bound indices may appear here")
@@ -190,6 +218,13 @@ class Checker:
         if result.imag != 0 or not math.isfinite(result.real):
             raise fail(f"{what} is not a finite real number", node.span)
         return result.real
+
+    def _constant_substitution(self) -> dict[sp.Symbol, sp.Float]:
+        """Constant symbol -> its value; rebuilt only when a constant was added (they never change)."""
+        if self._substitution_size != len(self.constants):
+            self._substitution = {c.symbol(): sp.Float(c.value) for c in self.constants.values()}
+            self._substitution_size = len(self.constants)
+        return self._substitution
 
     # ================================================================ Scope protocol
     def size_of(self, binding: ast.Binding) -> int:
@@ -224,6 +259,8 @@ class Checker:
 
     def resolve_subscript(self, node: ast.Subscript, indices: tuple[int, ...], ctx: Context) -> sp.Expr:
         entity = self._indexed_entity(node.name)
+        if entity is None and node.name in self._failed:
+            raise _AlreadyReported(node.name)
         if entity is None:
             if self._kind(node.name) is None and node.name not in ctx.locals:
                 raise unknown_name(node.name, node.span, [*self.declared])
@@ -246,6 +283,8 @@ class Checker:
                 raise unknown_name(node.function, node.span, [*self.declared, *BUILTIN_FUNCTIONS])
             raise fail(f"'{node.function}' is not a function", node.span)
         fn: ast.LetFunction = decl.node
+        if fn.name in self._failed:
+            raise _AlreadyReported(fn.name)
         if len(args) != len(fn.params):
             raise fail(f"{fn.name}() takes {len(fn.params)} argument(s), got {len(args)}", node.span)
         if fn.name in self._resolving:
@@ -264,6 +303,9 @@ class Checker:
 
     def _cycle_error(self, name: str, span: ast.Span) -> LoweringError:
         chain = self._resolving[self._resolving.index(name):] + [name]
+        if frozenset(chain) in self._cycles:  # met again from another member of the cycle
+            return _AlreadyReported(name)
+        self._cycles.add(frozenset(chain))
         return fail(f"'{name}' is defined in terms of itself: {' -> '.join(chain)}", span,
                     hint="break the cycle; a let cannot depend on itself")
 
@@ -275,6 +317,8 @@ class Checker:
     def _constant_value(self, name: str, span: ast.Span) -> float:
         if name in self._const_cache:
             return self._const_cache[name]
+        if name in self._failed:
+            raise _AlreadyReported(name)
         node: ast.ParamConst = self.declared[name].node
         if name in self._resolving:
             raise self._cycle_error(name, span)
@@ -381,6 +425,8 @@ class Checker:
             return self.derived[name].symbol()
         if name in self.macros:
             return self.macros[name]
+        if name in self._failed:
+            raise _AlreadyReported(name)
         node: ast.LetValue = self.declared[name].node
         if name in self._resolving:
             raise self._cycle_error(name, node.span)
@@ -433,7 +479,7 @@ class Checker:
     def _periods(self) -> tuple[m.Period, ...]:
         nodes = sorted(self._of(ast.PeriodDecl), key=lambda p: p.number)
         if not nodes:
-            end = max(1, len(self.spec.source.splitlines()))
+            end = len(source_lines(self.spec.source))
             raise fail("the spec declares no period", ast.Span(end, 1, end, 2),
                        hint="add `period 1 { type theta prob p  menu T, R }`")
         periods = []
@@ -472,6 +518,8 @@ class Checker:
     def _entity(self, name: str, table: dict, what: str, span: ast.Span):
         if name in table:
             return table[name]
+        if name in self._failed:
+            raise _AlreadyReported(name)
         if self._kind(name) is None:
             raise unknown_name(name, span, self.declared)
         raise fail(f"'{name}' is not a {what}", span, hint=did_you_mean(name, table))
@@ -487,7 +535,7 @@ class Checker:
                        hint="an objective or constraint must involve an allocation or payment")
 
     def _constraint(self, node, periods) -> m.Constraint:
-        text = self.spec.source.splitlines()[node.span.line - 1].split("#")[0].strip().removeprefix("constraint").strip()
+        text = format_constraint_body(node)  # canonical, so the label does not depend on layout
         if isinstance(node, ast.ConstraintIR):
             return m.Constraint("ir", scope=node.scope, text=f"ir {node.scope}", line=node.span.line)
         if isinstance(node, ast.ConstraintIC):
@@ -519,7 +567,7 @@ class Checker:
             try:
                 values[item.name] = self._train_value(item)
             except LoweringError as error:
-                self.diagnostics.append(error.diagnostic)
+                self._record(error)
         if "algorithm" not in values and not any(i.name == "algorithm" for i in node.items):
             self._error("the train block names no algorithm", node.span,
                         hint=f"add `algorithm = edmsac` (one of: {', '.join(ALGORITHMS)})")

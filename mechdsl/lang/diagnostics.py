@@ -37,10 +37,22 @@ class SpecError(Exception):
         return self.diagnostics[0]
 
 
+def source_lines(source: str) -> list[str]:
+    """The lines of `source` numbered as the parser numbers them: only "\n" ends a line
+    (`str.splitlines` would also split at "\r", "\f" and others, and disagree)."""
+    lines = source.split("\n")
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()  # the newline that ends the last line starts no new one
+    return [line.removesuffix("\r") for line in lines]
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A 'did you mean' hint naming the closest candidate, if any is close enough."""
     matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else None
+
+
+_BLANKS = str.maketrans({"\r": " ", "\f": " ", "\v": " "})
 
 
 def _style(text: str, code: str, color: bool) -> str:
@@ -55,9 +67,10 @@ def render(path: str, source: str, diagnostic: Diagnostic, *, color: bool = Fals
         f"{_style(diagnostic.severity + ':', '1;31', color)} {diagnostic.message}"
     )
     lines = [header]
-    source_lines = source.splitlines()
-    if 1 <= span.line <= len(source_lines):
-        text = source_lines[span.line - 1].expandtabs(1)
+    lines_of_source = source_lines(source)
+    if 1 <= span.line <= len(lines_of_source):
+        # one column per character, as the parser counts them; control characters shown as spaces
+        text = lines_of_source[span.line - 1].expandtabs(1).translate(_BLANKS)
         width = (
             max(1, span.end_col - span.col)
             if span.end_line == span.line and span.end_col > span.col
