@@ -219,8 +219,27 @@ def solve_reduced(derivation: Derivation, state: dict[str, float]) -> Solution:
     return _reduced_cvxpy(derivation, state) or _reduced_scipy(derivation, state)
 
 
+_COMPILED: dict[int, tuple[Model, object]] = {}
+
+
+def compiled_oracle(model: Model):
+    """The model's parametric (DPP) oracle, built once per model object; None if unavailable."""
+    from mechdsl.solve.parametric import oracle
+
+    if id(model) not in _COMPILED or _COMPILED[id(model)][0] is not model:
+        if len(_COMPILED) >= 8:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[id(model)] = (model, oracle(model))
+    return _COMPILED[id(model)][1]
+
+
 def solve(model: Model, state: dict[str, float], derivation: Derivation | None = None) -> Solution:
-    """The exact optimum: the unreduced problem when DCP, else the reduced problem."""
+    """The exact optimum: the unreduced problem when DCP (compiled once per model with CVXPY
+    parameters when it is DPP), else the reduced problem. Always certified."""
+    compiled = compiled_oracle(model)
+    if compiled is not None:
+        _, contract = compiled.solve_state(state)
+        return _finish(model, state, contract, "cvxpy-clarabel (unreduced, compiled)")
     solution = solve_unreduced(model, state)
     if solution is not None:
         return solution

@@ -1,0 +1,152 @@
+"""A compiled exact oracle: the unreduced problem built ONCE with CVXPY parameters.
+
+Solving state after state with `solve_unreduced` rebuilds the SymPy substitution and the
+CVXPY problem every time. Here the objective and constraints are expanded (products
+distributed over sums, powers left intact) so every term is
+    (state-only coefficient) x (decision-variable monomial),
+each distinct state-only subexpression becomes one `cp.Parameter` whose value is computed
+per state by a single lambdified function, and `coef * b^(e)` with a coefficient of known
+sign becomes `+-exp(e ln b + ln|coef|)`. The problem is then DPP (disciplined parametrized
+programming), so CVXPY canonicalises it once and each state costs one solver call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+import sympy as sp
+
+from mechdsl.model import Model
+from mechdsl.reduce.assumptions import with_signs
+from mechdsl.solve.exact import original_constraints
+
+
+class NotParametric(Exception):
+    pass
+
+
+def _expand(expr: sp.Expr) -> sp.Expr:
+    return sp.expand(expr, power_exp=False, power_base=False, log=False, multinomial=True, mul=True)
+
+
+@dataclass
+class _Builder:
+    model: Model
+    decision: set
+    variables: dict
+    parameters: dict = field(default_factory=dict)  # sympy expr -> cp.Parameter
+
+    def param(self, expr: sp.Expr):
+        if expr.is_number:
+            return float(expr)
+        key = sp.srepr(expr)
+        if key not in self.parameters:
+            signed = with_signs(expr, self.model)  # a signed parameter keeps products DCP
+            sign = {"nonneg": True} if signed.is_nonnegative else {"nonpos": True} if signed.is_nonpositive else {}
+            self.parameters[key] = (expr, cp.Parameter(name=f"s{len(self.parameters)}", **sign))
+        return self.parameters[key][1]
+
+    def is_state(self, expr: sp.Expr) -> bool:
+        return not (expr.free_symbols & self.decision)
+
+    def translate(self, expr: sp.Expr):
+        if self.is_state(expr):
+            return self.param(expr)
+        if isinstance(expr, sp.Symbol):
+            return self.variables[expr]
+        if isinstance(expr, sp.Add):
+            terms = [self.translate(a) for a in expr.args]
+            return sum(terms[1:], terms[0])
+        if isinstance(expr, sp.Mul):
+            state = sp.Mul(*[a for a in expr.args if self.is_state(a)])
+            rest = [a for a in expr.args if not self.is_state(a)]
+            if len(rest) != 1:
+                raise NotParametric(f"product of decision expressions {rest}")
+            (inner,) = rest
+            exponent = self._exponent(inner)
+            if exponent is not None and not state.is_number:
+                sign = with_signs(state, self.model)
+                if sign.is_positive or sign.is_negative:
+                    s = 1.0 if sign.is_positive else -1.0
+                    return s * cp.exp(self.translate(exponent) + self.param(sp.log(s * state)))
+            if state.is_number:
+                return float(state) * self.translate(inner)
+            if exponent is not None:
+                raise NotParametric(f"coefficient of unknown sign before {inner}")
+            return self.param(state) * self.translate(inner)
+        exponent = self._exponent(expr)
+        if exponent is not None:
+            return cp.exp(self.translate(exponent))
+        if isinstance(expr, sp.Pow) and expr.exp.is_number:
+            return cp.power(self.translate(expr.base), float(expr.exp))
+        if isinstance(expr, sp.log):
+            return cp.log(self.translate(expr.args[0]))
+        raise NotParametric(f"no parametric translation for {type(expr).__name__}")
+
+    def _exponent(self, expr: sp.Expr) -> sp.Expr | None:
+        """e ln b for b^e with a state-only base b, or e for exp(e); None otherwise."""
+        if isinstance(expr, sp.exp):
+            return _expand(expr.args[0])
+        if isinstance(expr, sp.Pow) and self.is_state(expr.base) and not self.is_state(expr.exp):
+            base = expr.base
+            if isinstance(base, sp.Pow) and base.base.is_number:  # (2^e1)^e2
+                return _expand(base.exp * expr.exp * sp.log(base.base))
+            return _expand(expr.exp * sp.log(base))
+        return None
+
+
+class ParametricOracle:
+    """Exact optimum of the unreduced problem for many states, compiled once."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        decision = model.decision_symbols()
+        variables, constraints = {}, []
+        for v in model.variables.values():
+            for s in v.symbols():
+                var = cp.Variable(name=s.name.replace(" ", ""))
+                variables[s] = var
+                constraints.append(var >= v.lower)
+                if v.upper is not None:
+                    constraints.append(var <= v.upper)
+        builder = _Builder(model, set(decision), variables)
+        constants = {s: sp.Float(v) for s, v in model.constant_values().items()}  # fixed per model
+        objective = builder.translate(_expand(model.objective.expr.xreplace(constants)))
+        for _, g in original_constraints(model):
+            constraints.append(builder.translate(_expand(g.xreplace(constants))) >= 0)
+        sense = cp.Maximize if model.objective.sense == "maximize" else cp.Minimize
+        self.problem = cp.Problem(sense(objective), constraints)
+        if not self.problem.is_dcp(dpp=True):
+            raise NotParametric("the problem is not DPP")
+        self.variables = variables
+        self._parameters = [p for _, p in builder.parameters.values()]
+        exprs = [e for e, _ in builder.parameters.values()]
+        self._state_names = sorted({s.name for e in exprs for s in e.free_symbols})
+        symbols = [sp.Symbol(n, real=True) for n in self._state_names]
+        self._values = sp.lambdify(symbols, exprs, "numpy")
+
+    def solve_state(self, state: dict[str, float]) -> tuple[float, dict[str, float]]:
+        values = self._values(*(state[n] for n in self._state_names))
+        for p, v in zip(self._parameters, values):
+            p.value = float(v)
+        self.problem.solve(solver=cp.CLARABEL)
+        if self.problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+            raise RuntimeError(f"the exact solver ended with status {self.problem.status}")
+        contract = {s.name: float(v.value) for s, v in self.variables.items()}
+        return float(self.problem.value), contract
+
+    def optimum(self, states: dict[str, np.ndarray]) -> np.ndarray:
+        """Optimal objective for each of n states given as named arrays."""
+        n = len(next(iter(states.values())))
+        return np.array([self.solve_state({k: float(v[i]) for k, v in states.items()})[0] for i in range(n)])
+
+
+def oracle(model: Model) -> ParametricOracle | None:
+    """The compiled oracle, or None when the unreduced problem is not DPP-parametrisable."""
+    try:
+        return ParametricOracle(model)
+    except (NotParametric, cp.error.DCPError):
+        return None
