@@ -201,33 +201,13 @@ class CarryDeclaredConstraints:
                     else:
                         d.residual.append(Inequality(name, g))
                         record.residual.append(name)
-        for c in d.model.constraints:
-            if c.kind == "monotone":
-                for name in c.names:
-                    var = d.model.variables[name]
-                    for index in var_indices(var.shape):
-                        if index[-1] == 0:
-                            continue
-                        prev = index[:-1] + (index[-1] - 1,)
-                        d.residual.append(Inequality(f"monotone {name}{list(index)}",
-                                                     var.symbol(*index) - var.symbol(*prev)))
-                record.residual.append(f"declared: {c.text}")
-            elif c.kind == "plain":
-                for n, (g, op) in enumerate(c.instances):
-                    d.residual.append(Inequality(f"line {c.line}: {c.text} [{n}]", g))
-                    if op == "==":
-                        d.residual.append(Inequality(f"line {c.line}: {c.text} [{n}] (<=)", -g))
-                record.residual.append(f"declared: {c.text}")
+        for name, g in d.model.declared_inequalities():
+            d.residual.append(Inequality(name, g))
+            record.residual.append(f"declared: {name}")
         return d, None, record
 
     def invert(self, solution, data):
         return solution
-
-
-def var_indices(shape):
-    import itertools
-
-    return itertools.product(*(range(n) for n in shape))
 
 
 def screening_steps(model: Model) -> list:

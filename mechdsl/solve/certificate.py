@@ -96,19 +96,8 @@ def certify(model: Model, values: dict[str, np.ndarray], contract: dict[str, np.
             slacks.append((f"{symbol} >= {v.lower:g}", contract[symbol.name] - v.lower))
             if v.upper is not None:
                 slacks.append((f"{symbol} <= {v.upper:g}", v.upper - contract[symbol.name]))
-    for c in model.constraints:
-        if c.kind == "monotone":
-            for name in c.names:
-                var = model.variables[name]
-                for symbol_index in np.ndindex(*var.shape):
-                    if symbol_index[-1] > 0:
-                        prev = symbol_index[:-1] + (symbol_index[-1] - 1,)
-                        slacks.append((f"monotone {name}{list(symbol_index)}",
-                                       contract[var.symbol(*symbol_index).name] - contract[var.symbol(*prev).name]))
-        elif c.kind == "plain":
-            for g, op in c.instances:
-                value = evaluate(g, merged)
-                slacks.append((f"line {c.line}: {c.text}", value if op == ">=" else -np.abs(value)))
+    for name, g in model.declared_inequalities():
+        slacks.append((name, evaluate(g, merged)))
     matrix = np.stack([np.broadcast_to(v, (n,)) for _, v in slacks])
     flat = int(np.argmin(matrix))
     row, sample = divmod(flat, n)

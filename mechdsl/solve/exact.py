@@ -63,19 +63,7 @@ def original_constraints(model: Model) -> list[tuple[str, sp.Expr]]:
                 for r in range(s.K):
                     if r != i:
                         out.append((f"IC {where} type {i} vs {r}", stay - s.u(t, i, h, r) - s.continuation(t, i, h, r)))
-    for c in model.constraints:
-        if c.kind == "monotone":
-            for name in c.names:
-                var = model.variables[name]
-                for index in np.ndindex(*var.shape):
-                    if index[-1] > 0:
-                        prev = index[:-1] + (index[-1] - 1,)
-                        out.append((f"monotone {name}", var.symbol(*index) - var.symbol(*prev)))
-        elif c.kind == "plain":
-            for g, op in c.instances:
-                out.append((c.text, g))
-                if op == "==":
-                    out.append((c.text, -g))
+    out.extend(model.declared_inequalities())
     return out
 
 
@@ -112,13 +100,14 @@ def _finish(model: Model, state: dict[str, float], contract: dict[str, float], s
     return Solution(contract, objective, solver, certificate)
 
 
-def solve_unreduced(model: Model, state: dict[str, float]) -> Solution | None:
-    """The unreduced problem in CVXPY, or None when it is not DCP."""
+def _solve_convex(model: Model, state: dict[str, float], inequalities: list[sp.Expr], label: str) -> Solution | None:
+    """Maximise/minimise the objective subject to bounds and `g >= 0` for each g, in CVXPY
+    with the state's numbers substituted; None when the problem is not DCP."""
     numbers = numeric_substitution(model, state)
     variables, constraints = _variables(model)
     try:
         objective = _objective(model, numbers, variables)
-        for _, g in original_constraints(model):
+        for g in inequalities:
             constraints.append(to_cvxpy(g.xreplace(numbers), variables) >= 0)
     except NotConvexible:
         return None
@@ -127,29 +116,19 @@ def solve_unreduced(model: Model, state: dict[str, float]) -> Solution | None:
         return None
     _solve_cvxpy(problem)
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        raise RuntimeError(f"the exact solver ended with status {problem.status}")
+        raise RuntimeError(f"the {label} problem ended with status {problem.status}")
     contract = {s.name: float(v.value) for s, v in variables.items()}
-    return _finish(model, state, contract, f"cvxpy-{problem.solver_stats.solver_name.lower()} (unreduced)")
+    return _finish(model, state, contract, f"cvxpy-{problem.solver_stats.solver_name.lower()} ({label})")
+
+
+def solve_unreduced(model: Model, state: dict[str, float]) -> Solution | None:
+    """The unreduced problem in CVXPY, or None when it is not DCP."""
+    return _solve_convex(model, state, [g for _, g in original_constraints(model)], "unreduced")
 
 
 def _reduced_cvxpy(derivation: Derivation, state: dict[str, float]) -> Solution | None:
-    model = derivation.model
-    numbers = numeric_substitution(model, state)
-    variables, constraints = _variables(model)
-    try:
-        objective = _objective(model, numbers, variables)
-        for c in [*derivation.monotone, *derivation.reduced, *derivation.declared()]:
-            constraints.append(to_cvxpy(c.g.xreplace(numbers), variables) >= 0)
-    except NotConvexible:
-        return None
-    problem = cp.Problem(objective, constraints)
-    if not problem.is_dcp():
-        return None
-    _solve_cvxpy(problem)
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        raise RuntimeError(f"the reduced problem ended with status {problem.status}")
-    contract = {s.name: float(v.value) for s, v in variables.items()}
-    return _finish(model, state, contract, f"cvxpy-{problem.solver_stats.solver_name.lower()} (reduced)")
+    constraints = [*derivation.monotone, *derivation.reduced, *derivation.declared()]
+    return _solve_convex(derivation.model, state, [c.g for c in constraints], "reduced")
 
 
 def _complete(derivation: Derivation, state: dict[str, float], allocations: dict[str, float]) -> dict[str, float]:

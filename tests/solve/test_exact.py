@@ -46,3 +46,19 @@ def test_examples_solve_and_certify(path):
     assert solution.certificate.worst >= -1e-6
     # the optimum beats the least-payment contract at the midpoint allocations
     assert np.isfinite(solution.objective)
+
+
+def test_declared_plain_and_monotone_constraints_are_enforced():
+    source = open("specs/static_contract.mech").read().replace(
+        "constraint ic ", "constraint ic\nconstraint s[k] >= 400 for k in K\nconstraint monotone r\n", 1)
+    assert "s[k] >= 400" in source
+    from mechdsl.lang import load_source
+
+    model = load_source(source, "<declared>")
+    state = state_at(sample_states(model, 1, np.random.default_rng(5)), 0)
+    solution = solve(model, state)
+    s = solution.arrays(model)["s"]
+    assert min(s) >= 400 - 1e-6
+    assert solution.certificate.worst >= -1e-6
+    names = [n for n, _ in model.declared_inequalities()]
+    assert any(n.startswith("monotone r") for n in names) and sum("s[k] >= 400" in n for n in names) == 2
