@@ -1,17 +1,33 @@
 """Contracts scored per second: the generated batched torch env vs a per-sample Python loop
-over SymPy `lambdify` (payments by the derived rules, objective), same states and actions.
+over SymPy `lambdify` (payments by the derived rules, objective, slacks of every original
+constraint and bound), on the same states and actions.
 
-    python benchmarks/bench_env.py [--spec two_period] [--batch 4096] [--loop-samples 200]
+    python benchmarks/bench_env.py [--spec two_period --spec static_contract] [--batch 4096]
+                                   [--threads 1,2] [--rounds 15] [--out benchmarks/results/env.md]
 
-Prints the command, the machine, both absolute rates and their ratio (target >= 100x).
+Both sides are timed in interleaved rounds (env, loop, env, loop, ...) so that load from
+other processes on the machine hits them alike; a round's rate is work / wall time and the
+best and the median round are reported, with the ratio env / loop of each. The env runs
+with `torch.set_num_threads(n)` for every n in --threads (the loop is single-threaded
+Python). Prints the command, the machine (with its load average), the rates and ratios,
+and writes them as Markdown to --out (target: ratio >= 100x at batch 4096, float32).
+`--package MODULE` times another compiled package instead of `generated.<spec>`;
+`--baseline-commit REV` also times, in the same interleaved rounds, the package committed
+under generated/<spec>/ at git revision REV (extracted to a temporary folder), for a
+before/after comparison on equal terms.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import platform
+import shlex
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,18 +43,10 @@ from mechdsl.reduce import derive  # noqa: E402
 from mechdsl.solve.state import with_derived  # noqa: E402
 
 
-def rate_torch(package, state, action, repeats: int) -> float:
-    package.evaluate(state, action)  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        package.evaluate(state, action)
-    return repeats * len(state) / (time.perf_counter() - start)
-
-
-def rate_lambdify_loop(model, derivation, package, state, info, samples: int) -> float:
-    """Per sample, the same outputs as the env: payments by the rules in order, the objective
-    and the worst slack of the original constraints (`mechdsl.solve.exact.original_constraints`)
-    plus the variable bounds."""
+def lambdify_loop(model, derivation, constants, state_layout, state, info):
+    """A function scoring samples [0, n) one at a time with the same outputs as the env:
+    payments by the rules in order, the objective and the worst slack of the original
+    constraints (`mechdsl.solve.exact.original_constraints`) plus the variable bounds."""
     from mechdsl.solve.exact import original_constraints
 
     checks = []
@@ -50,48 +58,147 @@ def rate_lambdify_loop(model, derivation, package, state, info, samples: int) ->
               sorted(r.free_symbols, key=lambda x: x.name)) for s, r in derivation.rules.items()]
     obj_symbols = sorted(model.objective.expr.free_symbols, key=lambda x: x.name)
     objective = sp.lambdify(obj_symbols, model.objective.expr, "math")
-    base = {n: np.full(len(state), v) for n, v in package.env.CONSTANTS.items()}
-    base.update({n: state[:, k].numpy() for k, n in enumerate(package.STATE_LAYOUT)})
+    base = {n: np.full(len(state), v) for n, v in constants.items()}
+    base.update({n: state[:, k].numpy() for k, n in enumerate(state_layout)})
     base = with_derived(model, base)
     allocations = [s.name for s in derivation.allocation_symbols]
+
+    def run(samples: int) -> None:
+        for i in range(samples):
+            values = {n: float(v[i]) for n, v in base.items()}
+            values.update({n: float(info[n][i]) for n in allocations})
+            for symbol, function, args in rules:
+                values[symbol.name] = function(*(values[a.name] for a in args))
+            objective(*(values[a.name] for a in obj_symbols))
+            worst = min(function(*(values[a.name] for a in args)) for function, args in checks)
+            for name, lower, upper in bounds:
+                worst = min(worst, values[name] - lower, float("inf") if upper is None else upper - values[name])
+
+    return run
+
+
+def timed(work) -> float:
     start = time.perf_counter()
-    for i in range(samples):
-        values = {n: float(v[i]) for n, v in base.items()}
-        values.update({n: float(info[n][i]) for n in allocations})
-        for symbol, function, args in rules:
-            values[symbol.name] = function(*(values[a.name] for a in args))
-        objective(*(values[a.name] for a in obj_symbols))
-        worst = min(function(*(values[a.name] for a in args)) for function, args in checks)
-        for name, lower, upper in bounds:
-            worst = min(worst, values[name] - lower, float("inf") if upper is None else upper - values[name])
-    return samples / (time.perf_counter() - start)
+    work()
+    return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--spec", default="two_period")
-    parser.add_argument("--batch", type=int, default=4096)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--loop-samples", type=int, default=300)
-    args = parser.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
-    package = importlib.import_module(f"generated.{args.spec}")
-    model = load_file(ROOT / "specs" / f"{args.spec}.mech")
+def machine() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+            f"(load average {load}), python {platform.python_version()}, torch {torch.__version__}")
+
+
+def package_at(revision: str, spec: str, folder: Path):
+    """The package committed under generated/<spec>/ at git `revision`, imported from `folder`."""
+    target = folder / f"{spec}_at_{revision}"
+    target.mkdir(parents=True, exist_ok=True)
+    for file in ("__init__.py", "env.py", "formulas.py", "spec.mech"):
+        text = subprocess.run(["git", "show", f"{revision}:generated/{spec}/{file}"], cwd=ROOT, check=True,
+                              capture_output=True, text=True).stdout
+        (target / file).write_text(text, encoding="utf-8")
+    name = f"baseline_{spec}_{revision}".replace("-", "_")
+    module_spec = importlib.util.spec_from_file_location(name, target / "__init__.py",
+                                                         submodule_search_locations=[str(target)])
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def bench_spec(spec: str, args, scratch: Path) -> dict:
+    package = importlib.import_module(args.package or f"generated.{spec}")
+    envs = {f"`{package.__name__}`": package}
+    if args.baseline_commit:
+        envs[f"generated/{spec} at {args.baseline_commit}"] = package_at(args.baseline_commit, spec, scratch)
+    env_module = importlib.import_module(f"{package.__name__}.env")
+    model = load_file(ROOT / "specs" / f"{spec}.mech")
     derivation = derive(model)
     generator = torch.Generator().manual_seed(0)
     state = package.sample_states(args.batch, generator, dtype=torch.float32)
     action = 2 * torch.rand(args.batch, len(package.ACTION_LAYOUT), generator=generator) - 1
-    fast = rate_torch(package, state, action, args.repeats)
     info = {k: v.double().numpy() for k, v in package.evaluate(state.double(), action.double()).info.items()}
-    slow = rate_lambdify_loop(model, derivation, package, state.double(), info, args.loop_samples)
-    print(f"command: python {' '.join(sys.argv)}")
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, python {platform.python_version()}, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads)")
-    print(f"generated env ({args.spec}, batch {args.batch}, float32, incl. all constraint slacks): "
-          f"{fast:,.0f} contracts/s")
-    print(f"per-sample lambdify loop (payments, objective, constraint slacks): {slow:,.0f} contracts/s")
-    print(f"ratio: {fast / slow:,.0f}x (target >= 100x)")
+    loop = lambdify_loop(model, derivation, env_module.CONSTANTS, package.STATE_LAYOUT, state.double(), info)
+
+    def env_round(module):
+        for _ in range(args.repeats):
+            module.evaluate(state, action)
+
+    env_rates = {(label, n): [] for label in envs for n in args.threads}
+    loop_rates = []
+    for label, n in env_rates:  # warm-up
+        torch.set_num_threads(n)
+        env_round(envs[label])
+    loop(20)
+    for _ in range(args.rounds):
+        for label, n in env_rates:
+            torch.set_num_threads(n)
+            env_rates[label, n].append(args.repeats * args.batch / timed(lambda: env_round(envs[label])))
+        loop_rates.append(args.loop_samples / timed(lambda: loop(args.loop_samples)))
+    return {"spec": spec, "env": env_rates, "loop": loop_rates}
+
+
+def rows(result: dict) -> list[tuple]:
+    loop_best, loop_median = max(result["loop"]), statistics.median(result["loop"])
+    out = []
+    for (label, n), rates in result["env"].items():
+        best, median = max(rates), statistics.median(rates)
+        out.append((result["spec"], label, n, best, median, loop_best, loop_median, best / loop_best,
+                    median / loop_median))
+    return out
+
+
+def markdown(results: list[dict], command: str, args, label: str) -> str:
+    lines = [f"## {label}" if label else "## generated env vs per-sample lambdify loop", "",
+             f"machine: {machine()}", f"command: {command}", "",
+             f"batch {args.batch}, float32, {args.rounds} interleaved rounds ({args.repeats} env calls, "
+             f"{args.loop_samples} loop samples each); rates in contracts/s (best round / median round).", "",
+             "| spec | env | torch threads | env best | env median | loop best | loop median "
+             "| ratio (best) | ratio (median) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for result in results:
+        for spec, env, n, best, median, loop_best, loop_median, ratio, ratio_median in rows(result):
+            lines.append(f"| {spec} | {env} | {n} | {best:,.0f} | {median:,.0f} | {loop_best:,.0f} "
+                         f"| {loop_median:,.0f} | {ratio:,.0f}x | {ratio_median:,.0f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", action="append", help="bundled spec (repeatable; default: both)")
+    parser.add_argument("--package", help="module of the compiled package to time (default generated.<spec>)")
+    parser.add_argument("--baseline-commit", help="also time generated/<spec> as committed at this git revision")
+    parser.add_argument("--batch", type=int, default=4096)
+    parser.add_argument("--threads", default="1,2", help="comma-separated torch thread counts for the env")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=10, help="env calls per round")
+    parser.add_argument("--loop-samples", type=int, default=300, help="loop samples per round")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "env.md"))
+    parser.add_argument("--append", action="store_true", help="append to --out instead of overwriting it")
+    parser.add_argument("--label", default="", help="heading of this run in --out")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    args.threads = [int(n) for n in args.threads.split(",")]
+    specs = args.spec or ["two_period", "static_contract"]
+    command = f"python {shlex.join(sys.argv)}"
+    with tempfile.TemporaryDirectory() as scratch:
+        results = [bench_spec(spec, args, Path(scratch)) for spec in specs]
+    print(f"command: {command}")
+    print(f"machine: {machine()}")
+    for result in results:
+        for spec, env, n, best, median, loop_best, loop_median, ratio, ratio_median in rows(result):
+            print(f"{spec} {env} (batch {args.batch}, float32, torch threads {n}): env {best:,.0f} contracts/s "
+                  f"(median {median:,.0f}); per-sample lambdify loop {loop_best:,.0f} (median {loop_median:,.0f}); "
+                  f"ratio {ratio:,.0f}x (median {ratio_median:,.0f}x; target >= 100x)")
+    if not args.no_write:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        text = markdown(results, command, args, args.label)
+        with out.open("a" if args.append else "w", encoding="utf-8") as handle:
+            if not args.append:
+                handle.write("# Generated env throughput\n\n")
+            handle.write(("\n" if args.append else "") + text)
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":

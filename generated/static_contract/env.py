@@ -15,7 +15,11 @@ Contract design as a contextual bandit (horizon 1), satisfying `mechdsl.rl.env.B
   * reward = the principal's objective;
     penalty = ACTION_PENALTY * sum(a^2) (eq. 46);
     violation = worst violation of the ORIGINAL constraints (IR, IC/IIC with optimal later
-    play, bounds), a port of `mechdsl.solve.certificate.certify`.
+    play, bounds), a port of `mechdsl.solve.certificate.certify` vectorised over histories,
+    types and reports (`mechdsl.codegen.certificate` states the formulas).
+  * internally the batch is the LAST dimension (state rows (S, B), decisions (n, B)) so
+    that per-sample quantities broadcast; constants are folded into the formulas and the
+    few constant tensors are built once per device and dtype.
   * `optimum(state)` solves each state exactly with `mechdsl.solve.exact.solve` on the CPU
     (slow, one convex program per state; meant for evaluation on a few hundred states).
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -52,7 +57,7 @@ CONTRACT_LAYOUT = (
 )
 STATE_LOW = (25.0, 10.0, 50.0, 50.0, 0.0, 0.0)
 STATE_HIGH = (35.0, 15.0, 250.0, 250.0, 1.0, 1.0)
-CONSTANTS = {
+CONSTANTS = {  # folded into the formulas at compile time
     'M': 10.0,
     'rho': 0.6,
     'c0': 0.01,
@@ -104,106 +109,140 @@ def sample_states(batch_size: int, generator: torch.Generator | None = None,
     return torch.stack(columns, 1)
 
 
+# ---------------------------------------------------------------- constants
+# Constants (4 `param`s and the `let`s of constants only) are folded into every formula
+# at compile time; CONSTANTS records their values. The tensors below are built once per
+# device and dtype (`_tensors`), never per call.
+_ACTION_MID = (1000.0, 1000.0)  # lo + (hi - lo) / 2 per action entry
+_ACTION_HALF_SPAN = (1000.0, 1000.0)  # (hi - lo) / 2
+DECISION_LOWER = (0.0, 0.0, 0.0, 0.0)  # per CONTRACT_LAYOUT entry
+DECISION_UPPER = (2000.0, 2000.0, float('inf'), float('inf'))
+
+
+class _Tensors(NamedTuple):
+    action_mid: torch.Tensor        # (action_dim, 1)
+    action_half_span: torch.Tensor  # (action_dim, 1)
+    decision_lower: torch.Tensor    # (len(CONTRACT_LAYOUT), 1)
+    decision_upper: torch.Tensor    # (len(CONTRACT_LAYOUT), 1), inf where unbounded
+
+
+@lru_cache(maxsize=None)
+def _tensors(device: torch.device, dtype: torch.dtype) -> _Tensors:
+    def column(values):
+        return torch.tensor(values, device=device, dtype=dtype).unsqueeze(1)
+
+    return _Tensors(column(_ACTION_MID), column(_ACTION_HALF_SPAN), column(DECISION_LOWER), column(DECISION_UPPER))
+
+
+def _per_sample(value: float, rows: torch.Tensor) -> torch.Tensor:
+    """A formula that folded to a number, as a (B,) tensor."""
+    return torch.full(rows.shape[1:], value, device=rows.device, dtype=rows.dtype)
+
+
+# ---------------------------------------------------------------- state quantities
+def _batch_last(matrix: torch.Tensor) -> torch.Tensor:
+    """(B, n) -> contiguous (n, B). Writing through the transposed view is about twice as
+    fast on CPU as `.t().contiguous()`; differentiable (CopySlices)."""
+    rows = matrix.new_empty((matrix.shape[1], matrix.shape[0]))
+    rows.t().copy_(matrix)
+    return rows
+
+
+def _state_quantities(state: torch.Tensor):
+    """(rows, quantities): the states transposed to rows (S, B), one per STATE_LAYOUT
+    column, and every per-sample quantity the formulas read, (B,) each: the columns, then
+    the `let`s of the state. Batch last, so (B,) tensors broadcast against (..., B)."""
+    rows = _batch_last(state)
+    v_c, v_vartheta, v_psi__0, v_psi__1, v_q__0, v_q__1 = rows.unbind(0)
+    return rows, (v_c, v_vartheta, v_psi__0, v_psi__1, v_q__0, v_q__1,)
+
+
 # ---------------------------------------------------------------- contract
-def _constant(value: float, like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(value, device=like.device, dtype=like.dtype)
+def _contract(quantities, raw: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Raw actions as rows (2, B) -> every contract item (B,), in CONTRACT_LAYOUT order."""
+    rows, (v_c, v_vartheta, v_psi__0, v_psi__1, v_q__0, v_q__1,) = quantities
+    k = _tensors(rows.device, rows.dtype)
+    a = torch.clamp(raw, -1.0, 1.0)
+    x = torch.addcmul(k.action_mid, k.action_half_span, a)  # lo + (hi - lo) d, d = (a + 1) / 2
+    v_s__0, _ = x.unbind(0)
+    d = 0.5 * (a + 1.0)
+    v_s__1 = v_s__0 + (2000.0 - v_s__0) * d[1]  # monotone chain: stick breaking
+    v_r__0 = formulas.payment_r__0(v_c, v_psi__0, v_s__0)
+    v_r__1 = formulas.payment_r__1(v_c, v_psi__1, v_r__0, v_s__0, v_s__1)
+    return (v_s__0, v_s__1, v_r__0, v_r__1,)
+
+
+def _utility(type_value, allocation, payment, v_c):
+    """u(psi, s, r) = -c*s - c0 + psi*r*rho: the agent's per-period utility, broadcasting
+    (constants folded)."""
+    return (0.6)*type_value*payment + (-v_c*allocation + (-0.01))
+
+
+def _incentive_slacks(value: torch.Tensor) -> torch.Tensor:
+    """value[h, i, i] - value[h, i, r] for value (H, K, K, B), as rows (H K K, B)."""
+    return (value.diagonal(0, 1, 2).transpose(1, 2).unsqueeze(2) - value).reshape(-1, value.shape[-1])
+
+
+def _score(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...]):
+    """(objective, violation, truthful utilities) of decisions (len(CONTRACT_LAYOUT), B),
+    whose rows are `items`. The certificate is vectorised over histories, types and
+    reports; see `mechdsl.codegen.certificate` for the formulas."""
+    rows, (v_c, v_vartheta, v_psi__0, v_psi__1, v_q__0, v_q__1,) = quantities
+    batch = rows.shape[1]
+    k = _tensors(rows.device, rows.dtype)
+    v_s__0, v_s__1, v_r__0, v_r__1 = items
+    # objective (isomorphic terms stacked, see `mechdsl.codegen.vectorize`; constants folded)
+    obj_0 = decisions[0:2]
+    obj_1 = decisions[2:4]
+    obj_2 = rows[4:6]
+    objective = ((10.0*obj_2*(2.0*torch.sqrt(obj_0)*v_vartheta - obj_1)).sum(0))
+    # utilities u<t>[h, i, r] (H_t, K, K, B), values with optimal later play, last period first
+    u1 = _utility(rows[2:4].view(1, 2, 1, -1), decisions[0:2].view(1, 1, 2, -1), decisions[2:4].view(1, 1, 2, -1), v_c)
+    truthful_u1 = u1.diagonal(0, 1, 2).transpose(1, 2).reshape(2, batch)
+    worst = torch.cat([
+        truthful_u1,  # IR period 1, every history and type
+        _incentive_slacks(u1),  # IC period 1, every history, type and report
+        decisions,  # bounds: every decision >= its lower bound
+        k.decision_upper - decisions,  # bounds: every decision <= its upper bound
+    ]).amin(0)
+    violation = torch.clamp(-worst, min=0.0)
+    utilities = {
+        'u1[0]': truthful_u1[0],
+        'u1[1]': truthful_u1[1],
+    }
+    return objective, violation, utilities
+
+
+SLACK_LABELS = (  # the constraint families whose slacks `_score` concatenates, in order
+    'IR period 1, every history and type',
+    'IC period 1, every history, type and report',
+    'bounds: every decision >= its lower bound',
+    'bounds: every decision <= its upper bound',
+)
 
 
 def contract_from_action(state: torch.Tensor, action: torch.Tensor) -> dict[str, torch.Tensor]:
     """Raw actions (B, 2) in [-1, 1] -> every contract item by name (B,)."""
-    a = torch.clamp(action.to(state), -1.0, 1.0)
-    v_c = state[:, 0]
-    v_vartheta = state[:, 1]
-    v_psi__0 = state[:, 2]
-    v_psi__1 = state[:, 3]
-    v_q__0 = state[:, 4]
-    v_q__1 = state[:, 5]
-    v_M = _constant(CONSTANTS['M'], state)
-    v_rho = _constant(CONSTANTS['rho'], state)
-    v_c0 = _constant(CONSTANTS['c0'], state)
-    v_fairness = _constant(CONSTANTS['fairness'], state)
-    v_s__0 = 0.0 + 2000.0 * (0.5 * (a[:, 0] + 1.0))
-    v_s__1 = v_s__0 + (2000.0 - v_s__0) * (0.5 * (a[:, 1] + 1.0))
-    v_r__0 = formulas.payment_r__0(v_c, v_c0, v_psi__0, v_rho, v_s__0)
-    v_r__1 = formulas.payment_r__1(v_c, v_psi__1, v_r__0, v_rho, v_s__0, v_s__1)
-    return {
-        's[0]': v_s__0,
-        's[1]': v_s__1,
-        'r[0]': v_r__0,
-        'r[1]': v_r__1,
-    }
+    return dict(zip(CONTRACT_LAYOUT, _contract(_state_quantities(state), _batch_last(action.to(state)))))
 
 
 def score(state: torch.Tensor, contract: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """(objective (B,), violation (B,) >= 0, truthful per-period agent utilities) of any
     contract (allocations and payments by name), not only those an action can express."""
     batch = state.shape[0]
-    v_c = state[:, 0]
-    v_vartheta = state[:, 1]
-    v_psi__0 = state[:, 2]
-    v_psi__1 = state[:, 3]
-    v_q__0 = state[:, 4]
-    v_q__1 = state[:, 5]
-    v_M = _constant(CONSTANTS['M'], state)
-    v_rho = _constant(CONSTANTS['rho'], state)
-    v_c0 = _constant(CONSTANTS['c0'], state)
-    v_fairness = _constant(CONSTANTS['fairness'], state)
-    v_s__0 = contract['s[0]'].to(state)
-    v_s__1 = contract['s[1]'].to(state)
-    v_r__0 = contract['r[0]'].to(state)
-    v_r__1 = contract['r[1]'].to(state)
-    # objective (cse'd)
-    obj_0 = v_fairness + (-1.0)
-    obj_1 = -1.0/obj_0
-    objective = torch.broadcast_to(v_M*(v_q__0*(obj_1*((v_s__0)**(-obj_0))*v_vartheta - v_r__0) + v_q__1*(obj_1*((v_s__1)**(-obj_0))*v_vartheta - v_r__1)), (batch,))
-    # original constraints: utilities u_t(i; h, r), optimal continuations, slacks
-    u_t1_h_i0_r0 = -v_c*v_s__0 - v_c0 + v_psi__0*v_r__0*v_rho
-    u_t1_h_i0_r1 = -v_c*v_s__1 - v_c0 + v_psi__0*v_r__1*v_rho
-    best_t1_h_i0 = torch.stack([u_t1_h_i0_r0, u_t1_h_i0_r1], 0).amax(0)
-    u_t1_h_i1_r0 = -v_c*v_s__0 - v_c0 + v_psi__1*v_r__0*v_rho
-    u_t1_h_i1_r1 = -v_c*v_s__1 - v_c0 + v_psi__1*v_r__1*v_rho
-    best_t1_h_i1 = torch.stack([u_t1_h_i1_r0, u_t1_h_i1_r1], 0).amax(0)
-    slack = torch.stack([torch.broadcast_to(s, (batch,)) for s in (
-        u_t1_h_i0_r0,  # IR period 1, type 0
-        u_t1_h_i0_r0 - u_t1_h_i0_r1,  # IC period 1: type 0 vs report 1
-        u_t1_h_i1_r1,  # IR period 1, type 1
-        u_t1_h_i1_r1 - u_t1_h_i1_r0,  # IC period 1: type 1 vs report 0
-        v_s__0 - 0.0,  # s[0] >= 0
-        2000.0 - v_s__0,  # s[0] <= 2000
-        v_s__1 - 0.0,  # s[1] >= 0
-        2000.0 - v_s__1,  # s[1] <= 2000
-        v_r__0 - 0.0,  # r[0] >= 0
-        v_r__1 - 0.0,  # r[1] >= 0
-    )], 0)
-    violation = torch.clamp(-slack.amin(0), min=0.0)
-    utilities = {
-        'u1[0]': u_t1_h_i0_r0,
-        'u1[1]': u_t1_h_i1_r1,
-    }
-    return objective, violation, utilities
-
-
-SLACK_LABELS = (
-    'IR period 1, type 0',
-    'IC period 1: type 0 vs report 1',
-    'IR period 1, type 1',
-    'IC period 1: type 1 vs report 0',
-    's[0] >= 0',
-    's[0] <= 2000',
-    's[1] >= 0',
-    's[1] <= 2000',
-    'r[0] >= 0',
-    'r[1] >= 0',
-)
+    decisions = torch.stack([torch.as_tensor(contract[name]).to(state).expand(batch) for name in CONTRACT_LAYOUT])
+    return _score(_state_quantities(state), decisions, decisions.unbind(0))
 
 
 def evaluate(state: torch.Tensor, action: torch.Tensor, action_penalty: float = ACTION_PENALTY) -> StepResult:
     """Pure, differentiable in `action`: reward, penalty, violation and info of (state, action)."""
-    contract = contract_from_action(state, action)
-    objective, violation, utilities = score(state, contract)
-    reward = objective if True else -objective
-    penalty = action_penalty * (action.to(state) ** 2).sum(-1)
-    return StepResult(reward, penalty, violation, {**contract, **utilities})
+    quantities = _state_quantities(state)
+    raw = _batch_last(action.to(state))  # (action_dim, B)
+    items = _contract(quantities, raw)
+    objective, violation, utilities = _score(quantities, torch.stack(items), items)
+    penalty = action_penalty * raw.square().sum(0) if action_penalty else torch.zeros_like(objective)
+    return StepResult(objective, penalty, violation,
+                      {**dict(zip(CONTRACT_LAYOUT, items)), **utilities})
 
 
 @lru_cache(maxsize=1)
@@ -259,7 +298,7 @@ class StaticContractEnv:
             named.update({name: np.array([float(v)]) for name, v in zip(STATE_LAYOUT, row)})
             point = {name: float(v[0]) for name, v in with_derived(model, named).items()}
             objective = solve(model, point).objective
-            values.append(objective if True else -objective)
+            values.append(objective)
         return torch.tensor(values, device=state.device, dtype=state.dtype)
 
 

@@ -15,7 +15,11 @@ Contract design as a contextual bandit (horizon 1), satisfying `mechdsl.rl.env.B
   * reward = the principal's objective;
     penalty = ACTION_PENALTY * sum(a^2) (eq. 46);
     violation = worst violation of the ORIGINAL constraints (IR, IC/IIC with optimal later
-    play, bounds), a port of `mechdsl.solve.certificate.certify`.
+    play, bounds), a port of `mechdsl.solve.certificate.certify` vectorised over histories,
+    types and reports (`mechdsl.codegen.certificate` states the formulas).
+  * internally the batch is the LAST dimension (state rows (S, B), decisions (n, B)) so
+    that per-sample quantities broadcast; constants are folded into the formulas and the
+    few constant tensors are built once per device and dtype.
   * `optimum(state)` solves each state exactly with `mechdsl.solve.exact.solve` on the CPU
     (slow, one convex program per state; meant for evaluation on a few hundred states).
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -72,7 +77,7 @@ CONTRACT_LAYOUT = (
 )
 STATE_LOW = (20.0, 1.0, 0.5, 20.0, 15.0, 15.0, 15.0, 15.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 STATE_HIGH = (33.0, 3.0, 1.0, 25.0, 25.0, 25.0, 25.0, 25.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
-CONSTANTS = {
+CONSTANTS = {  # folded into the formulas at compile time
     'N': 12.0,
     'delta': 0.02,
     'L': 8.0,
@@ -143,232 +148,169 @@ def sample_states(batch_size: int, generator: torch.Generator | None = None,
     return torch.stack(columns, 1)
 
 
+# ---------------------------------------------------------------- constants
+# Constants (14 `param`s and the `let`s of constants only) are folded into every formula
+# at compile time; CONSTANTS records their values. The tensors below are built once per
+# device and dtype (`_tensors`), never per call.
+_ACTION_MID = (75.0, 75.0, 75.0, 75.0, 75.0, 75.0)  # lo + (hi - lo) / 2 per action entry
+_ACTION_HALF_SPAN = (75.0, 75.0, 75.0, 75.0, 75.0, 75.0)  # (hi - lo) / 2
+DECISION_LOWER = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # per CONTRACT_LAYOUT entry
+DECISION_UPPER = (150.0, 150.0, float('inf'), float('inf'), 150.0, 150.0, 150.0, 150.0, float('inf'), float('inf'), float('inf'), float('inf'))
+
+
+class _Tensors(NamedTuple):
+    action_mid: torch.Tensor        # (action_dim, 1)
+    action_half_span: torch.Tensor  # (action_dim, 1)
+    decision_lower: torch.Tensor    # (len(CONTRACT_LAYOUT), 1)
+    decision_upper: torch.Tensor    # (len(CONTRACT_LAYOUT), 1), inf where unbounded
+
+
+@lru_cache(maxsize=None)
+def _tensors(device: torch.device, dtype: torch.dtype) -> _Tensors:
+    def column(values):
+        return torch.tensor(values, device=device, dtype=dtype).unsqueeze(1)
+
+    return _Tensors(column(_ACTION_MID), column(_ACTION_HALF_SPAN), column(DECISION_LOWER), column(DECISION_UPPER))
+
+
+def _per_sample(value: float, rows: torch.Tensor) -> torch.Tensor:
+    """A formula that folded to a number, as a (B,) tensor."""
+    return torch.full(rows.shape[1:], value, device=rows.device, dtype=rows.dtype)
+
+
+# ---------------------------------------------------------------- state quantities
+def _batch_last(matrix: torch.Tensor) -> torch.Tensor:
+    """(B, n) -> contiguous (n, B). Writing through the transposed view is about twice as
+    fast on CPU as `.t().contiguous()`; differentiable (CopySlices)."""
+    rows = matrix.new_empty((matrix.shape[1], matrix.shape[0]))
+    rows.t().copy_(matrix)
+    return rows
+
+
+def _state_quantities(state: torch.Tensor):
+    """(rows, quantities): the states transposed to rows (S, B), one per STATE_LAYOUT
+    column, and every per-sample quantity the formulas read, (B,) each: the columns, then
+    the `let`s of the state. Batch last, so (B,) tensors broadcast against (..., B)."""
+    rows = _batch_last(state)
+    v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1 = rows.unbind(0)
+    v_P_W = torch.exp(0.23025850929940456*v_P_dBm + (-6.907755278982137))  # P_W = 10**(P_dBm/10 - 3)
+    v_c = (49.152)*v_sigma  # c = Ups_cre*f**2*rho*sigma
+    v_E = v_sigma*(80.0*v_P_W/v_r_nc + 32.768)  # E = sigma*(1.0e-6*D_agent*P_W/r_nc + D_fea*Ups_per*f**2*varsigma)
+    return rows, (v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1, v_P_W, v_c, v_E,)
+
+
 # ---------------------------------------------------------------- contract
-def _constant(value: float, like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(value, device=like.device, dtype=like.dtype)
-
-
-def contract_from_action(state: torch.Tensor, action: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Raw actions (B, 6) in [-1, 1] -> every contract item by name (B,)."""
-    a = torch.clamp(action.to(state), -1.0, 1.0)
-    v_P_dBm = state[:, 0]
-    v_r_nc = state[:, 1]
-    v_sigma = state[:, 2]
-    v_E_C = state[:, 3]
-    v_theta1__0 = state[:, 4]
-    v_theta1__1 = state[:, 5]
-    v_theta2__0 = state[:, 6]
-    v_theta2__1 = state[:, 7]
-    v_p1__0 = state[:, 8]
-    v_p1__1 = state[:, 9]
-    v_p2__0_0 = state[:, 10]
-    v_p2__0_1 = state[:, 11]
-    v_p2__1_0 = state[:, 12]
-    v_p2__1_1 = state[:, 13]
-    v_N = _constant(CONSTANTS['N'], state)
-    v_delta = _constant(CONSTANTS['delta'], state)
-    v_L = _constant(CONSTANTS['L'], state)
-    v_eps = _constant(CONSTANTS['eps'], state)
-    v_lam = _constant(CONSTANTS['lam'], state)
-    v_varsigma = _constant(CONSTANTS['varsigma'], state)
-    v_Ups_per = _constant(CONSTANTS['Ups_per'], state)
-    v_f = _constant(CONSTANTS['f'], state)
-    v_D_fea = _constant(CONSTANTS['D_fea'], state)
-    v_rho = _constant(CONSTANTS['rho'], state)
-    v_Ups_cre = _constant(CONSTANTS['Ups_cre'], state)
-    v_D_agent = _constant(CONSTANTS['D_agent'], state)
-    v_alpha = _constant(CONSTANTS['alpha'], state)
-    v_beta = _constant(CONSTANTS['beta'], state)
-    v_P_W = ((10.0)**((0.1)*v_P_dBm + (-3.0)))
-    v_c = v_Ups_cre*((v_f)*(v_f))*v_rho*v_sigma
-    v_E = v_sigma*(1e-06*v_D_agent*v_P_W/v_r_nc + v_D_fea*v_Ups_per*((v_f)*(v_f))*v_varsigma)
-    v_T1__0 = 0.0 + 150.0 * (0.5 * (a[:, 0] + 1.0))
-    v_T1__1 = 0.0 + 150.0 * (0.5 * (a[:, 1] + 1.0))
-    v_T2__0_0 = 0.0 + 150.0 * (0.5 * (a[:, 2] + 1.0))
-    v_T2__0_1 = v_T2__0_0 + (150.0 - v_T2__0_0) * (0.5 * (a[:, 3] + 1.0))
-    v_T2__1_0 = 0.0 + 150.0 * (0.5 * (a[:, 4] + 1.0))
-    v_T2__1_1 = v_T2__1_0 + (150.0 - v_T2__1_0) * (0.5 * (a[:, 5] + 1.0))
+def _contract(quantities, raw: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Raw actions as rows (6, B) -> every contract item (B,), in CONTRACT_LAYOUT order."""
+    rows, (v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1, v_P_W, v_c, v_E,) = quantities
+    k = _tensors(rows.device, rows.dtype)
+    a = torch.clamp(raw, -1.0, 1.0)
+    x = torch.addcmul(k.action_mid, k.action_half_span, a)  # lo + (hi - lo) d, d = (a + 1) / 2
+    v_T1__0, v_T1__1, v_T2__0_0, _, v_T2__1_0, _ = x.unbind(0)
+    d = 0.5 * (a + 1.0)
+    v_T2__0_1 = v_T2__0_0 + (150.0 - v_T2__0_0) * d[3]  # monotone chain: stick breaking
+    v_T2__1_1 = v_T2__1_0 + (150.0 - v_T2__1_0) * d[5]  # monotone chain: stick breaking
     v_R2__0_0 = formulas.payment_R2__0_0(v_E, v_T2__0_0, v_c, v_theta2__0)
     v_R2__0_1 = formulas.payment_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__1)
     v_R2__1_0 = formulas.payment_R2__1_0(v_E, v_T2__1_0, v_c, v_theta2__0)
     v_R2__1_1 = formulas.payment_R2__1_1(v_R2__1_0, v_T2__1_0, v_T2__1_1, v_c, v_theta2__1)
     v_R1__0 = formulas.payment_R1__0(v_E, v_T1__0, v_c, v_theta1__0)
-    v_R1__1 = formulas.payment_R1__1(v_E, v_R1__0, v_T1__0, v_T1__1, v_T2__0_0, v_T2__1_0, v_beta, v_c, v_p2__1_1, v_theta1__1, v_theta2__0, v_theta2__1)
-    return {
-        'T1[0]': v_T1__0,
-        'T1[1]': v_T1__1,
-        'R1[0]': v_R1__0,
-        'R1[1]': v_R1__1,
-        'T2[0, 0]': v_T2__0_0,
-        'T2[0, 1]': v_T2__0_1,
-        'T2[1, 0]': v_T2__1_0,
-        'T2[1, 1]': v_T2__1_1,
-        'R2[0, 0]': v_R2__0_0,
-        'R2[0, 1]': v_R2__0_1,
-        'R2[1, 0]': v_R2__1_0,
-        'R2[1, 1]': v_R2__1_1,
+    v_R1__1 = formulas.payment_R1__1(v_E, v_R1__0, v_T1__0, v_T1__1, v_T2__0_0, v_T2__1_0, v_c, v_p2__1_1, v_theta1__1, v_theta2__0, v_theta2__1)
+    return (v_T1__0, v_T1__1, v_R1__0, v_R1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1,)
+
+
+def _utility(type_value, allocation, payment, v_E, v_c):
+    """u(theta, T, R) = -E + R*theta - T*c: the agent's per-period utility, broadcasting
+    (constants folded)."""
+    return payment*type_value + (-v_E - allocation*v_c)
+
+
+def _incentive_slacks(value: torch.Tensor) -> torch.Tensor:
+    """value[h, i, i] - value[h, i, r] for value (H, K, K, B), as rows (H K K, B)."""
+    return (value.diagonal(0, 1, 2).transpose(1, 2).unsqueeze(2) - value).reshape(-1, value.shape[-1])
+
+
+def _score(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...]):
+    """(objective, violation, truthful utilities) of decisions (len(CONTRACT_LAYOUT), B),
+    whose rows are `items`. The certificate is vectorised over histories, types and
+    reports; see `mechdsl.codegen.certificate` for the formulas."""
+    rows, (v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1, v_P_W, v_c, v_E,) = quantities
+    batch = rows.shape[1]
+    k = _tensors(rows.device, rows.dtype)
+    v_T1__0, v_T1__1, v_R1__0, v_R1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1 = items
+    # objective (isomorphic terms stacked, see `mechdsl.codegen.vectorize`; constants folded)
+    obj_0 = decisions[4:7:2]
+    obj_1 = decisions[8:11:2]
+    obj_2 = rows[10:13:2]
+    obj_3 = decisions[5:8:2]
+    obj_4 = decisions[9:12:2]
+    obj_5 = rows[11:14:2]
+    obj_6 = rows[8:10]
+    obj_7 = torch.stack([obj_0, obj_3])
+    obj_8 = torch.stack([obj_1, obj_4])
+    obj_9 = torch.stack([obj_2, obj_5])
+    obj_10 = decisions[0:2]
+    obj_11 = decisions[2:4]
+    obj_12 = rows[8:10]
+    objective = (((((12.0*obj_9*(-obj_8 + 200.0 - 200.0*torch.exp(-0.025507816244605987*obj_7))).sum(0))) * (0.5) * (obj_6)).sum(0)) + ((12.0*obj_12*(-obj_11 + 200.0 - 200.0*torch.exp(-0.025507816244605987*obj_10))).sum(0)) + (-1.5*v_E_C*v_sigma)
+    # utilities u<t>[h, i, r] (H_t, K, K, B), values with optimal later play, last period first
+    u1 = _utility(rows[4:6].view(1, 2, 1, -1), decisions[0:2].view(1, 1, 2, -1), decisions[2:4].view(1, 1, 2, -1), v_E, v_c)
+    u2 = _utility(rows[6:8].view(1, 2, 1, -1), decisions[4:8].view(2, 1, 2, -1), decisions[8:12].view(2, 1, 2, -1), v_E, v_c)
+    value1 = u1 + 0.5 * (rows[10:14].view(1, 2, 1, 2, -1) * u2.amax(2).view(1, 1, 2, 2, -1)).sum(3)
+    truthful_u1 = u1.diagonal(0, 1, 2).transpose(1, 2).reshape(2, batch)
+    truthful_u2 = u2.diagonal(0, 1, 2).transpose(1, 2).reshape(4, batch)
+    worst = torch.cat([
+        truthful_u1,  # IR period 1, every history and type
+        truthful_u2,  # IR period 2, every history and type
+        _incentive_slacks(value1),  # IIC period 1, every history, type and report
+        _incentive_slacks(u2),  # IC period 2, every history, type and report
+        decisions,  # bounds: every decision >= its lower bound
+        k.decision_upper - decisions,  # bounds: every decision <= its upper bound
+    ]).amin(0)
+    violation = torch.clamp(-worst, min=0.0)
+    utilities = {
+        'u1[0]': truthful_u1[0],
+        'u1[1]': truthful_u1[1],
+        'u2[0, 0]': truthful_u2[0],
+        'u2[0, 1]': truthful_u2[1],
+        'u2[1, 0]': truthful_u2[2],
+        'u2[1, 1]': truthful_u2[3],
     }
+    return objective, violation, utilities
+
+
+SLACK_LABELS = (  # the constraint families whose slacks `_score` concatenates, in order
+    'IR period 1, every history and type',
+    'IR period 2, every history and type',
+    'IIC period 1, every history, type and report',
+    'IC period 2, every history, type and report',
+    'bounds: every decision >= its lower bound',
+    'bounds: every decision <= its upper bound',
+)
+
+
+def contract_from_action(state: torch.Tensor, action: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Raw actions (B, 6) in [-1, 1] -> every contract item by name (B,)."""
+    return dict(zip(CONTRACT_LAYOUT, _contract(_state_quantities(state), _batch_last(action.to(state)))))
 
 
 def score(state: torch.Tensor, contract: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """(objective (B,), violation (B,) >= 0, truthful per-period agent utilities) of any
     contract (allocations and payments by name), not only those an action can express."""
     batch = state.shape[0]
-    v_P_dBm = state[:, 0]
-    v_r_nc = state[:, 1]
-    v_sigma = state[:, 2]
-    v_E_C = state[:, 3]
-    v_theta1__0 = state[:, 4]
-    v_theta1__1 = state[:, 5]
-    v_theta2__0 = state[:, 6]
-    v_theta2__1 = state[:, 7]
-    v_p1__0 = state[:, 8]
-    v_p1__1 = state[:, 9]
-    v_p2__0_0 = state[:, 10]
-    v_p2__0_1 = state[:, 11]
-    v_p2__1_0 = state[:, 12]
-    v_p2__1_1 = state[:, 13]
-    v_N = _constant(CONSTANTS['N'], state)
-    v_delta = _constant(CONSTANTS['delta'], state)
-    v_L = _constant(CONSTANTS['L'], state)
-    v_eps = _constant(CONSTANTS['eps'], state)
-    v_lam = _constant(CONSTANTS['lam'], state)
-    v_varsigma = _constant(CONSTANTS['varsigma'], state)
-    v_Ups_per = _constant(CONSTANTS['Ups_per'], state)
-    v_f = _constant(CONSTANTS['f'], state)
-    v_D_fea = _constant(CONSTANTS['D_fea'], state)
-    v_rho = _constant(CONSTANTS['rho'], state)
-    v_Ups_cre = _constant(CONSTANTS['Ups_cre'], state)
-    v_D_agent = _constant(CONSTANTS['D_agent'], state)
-    v_alpha = _constant(CONSTANTS['alpha'], state)
-    v_beta = _constant(CONSTANTS['beta'], state)
-    v_P_W = ((10.0)**((0.1)*v_P_dBm + (-3.0)))
-    v_c = v_Ups_cre*((v_f)*(v_f))*v_rho*v_sigma
-    v_E = v_sigma*(1e-06*v_D_agent*v_P_W/v_r_nc + v_D_fea*v_Ups_per*((v_f)*(v_f))*v_varsigma)
-    v_T1__0 = contract['T1[0]'].to(state)
-    v_T1__1 = contract['T1[1]'].to(state)
-    v_R1__0 = contract['R1[0]'].to(state)
-    v_R1__1 = contract['R1[1]'].to(state)
-    v_T2__0_0 = contract['T2[0, 0]'].to(state)
-    v_T2__0_1 = contract['T2[0, 1]'].to(state)
-    v_T2__1_0 = contract['T2[1, 0]'].to(state)
-    v_T2__1_1 = contract['T2[1, 1]'].to(state)
-    v_R2__0_0 = contract['R2[0, 0]'].to(state)
-    v_R2__0_1 = contract['R2[0, 1]'].to(state)
-    v_R2__1_0 = contract['R2[1, 0]'].to(state)
-    v_R2__1_1 = contract['R2[1, 1]'].to(state)
-    # objective (cse'd)
-    obj_0 = -v_E_C*v_sigma
-    obj_1 = (0.5)*v_delta*v_eps*(-v_L*v_delta + 2.0)
-    objective = torch.broadcast_to(v_N*v_p1__0*(-v_R1__0 + v_alpha*(1.0 - ((2.0)**(-v_T1__0*obj_1)))) + v_N*v_p1__1*(-v_R1__1 + v_alpha*(1.0 - ((2.0)**(-v_T1__1*obj_1)))) + v_beta*(obj_0 + v_p1__0*(v_N*v_p2__0_0*(-v_R2__0_0 + v_alpha*(1.0 - ((2.0)**(-v_T2__0_0*obj_1)))) + v_N*v_p2__0_1*(-v_R2__0_1 + v_alpha*(1.0 - ((2.0)**(-v_T2__0_1*obj_1))))) + v_p1__1*(v_N*v_p2__1_0*(-v_R2__1_0 + v_alpha*(1.0 - ((2.0)**(-v_T2__1_0*obj_1)))) + v_N*v_p2__1_1*(-v_R2__1_1 + v_alpha*(1.0 - ((2.0)**(-v_T2__1_1*obj_1)))))) + obj_0, (batch,))
-    # original constraints: utilities u_t(i; h, r), optimal continuations, slacks
-    u_t2_h0_i0_r0 = -v_E + v_R2__0_0*v_theta2__0 - v_T2__0_0*v_c
-    u_t2_h0_i0_r1 = -v_E + v_R2__0_1*v_theta2__0 - v_T2__0_1*v_c
-    best_t2_h0_i0 = torch.stack([u_t2_h0_i0_r0, u_t2_h0_i0_r1], 0).amax(0)
-    u_t2_h0_i1_r0 = -v_E + v_R2__0_0*v_theta2__1 - v_T2__0_0*v_c
-    u_t2_h0_i1_r1 = -v_E + v_R2__0_1*v_theta2__1 - v_T2__0_1*v_c
-    best_t2_h0_i1 = torch.stack([u_t2_h0_i1_r0, u_t2_h0_i1_r1], 0).amax(0)
-    u_t2_h1_i0_r0 = -v_E + v_R2__1_0*v_theta2__0 - v_T2__1_0*v_c
-    u_t2_h1_i0_r1 = -v_E + v_R2__1_1*v_theta2__0 - v_T2__1_1*v_c
-    best_t2_h1_i0 = torch.stack([u_t2_h1_i0_r0, u_t2_h1_i0_r1], 0).amax(0)
-    u_t2_h1_i1_r0 = -v_E + v_R2__1_0*v_theta2__1 - v_T2__1_0*v_c
-    u_t2_h1_i1_r1 = -v_E + v_R2__1_1*v_theta2__1 - v_T2__1_1*v_c
-    best_t2_h1_i1 = torch.stack([u_t2_h1_i1_r0, u_t2_h1_i1_r1], 0).amax(0)
-    u_t1_h_i0_r0 = -v_E + v_R1__0*v_theta1__0 - v_T1__0*v_c
-    c_t1_h_i0_r0 = v_beta*(best_t2_h0_i0*v_p2__0_0 + best_t2_h0_i1*v_p2__0_1)
-    u_t1_h_i0_r1 = -v_E + v_R1__1*v_theta1__0 - v_T1__1*v_c
-    c_t1_h_i0_r1 = v_beta*(best_t2_h1_i0*v_p2__0_0 + best_t2_h1_i1*v_p2__0_1)
-    best_t1_h_i0 = torch.stack([u_t1_h_i0_r0 + c_t1_h_i0_r0, u_t1_h_i0_r1 + c_t1_h_i0_r1], 0).amax(0)
-    u_t1_h_i1_r0 = -v_E + v_R1__0*v_theta1__1 - v_T1__0*v_c
-    c_t1_h_i1_r0 = v_beta*(best_t2_h0_i0*v_p2__1_0 + best_t2_h0_i1*v_p2__1_1)
-    u_t1_h_i1_r1 = -v_E + v_R1__1*v_theta1__1 - v_T1__1*v_c
-    c_t1_h_i1_r1 = v_beta*(best_t2_h1_i0*v_p2__1_0 + best_t2_h1_i1*v_p2__1_1)
-    best_t1_h_i1 = torch.stack([u_t1_h_i1_r0 + c_t1_h_i1_r0, u_t1_h_i1_r1 + c_t1_h_i1_r1], 0).amax(0)
-    slack = torch.stack([torch.broadcast_to(s, (batch,)) for s in (
-        u_t1_h_i0_r0,  # IR period 1, type 0
-        (u_t1_h_i0_r0 + c_t1_h_i0_r0) - (u_t1_h_i0_r1 + c_t1_h_i0_r1),  # IIC period 1: type 0 vs report 1
-        u_t1_h_i1_r1,  # IR period 1, type 1
-        (u_t1_h_i1_r1 + c_t1_h_i1_r1) - (u_t1_h_i1_r0 + c_t1_h_i1_r0),  # IIC period 1: type 1 vs report 0
-        u_t2_h0_i0_r0,  # IR period 2 after reports [0], type 0
-        u_t2_h0_i0_r0 - u_t2_h0_i0_r1,  # IC period 2 after reports [0]: type 0 vs report 1
-        u_t2_h0_i1_r1,  # IR period 2 after reports [0], type 1
-        u_t2_h0_i1_r1 - u_t2_h0_i1_r0,  # IC period 2 after reports [0]: type 1 vs report 0
-        u_t2_h1_i0_r0,  # IR period 2 after reports [1], type 0
-        u_t2_h1_i0_r0 - u_t2_h1_i0_r1,  # IC period 2 after reports [1]: type 0 vs report 1
-        u_t2_h1_i1_r1,  # IR period 2 after reports [1], type 1
-        u_t2_h1_i1_r1 - u_t2_h1_i1_r0,  # IC period 2 after reports [1]: type 1 vs report 0
-        v_T1__0 - 0.0,  # T1[0] >= 0
-        150.0 - v_T1__0,  # T1[0] <= 150
-        v_T1__1 - 0.0,  # T1[1] >= 0
-        150.0 - v_T1__1,  # T1[1] <= 150
-        v_R1__0 - 0.0,  # R1[0] >= 0
-        v_R1__1 - 0.0,  # R1[1] >= 0
-        v_T2__0_0 - 0.0,  # T2[0, 0] >= 0
-        150.0 - v_T2__0_0,  # T2[0, 0] <= 150
-        v_T2__0_1 - 0.0,  # T2[0, 1] >= 0
-        150.0 - v_T2__0_1,  # T2[0, 1] <= 150
-        v_T2__1_0 - 0.0,  # T2[1, 0] >= 0
-        150.0 - v_T2__1_0,  # T2[1, 0] <= 150
-        v_T2__1_1 - 0.0,  # T2[1, 1] >= 0
-        150.0 - v_T2__1_1,  # T2[1, 1] <= 150
-        v_R2__0_0 - 0.0,  # R2[0, 0] >= 0
-        v_R2__0_1 - 0.0,  # R2[0, 1] >= 0
-        v_R2__1_0 - 0.0,  # R2[1, 0] >= 0
-        v_R2__1_1 - 0.0,  # R2[1, 1] >= 0
-    )], 0)
-    violation = torch.clamp(-slack.amin(0), min=0.0)
-    utilities = {
-        'u1[0]': u_t1_h_i0_r0,
-        'u1[1]': u_t1_h_i1_r1,
-        'u2[0, 0]': u_t2_h0_i0_r0,
-        'u2[0, 1]': u_t2_h0_i1_r1,
-        'u2[1, 0]': u_t2_h1_i0_r0,
-        'u2[1, 1]': u_t2_h1_i1_r1,
-    }
-    return objective, violation, utilities
-
-
-SLACK_LABELS = (
-    'IR period 1, type 0',
-    'IIC period 1: type 0 vs report 1',
-    'IR period 1, type 1',
-    'IIC period 1: type 1 vs report 0',
-    'IR period 2 after reports [0], type 0',
-    'IC period 2 after reports [0]: type 0 vs report 1',
-    'IR period 2 after reports [0], type 1',
-    'IC period 2 after reports [0]: type 1 vs report 0',
-    'IR period 2 after reports [1], type 0',
-    'IC period 2 after reports [1]: type 0 vs report 1',
-    'IR period 2 after reports [1], type 1',
-    'IC period 2 after reports [1]: type 1 vs report 0',
-    'T1[0] >= 0',
-    'T1[0] <= 150',
-    'T1[1] >= 0',
-    'T1[1] <= 150',
-    'R1[0] >= 0',
-    'R1[1] >= 0',
-    'T2[0, 0] >= 0',
-    'T2[0, 0] <= 150',
-    'T2[0, 1] >= 0',
-    'T2[0, 1] <= 150',
-    'T2[1, 0] >= 0',
-    'T2[1, 0] <= 150',
-    'T2[1, 1] >= 0',
-    'T2[1, 1] <= 150',
-    'R2[0, 0] >= 0',
-    'R2[0, 1] >= 0',
-    'R2[1, 0] >= 0',
-    'R2[1, 1] >= 0',
-)
+    decisions = torch.stack([torch.as_tensor(contract[name]).to(state).expand(batch) for name in CONTRACT_LAYOUT])
+    return _score(_state_quantities(state), decisions, decisions.unbind(0))
 
 
 def evaluate(state: torch.Tensor, action: torch.Tensor, action_penalty: float = ACTION_PENALTY) -> StepResult:
     """Pure, differentiable in `action`: reward, penalty, violation and info of (state, action)."""
-    contract = contract_from_action(state, action)
-    objective, violation, utilities = score(state, contract)
-    reward = objective if True else -objective
-    penalty = action_penalty * (action.to(state) ** 2).sum(-1)
-    return StepResult(reward, penalty, violation, {**contract, **utilities})
+    quantities = _state_quantities(state)
+    raw = _batch_last(action.to(state))  # (action_dim, B)
+    items = _contract(quantities, raw)
+    objective, violation, utilities = _score(quantities, torch.stack(items), items)
+    penalty = action_penalty * raw.square().sum(0) if action_penalty else torch.zeros_like(objective)
+    return StepResult(objective, penalty, violation,
+                      {**dict(zip(CONTRACT_LAYOUT, items)), **utilities})
 
 
 @lru_cache(maxsize=1)
@@ -424,7 +366,7 @@ class TwoPeriodEnv:
             named.update({name: np.array([float(v)]) for name, v in zip(STATE_LAYOUT, row)})
             point = {name: float(v[0]) for name, v in with_derived(model, named).items()}
             objective = solve(model, point).objective
-            values.append(objective if True else -objective)
+            values.append(objective)
         return torch.tensor(values, device=state.device, dtype=state.dtype)
 
 

@@ -38,6 +38,8 @@ def register(subparsers) -> None:
 
 def model_meaning(model: m.Model) -> tuple:
     """What a formatted spec must keep: the summary and every expression of the model."""
+    if hasattr(model, "meaning"):
+        return model.meaning()
     return (
         model.summary(),
         str(model.objective.expr),

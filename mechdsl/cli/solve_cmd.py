@@ -43,7 +43,49 @@ def split_overrides(model_path: str, overrides: dict[str, float]) -> tuple[dict[
             {k: v for k, v in overrides.items() if k not in structural})
 
 
+def _is_game_spec(path: str) -> bool:
+    from mechdsl.cli.output import read_spec
+    from mechdsl.lang import parse
+    from mechdsl.lang.game_checker import is_game
+
+    return is_game(parse(read_spec(path), path))
+
+
+def run_game(args) -> int:
+    """`mechdsl solve` of a game spec (`game NAME`): Stackelberg equilibrium, tier-2 auction, certificate."""
+    from mechdsl.cli.output import read_spec
+    from mechdsl.games.solve import solve_game
+    from mechdsl.lang.game_checker import load_game_source
+
+    overrides = parse_overrides(args.set)
+    model = load_game_source(read_spec(args.spec), args.spec, overrides)
+    solution = solve_game(model, args.seed)
+    report = solution.as_json()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    solver = report["solver"]
+    print(f"Stackelberg equilibrium of {model.name} (seed {args.seed}; followers: {solver['followers']}; "
+          f"leaders: {solver['leaders']})")
+    for group in ("prices", "ratios"):
+        for name, value in report["equilibrium"][group].items():
+            print(f"  {name:<6} = {np.array2string(np.asarray(value), precision=4)}")
+    print("  utilities: " + ", ".join(f"{k} {v:.4g}" for k, v in report["utilities"].items()))
+    a = report["auction"]
+    if a is not None:
+        price = a["buyer_price"]
+        print(f"  tier 2 ({a['mechanism']}): buyers {a['participating_buyers']} sellers {a['participating_sellers']}, "
+              f"{a['trades']} trade(s)" + (f" at {price:.4g}" if price is not None else "")
+              + f", welfare {a['welfare']:.4g}")
+    c = report["certificate"]
+    print(f"  certificate: largest relative deviation gain {c['max_relative_gain']:.3g} ({c['where']}), "
+          f"target {c['target']:g}: {'ok' if c['within_target'] else 'NOT within target'}")
+    return 0
+
+
 def run(args) -> int:
+    if _is_game_spec(args.spec):
+        return run_game(args)
     from mechdsl.solve.exact import solve  # cvxpy is imported only when solving
     from mechdsl.solve.state import sample_states, state_at
 

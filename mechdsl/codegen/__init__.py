@@ -1,7 +1,9 @@
 """Code generation (stage 5): checked model + derivation -> a batched PyTorch package.
 
 `printer` prints SymPy as torch code, `layout` fixes the state/action layouts and local
-names, `generate` renders the Jinja2 templates in `templates/`.
+names, `certificate` writes the vectorised check of the original constraints, `vectorize`
+prints long sums of isomorphic terms on stacked tensors, `generate` renders the Jinja2
+templates in `templates/`.
 """
 
 from mechdsl.codegen.generate import MARKER, compile_spec, render

@@ -23,12 +23,14 @@ import jinja2
 import sympy as sp
 
 from mechdsl.cli.output import UsageError
+from mechdsl.codegen.certificate import certificate_code
 from mechdsl.codegen.layout import Layout, LayoutError, build_layout
-from mechdsl.codegen.printer import UnsafeIdentifier, check_identifier, emit_function_body, float_literal, print_expression
-from mechdsl.model import Distribution, Model, ProbTable, RandomParam, TypeVector, all_indices
+from mechdsl.codegen.printer import (UnsafeIdentifier, check_identifier, emit_function_body, float_literal,
+                                     print_expression)
+from mechdsl.codegen.vectorize import vectorized_body
+from mechdsl.model import Distribution, Model, ProbTable, RandomParam, TypeVector
 from mechdsl.reduce import derive
 from mechdsl.reduce.derivation import Derivation
-from mechdsl.reduce.structure import Screening
 
 MARKER = ".mechdsl-generated"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -102,25 +104,58 @@ def _sampling_blocks(model: Model) -> list[dict]:
     return blocks
 
 
+# ------------------------------------------------------------------ constants
+def _folding(model: Model) -> dict[sp.Symbol, sp.Expr]:
+    """Constant symbol -> its exact value, for every `param` constant and every `let` of
+    constants only. Folded into all formulas at compile time, so the generated code does
+    one tensor operation less per constant and never calls a torch function on a number.
+    Values are the decimals the spec wrote (`Rational(repr(value))`), exact until printed."""
+    fold: dict[sp.Symbol, sp.Expr] = {c.symbol(): sp.Rational(repr(float(c.value))) for c in model.constants.values()}
+    for d in model.derived.values():  # the checker stores them in dependency order
+        value = d.expr.xreplace(fold)
+        if not value.free_symbols:
+            fold[d.symbol()] = value
+    return fold
+
+
+def _derived_statements(model: Model, fold: dict, names: dict) -> list[tuple[str, str, str]]:
+    """(local, code, spec formula) of every `let` that depends on the state."""
+    return [(names[d.symbol()], print_expression(d.expr.xreplace(fold), names), f"{d.name} = {d.expr}")
+            for d in model.derived.values() if d.symbol() not in fold]
+
+
+def _per_sample(code: str, expr: sp.Expr) -> str:
+    """Code of a (B,) tensor: `code` itself unless `expr` is a number (then filled)."""
+    return code if expr.free_symbols else f"_per_sample({code}, rows)"
+
+
+def _targets(names: list[str]) -> str:
+    """Left side of a tuple assignment from `unbind` (a trailing comma for one name)."""
+    return ", ".join(names) + ("," if len(names) == 1 else "")
+
+
 # ------------------------------------------------------------------ action map
-def _action_statements(layout: Layout) -> list[tuple[str, str]]:
-    """Raw action a in [-1, 1] -> allocation. Chained entries use stick breaking:
-    x_0 = lo + (hi - lo) d_0, x_k = x_{k-1} + (hi - x_{k-1}) d_k with d = (a + 1) / 2, which
-    is non-decreasing, within [lo, hi] and onto the monotone set."""
-    column = {s: k for k, s in enumerate(layout.action_symbols)}
+def _action_map(layout: Layout) -> dict:
+    """Raw action a in [-1, 1] -> allocation. Every entry first becomes
+    lo + (hi - lo) d = mid + half a with d = (a + 1) / 2 (one `addcmul` for all entries);
+    entries after the first of a monotone chain are then replaced by stick breaking,
+    x_k = x_{k-1} + (hi - x_{k-1}) d_k, which is non-decreasing, within [lo, hi] and onto
+    the monotone set."""
+    names = layout.names
     chained = {s: chain for chain in layout.chains for s in chain.symbols}
-    statements = []
-    for symbol in layout.action_symbols:
-        d = f"0.5 * (a[:, {column[symbol]}] + 1.0)"
+    mid, half, targets, successors = [], [], [], []
+    for column, symbol in enumerate(layout.action_symbols):
         lo, hi = layout.bounds[symbol]
+        mid.append(lo + (hi - lo) / 2)
+        half.append((hi - lo) / 2)
         chain = chained.get(symbol)
         if chain is not None and chain.symbols[0] != symbol:
-            previous = layout.names[chain.symbols[chain.symbols.index(symbol) - 1]]
-            code = f"{previous} + ({float_literal(hi)} - {previous}) * ({d})"
+            previous = names[chain.symbols[chain.symbols.index(symbol) - 1]]
+            successors.append((names[symbol], f"{previous} + ({float_literal(hi)} - {previous}) * d[{column}]"))
+            targets.append("_")
         else:
-            code = f"{float_literal(lo)} + {float_literal(hi - lo)} * ({d})"
-        statements.append((layout.names[symbol], code))
-    return statements
+            targets.append(names[symbol])
+    return {"mid": _py(tuple(mid)), "half": _py(tuple(half)), "targets": _targets(targets), "successors": successors}
 
 
 # ------------------------------------------------------------------ payments
@@ -133,99 +168,23 @@ class PaymentFunction:
     latex: str
     assignments: tuple[tuple[str, str], ...]
     result: str
+    call: str  # env code of the (B,) payment
 
 
-def _payment_functions(derivation: Derivation, layout: Layout) -> list[PaymentFunction]:
+def _payment_functions(derivation: Derivation, layout: Layout, fold: dict) -> list[PaymentFunction]:
     functions = []
     for symbol, rule in derivation.rules.items():
         target = layout.names[symbol]
-        args = sorted(rule.free_symbols, key=lambda s: layout.names[s])
-        body = emit_function_body([rule], {s: layout.names[s] for s in args})
+        folded = rule.xreplace(fold)
+        args = sorted(folded.free_symbols, key=lambda s: layout.names[s])
+        body = emit_function_body([folded], {s: layout.names[s] for s in args})
         latex = sp.latex(rule).replace('"""', "'''")
-        functions.append(PaymentFunction(f"payment_{target[2:]}", str(symbol), target,
-                                         tuple(layout.names[s] for s in args), latex,
-                                         body.assignments, body.results[0]))
+        function = f"payment_{target[2:]}"
+        arg_names = tuple(layout.names[s] for s in args)
+        call = _per_sample(f"formulas.{function}({', '.join(arg_names)})", folded)
+        functions.append(PaymentFunction(function, str(symbol), target, arg_names, latex,
+                                         body.assignments, body.results[0], call))
     return functions
-
-
-# ------------------------------------------------------------------ original constraints
-def _h(h: tuple[int, ...]) -> str:
-    return "_".join(map(str, h))
-
-
-def _certificate(model: Model, layout: Layout) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
-    """Port of `mechdsl.solve.certificate.certify`: statements computing per-period
-    utilities u_t(i; h, r), continuations with OPTIMAL later play
-        C*(t, i, h, r) = delta_{t+1} sum_j P_{t+1}(j | i) max_{r'} [u_{t+1}(j; h r, r') + C*(...)],
-    and the slack of every original constraint. Returns (statements, slacks, utilities)."""
-    s = Screening(model)
-    names = dict(layout.names)
-    statements: list[tuple[str, str]] = []
-    util, cont, best = {}, {}, {}
-    for t in range(s.periods, 0, -1):
-        for h in s.histories(t):
-            for i in range(s.K):
-                options = []
-                for r in range(s.K):
-                    u_name = f"u_t{t}_h{_h(h)}_i{i}_r{r}"
-                    statements.append((u_name, print_expression(s.u(t, i, h, r), names)))
-                    util[t, i, h, r] = u_name
-                    if t == s.periods:
-                        cont[t, i, h, r] = None
-                        options.append(u_name)
-                        continue
-                    total = sp.Integer(0)
-                    for j in range(s.K):
-                        b = sp.Symbol(best[t + 1, h + (r,), j], real=True)
-                        names[b] = b.name
-                        total += s.prob(t + 1, i, j) * b
-                    c_name = f"c_t{t}_h{_h(h)}_i{i}_r{r}"
-                    statements.append((c_name, print_expression(s.discount(t + 1) * total, names)))
-                    cont[t, i, h, r] = c_name
-                    options.append(f"{u_name} + {c_name}")
-                best_name = f"best_t{t}_h{_h(h)}_i{i}"
-                statements.append((best_name, f"torch.stack([{', '.join(options)}], 0).amax(0)"))
-                best[t, h, i] = best_name
-
-    def value(t, i, h, r):
-        return util[t, i, h, r] if cont[t, i, h, r] is None else f"({util[t, i, h, r]} + {cont[t, i, h, r]})"
-
-    slacks: list[tuple[str, str]] = []
-    utilities: list[tuple[str, str]] = []
-    lifetime = model.ir_scope() == "lifetime"
-    for t in range(1, s.periods + 1):
-        for h in s.histories(t):
-            where = f"period {t}" + (f" after reports {list(h)}" if h else "")
-            for i in range(s.K):
-                utilities.append((f"u{t}[{', '.join(map(str, h + (i,)))}]", util[t, i, h, i]))
-                if not lifetime:
-                    slacks.append((f"IR {where}, type {i}", util[t, i, h, i]))
-                elif t == 1:
-                    slacks.append((f"lifetime IR, type {i}", value(t, i, h, i)))
-                for r in range(s.K):
-                    if r != i:
-                        kind = "IIC" if t < s.periods else "IC"
-                        slacks.append((f"{kind} {where}: type {i} vs report {r}",
-                                       f"{value(t, i, h, i)} - {value(t, i, h, r)}"))
-    for variable in model.variables.values():
-        for symbol in variable.symbols():
-            slacks.append((f"{symbol} >= {variable.lower:g}", f"{layout.names[symbol]} - {float_literal(variable.lower)}"))
-            if variable.upper is not None:
-                slacks.append((f"{symbol} <= {variable.upper:g}", f"{float_literal(variable.upper)} - {layout.names[symbol]}"))
-    for c in model.constraints:
-        if c.kind == "monotone":
-            for name in c.names:
-                var = model.variables[name]
-                for index in all_indices(var.shape):
-                    if index[-1] > 0:
-                        prev = index[:-1] + (index[-1] - 1,)
-                        slacks.append((f"monotone {name}{list(index)}",
-                                       f"{layout.names[var.symbol(*index)]} - {layout.names[var.symbol(*prev)]}"))
-        elif c.kind == "plain":
-            for g, op in c.instances:
-                code = print_expression(g, names)
-                slacks.append((f"line {c.line}: {c.text}", code if op == ">=" else f"-torch.abs({code})"))
-    return statements, slacks, utilities
 
 
 # ------------------------------------------------------------------ spec.json
@@ -272,7 +231,14 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
         derivation = derivation or derive(model)
         layout = build_layout(model, derivation)
         names = layout.names
-        objective = emit_function_body([model.objective.expr], names, prefix="obj")
+        fold = _folding(model)
+        contract = model.decision_symbols()
+        objective_expr = model.objective.expr.xreplace(fold)
+        views = {**{sym: ("rows", k) for k, sym in enumerate(layout.state_symbols)},
+                 **{sym: ("decisions", k) for k, sym in enumerate(contract)}}
+        objective = vectorized_body(objective_expr, names, views, prefix="obj")
+        derived = _derived_statements(model, fold, names)
+        state_locals = [names[s] for s in layout.state_symbols]
         context = {
             "model": model,
             "mechanism": model.name,
@@ -281,23 +247,29 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
             "source": source if source is not None else Path(model.path).read_text(encoding="utf-8"),
             "state_layout": [str(s) for s in layout.state_symbols],
             "action_layout": [str(s) for s in layout.action_symbols],
-            "contract_layout": [str(s) for v in model.variables.values() for s in v.symbols()],
+            "contract_layout": [str(s) for s in contract],
             "state_low": layout.state_low,
             "state_high": layout.state_high,
-            "state_columns": [(names[s], k) for k, s in enumerate(layout.state_symbols)],
-            "constants": [(names[c.symbol()], name, float(c.value)) for name, c in model.constants.items()],
-            "derived": [(names[d.symbol()], print_expression(d.expr, names)) for d in model.derived.values()],
+            "state_targets": _targets(state_locals),
+            "quantities": state_locals + [local for local, _, _ in derived],
+            "constants": [(name, float(c.value)) for name, c in model.constants.items()],
+            "derived": derived,
             "sampling": _sampling_blocks(model),
-            "actions": _action_statements(layout),
+            "actions": _action_map(layout),
             "chains": [[str(s) for s in c.symbols] for c in layout.chains],
-            "payments": _payment_functions(derivation, layout),
-            "decisions": [(str(s), names[s]) for v in model.variables.values() for s in v.symbols()],
+            "payments": _payment_functions(derivation, layout, fold),
+            "decision_locals": [names[s] for s in contract],
+            "decision_targets": _targets([names[s] for s in contract]),
+            "decision_lower": _py(tuple(float(v.lower) for v in model.variables.values() for _ in v.symbols())),
+            "decision_upper": _py(tuple(float("inf") if v.upper is None else float(v.upper)
+                                        for v in model.variables.values() for _ in v.symbols())),
             "objective": objective,
+            "objective_result": _per_sample(objective.results[0], objective_expr),
             "maximize": model.objective.sense == "maximize",
             "action_penalty": float(model.train.get("action_penalty", 0.0) or 0.0),
             "algorithm": str(model.train.get("algorithm", "edmsac")),
+            "certificate": certificate_code(model, layout, fold, contract),
         }
-        context["certificate"], context["slacks"], context["utilities"] = _certificate(model, layout)
         context["spec_json"] = _spec_json(model, layout, derivation)
     except (UnsafeIdentifier, LayoutError) as error:
         raise UsageError(f"cannot compile {model.path}: {error}") from None

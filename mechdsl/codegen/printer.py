@@ -9,8 +9,12 @@ SymPy 1.14 gets wrong for batched tensors:
     `torch.heaviside(x, torch.full_like(x, h0))` (dtype and device of x);
   * numbers: every SymPy number becomes a Python float literal (`repr(float)`), so
     integer powers and rationals never produce integer tensors or `1/3` integer division;
+    so does every numeric subexpression (`sqrt(2)`, `log(5)`, which SymPy keeps exact):
+    torch functions accept tensors only, and the generator folds constants into the
+    formulas, which leaves such subexpressions behind;
   * powers: Python's `**` (works for float ** tensor and tensor ** tensor, where
-    `torch.pow(float, float)` does not);
+    `torch.pow(float, float)` does not); a positive number to a tensor power c**x is
+    printed `torch.exp(log(c) x)`, several times faster than torch's scalar-base pow;
   * symbols: each model symbol (`T2[1, 0]`) is mapped to a local variable name chosen by
     the generator; an unmapped symbol or a name that is not a safe identifier raises
     `UnsafeIdentifier` instead of being pasted into source code.
@@ -54,6 +58,14 @@ class TensorPrinter(TorchPrinter):
         super().__init__({"fully_qualified_modules": True, "strict": True})
         self.names = {symbol: check_identifier(name) for symbol, name in names.items()}
 
+    def _print(self, expr, **kwargs):
+        if isinstance(expr, sp.Expr) and not expr.is_Atom and expr.is_number:
+            value = sp.N(expr, 17)
+            if not value.is_real:
+                raise ValueError(f"{expr} is not a real number; the torch code generator needs real constants")
+            return float_literal(value)
+        return super()._print(expr, **kwargs)
+
     # ------------------------------------------------------------- atoms
     def _print_Symbol(self, expr):
         try:
@@ -93,6 +105,8 @@ class TensorPrinter(TorchPrinter):
         if exponent.is_Integer and exponent == 2:
             b = self.parenthesize(base, 1000)
             return f"({b}*{b})"
+        if base.is_number and base.is_positive:  # c**x = exp(log(c) x): torch's scalar-base pow is ~10x slower
+            return f"torch.exp({self._print(sp.Float(sp.log(base).evalf(17), 17) * exponent)})"
         return f"({self.parenthesize(base, 1000)}**{self.parenthesize(exponent, 1000)})"
 
     def _print_extremum(self, expr, pairwise: str, clamp_keyword: str, pick):

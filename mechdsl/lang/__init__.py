@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mechdsl.lang.checker import check
+from mechdsl.lang.checker import check as check_contract
 from mechdsl.lang.diagnostics import Diagnostic, SpecError
 from mechdsl.lang.parser import parse
+
+
+def check(spec, overrides: dict[str, float] | None = None):
+    """Check a parsed spec: a `game` spec gives a `GameModel`, any other a contract `Model`."""
+    from mechdsl.lang.game_checker import check_game, is_game
+
+    return check_game(spec, overrides) if is_game(spec) else check_contract(spec, overrides)
 
 
 def load_source(source: str, path: str = "<string>", overrides: dict[str, float] | None = None):
@@ -19,4 +26,4 @@ def load_file(path: str | Path, overrides: dict[str, float] | None = None):
     return load_source(path.read_text(encoding="utf-8"), str(path), overrides)
 
 
-__all__ = ["Diagnostic", "SpecError", "check", "load_file", "load_source", "parse"]
+__all__ = ["Diagnostic", "SpecError", "check", "check_contract", "load_file", "load_source", "parse"]

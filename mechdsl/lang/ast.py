@@ -249,6 +249,82 @@ class TrainDecl(Statement):
     items: tuple[TrainItem, ...]
 
 
+# ---------------------------------------------------------------- games
+@dataclass(frozen=True)
+class ParamRandomIndexed(Statement):
+    """`param g[n in N, s in S] ~ uniform(a, b)`: one independent draw per index (games)."""
+
+    name: str
+    bindings: tuple[Binding, ...]
+    distribution: Distribution
+
+
+@dataclass(frozen=True)
+class GameDecl(Statement):
+    """`game NAME`: marks the spec as a game (a contract spec starts with `mechanism NAME`)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class PlayerDecl(Statement):
+    """`leader MA[i in I]` / `follower WA[n in N]`: an indexed population of players."""
+
+    role: str  # "leader" | "follower"
+    name: str
+    binding: Binding
+
+
+@dataclass(frozen=True)
+class StrategyDecl(Statement):
+    """`strategy o[N, I] of WA in [0, 1]`: a strategy variable; its first index is the player's."""
+
+    name: str
+    shape: tuple[str, ...]
+    owner: str
+    lower: Expr
+    upper: Expr | None
+
+
+@dataclass(frozen=True)
+class PlayerUtility(Statement):
+    """`utility WA[n] = ...`: the utility of player `WA[n]`, `n` bound to its own index."""
+
+    player: str
+    index: str
+    body: Expr
+
+
+@dataclass(frozen=True)
+class AuctionMechanism:
+    name: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class AuctionSide:
+    """`buyer FA[j in J] demand EXPR value ~ dist` or `seller AA[m in M] supply EXPR cost ~ dist`."""
+
+    side: str  # "buyer" | "seller"
+    name: str
+    binding: Binding
+    quantity: Expr
+    distribution: Distribution
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class AuctionStep:
+    value: Expr
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class AuctionDecl(Statement):
+    name: str
+    items: tuple[AuctionMechanism | AuctionSide | AuctionStep, ...]
+
+
 @dataclass(frozen=True)
 class Comment:
     text: str

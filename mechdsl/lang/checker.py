@@ -18,7 +18,8 @@ from mechdsl.lang import ast
 from mechdsl.lang.diagnostics import Diagnostic, SpecError, did_you_mean, source_lines
 from mechdsl.lang.fmt import format_constraint_body
 from mechdsl.lang.lowering import BUILTIN_FUNCTIONS, Context, LoweringError, fail, lower, unknown_name
-from mechdsl.lang.train_schema import ALGORITHMS, HYPERPARAMETERS, STRING_CHOICES
+from mechdsl.lang.train_schema import (ALGORITHMS, HYPERPARAMETER_RANGES, RUN_SETTINGS, STRING_CHOICES,
+                                       hyperparameters_of)
 
 # Names that would shadow Python or the generated code's own names.
 RESERVED = frozenset(keyword.kwlist) | {
@@ -562,25 +563,41 @@ class Checker:
         return m.Constraint("plain", instances=tuple(instances), text=text, line=node.span.line)
 
     def _train(self, node: ast.TrainDecl) -> dict[str, object]:
-        values: dict[str, object] = {}
-        for item in node.items:
-            try:
-                values[item.name] = self._train_value(item)
-            except LoweringError as error:
-                self._record(error)
-        if "algorithm" not in values and not any(i.name == "algorithm" for i in node.items):
+        algorithm_items = [i for i in node.items if i.name == "algorithm"]
+        if not algorithm_items:
             self._error("the train block names no algorithm", node.span,
                         hint=f"add `algorithm = edmsac` (one of: {', '.join(ALGORITHMS)})")
+        algorithm = None
+        values: dict[str, object] = {}
+        for item in algorithm_items + [i for i in node.items if i.name != "algorithm"]:
+            try:
+                values[item.name] = self._train_value(item, algorithm)
+            except LoweringError as error:
+                self._record(error)
+            if item.name == "algorithm":
+                algorithm = values.get("algorithm")
         return values
 
-    def _train_value(self, item: ast.TrainItem) -> object:
-        if item.name not in HYPERPARAMETERS:
-            raise fail(f"unknown training setting '{item.name}'", item.span,
-                       hint=did_you_mean(item.name, HYPERPARAMETERS) or f"known: {', '.join(sorted(HYPERPARAMETERS))}")
-        kind, low, high, description = HYPERPARAMETERS[item.name]
+    def _train_value(self, item: ast.TrainItem, algorithm: str | None) -> object:
+        """A run setting (steps, seed, ...) or a hyperparameter of the chosen algorithm."""
+        tunables = hyperparameters_of(algorithm)
+        if item.name in RUN_SETTINGS:
+            kind, low, high, description = RUN_SETTINGS[item.name]
+        elif item.name in tunables:
+            kind, (low, high) = tunables[item.name], HYPERPARAMETER_RANGES.get(item.name, (None, None))
+            description = f"a hyperparameter of {algorithm or 'the algorithms'}"
+        else:
+            known = [*RUN_SETTINGS, *tunables]
+            where = f" for {algorithm}" if algorithm else ""
+            raise fail(f"unknown training setting '{item.name}'{where}", item.span,
+                       hint=did_you_mean(item.name, known) or f"known: {', '.join(sorted(known))}")
         value = item.value
-        if kind is str:
+        if kind in (str, bool):
             text = value if isinstance(value, str) else value.name if isinstance(value, ast.Name) else None
+            if kind is bool:
+                if text not in ("true", "false"):
+                    raise fail(f"'{item.name}' takes true or false", item.span)
+                return text == "true"
             if text is None:
                 raise fail(f"'{item.name}' takes a name ({description})", item.span)
             choices = STRING_CHOICES.get(item.name)
@@ -592,14 +609,14 @@ class Checker:
         if isinstance(value, str):
             raise fail(f"'{item.name}' takes a number ({description}), not a string", item.span)
         number = self.numeric(value, f"'{item.name}'")
-        if kind is int:
-            if number != int(number):
+        if kind in (int, tuple):
+            if number != int(number) or number < 1 and kind is tuple:
                 raise fail(f"'{item.name}' takes a whole number, got {number:g}", item.span)
             number = int(number)
         if (low is not None and number < low) or (high is not None and number > high):
             raise fail(f"'{item.name}' = {number:g} is out of range [{low}, {high if high is not None else 'inf'}]",
                        item.span)
-        return number
+        return (number, number) if kind is tuple else number
 
 
 def check(spec: ast.Spec, overrides: dict[str, float] | None = None) -> m.Model:

@@ -156,6 +156,13 @@ _STATEMENT: dict[type, Callable[[ast.Statement], str]] = {
     ast.ConstraintIC: lambda s: "constraint ic",
     ast.ConstraintIIC: lambda s: "constraint iic",
     ast.ConstraintMonotone: lambda s: f"constraint monotone {_names(s.names)}",
+    ast.ParamRandomIndexed: lambda s: (
+        f"param {s.name}[{', '.join(_binding(b) for b in s.bindings)}] ~ {_distribution(s.distribution)}"
+    ),
+    ast.GameDecl: lambda s: f"game {s.name}",
+    ast.PlayerDecl: lambda s: f"{s.role} {s.name}[{_binding(s.binding)}]",
+    ast.StrategyDecl: lambda s: f"strategy {s.name}[{_names(s.shape)}] of {s.owner} {_bounds(s)}",
+    ast.PlayerUtility: lambda s: f"utility {s.player}[{s.index}] = {format_expr(s.body)}",
     ast.ConstraintPlain: lambda s: (
         f"constraint {format_expr(s.left)} {s.comparator} {format_expr(s.right)}{_quantifier(s.quantifier)}"
     ),
@@ -171,6 +178,16 @@ def _period_item(item: ast.PeriodType | ast.PeriodMenu) -> str:
     if isinstance(item, ast.PeriodType):
         return f"type {item.types} prob {item.prob}"
     return f"menu {item.allocation}, {item.payment}"
+
+
+def _auction_item(item) -> str:
+    if isinstance(item, ast.AuctionMechanism):
+        return f"mechanism {item.name}"
+    if isinstance(item, ast.AuctionStep):
+        return f"step {format_expr(item.value)}"
+    quantity, private = ("demand", "value") if item.side == "buyer" else ("supply", "cost")
+    return (f"{item.side} {item.name}[{_binding(item.binding)}] {quantity} {format_expr(item.quantity)} "
+            f"{private} ~ {_distribution(item.distribution)}")
 
 
 def _train_item(item: ast.TrainItem) -> str:
@@ -241,6 +258,8 @@ def _statement_lines(node: ast.Statement, source: _Source) -> list[_Line]:
         return _block_lines(_period_header(node), node, node.items, _period_item, source)
     if isinstance(node, ast.TrainDecl):
         return _block_lines("train {", node, node.items, _train_item, source)
+    if isinstance(node, ast.AuctionDecl):
+        return _block_lines(f"auction {node.name} {{", node, node.items, _auction_item, source)
     text = _STATEMENT[type(node)](node)
     if isinstance(node, ast.ConstraintIR) and node.scope == "per_period":
         if "per_period" not in source.text_of(node.span):

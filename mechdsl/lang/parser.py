@@ -20,7 +20,7 @@ from mechdsl.lang.diagnostics import Diagnostic, SpecError, source_lines
 STATEMENT_KEYWORDS = (
     "mechanism", "size", "param", "let", "types", "prob", "principal", "agent",
     "utility", "allocation", "payment", "period", "maximize", "minimize",
-    "constraint", "train",
+    "constraint", "train", "game", "leader", "follower", "strategy", "auction",
 )
 
 _TERMINAL_WORDS = {
@@ -32,6 +32,7 @@ _TERMINAL_WORDS = {
     "VARIABLE_KIND": "'allocation' or 'payment'",
     "OBJECTIVE_SENSE": "'maximize' or 'minimize'",
     "IR_SCOPE": "'per_period' or 'lifetime'",
+    "PLAYER_ROLE": "'leader' or 'follower'",
     "$END": "the end of the file",
 }
 
@@ -236,6 +237,48 @@ class _ToAst:
 
     def train_decl(self, meta, children):
         return ast.TrainDecl(_span_of_meta(meta), tuple(children))
+
+    # -- games
+    def param_random_indexed(self, meta, children):
+        name, *bindings, dist = children
+        return ast.ParamRandomIndexed(_span_of_meta(meta), str(name), tuple(bindings), dist)
+
+    def game_decl(self, meta, children):
+        return ast.GameDecl(_span_of_meta(meta), str(children[0]))
+
+    def player_decl(self, meta, children):
+        role, name, binding = children
+        return ast.PlayerDecl(_span_of_meta(meta), role, str(name), binding)
+
+    player_role = _keyword
+
+    def strategy_decl(self, meta, children):
+        name, shape, owner, (lower, upper) = children
+        return ast.StrategyDecl(_span_of_meta(meta), str(name), shape, str(owner), lower, upper)
+
+    def player_utility(self, meta, children):
+        player, index, body = children
+        return ast.PlayerUtility(_span_of_meta(meta), str(player), str(index), body)
+
+    def auction_mechanism(self, meta, children):
+        return ast.AuctionMechanism(str(children[0]), _span_of_meta(meta))
+
+    def _auction_side(self, meta, children, side: str):
+        name, binding, quantity, dist = children
+        return ast.AuctionSide(side, str(name), binding, quantity, dist, _span_of_meta(meta))
+
+    def auction_buyer(self, meta, children):
+        return self._auction_side(meta, children, "buyer")
+
+    def auction_seller(self, meta, children):
+        return self._auction_side(meta, children, "seller")
+
+    def auction_step(self, meta, children):
+        return ast.AuctionStep(children[0], _span_of_meta(meta))
+
+    def auction_decl(self, meta, children):
+        name, *items = children
+        return ast.AuctionDecl(_span_of_meta(meta), str(name), tuple(items))
 
     def start(self, meta, children):
         return tuple(children)

@@ -8,30 +8,25 @@ from __future__ import annotations
 
 ALGORITHMS = (
     "edmsac", "dmsac", "dmddpg", "cgdm", "amortized",
-    "sac", "td3", "ddpg", "ppo", "random", "static",
+    "sac", "td3", "ddpg", "ppo", "random",
 )
 
-# name -> (python type, lower bound or None, upper bound or None, description)
-HYPERPARAMETERS: dict[str, tuple[type, float | None, float | None, str]] = {
+# Settings of the run itself (not of an algorithm): name -> (type, low, high, description).
+RUN_SETTINGS: dict[str, tuple[type, float | None, float | None, str]] = {
     "algorithm": (str, None, None, "algorithm name"),
     "preset": (str, None, None, "'default' or 'paper'"),
-    "schedule": (str, None, None, "noise schedule: 'vp', 'linear' or 'cosine'"),
-    "steps": (int, 1, None, "environment steps (batches) to train for"),
+    "steps": (int, 1, None, "training steps"),
     "seed": (int, 0, None, "random seed"),
-    "batch_size": (int, 1, None, "states per environment step"),
-    "minibatch": (int, 1, None, "replay mini-batch size"),
-    "buffer_size": (int, 1, None, "replay buffer capacity"),
     "eval_every": (int, 1, None, "steps between evaluations"),
-    "hidden": (int, 1, None, "hidden width of the networks"),
-    "denoise_steps": (int, 1, 100, "denoising steps M of the diffusion actor"),
-    "actor_lr": (float, 0, 1, "actor learning rate"),
-    "critic_lr": (float, 0, 1, "critic learning rate"),
-    "gamma": (float, 0, 1, "reward discount"),
-    "tau": (float, 0, 1, "soft target update rate (eq. 60)"),
-    "prune_rate": (float, 0, 0.99, "final fraction of pruned neurons"),
-    "entropy_weight": (float, 0, None, "temperature kappa of the entropy term (eq. 55)"),
+    "eval_states": (int, 1, None, "held-out states per evaluation"),
     "action_penalty": (float, 0, None, "weight lambda of the action penalty (eq. 46)"),
-    "exploration_noise": (float, 0, None, "Gaussian exploration noise"),
+}
+
+# Value ranges checked for the hyperparameters that have natural bounds.
+HYPERPARAMETER_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "actor_lr": (0, 1), "critic_lr": (0, 1), "gamma": (0, 1), "tau": (0, 1),
+    "prune_rate": (0, 0.99), "denoise_steps": (1, 100), "batch_size": (1, None),
+    "buffer_size": (1, None), "collect_batch": (1, None), "warmup_steps": (0, None),
 }
 
 STRING_CHOICES = {
@@ -39,3 +34,27 @@ STRING_CHOICES = {
     "preset": ("default", "paper"),
     "schedule": ("vp", "linear", "cosine"),
 }
+
+# Hyperparameters of each algorithm, mirrored from `mechdsl.rl` (a test keeps them equal).
+ALGORITHM_HYPERPARAMETERS: dict[str, dict[str, type]] = {
+    "amortized": {"actor_lr": float, "collect_batch": int, "grad_clip": float, "hidden": tuple, "updates_per_step": int, "violation_weight": float, "weight_decay": float},
+    "cgdm": {"act_with_target": bool, "actor_lr": float, "batch_size": int, "boundary_penalty": float, "buffer_size": int, "clip_denoised": bool, "collect_batch": int, "confidence_sensitivity": float, "consistency_weight": float, "critic_activation": str, "critic_lr": float, "denoise_steps": int, "exploration_noise": float, "gamma": float, "grad_clip": float, "hidden": tuple, "noise_scale": float, "schedule": str, "straight_through": bool, "tau": float, "time_dim": int, "updates_per_step": int, "variance": str, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
+    "ddpg": {"actor_lr": float, "batch_size": int, "buffer_size": int, "collect_batch": int, "critic_activation": str, "critic_lr": float, "exploration_noise": float, "gamma": float, "grad_clip": float, "hidden": tuple, "tau": float, "updates_per_step": int, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
+    "dmddpg": {"act_with_target": bool, "actor_lr": float, "batch_size": int, "boundary_penalty": float, "buffer_size": int, "clip_denoised": bool, "collect_batch": int, "critic_activation": str, "critic_lr": float, "denoise_steps": int, "exploration_noise": float, "gamma": float, "grad_clip": float, "hidden": tuple, "noise_scale": float, "schedule": str, "straight_through": bool, "tau": float, "time_dim": int, "updates_per_step": int, "variance": str, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
+    "dmsac": {"act_with_target": bool, "actor_lr": float, "autotune_temperature": bool, "batch_size": int, "boundary_penalty": float, "buffer_size": int, "clip_denoised": bool, "collect_batch": int, "critic_activation": str, "critic_lr": float, "denoise_steps": int, "entropy": str, "gamma": float, "grad_clip": float, "hidden": tuple, "init_log_std": float, "init_temperature": float, "noise_scale": float, "schedule": str, "straight_through": bool, "tau": float, "temperature_lr": float, "time_dim": int, "updates_per_step": int, "variance": str, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
+    "edmsac": {"act_with_target": bool, "actor_lr": float, "autotune_temperature": bool, "batch_size": int, "boundary_penalty": float, "buffer_size": int, "clip_denoised": bool, "collect_batch": int, "critic_activation": str, "critic_lr": float, "denoise_steps": int, "entropy": str, "gamma": float, "grad_clip": float, "hidden": tuple, "init_log_std": float, "init_temperature": float, "noise_scale": float, "prune_events": int, "prune_every": int, "prune_rate": float, "schedule": str, "straight_through": bool, "tau": float, "temperature_lr": float, "time_dim": int, "updates_per_step": int, "variance": str, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
+    "ppo": {"actor_lr": float, "clip_ratio": float, "collect_batch": int, "critic_lr": float, "entropy_coef": float, "epochs": int, "gamma": float, "grad_clip": float, "hidden": tuple, "init_log_std": float, "minibatch_size": int, "updates_per_step": int, "violation_weight": float},
+    "random": {"collect_batch": int, "updates_per_step": int, "violation_weight": float},
+    "sac": {"actor_lr": float, "alpha_lr": float, "autotune_alpha": bool, "batch_size": int, "buffer_size": int, "collect_batch": int, "critic_activation": str, "critic_lr": float, "gamma": float, "grad_clip": float, "hidden": tuple, "init_alpha": float, "tau": float, "updates_per_step": int, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
+    "td3": {"actor_lr": float, "batch_size": int, "buffer_size": int, "collect_batch": int, "critic_activation": str, "critic_lr": float, "exploration_noise": float, "gamma": float, "grad_clip": float, "hidden": tuple, "policy_delay": int, "target_noise": float, "target_noise_clip": float, "tau": float, "updates_per_step": int, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
+}
+
+
+def hyperparameters_of(algorithm: str | None) -> dict[str, type]:
+    """Names a train block may set for `algorithm` (all algorithms' names when unknown)."""
+    if algorithm in ALGORITHM_HYPERPARAMETERS:
+        return ALGORITHM_HYPERPARAMETERS[algorithm]
+    merged: dict[str, type] = {}
+    for table in ALGORITHM_HYPERPARAMETERS.values():
+        merged.update(table)
+    return merged

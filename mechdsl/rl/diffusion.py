@@ -9,7 +9,8 @@ Reverse step (eqs. 53-54), with the noise predictor eps_theta(x_m, s, m):
              = c1_m x0_hat + c2_m x_m,  x0_hat = (x_m - sqrt(1 - alpha_bar_m) eps_theta) / sqrt(alpha_bar_m),
     c1_m = beta_m sqrt(alpha_bar_{m-1}) / (1 - alpha_bar_m),
     c2_m = (1 - alpha_bar_{m-1}) sqrt(alpha_m) / (1 - alpha_bar_m)            (CGDM eq. 30),
-    x_{m-1} = mu_theta + sigma_m xi,  xi ~ N(0, I),  xi = 0 at m = 1.
+    x_{m-1} = mu_theta + eta sigma_m xi,  xi ~ N(0, I),  xi = 0 at m = 1,
+    eta = ``noise_scale``: 1 is the DDPM chain of eq. (54); 0 a deterministic map of x_M (DDIM-like).
     sigma_m^2 is beta_m (as printed in eq. 54) or the posterior variance
     beta_tilde_m = beta_m (1 - alpha_bar_{m-1}) / (1 - alpha_bar_m) (CGDM eq. 28, DDPM's choice).
 The x0_hat form lets the estimate of x_0 be clipped to [-1, 1] (Diffusion-QL); unclipped it
@@ -53,6 +54,25 @@ def cosine_betas(steps: int, s: float = 0.008) -> torch.Tensor:
 
 
 SCHEDULES = {"vp": vp_betas, "linear": linear_betas, "cosine": cosine_betas}
+
+
+class _StraightThroughClip(torch.autograd.Function):
+    """Forward: clamp to [-1, 1]. Backward: identity (straight-through)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return x.clamp(-1.0, 1.0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return grad
+
+
+def clip_unit(x: torch.Tensor, straight_through: bool) -> torch.Tensor:
+    """Clip to [-1, 1]. With ``straight_through`` the gradient passes as if unclipped, so a
+    policy pushed onto the boundary by an early, wrong critic can still be pulled back inside
+    (with the exact clamp gradient it is 0 there and the chain stays stuck at the corner)."""
+    return _StraightThroughClip.apply(x) if straight_through else x.clamp(-1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -128,49 +148,74 @@ class DiffusionActor(nn.Module):
     def __init__(self, obs_dim: int, action_dim: int, *, hidden: tuple[int, ...] = (128, 128),
                  steps: int = 6, schedule: ScheduleKind = "vp", variance: VarianceKind = "posterior",
                  clip_denoised: bool = True, noise_output: Literal["linear", "tanh"] = "linear",
-                 time_dim: int = 16) -> None:
+                 time_dim: int = 16, straight_through: bool = True, noise_scale: float = 1.0) -> None:
         super().__init__()
         self.action_dim, self.steps = action_dim, steps
         self.clip_denoised, self.noise_output = clip_denoised, noise_output
+        self.straight_through = straight_through
         self.schedule = DiffusionSchedule.make(schedule, steps)
         self.noise_net = NoisePredictor(obs_dim, action_dim, hidden, time_dim)
         s = self.schedule
         for name, value in (("sqrt_alpha_bars", s.alpha_bars.sqrt()),
                             ("sqrt_one_minus_alpha_bars", (1 - s.alpha_bars).sqrt()),
                             ("coef1", s.posterior_mean_coef1), ("coef2", s.posterior_mean_coef2),
-                            ("sigma", s.step_variance(variance).sqrt())):
-            self.register_buffer(name, value.float(), persistent=False)
+                            ("sigma", noise_scale * s.step_variance(variance).sqrt())):
+            self.register_buffer(name, value, persistent=False)  # float64; cast where used
 
-    @property
-    def forward_passes(self) -> int:
-        """Noise-predictor evaluations per action (for FLOP counts)."""
-        return self.steps
+    def flop_breakdown(self) -> list[tuple[nn.Module, int]]:
+        """(module, passes per action) for FLOP counts: the body runs M times per action; the
+        time MLP runs once per batch on the M step indices, so it is not charged per action."""
+        return [(self.noise_net.body, self.steps)]
 
-    def predict_noise(self, x: torch.Tensor, obs: torch.Tensor, m: int) -> torch.Tensor:
+    def time_features(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """time_mlp(embed(m)) for m = 1..M, shape (M, time_dim): computed once per chain."""
+        return self.noise_net.time_mlp(torch.arange(1, self.steps + 1, device=device, dtype=dtype))
+
+    def predict_noise(self, x: torch.Tensor, obs: torch.Tensor, m: int,
+                      time_features: torch.Tensor | None = None) -> torch.Tensor:
         """eps_theta(x_m, s, m); bounded by tanh when ``noise_output == "tanh"`` (CGDM eq. 31)."""
-        t = torch.full((x.shape[0],), float(m), device=x.device, dtype=x.dtype)
-        eps = self.noise_net(x, obs, t)
+        if time_features is None:
+            time_features = self.time_features(x.device, x.dtype)
+        temb = time_features[m - 1].expand(x.shape[0], -1)
+        eps = self.noise_net.body(torch.cat([x, obs, temb], dim=-1))
         return torch.tanh(eps) if self.noise_output == "tanh" else eps
 
-    def denoise_step(self, x: torch.Tensor, obs: torch.Tensor, m: int, noise: torch.Tensor) -> torch.Tensor:
-        """x_{m-1} = c1_m x0_hat + c2_m x_m + sigma_m xi  (eqs. 53-54 in the x0_hat form)."""
-        i = m - 1
-        eps = self.predict_noise(x, obs, m)
-        x0_hat = (x - self.sqrt_one_minus_alpha_bars[i] * eps) / self.sqrt_alpha_bars[i]
+    def denoise_step(self, x: torch.Tensor, obs: torch.Tensor, m: int, noise: torch.Tensor,
+                     time_features: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x_{m-1} = c1_m x0_hat + c2_m x_m + sigma_m xi  (eqs. 53-54 in the x0_hat form).
+
+        Also returns sum_i relu(|x0_hat_i| - 1)^2, how far the unclipped x_0 estimate left [-1, 1].
+        """
+        i, dt = m - 1, x.dtype
+        eps = self.predict_noise(x, obs, m, time_features)
+        x0_hat = (x - self.sqrt_one_minus_alpha_bars[i].to(dt) * eps) / self.sqrt_alpha_bars[i].to(dt)
+        excess = (x0_hat.abs() - 1).clamp_min(0).pow(2).sum(-1)
         if self.clip_denoised:
-            x0_hat = x0_hat.clamp(-1.0, 1.0)
-        mean = self.coef1[i] * x0_hat + self.coef2[i] * x
-        return mean + self.sigma[i] * noise
+            x0_hat = clip_unit(x0_hat, self.straight_through)
+        mean = self.coef1[i].to(dt) * x0_hat + self.coef2[i].to(dt) * x
+        return mean + self.sigma[i].to(dt) * noise, excess
+
+    def sample_with_excess(self, obs: torch.Tensor, generator: torch.Generator | None = None, *,
+                           clip_action: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(A_0, excess): A_0 from A_M ~ N(0, I) through m = M..1 (eq. 54), differentiable unless
+        called under no_grad; ``excess`` (B,) sums the squared distances by which the x_0
+        estimates and the final output left [-1, 1] (for the boundary penalty of the actor loss).
+        """
+        shape = (obs.shape[0], self.action_dim)
+        x = torch.randn(shape, generator=generator, device=obs.device, dtype=obs.dtype)
+        time_features = self.time_features(obs.device, obs.dtype)
+        total = torch.zeros(obs.shape[0], device=obs.device, dtype=obs.dtype)
+        for m in range(self.steps, 0, -1):
+            noise = torch.randn(shape, generator=generator, device=obs.device, dtype=obs.dtype)
+            x, excess = self.denoise_step(x, obs, m, noise, time_features)
+            total = total + excess
+        total = total + (x.abs() - 1).clamp_min(0).pow(2).sum(-1)
+        return (clip_unit(x, self.straight_through) if clip_action else x), total
 
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None, *,
                clip_action: bool = True) -> torch.Tensor:
-        """A_0 from A_M ~ N(0, I) through m = M..1; differentiable unless called under no_grad."""
-        shape = (obs.shape[0], self.action_dim)
-        x = torch.randn(shape, generator=generator, device=obs.device, dtype=obs.dtype)
-        for m in range(self.steps, 0, -1):
-            noise = torch.randn(shape, generator=generator, device=obs.device, dtype=obs.dtype)
-            x = self.denoise_step(x, obs, m, noise)
-        return x.clamp(-1.0, 1.0) if clip_action else x
+        """A_0 of the reverse chain (eq. 54); see ``sample_with_excess``."""
+        return self.sample_with_excess(obs, generator, clip_action=clip_action)[0]
 
     def forward(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.sample(obs, generator)
@@ -181,7 +226,8 @@ class DiffusionActor(nn.Module):
         batch = obs.shape[0]
         k = torch.randint(1, self.steps + 1, (batch,), generator=generator, device=obs.device)
         eps = torch.randn(action.shape, generator=generator, device=obs.device, dtype=obs.dtype)
-        noisy = self.sqrt_alpha_bars[k - 1, None] * action + self.sqrt_one_minus_alpha_bars[k - 1, None] * eps
+        noisy = (self.sqrt_alpha_bars[k - 1, None].to(action.dtype) * action
+                 + self.sqrt_one_minus_alpha_bars[k - 1, None].to(action.dtype) * eps)
         pred = self.noise_net(noisy, obs, k.to(obs.dtype))
         if self.noise_output == "tanh":
             pred = torch.tanh(pred)

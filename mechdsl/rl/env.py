@@ -84,8 +84,14 @@ def observation(env: BatchedEnv, state: torch.Tensor) -> torch.Tensor:
     return torch.where(span > 0, 2.0 * (state - low) / safe - 1.0, torch.zeros_like(state))
 
 
-def learning_reward(result: StepResult) -> torch.Tensor:
-    """r(S, A) = U(S, A) - lambda * sum(A~**2), eq. (46): what the agents maximise."""
+def learning_reward(result: StepResult, violation_weight: float = 0.0) -> torch.Tensor:
+    """r(S, A) = U(S, A) - lambda * sum(A~**2) (eq. 46) - w * violation: what agents maximise.
+
+    ``violation_weight`` w (hyperparameter, default 0) matters only for environments whose
+    action map does not make every contract feasible by construction.
+    """
+    if violation_weight:
+        return result.reward - result.penalty - violation_weight * result.violation
     return result.reward - result.penalty
 
 

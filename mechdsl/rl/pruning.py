@@ -194,10 +194,15 @@ def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def linear_flops(module: nn.Module) -> int:
+    """sum over Linear layers of 2 in out + out (multiply-add and bias) for one input row."""
+    return sum(2 * m.in_features * m.out_features + (m.out_features if m.bias is not None else 0)
+               for m in module.modules() if isinstance(m, nn.Linear))
+
+
 def inference_flops(module: nn.Module) -> int:
-    """FLOPs for one action: sum over Linear layers of 2 in out + out (multiply-add and bias),
-    times ``module.forward_passes`` (M denoising steps for a diffusion actor, else 1).
-    Activations and the sinusoidal embedding are not counted."""
-    per_pass = sum(2 * m.in_features * m.out_features + (m.out_features if m.bias is not None else 0)
-                   for m in module.modules() if isinstance(m, nn.Linear))
-    return per_pass * int(getattr(module, "forward_passes", 1))
+    """FLOPs of the Linear layers for one action. A module may say which parts run how often
+    per action through ``flop_breakdown()`` (a diffusion actor: its body M times); otherwise
+    one pass over all its Linear layers. Activations are not counted."""
+    parts = module.flop_breakdown() if hasattr(module, "flop_breakdown") else [(module, 1)]
+    return sum(linear_flops(part) * passes for part, passes in parts)

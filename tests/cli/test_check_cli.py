@@ -21,6 +21,11 @@ def test_check_prints_the_summary(spec, capsys):
     assert main(["check", str(spec)]) == 0
     out, err = capsys.readouterr()
     assert err == ""
+    if out.startswith("game "):
+        assert out.startswith(f"game {spec.stem}  ({spec})\n")
+        for heading in ("sizes", "parameters", "leader", "follower", "strategy", "budget", "auction"):
+            assert re.search(rf"^  {heading}\b", out, re.M), heading
+        return
     assert out.startswith(f"mechanism {spec.stem}  ({spec})\n")
     for heading in ("sizes", "principal", "agents", "parameters", "types", "probability", "period 1",
                     "utility", "objective", "constraint", "train"):

@@ -5,11 +5,24 @@ from __future__ import annotations
 import importlib
 
 import pytest
-from codegen_fixtures import BUNDLED, derivation_of, model_of
+from codegen_fixtures import BUNDLED, STRUCTURES, derivation_of, import_package, model_of
+
+from mechdsl.codegen import compile_spec
 
 
-@pytest.fixture(params=BUNDLED)
-def bundled(request):
-    """(name, model, derivation, generated package module)."""
+@pytest.fixture(scope="session")
+def structures_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("structures")
+
+
+@pytest.fixture(params=BUNDLED + tuple(STRUCTURES))
+def bundled(request, structures_folder):
+    """(name, model, derivation, generated package module): the committed packages of the
+    bundled specs, and STRUCTURES compiled once per session into a temporary folder."""
     name = request.param
-    return name, model_of(name), derivation_of(name), importlib.import_module(f"generated.{name}")
+    if name in BUNDLED:
+        return name, model_of(name), derivation_of(name), importlib.import_module(f"generated.{name}")
+    folder = structures_folder / name
+    if not folder.exists():
+        compile_spec(model_of(name), folder, derivation=derivation_of(name), source=STRUCTURES[name]())
+    return name, model_of(name), derivation_of(name), import_package(folder, f"mechdsl_structure_{name}")

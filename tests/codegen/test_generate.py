@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sympy as sp
 import torch
@@ -95,7 +96,8 @@ def test_checker_rejects_names_that_would_clash_with_positions():
 
 
 def test_python_module_names_are_emitted_safely(tmp_path):
-    """`os`, `formulas`, `a`, `score` (names of the generated module's own imports and locals) as spec names only ever appear as `v_...` locals and the
+    """`os`, `formulas`, `a`, `score` (names of the generated module's own imports and locals) as spec
+    names only ever appear as `v_...` locals (or, for constants, as CONSTANTS keys) and the
     renamed mechanism computes exactly what the original does."""
     source = (ROOT / "specs" / "static_contract.mech").read_text()
     renamed = _renamed(source, {"vartheta": "os", "c0": "formulas", "rho": "a", "c": "score",
@@ -103,7 +105,8 @@ def test_python_module_names_are_emitted_safely(tmp_path):
     model = load_source(renamed, "renamed.mech")
     compile_spec(model, tmp_path / "renamed", source=renamed)
     env_code = (tmp_path / "renamed" / "env.py").read_text()
-    assert "import os" not in env_code and "v_os" in env_code and "v_formulas" in env_code
+    assert "import os" not in env_code and "v_os" in env_code and "v_score" in env_code
+    assert "'formulas': 0.01" in env_code  # a constant: recorded in CONSTANTS, folded into the formulas
     spec = importlib.util.spec_from_file_location("renamed_pkg", tmp_path / "renamed" / "__init__.py",
                                                   submodule_search_locations=[str(tmp_path / "renamed")])
     module = importlib.util.module_from_spec(spec)
@@ -145,11 +148,18 @@ def test_printer_fixes_max_min_heaviside_numerically():
     cases = {sp.Max(0, x): [0.0, 0.0, 3.0], sp.Min(x, y, 2): [-2.0, -1.0, 2.0],
              sp.Max(x, y): [1.0, 0.0, 5.0], sp.Heaviside(x): [0.0, 0.5, 1.0],
              sp.Heaviside(x, 1): [0.0, 1.0, 1.0], x ** 2 / 3 + sp.Rational(1, 2): [4 / 3 + 0.5, 0.5, 3.5],
-             2 ** (-x): [4.0, 1.0, 0.125], sp.sqrt(y ** 2): [1.0, 1.0, 5.0]}
+             2 ** (-x): [4.0, 1.0, 0.125], sp.sqrt(y ** 2): [1.0, 1.0, 5.0],
+             # numeric subexpressions become floats (torch functions take tensors only)
+             sp.sqrt(2) * x: [-2 * 2 ** 0.5, 0.0, 3 * 2 ** 0.5],
+             sp.log(5) + y: [1 + np.log(5), -1 + np.log(5), 5 + np.log(5)],
+             # c ** x as exp(log(c) x)
+             10 ** (x / 10 - 3): [10 ** -3.2, 10 ** -3.0, 10 ** -2.7], sp.Rational(1, 2) ** y: [0.5, 2.0, 0.5 ** 5]}
     for expr, expected in cases.items():
         code = print_expression(expr, names)
         got = eval(code, {}, values)  # noqa: S307 - our own printed code
-        assert torch.allclose(got, torch.tensor(expected, dtype=torch.float64)), (expr, code)
+        assert torch.allclose(got, torch.tensor(expected, dtype=torch.float64), rtol=1e-12), (expr, code)
+        assert "torch.sqrt(2.0)" not in code and "torch.log(5.0)" not in code, code
+        assert "**" not in code, code
 
 
 # ------------------------------------------------------------------ device

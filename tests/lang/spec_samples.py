@@ -13,6 +13,8 @@ INVALID = sorted(Path(__file__).with_name("invalid").glob("*.mech"))
 def meaning(model) -> tuple:
     """Everything a layout change must not alter: the summary, the objective, the utility,
     every derived expression and every constraint instance."""
+    if hasattr(model, "meaning"):
+        return model.meaning()
     return (
         model.summary(),
         str(model.objective.expr),

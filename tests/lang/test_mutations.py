@@ -102,7 +102,8 @@ def assert_checks_or_reports(text: str) -> None:
         assert render_all("mutant.mech", text, error.diagnostics).count(": error: ") == len(error.diagnostics)
     else:  # a model that checks must be usable by later stages
         assert model.summary() and repr(model)
-        assert model.decision_symbols()
+        decisions = model.decision_symbols() if hasattr(model, "decision_symbols") else model.strategies
+        assert decisions
 
 
 @settings(max_examples=2000, deadline=None, derandomize=True,

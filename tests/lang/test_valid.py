@@ -31,6 +31,9 @@ def ranges(model, types: str) -> list[list[float]]:
 @pytest.mark.parametrize("path", [*BUNDLED, TINY], ids=lambda p: p.name)
 def test_spec_checks(path):
     model = load_file(path)
+    if hasattr(model, "strategies"):  # a game spec
+        assert model.strategies and model.players and model.summary().startswith("game ")
+        return
     assert model.decision_symbols() and model.periods and model.summary().startswith("mechanism ")
 
 

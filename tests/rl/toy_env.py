@@ -62,15 +62,25 @@ class ScreeningContractEnv:
         value1 = self.a * torch.sqrt(t1 + 1e-12)
         value2 = self.a * torch.sqrt(t2 + 1e-12)
         reward = q1 * (value1 - r1) + q2 * (value2 - r2)
-        u11 = th1 * r1 - self.c * t1  # type 1 taking item 1, and so on
-        u12 = th1 * r2 - self.c * t2
-        u22 = th2 * r2 - self.c * t2
-        u21 = th2 * r1 - self.c * t1
-        zero = torch.zeros_like(reward)
-        violation = torch.stack([zero, -u11, -u22, u12 - u11, u21 - u22], dim=1).amax(dim=1).clamp_min(0)
+        u11, u12, u21, u22 = self._utilities(state, action)
+        violation = self._violation(state.double(), action.double()).to(reward.dtype)
         penalty = self.penalty_weight * (action ** 2).sum(dim=1)
         info = {"T_1": t1, "T_2": t2, "R_1": r1, "R_2": r2, "utility_1": u11, "utility_2": u22}
         return StepResult(reward=reward, penalty=penalty, violation=violation, info=info)
+
+    def _utilities(self, state: torch.Tensor, action: torch.Tensor):
+        """u_jk = utility of type j taking item k: theta_j R_k - c T_k."""
+        th1, th2 = state[:, 0], state[:, 1]
+        t1, t2 = self.allocations(action)
+        r1 = self.c * t1 / th1
+        r2 = r1 + self.c * (t2 - t1) / th2
+        return th1 * r1 - self.c * t1, th1 * r2 - self.c * t2, th2 * r1 - self.c * t1, th2 * r2 - self.c * t2
+
+    def _violation(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """max(0, -IR_1, -IR_2, IC_1, IC_2), evaluated in float64 so binding constraints read 0."""
+        u11, u12, u21, u22 = self._utilities(state, action)
+        zero = torch.zeros_like(u11)
+        return torch.stack([zero, -u11, -u22, u12 - u11, u21 - u22], dim=1).amax(dim=1).clamp_min(0)
 
     def optimal_allocations(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         th1, th2, q1 = state[:, 0], state[:, 1], state[:, 2]

@@ -22,6 +22,7 @@ class CommonHparams:
 
     collect_batch: int = 32
     updates_per_step: int = 1
+    violation_weight: float = 0.0  # learning reward subtracts w * violation (env.learning_reward)
 
 
 @dataclass(frozen=True)
@@ -29,14 +30,26 @@ class OffPolicyHparams(CommonHparams):
     """Replay-buffer actor-critic fields (EDMSAC Algorithm 1 / Table I names in comments)."""
 
     batch_size: int = 256          # B
+    warmup_steps: int = 10         # steps of uniformly random actions before the policy acts
     buffer_size: int = 100_000     # |D|
     gamma: float = 0.99            # gamma
     tau: float = 0.005             # tau, soft-update rate (eq. 60)
-    actor_lr: float = 3e-4         # eta
-    critic_lr: float = 3e-4
+    actor_lr: float = 1e-3         # eta
+    critic_lr: float = 1e-3
     weight_decay: float = 0.0
     hidden: tuple[int, ...] = (128, 128)
     grad_clip: float = 0.0         # 0 disables global-norm clipping
+    critic_activation: str = "mish"
+
+
+# EDMSAC Sec. VI (also used for its baselines): Adam with weight decay 1e-4, gamma 0.99,
+# tau 0.005, actor / critic lr 2e-7 / 2e-6; batch 512 and three 256-unit layers as in GDM/DMSAC.
+EDMSAC_PAPER_SETTINGS: dict = {"warmup_steps": 0, "actor_lr": 2e-7, "critic_lr": 2e-6, "gamma": 0.99, "tau": 0.005,
+                               "batch_size": 512, "weight_decay": 1e-4, "hidden": (256, 256, 256)}
+# ... and for its diffusion actors: M = 6, the DDPM chain of eq. (54) (noise sqrt(beta_m)), and
+# inference with the target policy (Algorithm 1 line 22).
+EDMSAC_PAPER_DIFFUSION: dict = {**EDMSAC_PAPER_SETTINGS, "denoise_steps": 6, "noise_scale": 1.0, "variance": "beta",
+                                "act_with_target": True}
 
 
 class Agent:
@@ -116,3 +129,31 @@ def uniform_actions(n: int, action_dim: int, generator: torch.Generator, like: t
 
 def gaussian_noise(shape, std: float, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
     return std * torch.randn(shape, generator=generator, device=like.device, dtype=like.dtype)
+
+
+@dataclass(frozen=True)
+class DiffusionPolicyHparams(OffPolicyHparams):
+    """Diffusion-actor fields (eqs. 47-54): M steps, noise schedule, reverse-step variance."""
+
+    denoise_steps: int = 6         # M
+    schedule: str = "vp"           # "vp" (eq. 47) | "linear" | "cosine"
+    variance: str = "posterior"    # "posterior" (beta_tilde_m) | "beta" (as printed in eq. 54)
+    clip_denoised: bool = True     # clip the x_0 estimate to [-1, 1] inside the chain
+    straight_through: bool = True  # clips pass gradients straight through (diffusion.clip_unit)
+    noise_scale: float = 0.0       # eta: reverse-step noise sigma_m multiplied by eta (1 = eq. 54)
+    boundary_penalty: float = 1.0  # weight of relu(|x_0 estimate| - 1)^2 in the actor loss
+    time_dim: int = 16
+    act_with_target: bool = False  # Algorithm 1 line 22 acts with the target policy at inference
+
+
+def make_diffusion_actor(env: BatchedEnv, hp: DiffusionPolicyHparams, noise_output: str = "linear") -> nn.Module:
+    from mechdsl.rl.diffusion import SCHEDULES, DiffusionActor
+
+    if hp.schedule not in SCHEDULES:
+        raise ValueError(f"unknown noise schedule {hp.schedule!r}; choose one of {sorted(SCHEDULES)}")
+    if hp.variance not in ("posterior", "beta"):
+        raise ValueError(f"unknown reverse-step variance {hp.variance!r}; choose 'posterior' or 'beta'")
+    return DiffusionActor(env.state_dim, env.action_dim, hidden=hp.hidden, steps=hp.denoise_steps,
+                          schedule=hp.schedule, variance=hp.variance, clip_denoised=hp.clip_denoised,
+                          noise_output=noise_output, time_dim=hp.time_dim,
+                          straight_through=hp.straight_through, noise_scale=hp.noise_scale)

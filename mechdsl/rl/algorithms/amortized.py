@@ -1,0 +1,58 @@
+"""Amortized optimisation: no RL, the strong reference.
+
+A deterministic MLP policy a = tanh(f_phi(o)) is trained by gradient ascent on the
+differentiable environment itself:
+    max_phi  E_S [ U(S, pi_phi(S)) - lambda sum(pi_phi(S)^2) - w violation ]   (the eq. 46 reward)
+with the gradient taken through ``env.evaluate``. Only valid for horizon 1 (a contextual
+bandit): there is no bootstrapping, so it is the upper reference for what the RL agents can
+learn from the same states.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from mechdsl.rl.algorithms.base import Agent, CommonHparams, adam, optimizer_step
+from mechdsl.rl.buffer import Transition
+from mechdsl.rl.env import BatchedEnv, learning_reward
+from mechdsl.rl.networks import DeterministicActor, init_from_generator
+
+
+@dataclass(frozen=True)
+class AmortizedHparams(CommonHparams):
+    collect_batch: int = 256
+    actor_lr: float = 1e-3
+    weight_decay: float = 0.0
+    hidden: tuple[int, ...] = (128, 128)
+    grad_clip: float = 10.0
+
+
+class AmortizedAgent(Agent):
+    uses_replay = False
+    stateful = ("policy", "opt")
+
+    def __init__(self, env: BatchedEnv, hp: AmortizedHparams, generator: torch.Generator, device: torch.device) -> None:
+        if env.horizon != 1:
+            raise ValueError("the amortized reference needs a horizon-1 (contract design) environment")
+        self.hp = hp
+        policy = DeterministicActor(env.state_dim, env.action_dim, hp.hidden)
+        self.policy = init_from_generator(policy, generator).to(device)
+        self.opt = adam(self.policy.parameters(), hp.actor_lr, hp.weight_decay)
+
+    @property
+    def actor(self) -> torch.nn.Module:
+        return self.policy
+
+    def act(self, obs: torch.Tensor, *, explore: bool, generator: torch.Generator) -> torch.Tensor:
+        with torch.no_grad():
+            return self.policy(obs)
+
+    def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, float]:
+        result = env.evaluate(batch.state, self.policy(batch.obs))
+        loss = -learning_reward(result, self.hp.violation_weight).mean()
+        optimizer_step(self.opt, loss, self.policy.parameters(), self.hp.grad_clip)
+        return {"actor_loss": loss.item()}
+
+
+PAPER: dict = {}

@@ -1,0 +1,101 @@
+"""Confidence-regulated generative diffusion model (CGDM, agent-migration paper, Algorithm 1).
+
+Actor: the reverse chain with a tanh-bounded noise estimate (eqs. 31-32) and the posterior
+    variance beta_tilde_k (eq. 28). Eq. (31) prints 1/sqrt(alpha_bar_k) in front; substituting
+    (26) into (30) gives 1/sqrt(alpha_k), which we use (docs/rl.md).
+Denoising consistency (eq. 33), per sample (S, A):
+    L_BC(theta; S, A) = E_{k ~ U{1..K}, eps} ||eps_theta(A_k, k, S) - eps||^2,
+    A_k = sqrt(alpha_bar_k) A + sqrt(1 - alpha_bar_k) eps  (eq. 26).
+Confidence (eq. 34): w_a(S, A) = exp(-kappa L_BC(theta; S, A)), evaluated at A = pi_theta(S)
+    and treated as a weight (no gradient through w_a; the paper leaves this open).
+Actor objective (eq. 35): max E_S[w_a(S, pi(S)) Q(S, pi(S))] - rho E_{(S,A)~D}[L_BC(theta; S, A)],
+    i.e. L_a = -E[w_a Q] + rho E[L_BC] (eq. 36; the printed gradient drops rho), step (37).
+    Q = min(Q_1, Q_2). Plus the boundary penalty c_b E[excess] of the straight-through clips (dmsac).
+Critic (eqs. 38-39): y = r + gamma (1 - d) min_i Q_hat_i(S', pi_hat(S')); the printed (38) has no
+    done flag, needed for terminal states. Targets soft-updated (eq. 40).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from mechdsl.rl.algorithms.base import (
+    Agent,
+    DiffusionPolicyHparams,
+    adam,
+    gaussian_noise,
+    make_diffusion_actor,
+    optimizer_step,
+    td_target,
+)
+from mechdsl.rl.buffer import Transition
+from mechdsl.rl.env import BatchedEnv
+from mechdsl.rl.networks import TwinCritic, frozen_copy, init_from_generator, soft_update
+
+
+@dataclass(frozen=True)
+class CGDMHparams(DiffusionPolicyHparams):
+    denoise_steps: int = 5          # K (CGDM Table)
+    confidence_sensitivity: float = 1.0   # kappa in eq. (34)
+    consistency_weight: float = 0.05      # rho in eq. (35)
+    exploration_noise: float = 0.1
+
+
+class CGDMAgent(Agent):
+    stateful = ("diffusion", "diffusion_target", "critic", "critic_target", "actor_opt", "critic_opt")
+
+    def __init__(self, env: BatchedEnv, hp: CGDMHparams, generator: torch.Generator, device: torch.device) -> None:
+        self.hp = hp
+        self.diffusion = init_from_generator(make_diffusion_actor(env, hp, noise_output="tanh"), generator).to(device)
+        self.diffusion_target = frozen_copy(self.diffusion)
+        critic = TwinCritic(env.state_dim, env.action_dim, hp.hidden, hp.critic_activation)
+        self.critic = init_from_generator(critic, generator).to(device)
+        self.critic_target = frozen_copy(self.critic)
+        self.actor_opt = adam(self.diffusion.parameters(), hp.actor_lr, hp.weight_decay)
+        self.critic_opt = adam(self.critic.parameters(), hp.critic_lr, hp.weight_decay)
+
+    @property
+    def actor(self) -> torch.nn.Module:
+        return self.diffusion
+
+    def act(self, obs: torch.Tensor, *, explore: bool, generator: torch.Generator) -> torch.Tensor:
+        with torch.no_grad():
+            net = self.diffusion_target if (self.hp.act_with_target and not explore) else self.diffusion
+            action = net.sample(obs, generator)
+            if explore:
+                action = action + gaussian_noise(action.shape, self.hp.exploration_noise, generator, action)
+            return action.clamp(-1, 1)
+
+    def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, float]:
+        hp = self.hp
+        # eq. (33) on replayed pairs (S, A) ~ D
+        consistency = self.diffusion.noise_prediction_loss(batch.obs, batch.action, generator).mean()
+        # eq. (34) at the policy's own action, then eq. (35)-(37)
+        action, excess = self.diffusion.sample_with_excess(batch.obs, generator)
+        with torch.no_grad():
+            confidence = torch.exp(-hp.confidence_sensitivity *
+                                   self.diffusion.noise_prediction_loss(batch.obs, action.detach(), generator))
+        actor_loss = ((hp.boundary_penalty * excess - confidence * self.critic.min_q(batch.obs, action)).mean()
+                      + hp.consistency_weight * consistency)
+        optimizer_step(self.actor_opt, actor_loss, self.diffusion.parameters(), hp.grad_clip)
+
+        # eqs. (38)-(39)
+        y = td_target(batch, hp.gamma,
+                      lambda o: self.critic_target.min_q(o, self.diffusion_target.sample(o, generator)))
+        q1, q2 = self.critic(batch.obs, batch.action)
+        critic_loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
+        optimizer_step(self.critic_opt, critic_loss, self.critic.parameters(), hp.grad_clip)
+
+        # eq. (40)
+        soft_update(self.diffusion_target, self.diffusion, hp.tau)
+        soft_update(self.critic_target, self.critic, hp.tau)
+        return {"actor_loss": actor_loss.item(), "critic_loss": critic_loss.item(),
+                "consistency": consistency.item(), "confidence": confidence.mean().item()}
+
+
+# CGDM Table II: K = 5, lr 1e-4 / 1e-3, gamma 0.95, tau 0.005, batch 256, |D| = 10^6.
+PAPER: dict = {"warmup_steps": 0, "noise_scale": 1.0, "actor_lr": 1e-4, "critic_lr": 1e-3, "gamma": 0.95,
+               "tau": 0.005, "batch_size": 256, "buffer_size": 1_000_000, "denoise_steps": 5,
+               "hidden": (256, 256, 256)}

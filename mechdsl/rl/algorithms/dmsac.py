@@ -1,0 +1,144 @@
+"""DM-based Soft Actor-Critic (DMSAC): EDMSAC (Algorithm 1) without pruning.
+
+Objective (eq. 51): max E[sum_z gamma^z (r(S_z, A_z) + kappa H(pi_theta(.|S_z)))], r by eq. (46).
+Policy (eq. 52-54): A_0 from the reverse diffusion chain conditioned on S.
+
+Entropy realisation. log pi_theta(A_0|S) of the chain is intractable. We append one Gaussian
+step to the chain, A = clip(A_0 + sigma (.) xi, -1, 1), xi ~ N(0, I), with a learned
+state-independent log sigma, and use its log-density given the chain's output,
+    log pi(A|S, A_0) = sum_i [-xi_i^2 / 2 - log sigma_i - log(2 pi) / 2],
+whose negative expectation is the entropy of that step, H = sum_i log sigma_i + d/2 log(2 pi e).
+(By reparameterisation this term's gradient only reaches sigma.) kappa is tuned as in SAC:
+L(kappa) = -E[log kappa (log pi + H_target)], H_target = -d. With ``entropy = "none"`` there is
+no extra step and kappa = 0: the chain's own noise is the only exploration. docs/rl.md
+measures both. Evaluation (explore=False) runs the chain without the extra step.
+
+Actor (eq. 55, sign corrected): L(theta) = E[kappa log pi(A|S) - min_i Q_{v_i}(S, A) + c_b excess],
+    The printed L = -E[Q + kappa log pi] would *minimise* entropy, contradicting eq. (51).
+    ``excess`` = sum relu(|x_0 estimate| - 1)^2 over the chain: the clips pass gradients
+    straight through, and this boundary penalty (weight c_b) keeps the unclipped values near
+    [-1, 1] so an early, wrong critic cannot park the chain far outside (docs/rl.md).
+Critic (eq. 56, corrected): sum_i E[(y - Q_{v_i}(S, A))^2],
+    y = r + gamma (1 - d)(min_i Q_hat_i(S', A') - kappa log pi_hat(A'|S')),  A' ~ pi_hat(.|S').
+Targets (eq. 60): theta_hat <- tau theta + (1 - tau) theta_hat, v_hat_i likewise.
+Update order follows Algorithm 1: (pruning hook), actor (59), critic (56), targets (60).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mechdsl.rl.algorithms.base import (
+    EDMSAC_PAPER_DIFFUSION,
+    Agent,
+    DiffusionPolicyHparams,
+    adam,
+    make_diffusion_actor,
+    optimizer_step,
+    td_target,
+)
+from mechdsl.rl.buffer import Transition
+from mechdsl.rl.diffusion import clip_unit
+from mechdsl.rl.env import BatchedEnv
+from mechdsl.rl.networks import TwinCritic, frozen_copy, gaussian_log_prob, init_from_generator, soft_update
+
+
+@dataclass(frozen=True)
+class DMSACHparams(DiffusionPolicyHparams):
+    entropy: str = "final_gaussian"   # "final_gaussian" | "none"
+    init_log_std: float = -1.0        # log sigma of the final Gaussian step at start
+    init_temperature: float = 0.05    # kappa at start
+    autotune_temperature: bool = True
+    temperature_lr: float = 3e-4
+
+
+class DMSACAgent(Agent):
+    stateful = ("diffusion", "diffusion_target", "log_std", "critic", "critic_target", "log_kappa",
+                "actor_opt", "critic_opt", "kappa_opt")
+
+    def __init__(self, env: BatchedEnv, hp: DMSACHparams, generator: torch.Generator, device: torch.device) -> None:
+        if hp.entropy not in ("final_gaussian", "none"):
+            raise ValueError(f"unknown entropy realisation {hp.entropy!r}; choose 'final_gaussian' or 'none'")
+        self.hp = hp
+        d_s, d_a = env.state_dim, env.action_dim
+        self.diffusion = init_from_generator(make_diffusion_actor(env, hp), generator).to(device)
+        self.diffusion_target = frozen_copy(self.diffusion)
+        self.log_std = torch.full((d_a,), float(hp.init_log_std), device=device, requires_grad=True)
+        self.critic = init_from_generator(TwinCritic(d_s, d_a, hp.hidden, hp.critic_activation), generator).to(device)
+        self.critic_target = frozen_copy(self.critic)
+        kappa0 = hp.init_temperature if hp.entropy == "final_gaussian" else 0.0
+        self.log_kappa = torch.tensor(math.log(max(kappa0, 1e-30)), device=device, requires_grad=True)
+        self.target_entropy = -float(d_a)
+        self.actor_opt = adam([*self.diffusion.parameters(), self.log_std], hp.actor_lr, hp.weight_decay)
+        self.critic_opt = adam(self.critic.parameters(), hp.critic_lr, hp.weight_decay)
+        self.kappa_opt = adam([self.log_kappa], hp.temperature_lr)
+
+    # -- hooks EDMSAC fills in with dynamic pruning (eqs. 57-59) ---------------------------
+    def before_update(self, step: int) -> None: ...
+    def before_actor_step(self) -> None: ...
+    def after_actor_step(self) -> None: ...
+    def after_target_update(self) -> None: ...
+
+    @property
+    def actor(self) -> nn.Module:
+        return self.diffusion
+
+    def kappa(self) -> torch.Tensor:
+        return self.log_kappa.exp().detach() if self.hp.entropy == "final_gaussian" else self.log_kappa.new_zeros(())
+
+    def policy(self, net: nn.Module, obs: torch.Tensor,
+               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(A, log pi(A|S, A_0), excess): the chain, then the final Gaussian step when enabled."""
+        a0, excess = net.sample_with_excess(obs, generator)
+        if self.hp.entropy == "none":
+            return a0, torch.zeros(obs.shape[0], device=obs.device, dtype=obs.dtype), excess
+        log_std = self.log_std.clamp(-5.0, 1.0)
+        u = a0 + log_std.exp() * torch.randn(a0.shape, generator=generator, device=a0.device, dtype=a0.dtype)
+        return clip_unit(u, self.hp.straight_through), gaussian_log_prob(u, a0, log_std.expand_as(a0)), excess
+
+    def act(self, obs: torch.Tensor, *, explore: bool, generator: torch.Generator) -> torch.Tensor:
+        with torch.no_grad():
+            if explore:
+                return self.policy(self.diffusion, obs, generator)[0]
+            net = self.diffusion_target if self.hp.act_with_target else self.deployable_actor()
+            return net.sample(obs, generator)
+
+    def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, float]:
+        hp, kappa = self.hp, self.kappa()
+        self.before_update(step)
+
+        # actor, eqs. (55) and (59)
+        action, logp, excess = self.policy(self.diffusion, batch.obs, generator)
+        actor_loss = (kappa * logp - self.critic.min_q(batch.obs, action) + hp.boundary_penalty * excess).mean()
+        optimizer_step(self.actor_opt, actor_loss, [*self.diffusion.parameters(), self.log_std], hp.grad_clip,
+                       before_step=self.before_actor_step)
+        self.after_actor_step()
+        metrics = {"actor_loss": actor_loss.item(), "kappa": kappa.item(),
+                   "sigma": self.log_std.detach().exp().mean().item()}
+        if hp.entropy == "final_gaussian" and hp.autotune_temperature:
+            kappa_loss = -(self.log_kappa * (logp.detach() + self.target_entropy)).mean()
+            optimizer_step(self.kappa_opt, kappa_loss, [self.log_kappa])
+
+        # critic, eq. (56) with the corrections in the module docstring
+        def next_value(next_obs: torch.Tensor) -> torch.Tensor:
+            a2, logp2, _ = self.policy(self.diffusion_target, next_obs, generator)
+            return self.critic_target.min_q(next_obs, a2) - kappa * logp2
+
+        y = td_target(batch, hp.gamma, next_value)
+        q1, q2 = self.critic(batch.obs, batch.action)
+        critic_loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
+        optimizer_step(self.critic_opt, critic_loss, self.critic.parameters(), hp.grad_clip)
+        metrics["critic_loss"] = critic_loss.item()
+
+        # targets, eq. (60)
+        soft_update(self.diffusion_target, self.diffusion, hp.tau)
+        soft_update(self.critic_target, self.critic, hp.tau)
+        self.after_target_update()
+        return metrics
+
+
+PAPER: dict = dict(EDMSAC_PAPER_DIFFUSION)

@@ -1,0 +1,73 @@
+"""Enhanced DM-based SAC (EDMSAC, Algorithm 1): DMSAC plus dynamic structured pruning.
+
+Per update z (Algorithm 1 lines 10-16):
+  1. at pruning events (every Delta updates, N of them) recompute row importances
+     ||theta_i^(h)||_2 (eq. 57) of the online actor and the keep-masks W^(h) at rate
+     omega_z = w - w (1 - z / (N Delta))^3 (static paper eq. 18); apply
+     theta' = theta (.) W to the online and the target actor (eq. 58);
+  2. actor step on theta' (eq. 59): gradients of pruned rows are zeroed and the mask is
+     re-applied after the optimizer step;
+  3. critic step (eq. 56) and soft target update (eq. 60), after which the target is
+     masked again.
+After training the compact network is rebuilt (line 19): ``deployable_actor`` returns the
+physically smaller actor, whose outputs equal the masked actor's.
+Masks come from the online actor's importances and are shared by the target (the paper
+computes both, line 11; sharing keeps both copies the same shape for compaction).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mechdsl.rl.algorithms.base import EDMSAC_PAPER_DIFFUSION
+from mechdsl.rl.algorithms.dmsac import DMSACAgent, DMSACHparams
+from mechdsl.rl.env import BatchedEnv
+from mechdsl.rl.pruning import CubicSchedule, Pruner, compact
+
+
+@dataclass(frozen=True)
+class EDMSACHparams(DMSACHparams):
+    prune_rate: float = 0.5     # w (the paper's rho), final fraction of neurons masked per layer
+    prune_every: int = 10       # Delta, updates between pruning events
+    prune_events: int = 30      # N; pruning reaches w after N Delta updates
+
+
+class EDMSACAgent(DMSACAgent):
+    stateful = DMSACAgent.stateful + ("pruner",)
+
+    def __init__(self, env: BatchedEnv, hp: EDMSACHparams, generator: torch.Generator, device: torch.device) -> None:
+        super().__init__(env, hp, generator, device)
+        self.pruner = Pruner(self.diffusion, CubicSchedule(hp.prune_rate, hp.prune_every, hp.prune_events))
+        self._compact: nn.Module | None = None
+
+    def before_update(self, step: int) -> None:
+        if self.pruner.update_masks(self.diffusion, step):
+            self.pruner.apply(self.diffusion, self.diffusion_target)
+            self._compact = None
+
+    def before_actor_step(self) -> None:
+        self.pruner.mask_gradients(self.diffusion)
+
+    def after_actor_step(self) -> None:
+        self.pruner.apply(self.diffusion)
+        self._compact = None
+
+    def after_target_update(self) -> None:
+        self.pruner.apply(self.diffusion_target)
+
+    def deployable_actor(self) -> nn.Module:
+        if self._compact is None:
+            self._compact = compact(self.diffusion, self.pruner.masks)
+        return self._compact
+
+    def pruning_sparsity(self) -> float:
+        return self.pruner.sparsity()
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._compact = None
+
+
+PAPER: dict = {**EDMSAC_PAPER_DIFFUSION, "prune_rate": 0.5}

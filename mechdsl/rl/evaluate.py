@@ -1,0 +1,115 @@
+"""Held-out evaluation of a trained agent: utility, optimality, feasibility, size, speed.
+
+optimality ratio = mean_S U(S, pi(S)) / mean_S U*(S)   (U* from ``env.optimum``)
+violation rate   = fraction of states whose worst constraint violation exceeds ``tol``
+mean violation   = mean violation over the violating states (0 if there are none)
+The optional ``solve_one(state) -> float`` (a per-state exact solver supplied by the caller)
+is timed on a subset and extrapolated to ``timing_states``; ``solver_speedup`` = solver time /
+policy time for the same number of states.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from mechdsl.rl.algorithms.base import Agent
+from mechdsl.rl.env import BatchedEnv, learning_reward, observation
+from mechdsl.rl.pruning import inference_flops, parameter_count
+
+HELDOUT_SEED = 7_777_777  # differs from the loop's evaluation seed: these states are never seen in training
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    n_states: int
+    mean_utility: float
+    mean_reward: float
+    mean_optimum: float | None
+    optimality_ratio: float | None
+    violation_rate: float
+    mean_violation: float
+    actor_params: int | None           # dense (masked) actor
+    actor_params_deployed: int | None  # compacted after pruning (= dense without pruning)
+    actor_flops: int | None
+    actor_flops_deployed: int | None
+    sparsity: float | None
+    timing_states: int
+    inference_seconds: float           # agent.act on ``timing_states`` states (deployed actor)
+    inference_seconds_dense: float | None
+    solver_states: int | None
+    solver_seconds: float | None       # extrapolated to ``timing_states``
+    solver_speedup: float | None
+    solver_mean_objective: float | None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _run_network(net: nn.Module, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    with torch.no_grad():
+        return net.sample(obs, generator) if hasattr(net, "sample") else net(obs)
+
+
+def heldout_states(env: BatchedEnv, n: int, seed: int = HELDOUT_SEED) -> torch.Tensor:
+    return env.reset(n, torch.Generator(device=env.device).manual_seed(seed))
+
+
+def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed: int = HELDOUT_SEED,
+                    timing_states: int = 10_000, solve_one: Callable[[torch.Tensor], float] | None = None,
+                    solver_states: int = 20, tol: float = 1e-6) -> Evaluation:
+    """Evaluate ``agent`` (explore=False) on ``n_states`` held-out states drawn with ``seed``."""
+    if n_states < 1:
+        raise ValueError("n_states must be >= 1")
+    state = heldout_states(env, n_states, seed)
+    obs = observation(env, state)
+    gen = torch.Generator(device=obs.device).manual_seed(seed + 1)
+    result = env.evaluate(state, agent.act(obs, explore=False, generator=gen))
+    utility = float(result.reward.mean())
+    opt = env.optimum(state)
+    mean_opt = None if opt is None else float(opt.mean())
+    ratio = None if mean_opt is None or abs(mean_opt) < 1e-12 else utility / mean_opt
+    violating = result.violation > tol
+    mean_violation = float(result.violation[violating].mean()) if bool(violating.any()) else 0.0
+
+    dense, deployed = agent.actor, agent.deployable_actor()
+    timing_obs = observation(env, heldout_states(env, timing_states, seed + 2))
+    def fresh() -> torch.Generator:
+        return torch.Generator(device=obs.device).manual_seed(0)
+
+    inference = _timed(lambda: agent.act(timing_obs, explore=False, generator=fresh()))
+    inference_dense = None
+    if dense is not None:
+        inference_dense = _timed(lambda: _run_network(dense, timing_obs, fresh()))
+
+    solver_seconds = speedup = solver_mean = None
+    n_solve = None
+    if solve_one is not None:
+        n_solve = min(solver_states, n_states)
+        values: list[float] = []
+        elapsed = _timed(lambda: values.extend(float(solve_one(state[i])) for i in range(n_solve)))
+        solver_seconds = elapsed / n_solve * timing_states
+        speedup = solver_seconds / inference if inference > 0 else None
+        solver_mean = sum(values) / len(values)
+
+    return Evaluation(
+        n_states=n_states, mean_utility=utility, mean_reward=float(learning_reward(result).mean()),
+        mean_optimum=mean_opt, optimality_ratio=ratio, violation_rate=float(violating.float().mean()),
+        mean_violation=mean_violation,
+        actor_params=parameter_count(dense) if dense is not None else None,
+        actor_params_deployed=parameter_count(deployed) if deployed is not None else None,
+        actor_flops=inference_flops(dense) if dense is not None else None,
+        actor_flops_deployed=inference_flops(deployed) if deployed is not None else None,
+        sparsity=agent.pruning_sparsity(), timing_states=timing_states, inference_seconds=inference,
+        inference_seconds_dense=inference_dense, solver_states=n_solve, solver_seconds=solver_seconds,
+        solver_speedup=speedup, solver_mean_objective=solver_mean)

@@ -1,0 +1,237 @@
+"""The training loop shared by every algorithm (EDMSAC Algorithm 1 lines 3-18, generalised).
+
+One training step v:
+  1. observe states: ``env.reset(collect_batch)`` at horizon 1 (or at an episode's start);
+  2. act with exploration, ``env.step``, learning reward r = reward - penalty (eq. 46);
+  3. off-policy agents store (S, A, r, S', d) in the replay buffer D and, once |D| >= B, make
+     ``updates_per_step`` updates on minibatches from D; on-policy / reference agents update on
+     the fresh batch (PPO, amortized);
+  4. every ``eval_every`` steps: evaluate on fixed held-out states, log a metrics row,
+     checkpoint atomically every ``checkpoint_every`` steps.
+Randomness comes only from three ``torch.Generator`` objects (network init, environment,
+agent), so the same seed gives the same metric curve on CPU, and their states are
+checkpointed, so ``resume=True`` continues the identical run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from mechdsl.rl.algorithms import HyperparameterError, make_agent, resolve_hparams
+from mechdsl.rl.algorithms.base import Agent, uniform_actions
+from mechdsl.rl.buffer import ReplayBuffer, Transition
+from mechdsl.rl.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from mechdsl.rl.env import BatchedEnv, learning_reward, observation, transition_tail
+from mechdsl.rl.metrics import MetricsLog
+from mechdsl.rl.progress import make_progress
+
+EVAL_SEED = 2_024_1125  # held-out states are the same for every run and seed
+CHECKPOINT_VERSION = 1
+
+
+class TrainingDiverged(RuntimeError):
+    """A non-finite number appeared; carries the step and the offending quantity."""
+
+    def __init__(self, step: int, quantity: str, value: float) -> None:
+        super().__init__(step, quantity, value)
+        self.step, self.quantity, self.value = step, quantity, value
+
+    def __str__(self) -> str:
+        return (f"training diverged at step {self.step}: {self.quantity} = {self.value}. "
+                "Try smaller learning rates, gradient clipping (grad_clip) or a smaller action penalty.")
+
+
+@dataclass
+class RunResult:
+    algo: str
+    seed: int
+    steps: int
+    hparams: Any
+    rows: list[dict[str, Any]]
+    agent: Agent
+    out_dir: Path | None
+    resumed_from: int | None
+    wall_time: float
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.rows[-1] if self.rows else {}
+
+
+def _check_finite(step: int, name: str, value: torch.Tensor | float) -> None:
+    if isinstance(value, torch.Tensor):
+        if not bool(torch.isfinite(value).all()):
+            bad = value[~torch.isfinite(value)].flatten()[0].item()
+            raise TrainingDiverged(step, name, bad)
+    elif not math.isfinite(value):
+        raise TrainingDiverged(step, name, value)
+
+
+def _generator(device: torch.device, seed: int) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+@dataclass
+class _Evaluator:
+    """Fixed held-out states; deterministic evaluation of the current policy."""
+
+    env: BatchedEnv
+    state: torch.Tensor
+    obs: torch.Tensor
+    optimum_mean: float | None
+
+    @staticmethod
+    def make(env: BatchedEnv, n: int, device: torch.device) -> "_Evaluator":
+        state = env.reset(n, _generator(env.device, EVAL_SEED)).to(device)
+        opt = env.optimum(state)
+        return _Evaluator(env, state, observation(env, state), None if opt is None else float(opt.mean()))
+
+    def __call__(self, agent: Agent) -> dict[str, float | None]:
+        action = agent.act(self.obs, explore=False, generator=_generator(self.obs.device, EVAL_SEED + 1))
+        result = self.env.evaluate(self.state, action)
+        utility = float(result.reward.mean())
+        ratio = None
+        if self.optimum_mean is not None and abs(self.optimum_mean) > 1e-12:
+            ratio = utility / self.optimum_mean
+        return {"test_reward": float(learning_reward(result).mean()), "test_utility": utility,
+                "optimality_ratio": ratio, "violation_rate": float((result.violation > 1e-6).float().mean()),
+                "violation_mean": float(result.violation.mean())}
+
+
+def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str | torch.device = "cpu",
+          preset: str = "default", hparams: dict[str, Any] | None = None, out_dir: str | Path | None = None,
+          resume: bool = False, eval_every: int = 100, checkpoint_every: int | None = None,
+          eval_states: int = 256, log: str | Callable[[dict[str, Any]], None] = "rich") -> RunResult:
+    """Train ``algo`` on ``env`` for ``steps`` training steps; see the module docstring.
+
+    ``hparams`` overrides the ``preset`` values and is validated against the algorithm's
+    dataclass. With ``resume=True`` and a checkpoint in ``out_dir``, the run continues from it
+    (``steps`` is the total, so a finished run can be extended). ``log``: "rich" (progress
+    bar), "plain" (one line per evaluation), "none", or a callable receiving each row.
+    Raises ``TrainingDiverged`` on NaN/inf and ``HyperparameterError`` on a bad train block.
+    """
+    if steps < 1 or eval_every < 1 or (checkpoint_every is not None and checkpoint_every < 1):
+        raise ValueError("steps, eval_every and checkpoint_every must be >= 1")
+    device = torch.device(device)
+    hp = resolve_hparams(algo, preset, hparams)
+    if hp.collect_batch < 1 or hp.updates_per_step < 0:
+        raise HyperparameterError(f"{algo}: collect_batch must be >= 1 and updates_per_step >= 0")
+    out = Path(out_dir) if out_dir is not None else None
+    checkpoint_every = checkpoint_every or eval_every
+    evaluator = _Evaluator.make(env, eval_states, device)
+
+    agent = make_agent(algo, env, hp, _generator(device, seed), device)
+    env_gen, agent_gen = _generator(env.device, seed + 1), _generator(device, seed + 2)
+    buffer = (ReplayBuffer(hp.buffer_size, env.state_dim, env.action_dim, device)
+              if agent.uses_replay else None)
+    start, updates, accum, rows, elapsed = 0, 0, {}, [], 0.0
+    resumed_from = None
+    ckpt_path = out / CHECKPOINT_NAME if out is not None else None
+    if resume and ckpt_path is not None:
+        ckpt = load_checkpoint(ckpt_path, device)
+        if ckpt is not None:
+            _check_compatible(ckpt, algo, seed, hp)
+            agent.load_state_dict(ckpt["agent"])
+            if buffer is not None:
+                buffer.load_state_dict(ckpt["buffer"])
+            env_gen.set_state(ckpt["env_generator"])
+            agent_gen.set_state(ckpt["agent_generator"])
+            start, updates, accum, elapsed = ckpt["step"], ckpt["updates"], ckpt["accum"], ckpt["elapsed"]
+            rows = [r for r in ckpt["rows"] if r["step"] <= start]
+            resumed_from = start
+    metrics = MetricsLog(out, rows)
+    if out is not None:
+        metrics.flush()
+
+    def checkpoint(step: int) -> None:
+        if ckpt_path is None:
+            return
+        save_checkpoint(ckpt_path, {
+            "version": CHECKPOINT_VERSION, "algo": algo, "seed": seed, "hparams": dataclasses.asdict(hp),
+            "step": step, "updates": updates, "accum": accum, "rows": metrics.rows,
+            "elapsed": elapsed + time.perf_counter() - t0, "agent": agent.state_dict(),
+            "buffer": buffer.state_dict() if buffer is not None else None,
+            "env_generator": env_gen.get_state(), "agent_generator": agent_gen.get_state()})
+
+    t0 = time.perf_counter()
+    state, episode_step = None, 0
+    with make_progress(log, total=steps, completed=start, description=algo) as progress:
+        for step in range(start + 1, steps + 1):
+            if state is None or env.horizon == 1:
+                state, episode_step = env.reset(hp.collect_batch, env_gen).to(device), 0
+            obs = observation(env, state)
+            if step <= getattr(hp, "warmup_steps", 0):
+                action = uniform_actions(obs.shape[0], env.action_dim, agent_gen, obs)
+            else:
+                action = agent.act(obs, explore=True, generator=agent_gen)
+            _check_finite(step, "action", action)
+            result = env.step(action)
+            reward = learning_reward(result, hp.violation_weight)
+            _check_finite(step, "reward", reward)
+            next_state, done = transition_tail(env, state, result)
+            batch = Transition(state, obs, action, reward, next_state, observation(env, next_state), done)
+            _add(accum, "train_reward", float(reward.mean()))
+
+            if buffer is not None:
+                buffer.add(batch)
+            for _ in range(hp.updates_per_step):
+                if buffer is not None and len(buffer) < hp.batch_size:
+                    break
+                sample = buffer.sample(hp.batch_size, agent_gen) if buffer is not None else batch
+                losses = agent.update(sample, step=updates + 1, generator=agent_gen, env=env)
+                updates += 1
+                for name, value in losses.items():
+                    _check_finite(step, name, value)
+                    _add(accum, name, value)
+
+            episode_step += 1
+            state = next_state
+            if env.horizon > 1 and (bool((done > 0.5).all()) or episode_step >= env.horizon):
+                state = None
+
+            if step % eval_every == 0 or step == steps:
+                row = {"step": step, "updates": updates, "env_samples": step * hp.collect_batch,
+                       **evaluator(agent), **{k: s / n for k, (s, n) in sorted(accum.items())}}
+                sparsity = agent.pruning_sparsity()
+                if sparsity is not None:
+                    row["sparsity"] = sparsity
+                row["time_s"] = round(elapsed + time.perf_counter() - t0, 3)
+                accum = {}
+                metrics.append(row)
+                _log_row(log, progress, row)
+            if step % checkpoint_every == 0 or step == steps:
+                checkpoint(step)
+            progress.advance(step)
+    wall = elapsed + time.perf_counter() - t0
+    return RunResult(algo, seed, steps, hp, metrics.rows, agent, out, resumed_from, wall)
+
+
+def _add(accum: dict[str, tuple[float, int]], name: str, value: float) -> None:
+    s, n = accum.get(name, (0.0, 0))
+    accum[name] = (s + value, n + 1)
+
+
+def _log_row(log, progress, row: dict[str, Any]) -> None:
+    if callable(log):
+        log(row)
+    progress.report(row)
+
+
+def _check_compatible(ckpt: dict, algo: str, seed: int, hp) -> None:
+    if ckpt.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"checkpoint version {ckpt.get('version')} is not supported")
+    mismatches = []
+    if ckpt["algo"] != algo:
+        mismatches.append(f"algorithm {ckpt['algo']!r} != {algo!r}")
+    if ckpt["seed"] != seed:
+        mismatches.append(f"seed {ckpt['seed']} != {seed}")
+    if ckpt["hparams"] != dataclasses.asdict(hp):
+        mismatches.append("hyperparameters differ")
+    if mismatches:
+        raise ValueError("cannot resume: the checkpoint belongs to another run (" + "; ".join(mismatches) + ")")

@@ -1,0 +1,88 @@
+"""Every algorithm beats the random contract on the toy screening env within a CPU budget;
+the registry validates hyperparameters the way a spec's ``train`` block needs."""
+from __future__ import annotations
+
+import pytest
+from toy_env import ScreeningContractEnv, TrackingEnv
+
+from mechdsl.rl import ALGORITHMS, HyperparameterError, hyperparameter_names, resolve_hparams, train
+
+OFF_POLICY = {"hidden": (64, 64), "batch_size": 128}
+BUDGETS = {  # algorithm -> (training steps, hyperparameters); all finish in a few seconds on 1 core
+    "edmsac": (200, {**OFF_POLICY, "prune_every": 5, "prune_events": 20}),
+    "dmsac": (160, OFF_POLICY),
+    "dmddpg": (160, OFF_POLICY),
+    "cgdm": (160, OFF_POLICY),
+    "sac": (160, OFF_POLICY),
+    "td3": (160, OFF_POLICY),
+    "ddpg": (160, OFF_POLICY),
+    "ppo": (40, {"hidden": (64, 64), "minibatch_size": 128, "epochs": 2}),
+    "amortized": (40, {"hidden": (64, 64)}),
+}
+
+
+@pytest.fixture(scope="module")
+def random_ratio() -> float:
+    return train(ScreeningContractEnv(), "random", steps=1, eval_every=1, log="none").final["optimality_ratio"]
+
+
+def test_every_registered_algorithm_has_a_budget():
+    assert set(ALGORITHMS) == set(BUDGETS) | {"random"}
+
+
+def test_random_reference_value(random_ratio):
+    assert random_ratio == pytest.approx(0.673, abs=0.01)  # 256 fixed held-out states
+
+
+@pytest.mark.parametrize("algo", sorted(BUDGETS))
+def test_beats_random_contract(algo, random_ratio):
+    steps, hparams = BUDGETS[algo]
+    run = train(ScreeningContractEnv(), algo, steps=steps, seed=0, eval_every=steps, log="none", hparams=hparams)
+    final = run.final
+    assert final["optimality_ratio"] > random_ratio + 0.15, final
+    assert final["optimality_ratio"] <= 1.0 + 1e-6
+    assert final["violation_rate"] == 0.0
+
+
+@pytest.mark.parametrize("algo", ["amortized", "sac"])
+def test_tracking_env_is_solved(algo):
+    hparams = {"hidden": (64, 64)} | ({"batch_size": 128} if algo == "sac" else {})
+    run = train(TrackingEnv(), algo, steps=120, seed=0, eval_every=120, log="none", hparams=hparams)
+    assert run.final["optimality_ratio"] > 0.97  # mean of 1 - (a - s)^2, optimum 1
+
+
+def test_hyperparameter_names_and_types():
+    names = hyperparameter_names("edmsac")
+    assert names["denoise_steps"] is int and names["prune_rate"] is float and names["schedule"] is str
+    assert names["hidden"] == tuple[int, ...]
+    assert "prune_rate" not in hyperparameter_names("dmsac")
+    assert set(hyperparameter_names("random")) == {"collect_batch", "updates_per_step", "violation_weight"}
+
+
+def test_presets():
+    paper = resolve_hparams("edmsac", "paper")
+    assert (paper.actor_lr, paper.critic_lr, paper.prune_rate, paper.denoise_steps) == (2e-7, 2e-6, 0.5, 6)
+    assert (paper.gamma, paper.tau, paper.batch_size, paper.weight_decay) == (0.99, 0.005, 512, 1e-4)
+    assert (paper.noise_scale, paper.variance, paper.act_with_target, paper.warmup_steps) == (1.0, "beta", True, 0)
+    default = resolve_hparams("edmsac")
+    assert default.actor_lr == 1e-3 and default.denoise_steps == 6
+    spec_block = resolve_hparams("edmsac", "paper", {"denoise_steps": 6, "prune_rate": 0.5, "hidden": [64, 64]})
+    assert spec_block.hidden == (64, 64)
+    assert resolve_hparams("sac", overrides={"actor_lr": 1}).actor_lr == 1.0  # int accepted for float
+
+
+def test_bad_train_blocks_are_reported():
+    with pytest.raises(HyperparameterError, match="did you mean 'prune_rate'"):
+        resolve_hparams("edmsac", overrides={"prune_rat": 0.3})
+    with pytest.raises(HyperparameterError, match="'denoise_steps' expects int"):
+        resolve_hparams("edmsac", overrides={"denoise_steps": 2.5})
+    with pytest.raises(HyperparameterError, match="expects bool"):
+        resolve_hparams("sac", overrides={"autotune_alpha": "yes"})
+    with pytest.raises(HyperparameterError, match="did you mean 'edmsac'"):
+        resolve_hparams("edmsca")
+    with pytest.raises(HyperparameterError, match="unknown preset"):
+        resolve_hparams("sac", "fast")
+    with pytest.raises(ValueError, match="pruning rate"):
+        train(ScreeningContractEnv(), "edmsac", steps=1, log="none", hparams={"prune_rate": 1.5})
+    with pytest.raises(ValueError, match="noise schedule"):
+        train(ScreeningContractEnv(), "dmsac", steps=1, log="none", hparams={"schedule": "quadratic"})

@@ -1,0 +1,145 @@
+"""The training loop: reproducibility, resume (also after kill -9), metric files, NaN guard."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from toy_env import ScreeningContractEnv, TrackingEnv
+
+from mechdsl.rl import TrainingDiverged, train
+from mechdsl.rl.env import StepResult
+from mechdsl.rl.metrics import deterministic_part, read_metrics
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = {"hidden": (32, 32), "batch_size": 64}
+
+
+def test_same_seed_same_curve_and_other_seed_differs():
+    env = ScreeningContractEnv()
+    runs = [train(env, "edmsac", steps=30, seed=s, eval_every=10, log="none",
+                  hparams={**SMALL, "prune_every": 2, "prune_events": 5}) for s in (5, 5, 6)]
+    a, b, c = (deterministic_part(r.rows) for r in runs)
+    assert len(a) == 3 and a == b
+    assert a != c
+    assert a[-1]["test_utility"] != a[0]["test_utility"]  # it did learn something
+
+
+@pytest.mark.parametrize("algo,hparams", [
+    ("edmsac", {**SMALL, "prune_every": 3, "prune_events": 6}),
+    ("ppo", {"hidden": (16, 16), "collect_batch": 64, "minibatch_size": 32, "epochs": 2}),
+])
+def test_resume_continues_the_same_run(tmp_path, algo, hparams):
+    env = ScreeningContractEnv()
+    straight = train(env, algo, steps=40, seed=1, eval_every=10, log="none", hparams=hparams, out_dir=tmp_path / "a")
+    first = train(env, algo, steps=20, seed=1, eval_every=10, log="none", hparams=hparams, out_dir=tmp_path / "b")
+    assert first.resumed_from is None
+    resumed = train(env, algo, steps=40, seed=1, eval_every=10, log="none", hparams=hparams,
+                    out_dir=tmp_path / "b", resume=True)
+    assert resumed.resumed_from == 20
+    assert deterministic_part(resumed.rows) == deterministic_part(straight.rows)
+    assert deterministic_part(read_metrics(tmp_path / "b")) == deterministic_part(straight.rows)
+
+
+def test_resume_refuses_another_run(tmp_path):
+    env = TrackingEnv()
+    train(env, "td3", steps=5, seed=0, eval_every=5, log="none", hparams=SMALL, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="seed 0 != 1"):
+        train(env, "td3", steps=10, seed=1, eval_every=5, log="none", hparams=SMALL, out_dir=tmp_path, resume=True)
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+import torch
+torch.set_num_threads(1)
+from toy_env import ScreeningContractEnv
+from mechdsl.rl import train
+
+def die_at_50(row):
+    if row["step"] == 50:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+train(ScreeningContractEnv(), "td3", steps=80, seed=2, eval_every=10, checkpoint_every=20,
+      hparams={hparams!r}, out_dir={out!r}, log=die_at_50)
+"""
+
+
+def test_resume_after_kill_minus_9(tmp_path):
+    """The process is SIGKILLed right after logging step 50 (last checkpoint: step 40)."""
+    env = ScreeningContractEnv()
+    straight = train(env, "td3", steps=80, seed=2, eval_every=10, checkpoint_every=20, log="none",
+                     hparams=SMALL, out_dir=tmp_path / "straight")
+    out = tmp_path / "killed"
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), hparams=SMALL, out=str(out))
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == -9, proc.stderr
+    assert [r["step"] for r in read_metrics(out)] == [10, 20, 30, 40, 50]
+    assert not list(out.glob("*.tmp"))
+    resumed = train(env, "td3", steps=80, seed=2, eval_every=10, checkpoint_every=20, log="none",
+                    hparams=SMALL, out_dir=out, resume=True)
+    assert resumed.resumed_from == 40  # at most one checkpoint interval lost
+    assert deterministic_part(resumed.rows) == deterministic_part(straight.rows)
+
+
+def test_metric_files(tmp_path):
+    run = train(TrackingEnv(), "sac", steps=20, seed=0, eval_every=5, log="none", hparams=SMALL, out_dir=tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [5, 10, 15, 20]
+    with open(tmp_path / "metrics.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in table] == [5, 10, 15, 20]
+    assert float(table[-1]["test_reward"]) == pytest.approx(rows[-1]["test_reward"])
+    assert rows[-1] == run.rows[-1]
+    # TrackingEnv's optimum is 1, so the ratio is the mean utility itself
+    assert rows[-1]["optimality_ratio"] == pytest.approx(rows[-1]["test_utility"])
+    assert (tmp_path / "checkpoint.pt").exists()
+
+
+class _NaNRewardEnv(TrackingEnv):
+    """Finite for the first steps, then a NaN reward from ``step``."""
+
+    def __init__(self, bad_from: int) -> None:
+        super().__init__()
+        self.calls, self.bad_from = 0, bad_from
+
+    def step(self, action: torch.Tensor) -> StepResult:
+        self.calls += 1
+        result = super().step(action)
+        if self.calls >= self.bad_from:
+            return StepResult(result.reward * float("nan"), result.penalty, result.violation, result.info)
+        return result
+
+
+class _NaNGradientEnv(TrackingEnv):
+    """``step`` is fine but the differentiable ``evaluate`` used by the amortized agent is not."""
+
+    def evaluate(self, state, action):
+        result = super().evaluate(state, action)
+        if action.requires_grad:
+            return StepResult(result.reward + float("inf") * action.sum(1), result.penalty, result.violation, result.info)
+        return result
+
+
+def test_nan_guard_names_step_and_quantity():
+    with pytest.raises(TrainingDiverged) as err:
+        train(_NaNRewardEnv(bad_from=4), "random", steps=10, eval_every=5, log="none")
+    assert (err.value.step, err.value.quantity) == (4, "reward")
+    assert "training diverged at step 4: reward = nan" in str(err.value)
+    with pytest.raises(TrainingDiverged) as err:
+        train(_NaNGradientEnv(), "amortized", steps=10, eval_every=5, log="none", hparams={"hidden": (8,)})
+    assert (err.value.step, err.value.quantity) == (1, "actor_loss")
+
+
+def test_plain_and_rich_logging(capsys):
+    train(TrackingEnv(), "random", steps=4, eval_every=2, log="plain")
+    assert "[random] step 4  test reward" in capsys.readouterr().err
+    train(TrackingEnv(), "random", steps=4, eval_every=2, log="rich")  # must not raise without a terminal
+    with pytest.raises(ValueError, match="unknown log mode"):
+        train(TrackingEnv(), "random", steps=1, eval_every=1, log="loud")
