@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "rl"))
 from toy_env import ScreeningContractEnv  # noqa: E402
 
 from mechdsl.rl import resolve_hparams, train  # noqa: E402
