@@ -1,0 +1,41 @@
+"""`mechdsl eval RUN_DIR`: evaluate a trained run on held-out states against the exact optimum."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="evaluate a trained run against the exact optimum")
+    parser.add_argument("run_dir", help="a folder written by `mechdsl train` or `mechdsl run`")
+    parser.add_argument("--states", type=int, default=1000, help="held-out states (default 1000)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the held-out states (default: fixed)")
+    parser.add_argument("--json", action="store_true",
+                        help='JSON with "states", "contracts" (as `mechdsl solve --json`), "objective", '
+                             '"optimum" (per state) and "optimality_ratio"')
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from mechdsl.cli.output import UsageError
+    from mechdsl.rl.evaluate import HELDOUT_SEED
+    from mechdsl.rl.runs import RunConfig, build_env, evaluate_states, load_agent
+
+    run_dir = Path(args.run_dir)
+    if args.states < 1:
+        raise UsageError("--states must be at least 1")
+    config = RunConfig.load(run_dir)
+    model, env = build_env(config, run_dir)
+    agent, _ = load_agent(config, run_dir, env)
+    report = evaluate_states(model, env, agent, args.states, HELDOUT_SEED if args.seed is None else args.seed)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    objective, optimum = report["objective"], report["optimum"]
+    print(f"{config.algo} on {config.spec} ({args.states} held-out states)")
+    print(f"  mean utility     {sum(objective) / len(objective):.6g}")
+    print(f"  mean optimum     {sum(optimum) / len(optimum):.6g}")
+    print(f"  optimality ratio {report['optimality_ratio']:.4f}")
+    print(f"  violation rate   {report['violation_rate']:.4f}")
+    return 0

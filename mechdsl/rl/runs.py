@@ -1,0 +1,225 @@
+"""A training run of a spec: compile its env into the run folder, train, evaluate, report.
+
+A run folder holds everything needed to evaluate it again later:
+    run.json          the configuration (spec path and text, algorithm, seed, settings)
+    package/          the generated environment (`mechdsl compile` output)
+    checkpoint.pt     the agent, buffer and generators (written by `mechdsl.rl.loop`)
+    metrics.csv/jsonl the learning curve
+    evaluation.json   held-out evaluation against the exact optimum
+    report.md + PNGs  plots (learning curves, optimality ratio, contract items per type)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+
+from mechdsl.lang.train_schema import RUN_SETTINGS
+
+RUN_FILE = "run.json"
+DEFAULT_STEPS = 2000
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    spec: str
+    source: str
+    algo: str
+    steps: int
+    seed: int
+    device: str
+    preset: str
+    hparams: dict = field(default_factory=dict)
+    overrides: dict = field(default_factory=dict)
+
+    def save(self, run_dir: Path) -> None:
+        from mechdsl.rl.checkpoint import atomic_write_text
+
+        atomic_write_text(run_dir / RUN_FILE, json.dumps(asdict(self), indent=2, sort_keys=True))
+
+    @staticmethod
+    def load(run_dir: Path) -> "RunConfig":
+        path = Path(run_dir) / RUN_FILE
+        if not path.is_file():
+            from mechdsl.cli.output import UsageError
+
+            raise UsageError(f"{run_dir} is not a mechdsl run folder (no {RUN_FILE})",
+                             hint="pass the folder that `mechdsl train` or `mechdsl run` wrote")
+        return RunConfig(**json.loads(path.read_text()))
+
+
+def load_package(folder: Path) -> ModuleType:
+    """Import a generated package from its folder, under a name unique to that folder."""
+    folder = Path(folder).resolve()
+    name = "_mechdsl_run_" + hashlib.sha1(str(folder).encode()).hexdigest()[:12]
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py", submodule_search_locations=[str(folder)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_env(config: RunConfig, run_dir: Path, dtype: torch.dtype = torch.float32):
+    """Compile the spec into `run_dir/package` (idempotent) and instantiate its env."""
+    from mechdsl.codegen import compile_spec
+    from mechdsl.lang import load_source
+
+    model = load_source(config.source, config.spec, config.overrides)
+    compile_spec(model, run_dir / "package", source=config.source)
+    return model, load_package(run_dir / "package").Env(device=config.device, dtype=dtype)
+
+
+def configure(spec_path: str, source: str, model, *, algo: str | None, steps: int | None, seed: int | None,
+              device: str, preset: str | None, overrides: dict) -> RunConfig:
+    """Merge the spec's `train` block with command-line choices (the command line wins)."""
+    settings = dict(model.train)
+    algo = algo or settings.get("algorithm", "edmsac")
+    hparams = {k: v for k, v in settings.items() if k not in RUN_SETTINGS}
+    if algo != settings.get("algorithm"):
+        from mechdsl.rl import hyperparameter_names
+
+        known = hyperparameter_names(algo)
+        hparams = {k: v for k, v in hparams.items() if k in known}  # the block was written for another algorithm
+    return RunConfig(spec=spec_path, source=source, algo=algo,
+                     steps=int(steps or settings.get("steps", DEFAULT_STEPS)),
+                     seed=int(seed if seed is not None else settings.get("seed", 0)), device=device,
+                     preset=preset or settings.get("preset", "default"), hparams=hparams, overrides=overrides)
+
+
+def default_run_dir(config: RunConfig, model_name: str) -> Path:
+    return Path("runs") / f"{model_name}-{config.algo}-seed{config.seed}"
+
+
+def train_run(config: RunConfig, run_dir: Path, *, resume: bool = False, log: str = "rich",
+              eval_states: int = 1000) -> dict:
+    """Train, evaluate on held-out states and write the report; returns the evaluation."""
+    from mechdsl.rl import train
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir)
+    model, env = build_env(config, run_dir)
+    result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
+                   preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
+                   eval_every=max(1, config.steps // 20), eval_states=256, log=log)
+    return evaluate_and_report(config, run_dir, model, env, result.agent, result.rows, eval_states)
+
+
+def load_agent(config: RunConfig, run_dir: Path, env):
+    """The trained agent of a run folder, rebuilt from its checkpoint; also the curve rows."""
+    from mechdsl.rl import resolve_hparams
+    from mechdsl.rl.algorithms import make_agent
+    from mechdsl.rl.checkpoint import CHECKPOINT_NAME, load_checkpoint
+
+    device = torch.device(config.device)
+    checkpoint = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME, device)
+    if checkpoint is None:
+        from mechdsl.cli.output import UsageError
+
+        raise UsageError(f"{run_dir} has no checkpoint yet", hint="train first: mechdsl train SPEC --out RUN_DIR")
+    hp = resolve_hparams(config.algo, config.preset, config.hparams)
+    agent = make_agent(config.algo, env, hp, torch.Generator(device=device).manual_seed(config.seed), device)
+    agent.load_state_dict(checkpoint["agent"])
+    return agent, checkpoint["rows"]
+
+
+def contract_means(env, state: torch.Tensor, contract: dict[str, torch.Tensor], model) -> dict[str, dict[int, float]]:
+    """{variable: {flat index: mean over states}} for the plot of contract items per type."""
+    out: dict[str, dict[int, float]] = {}
+    for name, v in model.variables.items():
+        out[name] = {i: float(contract[s.name].double().mean()) for i, s in enumerate(v.symbols())}
+    return out
+
+
+def policy_contracts(env, agent, state: torch.Tensor, seed: int):
+    """(StepResult, {contract entry name: (B,) tensor}) of the deterministic policy."""
+    from mechdsl.rl.env import observation
+
+    obs = observation(env, state)
+    action = agent.act(obs, explore=False, generator=torch.Generator(device=obs.device).manual_seed(seed))
+    result = env.evaluate(state, action)
+    return result, {name: result.info[name] for name in load_package_of(env).CONTRACT_LAYOUT}
+
+
+def load_package_of(env) -> ModuleType:
+    """The generated `env.py` module of an env instance (layouts, constants)."""
+    return sys.modules[type(env).__module__]
+
+
+def evaluate_and_report(config: RunConfig, run_dir: Path, model, env, agent, rows, eval_states: int) -> dict:
+    from mechdsl.rl.evaluate import evaluate_policy, heldout_states
+    from mechdsl.rl.report import write_report
+
+    def solve_one(state_row: torch.Tensor) -> float:
+        return float(env.optimum(state_row[None])[0])
+
+    evaluation = evaluate_policy(env, agent, n_states=eval_states, solve_one=solve_one, solver_states=20)
+    summary = evaluation.as_dict()
+    state = heldout_states(env, 256)
+    result, contract = policy_contracts(env, agent, state, config.seed)
+    items = contract_means(env, state, contract, model)
+    reference = exact_contract_means(model, env, state[:32])
+    (run_dir / "evaluation.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    write_report(run_dir, {config.algo: rows}, {config.algo: evaluation}, optimum=evaluation.mean_optimum,
+                 items=items, items_reference=reference, title=f"{model.name}: {config.algo}, seed {config.seed}",
+                 notes=(f"Spec `{config.spec}`, {config.steps} steps, preset `{config.preset}`, device "
+                        f"`{config.device}`. Optimality ratio = mean policy utility / mean exact optimum on "
+                        f"{evaluation.n_states} held-out states. The env's payments follow the least-payment "
+                        "rule; in dynamic contracts the exact optimum may pay more (docs/method.md), so a "
+                        "perfect policy can score slightly below 1."))
+    return summary
+
+
+def exact_contract_means(model, env, state: torch.Tensor) -> dict[str, dict[int, float]]:
+    """Mean exact-optimal contract over a few states (reference bars in the report)."""
+    from mechdsl.solve.exact import solve
+
+    sums: dict[str, np.ndarray] = {}
+    for named in state_dicts(model, env, state):
+        solution = solve(model, named)
+        for name, v in model.variables.items():
+            values = np.array([solution.contract[s.name] for s in v.symbols()])
+            sums[name] = sums.get(name, 0) + values
+    n = state.shape[0]
+    return {name: {i: float(x / n) for i, x in enumerate(total)} for name, total in sums.items()}
+
+
+def state_dicts(model, env, state: torch.Tensor) -> list[dict[str, float]]:
+    """Env state rows -> named state dicts with constants and derived quantities."""
+    from mechdsl.solve.state import with_derived
+
+    package = load_package_of(env)
+    rows = state.detach().to("cpu", torch.float64).numpy()
+    named = {name: np.full(len(rows), value) for name, value in package.CONSTANTS.items()}
+    named.update({name: rows[:, i] for i, name in enumerate(package.STATE_LAYOUT)})
+    full = with_derived(model, named)
+    return [{k: float(v[i]) for k, v in full.items()} for i in range(len(rows))]
+
+
+def evaluate_states(model, env, agent, n: int, seed: int) -> dict:
+    """Per-state policy contracts and utilities against the exact optimum, in the layout of
+    `mechdsl solve --json` ("states", "contracts"), plus "objective", "optimum" (per state),
+    "optimality_ratio" (mean objective / mean optimum) and "violation_rate"."""
+    from mechdsl.cli.solve_cmd import state_json
+
+    state = env.reset(n, torch.Generator(device=env.device).manual_seed(seed))
+    result, contract = policy_contracts(env, agent, state, seed)
+    optimum = env.optimum(state).double().cpu().numpy()
+    objective = result.reward.double().cpu().numpy()
+    states = [state_json(model, named) for named in state_dicts(model, env, state)]
+    contracts = []
+    for b in range(n):
+        contracts.append({name: np.asarray([float(contract[s.name][b]) for s in v.symbols()]).reshape(v.shape).tolist()
+                          for name, v in model.variables.items()})
+    return {"states": states, "contracts": contracts, "objective": objective.tolist(), "optimum": optimum.tolist(),
+            "optimality_ratio": float(objective.mean() / optimum.mean()),
+            "violation_rate": float((result.violation > 1e-6).double().mean())}

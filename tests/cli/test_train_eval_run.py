@@ -1,0 +1,44 @@
+"""`mechdsl train`, `eval` and `run` end to end on a small budget (CPU)."""
+
+import json
+
+from mechdsl.cli.main import main
+
+
+def test_train_then_eval_json(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "specs/static_contract.mech", "--algo", "amortized", "--steps", "60", "--out", str(run_dir),
+                 "--eval-states", "50", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "optimality ratio" in out
+    for name in ("run.json", "checkpoint.pt", "metrics.csv", "evaluation.json", "report.md", "test_utility.png",
+                 "contract_items.png", "package/env.py"):
+        assert (run_dir / name).exists(), name
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    assert evaluation["optimality_ratio"] > 0.9 and evaluation["violation_rate"] == 0.0
+
+    assert main(["eval", str(run_dir), "--states", "5", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"states", "contracts", "objective", "optimum", "optimality_ratio"} <= set(report)
+    assert len(report["contracts"]) == 5 and set(report["contracts"][0]) == {"s", "r"}
+    assert len(report["states"][0]["psi"]) == 2
+    ratio = sum(report["objective"]) / sum(report["optimum"])
+    assert abs(ratio - report["optimality_ratio"]) < 1e-9
+    assert all(o <= opt * (1 + 1e-6) for o, opt in zip(report["objective"], report["optimum"]))
+
+
+def test_run_command_and_resume(tmp_path, capsys):
+    run_dir = tmp_path / "r"
+    assert main(["run", "specs/static_contract.mech", "--algo", "random", "--steps", "5", "--out", str(run_dir),
+                 "--eval-states", "20", "--quiet"]) == 0
+    assert (run_dir / "report.md").exists()
+    assert main(["train", "specs/static_contract.mech", "--algo", "random", "--steps", "8", "--out", str(run_dir),
+                 "--eval-states", "20", "--quiet", "--resume"]) == 0
+    rows = (run_dir / "metrics.csv").read_text().strip().splitlines()
+    assert rows[-1].split(",")[0] == "8"
+
+
+def test_bad_inputs_exit_2(tmp_path, capsys):
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "not a mechdsl run folder" in capsys.readouterr().err
+    assert main(["train", "specs/static_contract.mech", "--device", "cuda:7", "--steps", "1"]) in (0, 2)
