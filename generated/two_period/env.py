@@ -94,7 +94,7 @@ CONSTANTS = {  # folded into the formulas at compile time
     'beta': 0.5,
 }
 ACTION_PENALTY = 0.01
-ALGORITHM = 'edmsac'
+ALGORITHM = 'amortized'
 
 
 # ---------------------------------------------------------------- sampling
