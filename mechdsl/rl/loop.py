@@ -159,6 +159,7 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
             "buffer": buffer.state_dict() if buffer is not None else None,
             "env_generator": env_gen.get_state(), "agent_generator": agent_gen.get_state()})
 
+    reward_scale = hp.reward_scale or probe_reward_scale(env, hp, seed, device)
     t0 = time.perf_counter()
     state, episode_step = None, 0
     with make_progress(log, total=steps, completed=start, description=algo) as progress:
@@ -172,11 +173,11 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
                 action = agent.act(obs, explore=True, generator=agent_gen)
             _check_finite(step, "action", action)
             result = env.step(action)
-            reward = learning_reward(result, hp.violation_weight)
+            reward = learning_reward(result, hp.violation_weight) * reward_scale
             _check_finite(step, "reward", reward)
             next_state, done = transition_tail(env, state, result)
             batch = Transition(state, obs, action, reward, next_state, observation(env, next_state), done)
-            _add(accum, "train_reward", float(reward.mean()))
+            _add(accum, "train_reward", float(reward.mean()) / reward_scale)
 
             if buffer is not None:
                 buffer.add(batch)
@@ -210,6 +211,16 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
             progress.advance(step)
     wall = elapsed + time.perf_counter() - t0
     return RunResult(algo, seed, steps, hp, metrics.rows, agent, out, resumed_from, wall)
+
+
+def probe_reward_scale(env: BatchedEnv, hp, seed: int, device: torch.device, probe: int = 1024) -> float:
+    """1 / std of the learning reward of uniform random actions on a probe batch drawn from
+    its own generator (so it does not disturb the training streams; same seed, same scale)."""
+    generator = _generator(env.device, seed + 7919)
+    state = env.reset(probe, generator)
+    action = 2 * torch.rand(probe, env.action_dim, generator=generator, device=env.device, dtype=env.dtype) - 1
+    spread = float(learning_reward(env.evaluate(state, action), hp.violation_weight).double().std())
+    return 1.0 / spread if math.isfinite(spread) and spread > 1e-12 else 1.0
 
 
 def _add(accum: dict[str, tuple[float, int]], name: str, value: float) -> None:

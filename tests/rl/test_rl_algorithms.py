@@ -56,7 +56,8 @@ def test_hyperparameter_names_and_types():
     assert names["denoise_steps"] is int and names["prune_rate"] is float and names["schedule"] is str
     assert names["hidden"] == tuple[int, ...]
     assert "prune_rate" not in hyperparameter_names("dmsac")
-    assert set(hyperparameter_names("random")) == {"collect_batch", "updates_per_step", "violation_weight"}
+    assert set(hyperparameter_names("random")) == {"collect_batch", "updates_per_step", "violation_weight",
+                                                   "reward_scale"}
 
 
 def test_presets():

@@ -143,3 +143,17 @@ def test_plain_and_rich_logging(capsys):
     train(TrackingEnv(), "random", steps=4, eval_every=2, log="rich")  # must not raise without a terminal
     with pytest.raises(ValueError, match="unknown log mode"):
         train(TrackingEnv(), "random", steps=1, eval_every=1, log="loud")
+
+
+def test_probe_reward_scale_is_deterministic_and_inverse_spread():
+    import torch
+
+    from mechdsl.rl import resolve_hparams
+    from mechdsl.rl.loop import probe_reward_scale
+    from toy_env import ScreeningContractEnv
+
+    env = ScreeningContractEnv()
+    hp = resolve_hparams("sac", "default", None)
+    a = probe_reward_scale(env, hp, 3, torch.device("cpu"))
+    assert a == probe_reward_scale(env, hp, 3, torch.device("cpu"))
+    assert 0 < a < float("inf")

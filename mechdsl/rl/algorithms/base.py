@@ -23,6 +23,10 @@ class CommonHparams:
     collect_batch: int = 32
     updates_per_step: int = 1
     violation_weight: float = 0.0  # learning reward subtracts w * violation (env.learning_reward)
+    # Rewards fed to the learner are multiplied by this; 0 = automatic, 1 / std of the learning
+    # reward of uniformly random actions on a fixed probe batch (contract rewards are ~1e3,
+    # which stalls critics tuned for unit-scale rewards). Reported metrics stay unscaled.
+    reward_scale: float = 0.0
 
 
 @dataclass(frozen=True)
