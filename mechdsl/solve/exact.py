@@ -127,8 +127,7 @@ def solve_unreduced(model: Model, state: dict[str, float]) -> Solution | None:
 
 
 def _reduced_cvxpy(derivation: Derivation, state: dict[str, float]) -> Solution | None:
-    constraints = [*derivation.monotone, *derivation.reduced, *derivation.declared()]
-    return _solve_convex(derivation.model, state, [c.g for c in constraints], "reduced")
+    return _solve_convex(derivation.model, state, reduced_inequalities(derivation), "reduced")
 
 
 def _complete(derivation: Derivation, state: dict[str, float], allocations: dict[str, float]) -> dict[str, float]:
@@ -194,11 +193,29 @@ def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int 
     return _finish(model, state, contract, "scipy-slsqp (reduced; local optimum, problem not DCP)")
 
 
-def solve_reduced(derivation: Derivation, state: dict[str, float]) -> Solution:
+def reduced_inequalities(derivation: Derivation) -> list[sp.Expr]:
+    return [c.g for c in [*derivation.monotone, *derivation.reduced, *derivation.declared()]]
+
+
+def solve_reduced(derivation: Derivation, state: dict[str, float], compiled: bool = True) -> Solution:
+    """The reduced problem: compiled once per derivation (DPP) when possible, else CVXPY per
+    state, else SciPy."""
+    if compiled:
+        from mechdsl.solve.parametric import oracle
+
+        key = ("reduced", id(derivation))
+        if key not in _COMPILED or _COMPILED[key][0] is not derivation:
+            if len(_COMPILED) >= 8:
+                _COMPILED.pop(next(iter(_COMPILED)))
+            _COMPILED[key] = (derivation, oracle(derivation.model, reduced_inequalities(derivation)))
+        program = _COMPILED[key][1]
+        if program is not None:
+            _, contract = program.solve_state(state)
+            return _finish(derivation.model, state, contract, "cvxpy-clarabel (reduced, compiled)")
     return _reduced_cvxpy(derivation, state) or _reduced_scipy(derivation, state)
 
 
-_COMPILED: dict[int, tuple[Model, object]] = {}
+_COMPILED: dict[object, tuple[object, object]] = {}  # model or derivation id -> (it, compiled program)
 
 
 def compiled_oracle(model: Model):

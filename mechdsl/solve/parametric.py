@@ -101,7 +101,9 @@ class _Builder:
 class ParametricOracle:
     """Exact optimum of the unreduced problem for many states, compiled once."""
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, inequalities: list[sp.Expr] | None = None):
+        """`inequalities` (g >= 0) default to every original constraint (the unreduced
+        problem); a derivation's reduced set gives the compiled reduced problem."""
         self.model = model
         decision = model.decision_symbols()
         variables, constraints = {}, []
@@ -115,7 +117,9 @@ class ParametricOracle:
         builder = _Builder(model, set(decision), variables)
         constants = {s: sp.Float(v) for s, v in model.constant_values().items()}  # fixed per model
         objective = builder.translate(_expand(model.objective.expr.xreplace(constants)))
-        for _, g in original_constraints(model):
+        if inequalities is None:
+            inequalities = [g for _, g in original_constraints(model)]
+        for g in inequalities:
             constraints.append(builder.translate(_expand(g.xreplace(constants))) >= 0)
         sense = cp.Maximize if model.objective.sense == "maximize" else cp.Minimize
         self.problem = cp.Problem(sense(objective), constraints)
@@ -144,9 +148,9 @@ class ParametricOracle:
         return np.array([self.solve_state({k: float(v[i]) for k, v in states.items()})[0] for i in range(n)])
 
 
-def oracle(model: Model) -> ParametricOracle | None:
-    """The compiled oracle, or None when the unreduced problem is not DPP-parametrisable."""
+def oracle(model: Model, inequalities: list[sp.Expr] | None = None) -> ParametricOracle | None:
+    """The compiled oracle, or None when the problem is not DPP-parametrisable."""
     try:
-        return ParametricOracle(model)
+        return ParametricOracle(model, inequalities)
     except (NotParametric, cp.error.DCPError):
         return None
