@@ -17,7 +17,7 @@ from mechdsl import __version__
 from mechdsl.cli.output import UsageError, print_error
 from mechdsl.lang.diagnostics import SpecError, render_all
 
-SUBCOMMANDS = ("check", "fmt", "derive", "solve", "compile", "train", "eval", "run")
+SUBCOMMANDS = ("check", "fmt", "derive", "solve", "compile", "train", "eval", "run", "sweep")
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
 

@@ -101,8 +101,9 @@ def default_run_dir(config: RunConfig, model_name: str) -> Path:
 
 
 def train_run(config: RunConfig, run_dir: Path, *, resume: bool = False, log: str = "rich",
-              eval_states: int = 1000) -> dict:
-    """Train, evaluate on held-out states and write the report; returns the evaluation."""
+              eval_states: int = 1000, curve_states: int = 256) -> dict:
+    """Train, evaluate on held-out states and write the report; returns the evaluation.
+    `curve_states` held-out states score the learning curve (each costs one exact solve)."""
     from mechdsl.rl import train
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +111,7 @@ def train_run(config: RunConfig, run_dir: Path, *, resume: bool = False, log: st
     model, env = build_env(config, run_dir)
     result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
                    preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
-                   eval_every=max(1, config.steps // 20), eval_states=256, log=log)
+                   eval_every=max(1, config.steps // 20), eval_states=curve_states, log=log)
     return evaluate_and_report(config, run_dir, model, env, result.agent, result.rows, eval_states)
 
 
