@@ -134,10 +134,13 @@ def load_agent(config: RunConfig, run_dir: Path, env):
 
 
 def contract_means(env, state: torch.Tensor, contract: dict[str, torch.Tensor], model) -> dict[str, dict[int, float]]:
-    """{variable: {flat index: mean over states}} for the plot of contract items per type."""
+    """{group: {type: mean over states}} for the plot of contract items per type; a
+    variable indexed by earlier reports gets one group per report history (`T2[1, .]`)."""
     out: dict[str, dict[int, float]] = {}
     for name, v in model.variables.items():
-        out[name] = {i: float(contract[s.name].double().mean()) for i, s in enumerate(v.symbols())}
+        for index, symbol in zip(np.ndindex(*v.shape), v.symbols()):
+            group = name if len(index) == 1 else f"{name}[{', '.join(map(str, index[:-1]))}, .]"
+            out.setdefault(group, {})[index[-1]] = float(contract[symbol.name].double().mean())
     return out
 
 
@@ -184,14 +187,10 @@ def exact_contract_means(model, env, state: torch.Tensor) -> dict[str, dict[int,
     """Mean exact-optimal contract over a few states (reference bars in the report)."""
     from mechdsl.solve.exact import solve
 
-    sums: dict[str, np.ndarray] = {}
-    for named in state_dicts(model, env, state):
-        solution = solve(model, named)
-        for name, v in model.variables.items():
-            values = np.array([solution.contract[s.name] for s in v.symbols()])
-            sums[name] = sums.get(name, 0) + values
-    n = state.shape[0]
-    return {name: {i: float(x / n) for i, x in enumerate(total)} for name, total in sums.items()}
+    solutions = [solve(model, named).contract for named in state_dicts(model, env, state)]
+    means = {name: torch.tensor([sum(c[name] for c in solutions) / len(solutions)])
+             for name in solutions[0]}
+    return contract_means(env, state, means, model)
 
 
 def state_dicts(model, env, state: torch.Tensor) -> list[dict[str, float]]:
