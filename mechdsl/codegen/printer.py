@@ -137,7 +137,19 @@ class TensorPrinter(TorchPrinter):
         return f"torch.abs({self._print(expr.args[0])})"
 
     def _print_Piecewise(self, expr):
-        raise NotImplementedError("Piecewise expressions are not supported by the torch code generator")
+        """Piecewise((e1, c1), ..., (en, cn)) -> nested torch.where, the first true condition
+        wins and no true condition gives NaN (SymPy's solve can return a Piecewise payment)."""
+        code = "float('nan')"
+        for piece in reversed(expr.args):
+            if piece.cond == sp.true:
+                code = self._print_value(piece.expr)
+            else:
+                code = f"torch.where({self._print(piece.cond)}, {self._print_value(piece.expr)}, {code})"
+        return code
+
+    def _print_value(self, value):
+        """A branch of torch.where: numbers become Python floats (broadcast by torch.where)."""
+        return float_literal(value) if value.is_number else self._print(value)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,14 @@ import numpy as np
 import sympy as sp
 
 from mechdsl.games.follower import FollowerResponse, derive_follower
+from mechdsl.cli.output import UsageError
 from mechdsl.games.model import GameModel
+
+
+class UnsupportedGame(UsageError):
+    """A game outside the solver's class (one price per leader, followers that respond to
+    leaders only): reported to the user, exit status 2."""
+
 
 GRID = 201
 CERTIFICATE_GRID = 1001
@@ -86,13 +93,17 @@ class LeaderGame:
         self.instances = [(p, k) for p in model.leaders for k in range(p.count)]
         for p, k in self.instances:
             if len(model.strategy_symbols(p, k)) != 1:
-                raise NotImplementedError("each leader instance must choose one scalar strategy (its price)")
+                raise UnsupportedGame(f"leader {p.name}[{k}] chooses {len(model.strategy_symbols(p, k))} strategies; "
+                                      "the equilibrium solver needs exactly one (its price)",
+                                      hint="declare one `strategy price[I] of LEADER in [lo, hi]` per leader population")
         forms = self.forms or derive_followers(model)
         follower_syms = {x for f in forms for x in f.variables}
         for f in forms:
             others = (f.utility.free_symbols & follower_syms) - set(f.variables)
             if others:
-                raise NotImplementedError("follower utilities that depend on other followers are not supported yet")
+                raise UnsupportedGame(f"a follower's utility depends on other followers' strategies ({sorted(map(str, others))}); "
+                                      "the solver handles followers that respond to leaders only",
+                                      hint="write each follower utility in its own strategies, the leaders' and the state")
         self.forms = forms
         self.followers = FollowerResponse(model, self.state, forms, self.leader_symbols)
         subs = {s: sp.Float(v) for s, v in self.state.items()}

@@ -86,14 +86,7 @@ class Checker:
     def check(self) -> m.Model:
         self._collect()
         self._apply_unknown_overrides()
-        for node in self._of(ast.SizeDecl):
-            self.sizes[node.name] = int(self.overrides.get(node.name, node.value))
-            if self.sizes[node.name] < 1:
-                self._error(f"size '{node.name}' must be at least 1", node.span)
-        for node in self._of(ast.ParamConst):
-            self._declare(self._constant, node)
-        for node in self._of(ast.ParamRandom):
-            self._declare(self._random, node)
+        self._check_parameters()
         for node in self._of(ast.TypesDecl):
             self._declare(self._types, node)
         for node in self._of(ast.ProbRandom, ast.ProbFixed):
@@ -134,6 +127,18 @@ class Checker:
             size_sweeps={n.name: tuple(int(lower(v, self).evalf()) for v in n.sweep)
                          for n in self._of(ast.SizeDecl) if n.sweep},
         )
+
+    def _check_parameters(self) -> None:
+        """Sizes (with --set overrides), constants and scalar random parameters: the part
+        every kind of spec (contract or game) starts with."""
+        for node in self._of(ast.SizeDecl):
+            self.sizes[node.name] = int(self.overrides.get(node.name, node.value))
+            if self.sizes[node.name] < 1:
+                self._error(f"size '{node.name}' must be at least 1", node.span)
+        for node in self._of(ast.ParamConst):
+            self._declare(self._constant, node)
+        for node in self._of(ast.ParamRandom):
+            self._declare(self._random, node)
 
     # ================================================================ helpers
     def _error(self, message: str, span: ast.Span, hint: str | None = None) -> None:

@@ -55,14 +55,7 @@ class GameChecker(Checker):
         games = self._of(ast.GameDecl)
         for extra in games[1:]:
             self._error("a second game name; only one is allowed", extra.span)
-        for node in self._of(ast.SizeDecl):
-            self.sizes[node.name] = int(self.overrides.get(node.name, node.value))
-            if self.sizes[node.name] < 1:
-                self._error(f"size '{node.name}' must be at least 1", node.span)
-        for node in self._of(ast.ParamConst):
-            self._declare(self._constant, node)
-        for node in self._of(ast.ParamRandom):
-            self._declare(self._random, node)
+        self._check_parameters()
         for node in self._of(ast.ParamRandomIndexed):
             self._declare(self._indexed_random, node)
         for node in self._of(ast.PlayerDecl):

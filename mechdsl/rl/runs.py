@@ -133,7 +133,7 @@ def load_agent(config: RunConfig, run_dir: Path, env):
     return agent, checkpoint["rows"]
 
 
-def contract_means(env, state: torch.Tensor, contract: dict[str, torch.Tensor], model) -> dict[str, dict[int, float]]:
+def contract_means(contract: dict[str, torch.Tensor], model) -> dict[str, dict[int, float]]:
     """{group: {type: mean over states}} for the plot of contract items per type; a
     variable indexed by earlier reports gets one group per report history (`T2[1, .]`)."""
     out: dict[str, dict[int, float]] = {}
@@ -169,8 +169,8 @@ def evaluate_and_report(config: RunConfig, run_dir: Path, model, env, agent, row
     evaluation = evaluate_policy(env, agent, n_states=eval_states, solve_one=solve_one, solver_states=20)
     summary = evaluation.as_dict()
     state = heldout_states(env, 256)
-    result, contract = policy_contracts(env, agent, state, config.seed)
-    items = contract_means(env, state, contract, model)
+    _, contract = policy_contracts(env, agent, state, config.seed)
+    items = contract_means(contract, model)
     reference = exact_contract_means(model, env, state[:32])
     (run_dir / "evaluation.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     write_report(run_dir, {config.algo: rows}, {config.algo: evaluation}, optimum=evaluation.mean_optimum,
@@ -190,7 +190,7 @@ def exact_contract_means(model, env, state: torch.Tensor) -> dict[str, dict[int,
     solutions = [solve(model, named).contract for named in state_dicts(model, env, state)]
     means = {name: torch.tensor([sum(c[name] for c in solutions) / len(solutions)])
              for name in solutions[0]}
-    return contract_means(env, state, means, model)
+    return contract_means(means, model)
 
 
 def state_dicts(model, env, state: torch.Tensor) -> list[dict[str, float]]:

@@ -150,7 +150,6 @@ def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int 
 
     model = derivation.model
     numbers = numeric_substitution(model, state)
-    xs = derivation.allocation_symbols
     zs = model.decision_symbols()
     sign = -1.0 if model.objective.sense == "maximize" else 1.0
     modules = [{"Max": np.maximum, "Min": np.minimum}, "numpy"]

@@ -12,7 +12,6 @@ programming), so CVXPY canonicalises it once and each state costs one solver cal
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import cvxpy as cp

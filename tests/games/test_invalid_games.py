@@ -90,3 +90,14 @@ def test_contract_statement_in_game():
 def test_syntax_error_is_positioned():
     line, col, message, _ = first_error(BASE.replace("leader S[i in I]", "leader S[i I]"))
     assert (line, col) == (4, 12) and "expected" in message
+
+
+def test_games_outside_the_solver_class_exit_2(tmp_path, capsys):
+    from mechdsl.cli.main import main
+
+    coupled = BASE.replace("- p[i] * o[n, i])", "- p[i] * o[n, i]) - sum(i in I, o[0, i]) * D[n]")
+    path = tmp_path / "coupled.mech"
+    path.write_text(coupled)
+    assert main(["solve", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "depends on other followers" in err and "Traceback" not in err

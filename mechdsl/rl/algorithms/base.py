@@ -6,6 +6,7 @@ inside an agent.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
@@ -56,18 +57,20 @@ EDMSAC_PAPER_DIFFUSION: dict = {**EDMSAC_PAPER_SETTINGS, "denoise_steps": 6, "no
                                 "act_with_target": True}
 
 
-class Agent:
+class Agent(ABC):
     """Interface the loop drives. ``stateful`` names the attributes saved in checkpoints."""
 
     uses_replay: ClassVar[bool] = True
     stateful: ClassVar[tuple[str, ...]] = ()
 
+    @abstractmethod
     def act(self, obs: torch.Tensor, *, explore: bool, generator: torch.Generator) -> torch.Tensor:
-        raise NotImplementedError
+        """Actions (B, action_dim) in [-1, 1] for observations (B, state_dim)."""
 
+    @abstractmethod
     def update(self, batch: Transition, *, step: int, generator: torch.Generator,
                env: BatchedEnv) -> dict[str, float]:
-        raise NotImplementedError
+        """One learning step on `batch`; returns the losses to log."""
 
     @property
     def actor(self) -> nn.Module | None:
