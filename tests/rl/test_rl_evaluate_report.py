@@ -25,6 +25,9 @@ class _OracleAgent(Agent):
         state = self.env.state_low + (obs + 1) / 2 * (self.env.state_high - self.env.state_low)
         return self.env.optimal_action(state)
 
+    def update(self, batch, *, step, generator, env):
+        return {}  # the oracle does not learn
+
 
 def test_oracle_scores_ratio_one_and_no_violations():
     env = ScreeningContractEnv(dtype=torch.float64)
