@@ -18,12 +18,12 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mechdsl.codegen import compile_spec
+    from mechdsl.pipelines import pipeline_of
 
     source = read_spec(args.spec)
     model = load_model(args.spec)
     out = Path(args.out) if args.out else Path("generated") / model.name
-    written = compile_spec(model, out, force=args.force, source=source)
+    written = pipeline_of(model).compile(model, out, force=args.force, source=source)
     print(f"compiled {model.name} into {out}/")
     for path in written:
         print(f"  {path}")

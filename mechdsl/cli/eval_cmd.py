@@ -20,22 +20,26 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from mechdsl.cli.output import UsageError
     from mechdsl.rl.evaluate import HELDOUT_SEED
-    from mechdsl.rl.runs import RunConfig, build_env, evaluate_states, load_agent
+    from mechdsl.lang import load_source
+    from mechdsl.pipelines import pipeline_of
+    from mechdsl.rl.runs import RunConfig
 
     run_dir = Path(args.run_dir)
     if args.states < 1:
         raise UsageError("--states must be at least 1")
     config = RunConfig.load(run_dir)
-    model, env = build_env(config, run_dir)
-    agent, _ = load_agent(config, run_dir, env)
-    report = evaluate_states(model, env, agent, args.states, HELDOUT_SEED if args.seed is None else args.seed)
+    model = load_source(config.source, config.spec, config.overrides)
+    report = pipeline_of(model).evaluate_run(config, run_dir, model, args.states,
+                                             HELDOUT_SEED if args.seed is None else args.seed)
     if args.json:
         print(json.dumps(report))
         return 0
-    objective, optimum = report["objective"], report["optimum"]
+    objective = report["objective"]
     print(f"{config.algo} on {config.spec} ({args.states} held-out states)")
     print(f"  mean utility     {sum(objective) / len(objective):.6g}")
-    print(f"  mean optimum     {sum(optimum) / len(optimum):.6g}")
-    print(f"  optimality ratio {report['optimality_ratio']:.4f}")
+    if report.get("optimum") is not None:
+        optimum = report["optimum"]
+        print(f"  mean optimum     {sum(optimum) / len(optimum):.6g}")
+        print(f"  optimality ratio {report['optimality_ratio']:.4f}")
     print(f"  violation rate   {report['violation_rate']:.4f}")
     return 0

@@ -12,15 +12,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mechdsl.codegen import compile_spec
-    from mechdsl.cli.output import load_model, parse_overrides, read_spec
     from mechdsl.rl.runs import train_run
 
     config, run_dir = start(args)
-    model = load_model(args.spec, parse_overrides(args.set))
-    target = run_dir / "package"
-    print(f"compiling {args.spec} -> {target}/")
-    compile_spec(model, target, source=read_spec(args.spec))
+    print(f"compiling {args.spec} -> {run_dir / 'package'}/")
     print(f"training {config.algo} for {config.steps} steps on {config.device} (seed {config.seed})")
     evaluation = train_run(config, run_dir, log="plain" if args.quiet else "rich", eval_states=args.eval_states)
     print_summary(run_dir, evaluation)

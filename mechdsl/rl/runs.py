@@ -103,11 +103,23 @@ def default_run_dir(config: RunConfig, model_name: str) -> Path:
 def train_run(config: RunConfig, run_dir: Path, *, resume: bool = False, log: str = "rich",
               eval_states: int = 1000, curve_states: int = 256) -> dict:
     """Train, evaluate on held-out states and write the report; returns the evaluation.
-    `curve_states` held-out states score the learning curve (each costs one exact solve)."""
-    from mechdsl.rl import train
+    Dispatches on the spec kind (contract, game, scenario) through `mechdsl.pipelines`."""
+    from mechdsl.lang import load_source
+    from mechdsl.pipelines import pipeline_of
 
+    model = load_source(config.source, config.spec, config.overrides)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir)
+    return pipeline_of(model).train_run(config, run_dir, model, resume=resume, log=log, eval_states=eval_states,
+                                        curve_states=curve_states)
+
+
+def train_contract_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, log: str = "rich",
+                       eval_states: int = 1000, curve_states: int = 256) -> dict:
+    """A contract run: `curve_states` held-out states score the learning curve (each costs one
+    exact solve)."""
+    from mechdsl.rl import train
+
     model, env = build_env(config, run_dir)
     result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
                    preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
