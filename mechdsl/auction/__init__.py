@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from torch import Tensor
 
-from mechdsl.auction.clock import ClockGrid
+from mechdsl.auction.clock import ClockGrid, ClockGrids
 from mechdsl.auction.double_dutch import double_dutch
 from mechdsl.auction.efficient import (
     EfficientTrade,
@@ -45,6 +45,7 @@ __all__ = [
     "Auction",
     "AuctionOutcome",
     "ClockGrid",
+    "ClockGrids",
     "EfficientTrade",
     "SortedMarket",
     "aggregate_welfare_ratio",

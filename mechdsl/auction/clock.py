@@ -104,13 +104,64 @@ class ClockGrid:
         return torch.where(index <= self.num_steps, self.level(index, costs), float("inf"))
 
 
+@dataclass(frozen=True)
+class ClockGrids:
+    """One price grid per market: ``level_b(j) = low_b + j * step_b``, ``j = 0..J_b``.
+
+    The batched form of ``ClockGrid`` (same level indices and rounding, so market b of a
+    ``ClockGrids`` run equals ``ClockGrid(low[b], low[b] + J[b] step[b], step[b])``), for
+    an auctioneer that sets the clocks per market (the RL env of a game's auction).
+
+    Attributes:
+        low: (B,) the seller clock's start, the lowest level.
+        step: (B,) positive clock steps.
+        num_steps: (B,) int64 ``J_b >= 1``; the buyer clock starts at ``low + J step``.
+    """
+
+    low: Tensor
+    step: Tensor
+    num_steps: Tensor
+
+    def level(self, index: Tensor, like: Tensor) -> Tensor:
+        return self._column(self.low, index) + index.to(like.dtype) * self._column(self.step, index)
+
+    @staticmethod
+    def _column(per_market: Tensor, like: Tensor) -> Tensor:
+        return per_market.reshape(-1, *([1] * (like.dim() - 1)))
+
+    def buyer_level_index(self, values: Tensor) -> Tensor:
+        top = self._column(self.num_steps, values)
+        low, step = self._column(self.low, values), self._column(self.step, values)
+        scaled = torch.minimum(((values - low) / step).clamp_min(-1.0), top.to(values.dtype) + 1.0)
+        index = torch.minimum(torch.floor(scaled).to(torch.int64).clamp_min(-1), top)
+        index = torch.where(self.level(index, values) > values, index - 1, index)
+        return index.clamp_min(-1)
+
+    def seller_level_index(self, costs: Tensor) -> Tensor:
+        top = self._column(self.num_steps, costs)
+        low, step = self._column(self.low, costs), self._column(self.step, costs)
+        scaled = torch.minimum(((costs - low) / step).clamp_min(-1.0), top.to(costs.dtype) + 1.0)
+        index = torch.minimum(torch.ceil(scaled).to(torch.int64).clamp_min(0), top + 1)
+        index = torch.where(self.level(index, costs) < costs, index + 1, index)
+        return torch.minimum(index, top + 1)
+
+    def quantise_buyers(self, values: Tensor) -> Tensor:
+        index = self.buyer_level_index(values)
+        return torch.where(index >= 0, self.level(index, values), float("-inf"))
+
+    def quantise_sellers(self, costs: Tensor) -> Tensor:
+        index = self.seller_level_index(costs)
+        top = self._column(self.num_steps, costs)
+        return torch.where(index <= top, self.level(index, costs), float("inf"))
+
+
 def event_clock_rounds(efficient_trades: Tensor) -> Tensor:
     """Moves of the exact (event-driven) clocks: ``2 (k + 1)``."""
     return 2 * (efficient_trades + 1)
 
 
 def grid_clock_ticks(
-    grid: ClockGrid, market: SortedMarket, buyer_levels: Tensor, seller_levels: Tensor
+    grid: ClockGrid | ClockGrids, market: SortedMarket, buyer_levels: Tensor, seller_levels: Tensor
 ) -> Tensor:
     """Ticks of the discretised clocks (formula in the module docstring).
 
@@ -118,13 +169,13 @@ def grid_clock_ticks(
     ``seller_levels`` (B, m) are ``buyer_level_index(values)`` and
     ``seller_level_index(costs)`` of the unsorted reports.
     """
-    top = grid.num_steps
     batch = buyer_levels.shape[0]
+    top = torch.as_tensor(grid.num_steps, dtype=torch.int64, device=buyer_levels.device).expand(batch)
     column = buyer_levels.new_empty((batch, 1))
     # sentinels: jb_0 = J + 1 (only used as k >= 1 cap), jb_{n+1} = -1; js_0 = 0, js_{m+1} = J + 1
     jb = torch.cat(
         [
-            column.clone().fill_(top + 1),
+            (top + 1).unsqueeze(1),
             buyer_levels.gather(1, market.buyer_order),
             column.clone().fill_(-1),
         ],
@@ -134,7 +185,7 @@ def grid_clock_ticks(
         [
             column.clone().fill_(0),
             seller_levels.gather(1, market.seller_order),
-            column.clone().fill_(top + 1),
+            (top + 1).unsqueeze(1),
         ],
         dim=1,
     )

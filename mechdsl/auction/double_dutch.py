@@ -88,7 +88,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from mechdsl.auction.clock import ClockGrid, event_clock_rounds, grid_clock_ticks
+from mechdsl.auction.clock import ClockGrid, ClockGrids, event_clock_rounds, grid_clock_ticks
 from mechdsl.auction.market import SortedMarket, sort_market, validate_market
 from mechdsl.auction.outcome import AuctionOutcome, build_outcome
 
@@ -169,7 +169,7 @@ def double_dutch(
     values: Tensor,
     costs: Tensor,
     *,
-    clock: ClockGrid | None = None,
+    clock: ClockGrid | ClockGrids | None = None,
     lottery_side: LotterySide = "sellers",
     lottery_priorities: Tensor | None = None,
     generator: torch.Generator | None = None,
@@ -180,7 +180,8 @@ def double_dutch(
         values: (B, n) buyers' reported values.
         costs: (B, m) sellers' reported costs, same dtype and device.
         clock: None for the exact event-driven clocks; a ``ClockGrid`` for clocks that
-            tick on a price grid (reports outside [low, high] never get admitted).
+            tick on a price grid (reports outside [low, high] never get admitted), or a
+            ``ClockGrids`` with one grid per market.
         lottery_side: "sellers" (SBBA) or "buyers" (its mirror image).
         lottery_priorities: optional priorities fixing the lottery: (B, m) for the seller
             lottery, (B, n) for the buyer lottery; the eligible agent with the lowest
@@ -213,6 +214,8 @@ def double_dutch(
         seller_levels = clock.seller_level_index(costs)
         if mirrored:
             top = clock.num_steps
+            if isinstance(top, Tensor):  # one grid per market
+                top = top.unsqueeze(1)
             buyer_levels, seller_levels = top - seller_levels, top - buyer_levels
         rounds = grid_clock_ticks(clock, market, buyer_levels, seller_levels)
 

@@ -106,40 +106,73 @@ class LeaderGame:
                                       hint="write each follower utility in its own strategies, the leaders' and the state")
         self.forms = forms
         self.followers = FollowerResponse(model, self.state, forms, self.leader_symbols)
-        subs = {s: sp.Float(v) for s, v in self.state.items()}
-        args = [*self.leader_symbols, *self.followers.symbols]
-        self._leader_utility = [sp.lambdify(args, p.utilities[k].xreplace(subs), "numpy", cse=True)
-                                for p, k in self.instances]
+        params, self._leader_utilities = _compiled_leaders(model, forms, self.leader_symbols, self.followers.symbols)
+        self._params = tuple(float(self.state[s]) for s in params)
         self.lower = np.array([model.bounds_of(s)[0] for s in self.leader_symbols])
         self.upper = np.array([model.bounds_of(s)[1] for s in self.leader_symbols])
 
-    def payoff(self, l: int, prices: np.ndarray) -> np.ndarray:
-        """V_l at a batch of leader price vectors (B, L), followers best-responding."""
+    def payoffs(self, prices: np.ndarray) -> np.ndarray:
+        """(B, L): every leader's V_l at a batch of leader price vectors, followers best-responding."""
         prices = np.atleast_2d(prices)
         x = self.followers.respond(prices)
-        value = self._leader_utility[l](*prices.T, *x.T)
-        return np.broadcast_to(np.asarray(value, dtype=float), (prices.shape[0],))
+        values = self._leader_utilities(*prices.T, *x.T, *self._params)
+        return np.stack([np.broadcast_to(np.asarray(v, dtype=float), (prices.shape[0],)) for v in values], axis=1)
+
+    def payoff(self, l: int, prices: np.ndarray) -> np.ndarray:
+        """V_l at a batch of leader price vectors (B, L), followers best-responding."""
+        return self.payoffs(prices)[:, l]
 
     def best_price(self, l: int, prices: np.ndarray, grid: int = GRID, tol: float = 1e-10) -> tuple[float, float]:
         """Global argmax over leader l's own price: grid, then zoom around the best point."""
-        lo, hi = self.lower[l], self.upper[l]
-        best_p, best_v = prices[l], float(self.payoff(l, prices)[0])
-        width = hi - lo
-        center_lo, center_hi = lo, hi
+        best_p, best_v = self.best_prices(prices, [l], grid, tol)
+        return float(best_p[0]), float(best_v[0])
+
+    def best_prices(self, prices: np.ndarray, leaders: list[int], grid: int = GRID,
+                    tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+        """Each listed leader's global best response to `prices` (the others fixed), searched
+        for all of them in one batch: a grid of `grid` points over the own price, then
+        repeated zooming (41 points on +-2 grid steps around the best point so far) until
+        the interval is below `tol` of the range."""
+        leaders = list(leaders)
+        lo, hi = self.lower[leaders], self.upper[leaders]
+        best_p = prices[leaders].astype(float)
+        best_v = self.payoffs(prices)[0, leaders]
+        center_lo, center_hi = lo.copy(), hi.copy()
         points = grid
-        while width > tol * (hi - lo):
-            candidates = np.linspace(center_lo, center_hi, points)
-            batch = np.repeat(prices[None, :], len(candidates), axis=0)
-            batch[:, l] = candidates
-            values = self.payoff(l, batch)
-            k = int(np.argmax(values))
-            if values[k] > best_v:
-                best_p, best_v = float(candidates[k]), float(values[k])
+        while np.any(center_hi - center_lo > tol * (hi - lo)):
+            candidates = np.linspace(center_lo, center_hi, points)  # (points, len(leaders))
+            batch = np.repeat(prices[None, :], points * len(leaders), axis=0).reshape(len(leaders), points, -1)
+            for i, l in enumerate(leaders):
+                batch[i, :, l] = candidates[:, i]
+            values = self.payoffs(batch.reshape(-1, len(prices))).reshape(len(leaders), points, -1)
+            own = values[np.arange(len(leaders)), :, leaders]  # (len(leaders), points)
+            k = np.argmax(own, axis=1)
+            top = own[np.arange(len(leaders)), k]
+            better = top > best_v
+            best_p = np.where(better, candidates[k, np.arange(len(leaders))], best_p)
+            best_v = np.where(better, top, best_v)
             step = (center_hi - center_lo) / (points - 1)
-            center_lo, center_hi = max(lo, best_p - 2 * step), min(hi, best_p + 2 * step)
-            width = center_hi - center_lo
+            center_lo, center_hi = np.maximum(lo, best_p - 2 * step), np.minimum(hi, best_p + 2 * step)
             points = 41
         return best_p, best_v
+
+
+_LEADERS: dict[tuple, tuple[object, tuple, object]] = {}
+
+
+def _compiled_leaders(model: GameModel, forms: list, leader_symbols: list, follower_symbols: list):
+    """(state symbols, one NumPy function returning every leader's utility), lambdified once
+    per (model, forms); the state's values are passed as trailing arguments."""
+    key = (id(model), tuple(id(f) for f in forms))
+    hit = _LEADERS.get(key)
+    if hit is not None:
+        return hit[1], hit[2]
+    utilities = [p.utilities[k] for p in model.leaders for k in range(p.count)]
+    taken = {*leader_symbols, *follower_symbols}
+    params = tuple(sorted({s for u in utilities for s in u.free_symbols} - taken, key=str))
+    function = sp.lambdify([*leader_symbols, *follower_symbols, *params], utilities, "numpy", cse=True)
+    _LEADERS[key] = ((model, forms), params, function)
+    return params, function
 
 
 @dataclass(frozen=True)
@@ -162,7 +195,7 @@ def _first_order(game: LeaderGame, prices: np.ndarray, h: float) -> tuple[np.nda
             for sign in (1.0, -1.0):
                 points.append(prices + shift + sign * h * np.eye(L)[l])
     points = np.array(points)
-    values = np.stack([game.payoff(l, points) for l in range(L)])  # (L, P)
+    values = game.payoffs(points).T  # (L, P)
     F = np.zeros((L + 1, L))
     for s in range(L + 1):
         for l in range(L):
@@ -227,10 +260,10 @@ def solve_leaders(game: LeaderGame, start: np.ndarray | None = None) -> Equilibr
 
 def certify(game: LeaderGame, eq: Equilibrium) -> Certificate:
     deviations = []
+    payoffs = game.payoffs(eq.prices)[0]
+    _, best = game.best_prices(eq.prices.copy(), list(range(len(game.instances))), grid=CERTIFICATE_GRID)
     for l, (player, k) in enumerate(game.instances):
-        payoff = float(game.payoff(l, eq.prices)[0])
-        _, best = game.best_price(l, eq.prices.copy(), grid=CERTIFICATE_GRID)
-        deviations.append(Deviation(f"{player.name}[{k}]", payoff, best))
+        deviations.append(Deviation(f"{player.name}[{k}]", float(payoffs[l]), float(best[l])))
     offset = 0
     for k, form in enumerate(game.forms):
         n = len(form.variables)

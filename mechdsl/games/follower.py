@@ -104,11 +104,119 @@ def stationary_root(condition: sp.Expr, x: sp.Symbol) -> sp.Expr | None:
     return solutions[0] if len(solutions) == 1 else None
 
 
+@dataclass(frozen=True)
+class CompiledFollowers:
+    """State-independent NumPy functions of all followers at once (lambdified once per
+    set of forms; a state's values are passed as trailing arguments `params`).
+
+    state_part(params)                        -> K state-only subexpressions k (once per state)
+    roots(lambda_0..lambda_{F-1}, p, k)       -> V roots x_v(lambda_owner(v); p)
+    grad_lo / grad_hi(p, k)                   -> V values dU/dx_v at x = lo / x = hi
+    utilities[k](x_k, p, params), curvatures[k](x_k, p, params)   per follower k
+    """
+
+    params: tuple[sp.Symbol, ...]
+    owner: np.ndarray  # (V,) follower index of each variable
+    lower: np.ndarray  # (V,)
+    upper: np.ndarray  # (V,)
+    in_budget: np.ndarray  # (V,) bool
+    budget: np.ndarray  # (F,) the budget bound, inf without one
+    membership: np.ndarray  # (F, V) 1 where variable v is in follower f's budget
+    state_part: object | None  # params -> the state-only subexpressions hoisted out of roots and gradients
+    roots: object | None
+    grad_lo: object | None
+    grad_hi: object | None
+    utilities: tuple
+    curvatures: tuple
+
+
+_COMPILED: dict[tuple, tuple[object, CompiledFollowers]] = {}
+
+
+def compile_followers(forms: list[FollowerForm], leader_symbols: list[sp.Symbol]) -> CompiledFollowers:
+    """Lambdify every follower's roots, boundary gradients, utility and curvature once.
+
+    Cached by the identity of `forms` (the cache keeps `forms` alive, so ids are not reused)."""
+    key = (tuple(id(f) for f in forms), tuple(leader_symbols))
+    hit = _COMPILED.get(key)
+    if hit is not None:
+        return hit[1]
+    variables = [x for f in forms for x in f.variables]
+    taken = {LAMBDA, *variables, *leader_symbols}
+    params = tuple(sorted({s for f in forms for s in f.utility.free_symbols} - taken, key=str))
+    owner = np.array([k for k, f in enumerate(forms) for _ in f.variables])
+    in_budget = np.concatenate([f.in_budget for f in forms]).astype(bool)
+    budget = np.array([f.budget if f.budget is not None else np.inf for f in forms], dtype=float)
+    membership = np.zeros((len(forms), len(variables)))
+    membership[owner[in_budget], np.flatnonzero(in_budget)] = 1.0
+    roots = grad_lo = grad_hi = state_part = None
+    if all(f.roots is not None for f in forms):
+        lambdas = [sp.Symbol(f"lambda_budget_{k}", real=True) for k in range(len(forms))]
+        root_exprs = [r.xreplace({LAMBDA: lambdas[k]}) for k, f in enumerate(forms) for r in f.roots]
+        lo_exprs = [g.xreplace(dict(zip(f.variables, map(sp.Float, f.lower)))) for f in forms for g in f.gradient]
+        hi_exprs = [g.xreplace(dict(zip(f.variables, map(sp.Float, f.upper)))) for f in forms for g in f.gradient]
+        table: dict[sp.Expr, sp.Symbol] = {}
+        moving = [*lambdas, *leader_symbols]
+        root_exprs, lo_exprs, hi_exprs = ([_hoist(_rational_in(e, moving), set(params), table) for e in exprs]
+                                          for exprs in (root_exprs, lo_exprs, hi_exprs))
+        coefficients = tuple(table.values())
+        state_part = sp.lambdify(list(params), list(table), "numpy", cse=True)
+        roots = sp.lambdify([*lambdas, *leader_symbols, *coefficients], root_exprs, "numpy", cse=True)
+        grad_lo = sp.lambdify([*leader_symbols, *coefficients], lo_exprs, "numpy", cse=True)
+        grad_hi = sp.lambdify([*leader_symbols, *coefficients], hi_exprs, "numpy", cse=True)
+    utilities = tuple(sp.lambdify([*f.variables, *leader_symbols, *params], f.utility, "numpy", cse=True)
+                      for f in forms)
+    curvatures = tuple(sp.lambdify([*f.variables, *leader_symbols, *params], list(f.curvature), "numpy", cse=True)
+                       for f in forms)
+    compiled = CompiledFollowers(params, owner, np.concatenate([f.lower for f in forms]),
+                                 np.concatenate([f.upper for f in forms]), in_budget, budget, membership,
+                                 state_part, roots, grad_lo, grad_hi, utilities, curvatures)
+    _COMPILED[key] = (forms, compiled)
+    return compiled
+
+
+def _rational_in(expr: sp.Expr, variables: list[sp.Symbol]) -> sp.Expr:
+    """`expr` as numerator / denominator polynomials in `variables` (multipliers and
+    prices) whose coefficients are state-only expressions, when it is rational in them;
+    unchanged otherwise. With the coefficients hoisted (`_hoist`), a call costs a few
+    array operations instead of the expanded expression."""
+    numerator, denominator = sp.fraction(sp.together(expr))
+    try:
+        parts = [sp.Poly(sp.expand(part), *variables) for part in (numerator, denominator)]
+    except sp.PolynomialError:
+        return expr
+    if any(not all(c.free_symbols.isdisjoint(variables) for c in poly.coeffs()) for poly in parts):
+        return expr
+    numerator, denominator = (sp.Add(*[sp.factor_terms(c) * sp.Mul(*[v**e for v, e in zip(variables, m)])
+                                        for m, c in poly.terms()]) for poly in parts)
+    return numerator / denominator
+
+
+def _hoist(expr: sp.Expr, params: set, table: dict) -> sp.Expr:
+    """Replace every largest subexpression of state symbols only by a placeholder symbol
+    (recorded in `table`), so that it is evaluated once per state, not once per call."""
+    if expr.free_symbols and expr.free_symbols <= params:
+        return table.setdefault(expr, sp.Symbol(f"_state_{len(table)}", real=True))
+    if expr.is_Atom:
+        return expr
+    return expr.func(*[_hoist(a, params, table) for a in expr.args])
+
+
+def _stack(values, rows: int, batch: int) -> np.ndarray:
+    """A list of `rows` arrays or scalars (lambdify output) -> one (rows, batch) array."""
+    out = np.empty((rows, batch))
+    for v, value in enumerate(values):
+        out[v] = value
+    return out
+
+
 class FollowerResponse:
     """Batched numeric evaluation of all followers' best responses.
 
     `respond(leader_values)` takes (B, L) leader strategy values (in the order of
-    `leader_symbols`) and returns (B, F) follower strategy values (order of `symbols`)."""
+    `leader_symbols`) and returns (B, V) follower strategy values (order of `symbols`).
+    All followers are projected at once: the KKT projection runs on (V, B) arrays and the
+    budget multipliers of every follower on (F, B) lanes."""
 
     def __init__(self, model: GameModel, state: dict[sp.Symbol, float], forms: list[FollowerForm],
                  leader_symbols: list[sp.Symbol]):
@@ -117,90 +225,83 @@ class FollowerResponse:
         self.symbols = [x for f in forms for x in f.variables]
         self.state = state
         self.symbolic = all(f.roots is not None for f in forms)
-        args = [LAMBDA, *leader_symbols]
-        subs = {s: sp.Float(v) for s, v in state.items()}
-        self._utility = [sp.lambdify([*f.variables, *leader_symbols], f.utility.xreplace(subs), "numpy")
-                         for f in forms]
-        if self.symbolic:
-            # one compiled function per follower: all roots, gradients at lo and hi, curvatures
-            self._roots, self._grad_lo, self._grad_hi, self._curv = [], [], [], []
-            for f in forms:
-                lo = {x: sp.Float(v) for x, v in zip(f.variables, f.lower)}
-                hi = {x: sp.Float(v) for x, v in zip(f.variables, f.upper)}
-                grads = [gk.xreplace(subs) for gk in f.gradient]
-                self._roots.append(sp.lambdify(args, [r.xreplace(subs) for r in f.roots], "numpy", cse=True))
-                self._grad_lo.append(sp.lambdify(leader_symbols, [gk.xreplace(lo) for gk in grads], "numpy", cse=True))
-                self._grad_hi.append(sp.lambdify(leader_symbols, [gk.xreplace(hi) for gk in grads], "numpy", cse=True))
-                self._curv.append(sp.lambdify([*f.variables, *leader_symbols], [c.xreplace(subs) for c in f.curvature],
-                                              "numpy", cse=True))
+        self.compiled = compile_followers(forms, leader_symbols)
+        self._params = tuple(float(state[s]) for s in self.compiled.params)
+        self._coefficients = ()
+        if self.compiled.state_part is not None:
+            with np.errstate(all="ignore"):
+                self._coefficients = tuple(float(v) for v in self.compiled.state_part(*self._params))
+        self._offsets = np.cumsum([0] + [len(f.variables) for f in forms])
 
     # -------------------------------------------------------------- symbolic KKT path
-    def _project(self, k: int, lam: np.ndarray, p: list[np.ndarray], g_lo, g_hi) -> np.ndarray:
-        f = self.forms[k]
-        B = lam.shape[0]
+    def _project(self, lam: np.ndarray, p: list[np.ndarray], g_lo: np.ndarray, g_hi: np.ndarray) -> np.ndarray:
+        """x_v(lambda) of the module docstring for every variable: (F, B) multipliers -> (V, B)."""
+        c = self.compiled
+        V, B = len(c.owner), lam.shape[1]
         with np.errstate(all="ignore"):
-            roots = self._roots[k](lam, *p)
-        out = np.empty((B, len(f.variables)))
-        for v in range(len(f.variables)):
-            shift = lam if f.in_budget[v] else 0.0
-            root = np.broadcast_to(np.asarray(roots[v], dtype=float), (B,))
-            value = np.clip(np.nan_to_num(root, nan=f.lower[v]), f.lower[v], f.upper[v])
-            value = np.where(np.broadcast_to(g_hi[v], (B,)) - shift >= 0, f.upper[v], value)
-            value = np.where(np.broadcast_to(g_lo[v], (B,)) - shift <= 0, f.lower[v], value)
-            out[:, v] = value
-        return out
+            roots = _stack(c.roots(*lam, *p, *self._coefficients), V, B)
+        shift = lam[c.owner] * c.in_budget[:, None]
+        lo, hi = c.lower[:, None], c.upper[:, None]
+        x = np.clip(np.where(np.isnan(roots), lo, roots), lo, hi)
+        x = np.where(g_hi - shift >= 0, hi, x)
+        return np.where(g_lo - shift <= 0, lo, x)
 
-    def _respond_symbolic(self, k: int, p: list[np.ndarray], B: int) -> np.ndarray:
-        f = self.forms[k]
+    def _respond_symbolic(self, p: list[np.ndarray], B: int) -> np.ndarray:
+        c = self.compiled
+        V, F = len(c.owner), len(self.forms)
         with np.errstate(all="ignore"):
-            g_lo = [np.asarray(g, dtype=float) for g in self._grad_lo[k](*p)]
-            g_hi = [np.asarray(g, dtype=float) for g in self._grad_hi[k](*p)]
-        x = self._project(k, np.zeros(B), p, g_lo, g_hi)
-        if f.budget is None:
-            return x
-        over = x[:, f.in_budget].sum(axis=1) > f.budget
+            g_lo = _stack(c.grad_lo(*p, *self._coefficients), V, B)
+            g_hi = _stack(c.grad_hi(*p, *self._coefficients), V, B)
+        x = self._project(np.zeros((F, B)), p, g_lo, g_hi)
+        over = c.membership @ x > c.budget[:, None]  # (F, B)
         if not over.any():
             return x
-        # the budget multiplier: excess(lambda) = sum_B x_k(lambda) - c is non-increasing;
+
+        # the budget multipliers: excess(lambda) = sum_B x_k(lambda) - c is non-increasing;
         # bracketed regula falsi with the Illinois modification (superlinear, never leaves the bracket)
         def excess(lam):
-            return self._project(k, lam, p, g_lo, g_hi)[:, f.in_budget].sum(axis=1) - f.budget
+            return c.membership @ self._project(lam, p, g_lo, g_hi) - c.budget[:, None]
 
-        a, b = np.zeros(B), np.full(B, max(1.0, max(float(np.max(np.abs(g))) for g in g_lo) * 2))
+        scale = np.zeros((F, B))
+        np.maximum.at(scale, c.owner, np.abs(np.nan_to_num(g_lo)))
+        a, b = np.zeros((F, B)), np.maximum(1.0, 2.0 * scale)
         fa, fb = excess(a), excess(b)
-        side = np.zeros(B)
+        true_fa, true_fb = fa, fb  # fa, fb are halved by the Illinois step; stop on the true excesses
+        side = np.zeros((F, B))
         for _ in range(BISECTION_STEPS):
-            active = over & (fa > 1e-15) & (b - a > 1e-15 * np.maximum(1.0, b))
+            active = over & (fa > 1e-15) & (true_fb < -1e-14) & (b - a > 1e-15 * np.maximum(1.0, b))
             if not active.any():
                 break
             with np.errstate(all="ignore"):
-                c = np.where(fa - fb > 0, b - fb * (b - a) / (fb - fa), 0.5 * (a + b))
-            c = np.where((c > a) & (c < b), c, 0.5 * (a + b))
-            fc = excess(c)
-            right = fc > 0  # root lies right of c
+                mid = np.where(fa - fb > 0, b - fb * (b - a) / (fb - fa), 0.5 * (a + b))
+            mid = np.where((mid > a) & (mid < b), mid, 0.5 * (a + b))
+            fc = excess(mid)
+            right = fc > 0  # root lies right of mid
             fb = np.where(right & (side == 1), 0.5 * fb, fb)
             fa = np.where(~right & (side == -1), 0.5 * fa, fa)
-            a, fa = np.where(right, c, a), np.where(right, fc, fa)
-            b, fb = np.where(right, b, c), np.where(right, fb, fc)
+            a, fa = np.where(right, mid, a), np.where(right, fc, fa)
+            b, fb = np.where(right, b, mid), np.where(right, fb, fc)
+            true_fa, true_fb = np.where(right, fc, true_fa), np.where(right, true_fb, fc)
             side = np.where(right, 1, -1)
-        budgeted = self._project(k, b, p, g_lo, g_hi)
-        return np.where(over[:, None], budgeted, x)
+        # the end of the bracket closer to the root: b (feasible) unless a is closer (then its
+        # excess is below 1e-15, a negligible overshoot of the budget)
+        lam = np.where(true_fa < -true_fb, a, b)
+        return self._project(np.where(over, lam, 0.0), p, g_lo, g_hi)
 
     # -------------------------------------------------------------- numeric fallback
     def best_response_numeric(self, k: int, p_row: list[float], starts: list[np.ndarray] | None = None) -> np.ndarray:
         """argmax of U over the box and budget by SLSQP from several starts (also used by the certificate)."""
         f = self.forms[k]
-        utility = self._utility[k]
+        utility, params = self.compiled.utilities[k], self._params
 
         def negative(x):
-            return -float(utility(*x, *p_row))
+            return -float(utility(*x, *p_row, *params))
 
         constraints = []
         if f.budget is not None:
             mask = f.in_budget.astype(float)
             constraints.append({"type": "ineq", "fun": lambda x: f.budget - mask @ x, "jac": lambda x: -mask})
         starts = list(starts or [])
-        n = len(f.variables)
         starts += [f.lower + (f.upper - f.lower) * t for t in (0.0, 0.1)]
         if f.budget is not None:
             starts.append(np.where(f.in_budget, f.budget / max(1, f.in_budget.sum()), f.lower))
@@ -218,32 +319,27 @@ class FollowerResponse:
 
     # -------------------------------------------------------------- public
     def respond(self, leader_values: np.ndarray) -> np.ndarray:
-        leader_values = np.atleast_2d(leader_values)
+        leader_values = np.atleast_2d(np.asarray(leader_values, dtype=float))
         B = leader_values.shape[0]
-        p = [leader_values[:, j] for j in range(leader_values.shape[1])]
-        parts = []
-        for k in range(len(self.forms)):
-            if self.symbolic:
-                parts.append(self._respond_symbolic(k, p, B))
-            else:
-                parts.append(np.stack([self.best_response_numeric(k, list(row)) for row in leader_values]))
+        if self.symbolic:
+            return self._respond_symbolic(list(leader_values.T), B).T
+        parts = [np.stack([self.best_response_numeric(k, list(row)) for row in leader_values])
+                 for k in range(len(self.forms))]
         return np.concatenate(parts, axis=1)
 
     def utility(self, k: int, x: np.ndarray, leader_values: np.ndarray) -> np.ndarray:
         """U of follower k at own strategies x (B, n_k) and leader values (B, L)."""
         x, leader_values = np.atleast_2d(x), np.atleast_2d(leader_values)
-        value = self._utility[k](*x.T, *leader_values.T)
+        value = self.compiled.utilities[k](*x.T, *leader_values.T, *self._params)
         return np.broadcast_to(np.asarray(value, dtype=float), (max(x.shape[0], leader_values.shape[0]),))
 
     def second_order_ok(self, x: np.ndarray, leader_values: np.ndarray) -> bool:
         """d2U/dx_k2 < 0 at every follower's returned point (the root is a maximum)."""
         if not self.symbolic:
             return True
-        offset = 0
-        for k, f in enumerate(self.forms):
-            xs = x[offset:offset + len(f.variables)]
-            offset += len(f.variables)
-            curv = np.asarray(self._curv[k](*xs, *leader_values), dtype=float)
+        for k in range(len(self.forms)):
+            xs = x[self._offsets[k]:self._offsets[k + 1]]
+            curv = np.asarray(self.compiled.curvatures[k](*xs, *leader_values, *self._params), dtype=float)
             if np.any(curv >= 0):
                 return False
         return True

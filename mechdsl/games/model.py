@@ -8,7 +8,7 @@ quantities stay symbols; their values come from a sampled state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy as sp
 
@@ -93,6 +93,7 @@ class GameModel:
     followers: tuple[Player, ...]
     budgets: tuple[Budget, ...]
     auction: AuctionSpec | None
+    train: dict[str, object] = field(default_factory=dict)  # the spec's `train { ... }` block
 
     def summary(self) -> str:
         """A one-screen description of the game (what `mechdsl check` prints)."""

@@ -59,11 +59,11 @@ def solve_game(model: GameModel, seed: int = 0, forms: list | None = None) -> Ga
     values = dict(state)
     values.update(zip(game.leader_symbols, eq.prices))
     values.update(zip(game.followers.symbols, eq.responses))
-    utilities = {}
-    for player in model.players:
-        for k in range(player.count):
-            expr = player.utilities[k].xreplace({s: sp.Float(v) for s, v in values.items()})
-            utilities[f"{player.name}[{k}]"] = float(expr)
+    utilities = {f"{p.name}[{k}]": float(v) for (p, k), v in zip(game.instances, game.payoffs(eq.prices)[0])}
+    offsets = np.cumsum([0] + [len(f.variables) for f in game.forms])
+    for k, form in enumerate(game.forms):
+        x = eq.responses[offsets[k]:offsets[k + 1]]
+        utilities[f"{form.player}[{form.instance}]"] = float(game.followers.utility(k, x, eq.prices)[0])
     auction = run_auction(model.auction, values, rng) if model.auction is not None else None
     methods = sorted({f.method for f in game.forms})
     return GameSolution(model, state, eq, certificate, auction, utilities, ", ".join(methods))

@@ -27,7 +27,7 @@ _CONTRACT_ONLY = {
     ast.UtilityDecl: "utility NAME(type, allocation, payment)", ast.VariableDecl: "allocation/payment",
     ast.PeriodDecl: "period", ast.ObjectiveDecl: "maximize/minimize", ast.ConstraintIR: "constraint ir",
     ast.ConstraintIC: "constraint ic", ast.ConstraintIIC: "constraint iic",
-    ast.ConstraintMonotone: "constraint monotone", ast.TrainDecl: "train",
+    ast.ConstraintMonotone: "constraint monotone",
 }
 
 
@@ -74,13 +74,17 @@ class GameChecker(Checker):
             self._error("only one auction block is allowed", extra.span)
         auction = self._attempt(self._auction, auctions[0]) if auctions else None
         leaders, followers = self._populations(utilities)
+        trains = self._of(ast.TrainDecl)  # validated as in contracts (`Checker._train`)
+        for extra in trains[1:]:
+            self._error("only one train block is allowed", extra.span)
+        train = self._attempt(self._train, trains[0]) if trains else {}
         if self.diagnostics:
             raise SpecError(self.spec.path, self.spec.source, self.diagnostics)
         return g.GameModel(
             name=games[0].name, path=self.spec.path, sizes=dict(self.sizes), constants=self.constants,
             randoms=self.randoms, indexed_randoms=self.indexed_randoms, derived=self.derived,
             strategies=self.strategies, leaders=leaders, followers=followers, budgets=budgets,
-            auction=auction,
+            auction=auction, train=train or {},
         )
 
     # ================================================================ declarations

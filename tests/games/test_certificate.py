@@ -2,7 +2,6 @@
 within 1e-6 on random states."""
 
 import numpy as np
-import pytest
 
 from mechdsl.games.equilibrium import derive_followers
 from mechdsl.games.solve import solve_game
@@ -20,8 +19,17 @@ def test_certificate_on_20_states_small(small_model):
     assert worst <= TARGET, worst
 
 
-@pytest.mark.parametrize("seed", [3, 11])
-def test_certificate_full_spec(iot_model, iot_forms, seed):
-    solution = solve_game(iot_model, seed, iot_forms)
-    assert solution.certificate.worst.relative_gain <= TARGET
-    assert len(solution.certificate.deviations) == 2 + 2 + 4
+def test_certificate_on_20_full_spec_states(iot_model, iot_forms):
+    """The full spec (2 MAs, 2 FAs, 4 WAs: 4 prices, 16 offloading ratios) on 20 random
+    states: every leader and follower deviation gain within the target, Newton converged,
+    prices interior. ~1.3 s per state on 2 cores (was 7-17 s before vectorising)."""
+    worst = 0.0
+    for seed in range(20):
+        solution = solve_game(iot_model, seed, iot_forms)
+        certificate = solution.certificate
+        assert len(certificate.deviations) == 2 + 2 + 4
+        assert solution.equilibrium.converged
+        worst = max(worst, certificate.worst.relative_gain)
+        prices = np.asarray(solution.equilibrium.prices)
+        assert np.all((prices > 0) & (prices < 20))
+    assert worst <= TARGET, worst

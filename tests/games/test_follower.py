@@ -12,6 +12,7 @@ def _scipy_best(game, k, prices):
     form = game.forms[k]
     mask = form.in_budget.astype(float)
     f = lambda x: -float(game.followers.utility(k, x, prices)[0])  # noqa: E731
+    assert np.all(form.lower == 0)
     best = None
     rng = np.random.default_rng(0)
     starts = [np.zeros(len(mask))] + [rng.dirichlet(np.ones(len(mask))) * 0.9 for _ in range(3)]
@@ -19,9 +20,13 @@ def _scipy_best(game, k, prices):
         r = minimize(f, x0, method="SLSQP", bounds=list(zip(form.lower, form.upper)),
                      constraints=[{"type": "ineq", "fun": lambda x: form.budget - mask @ x}],
                      options={"ftol": 1e-15, "maxiter": 1000})
-        if best is None or r.fun < best.fun:
-            best = r
-    return best.x, -best.fun
+        # SLSQP may stop slightly outside the simplex: scale the budgeted entries back onto it
+        # (the lower bounds are 0) so the reference point is feasible
+        x = np.clip(r.x, form.lower, form.upper)
+        x = np.where(form.in_budget, x * min(1.0, form.budget / max(mask @ x, 1e-300)), x)
+        if best is None or f(x) < f(best):
+            best = x
+    return best, -f(best)
 
 
 def test_best_response_matches_scipy_on_100_price_vectors(iot_model, iot_forms):
