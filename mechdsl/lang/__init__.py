@@ -10,9 +10,13 @@ from mechdsl.lang.parser import parse
 
 
 def check(spec, overrides: dict[str, float] | None = None):
-    """Check a parsed spec: a `game` spec gives a `GameModel`, any other a contract `Model`."""
+    """Check a parsed spec: a `game` spec gives a `GameModel`, a `scenario` spec a
+    `ScenarioModel`, any other a contract `Model`."""
     from mechdsl.lang.game_checker import check_game, is_game
+    from mechdsl.lang.scenario_checker import check_scenario, is_scenario
 
+    if is_scenario(spec):
+        return check_scenario(spec, overrides)
     return check_game(spec, overrides) if is_game(spec) else check_contract(spec, overrides)
 
 

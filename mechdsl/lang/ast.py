@@ -325,6 +325,93 @@ class AuctionDecl(Statement):
     items: tuple[AuctionMechanism | AuctionSide | AuctionStep, ...]
 
 
+# ---------------------------------------------------------------- scenarios
+@dataclass(frozen=True)
+class ScenarioDecl(Statement):
+    """`scenario NAME`: marks the spec as a sequential scenario (docs/scenarios.md)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class StateDecl(Statement):
+    """`state x[v in V] in [lo, hi] = expr` or `... ~ dist(...)`: a state variable, its
+    observation bounds and its value at an episode's start (`init` an Expr or Distribution)."""
+
+    name: str
+    bindings: tuple[Binding, ...]
+    lower: Expr
+    upper: Expr
+    init: "Expr | Distribution"
+
+
+@dataclass(frozen=True)
+class ObserveDecl(Statement):
+    """`observe x, y`: the state variables and episode parameters the policy sees."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ActionDecl(Statement):
+    """`action a[...] MAP`: raw policy outputs in [-1, 1] and how they become decisions.
+    kind: "softmax" (one-hot argmax over `axis`), "threshold" (1 if (a+1)/2 > level),
+    "simplex" (shares over `axis`, optionally masked by `mask`), "interval" ([lo, hi])."""
+
+    name: str
+    bindings: tuple[Binding, ...]
+    kind: str
+    axis: str | None = None
+    level: Expr | None = None
+    mask: Expr | None = None
+    lower: Expr | None = None
+    upper: Expr | None = None
+
+
+@dataclass(frozen=True)
+class NextDecl(Statement):
+    """`next x[v] = expr` (deterministic) or `next x[v] ~ dist(...)` (random) per slot."""
+
+    name: str
+    indices: tuple[str, ...]
+    value: "Expr | Distribution"
+
+
+@dataclass(frozen=True)
+class RewardDecl(Statement):
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class MetricDecl(Statement):
+    """`metric T_tot[v in V] = expr`: a per-slot quantity reported in the env's info."""
+
+    name: str
+    bindings: tuple[Binding, ...]
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class HorizonDecl(Statement):
+    """`horizon H discount gamma`: slots per episode and the discount over slots."""
+
+    length: Expr
+    discount: Expr | None
+
+
+@dataclass(frozen=True)
+class ConstraintPenalised(Statement):
+    """`constraint c22b: lhs <= rhs for s in S penalty w` (scenarios): violations are
+    counted and cost w * max(0, violation) in the learning reward."""
+
+    label: str
+    left: Expr
+    comparator: str
+    right: Expr
+    quantifier: tuple[Binding, ...]
+    penalty: Expr
+
+
 @dataclass(frozen=True)
 class Comment:
     text: str

@@ -166,7 +166,42 @@ _STATEMENT: dict[type, Callable[[ast.Statement], str]] = {
     ast.ConstraintPlain: lambda s: (
         f"constraint {format_expr(s.left)} {s.comparator} {format_expr(s.right)}{_quantifier(s.quantifier)}"
     ),
+    **{  # scenarios (docs/scenarios.md)
+        ast.ScenarioDecl: lambda s: f"scenario {s.name}",
+        ast.StateDecl: lambda s: (f"state {s.name}{_index_bindings(s.bindings)} in [{format_expr(s.lower)}, "
+                                  f"{format_expr(s.upper)}] {_value_or_draw(s.init)}"),
+        ast.ObserveDecl: lambda s: f"observe {_names(s.names)}",
+        ast.ActionDecl: lambda s: f"action {s.name}{_index_bindings(s.bindings)} {_action_map(s)}",
+        ast.NextDecl: lambda s: (f"next {s.name}{f'[{_names(s.indices)}]' if s.indices else ''} "
+                                 f"{_value_or_draw(s.value)}"),
+        ast.RewardDecl: lambda s: f"reward {format_expr(s.expr)}",
+        ast.MetricDecl: lambda s: f"metric {s.name}{_index_bindings(s.bindings)} = {format_expr(s.expr)}",
+        ast.HorizonDecl: lambda s: (f"horizon {format_expr(s.length)}"
+                                    + (f" discount {format_expr(s.discount)}" if s.discount is not None else "")),
+        ast.ConstraintPenalised: lambda s: (
+            f"constraint {s.label}: {format_expr(s.left)} {s.comparator} {format_expr(s.right)}"
+            f"{_quantifier(s.quantifier)} penalty {format_expr(s.penalty)}"
+        ),
+    },
 }
+
+
+def _index_bindings(bindings: tuple[ast.Binding, ...]) -> str:
+    return f"[{', '.join(_binding(b) for b in bindings)}]" if bindings else ""
+
+
+def _value_or_draw(value) -> str:
+    return f"~ {_distribution(value)}" if isinstance(value, ast.Distribution) else f"= {format_expr(value)}"
+
+
+def _action_map(node: ast.ActionDecl) -> str:
+    if node.kind == "softmax":
+        return f"softmax over {node.axis}"
+    if node.kind == "threshold":
+        return f"threshold {format_expr(node.level)}"
+    if node.kind == "simplex":
+        return f"simplex over {node.axis}" + (f" where {format_expr(node.mask)}" if node.mask is not None else "")
+    return f"in [{format_expr(node.lower)}, {format_expr(node.upper)}]"
 
 
 def _period_header(node: ast.PeriodDecl) -> str:

@@ -21,6 +21,7 @@ STATEMENT_KEYWORDS = (
     "mechanism", "size", "param", "let", "types", "prob", "principal", "agent",
     "utility", "allocation", "payment", "period", "maximize", "minimize",
     "constraint", "train", "game", "leader", "follower", "strategy", "auction",
+    "scenario", "state", "observe", "action", "next", "reward", "metric", "horizon",
 )
 
 _TERMINAL_WORDS = {
@@ -279,6 +280,68 @@ class _ToAst:
     def auction_decl(self, meta, children):
         name, *items = children
         return ast.AuctionDecl(_span_of_meta(meta), str(name), tuple(items))
+
+    # -- scenarios
+    def scenario_decl(self, meta, children):
+        return ast.ScenarioDecl(_span_of_meta(meta), str(children[0]))
+
+    def index_bindings(self, meta, children):
+        return tuple(children)
+
+    def index_names(self, meta, children):
+        return children[0]
+
+    def init_value(self, meta, children):
+        return children[0]
+
+    init_random = init_value
+
+    def state_decl(self, meta, children):
+        name, bindings, lower, upper, init = children
+        return ast.StateDecl(_span_of_meta(meta), str(name), bindings or (), lower, upper, init)
+
+    def observe_decl(self, meta, children):
+        return ast.ObserveDecl(_span_of_meta(meta), children[0])
+
+    def map_softmax(self, meta, children):
+        return {"kind": "softmax", "axis": str(children[0])}
+
+    def map_threshold(self, meta, children):
+        return {"kind": "threshold", "level": children[0]}
+
+    def map_simplex(self, meta, children):
+        axis, mask = children
+        return {"kind": "simplex", "axis": str(axis), "mask": mask}
+
+    def map_interval(self, meta, children):
+        lower, upper = children
+        return {"kind": "interval", "lower": lower, "upper": upper}
+
+    def action_decl(self, meta, children):
+        name, bindings, mapping = children
+        return ast.ActionDecl(_span_of_meta(meta), str(name), bindings or (), **mapping)
+
+    def next_value(self, meta, children):
+        name, indices, value = children
+        return ast.NextDecl(_span_of_meta(meta), str(name), indices or (), value)
+
+    next_random = next_value
+
+    def reward_decl(self, meta, children):
+        return ast.RewardDecl(_span_of_meta(meta), children[0])
+
+    def metric_decl(self, meta, children):
+        name, bindings, expr = children
+        return ast.MetricDecl(_span_of_meta(meta), str(name), bindings or (), expr)
+
+    def horizon_decl(self, meta, children):
+        length, discount = children
+        return ast.HorizonDecl(_span_of_meta(meta), length, discount)
+
+    def constraint_penalised(self, meta, children):
+        label, left, comparator, right, quantifier, penalty = children
+        return ast.ConstraintPenalised(_span_of_meta(meta), str(label), left, str(comparator), right,
+                                       quantifier or (), penalty)
 
     def start(self, meta, children):
         return tuple(children)

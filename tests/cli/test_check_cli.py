@@ -26,6 +26,11 @@ def test_check_prints_the_summary(spec, capsys):
         for heading in ("sizes", "parameters", "leader", "follower", "strategy", "budget", "auction"):
             assert re.search(rf"^  {heading}\b", out, re.M), heading
         return
+    if out.startswith("scenario "):
+        assert out.startswith(f"scenario {spec.stem}  ({spec})\n")
+        for heading in ("sizes", "parameters", "horizon", "state", "action", "constraint", "metric", "observation"):
+            assert re.search(rf"^  {heading}\b", out, re.M), heading
+        return
     assert out.startswith(f"mechanism {spec.stem}  ({spec})\n")
     for heading in ("sizes", "principal", "agents", "parameters", "types", "probability", "period 1",
                     "utility", "objective", "constraint", "train"):

@@ -11,6 +11,9 @@ Confidence (eq. 34): w_a(S, A) = exp(-kappa L_BC(theta; S, A)), evaluated at A =
 Actor objective (eq. 35): max E_S[w_a(S, pi(S)) Q(S, pi(S))] - rho E_{(S,A)~D}[L_BC(theta; S, A)],
     i.e. L_a = -E[w_a Q] + rho E[L_BC] (eq. 36; the printed gradient drops rho), step (37).
     Q = min(Q_1, Q_2). Plus the boundary penalty c_b E[excess] of the straight-through clips (dmsac).
+Ablations (Sec. V-B, Fig. 3): `confidence = false` drops the weight (w_a = 1, "CGDM w.o. Con",
+    the paper's kappa = 0); `consistency = false` drops the rho L_BC term ("CGDM w.o. DC", rho = 0).
+    Both are switches, so the ablated runs skip the unused noise-prediction passes.
 Critic (eqs. 38-39): y = r + gamma (1 - d) min_i Q_hat_i(S', pi_hat(S')); the printed (38) has no
     done flag, needed for terminal states. Targets soft-updated (eq. 40).
 """
@@ -41,6 +44,8 @@ class CGDMHparams(DiffusionPolicyHparams):
     confidence_sensitivity: float = 1.0   # kappa in eq. (34)
     consistency_weight: float = 0.05      # rho in eq. (35)
     exploration_noise: float = 0.1
+    confidence: bool = True               # False: w_a = 1 (ablation "CGDM w.o. Con")
+    consistency: bool = True              # False: no rho L_BC term (ablation "CGDM w.o. DC")
 
 
 class CGDMAgent(Agent):
@@ -71,14 +76,20 @@ class CGDMAgent(Agent):
     def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, float]:
         hp = self.hp
         # eq. (33) on replayed pairs (S, A) ~ D
-        consistency = self.diffusion.noise_prediction_loss(batch.obs, batch.action, generator).mean()
+        if hp.consistency:
+            consistency = self.diffusion.noise_prediction_loss(batch.obs, batch.action, generator).mean()
+        else:
+            consistency = torch.zeros((), device=batch.obs.device, dtype=batch.obs.dtype)
         # eq. (34) at the policy's own action, then eq. (35)-(37)
         action, excess = self.diffusion.sample_with_excess(batch.obs, generator)
-        with torch.no_grad():
-            confidence = torch.exp(-hp.confidence_sensitivity *
-                                   self.diffusion.noise_prediction_loss(batch.obs, action.detach(), generator))
+        if hp.confidence:
+            with torch.no_grad():
+                confidence = torch.exp(-hp.confidence_sensitivity *
+                                       self.diffusion.noise_prediction_loss(batch.obs, action.detach(), generator))
+        else:
+            confidence = torch.ones(batch.obs.shape[0], device=batch.obs.device, dtype=batch.obs.dtype)
         actor_loss = ((hp.boundary_penalty * excess - confidence * self.critic.min_q(batch.obs, action)).mean()
-                      + hp.consistency_weight * consistency)
+                      + (hp.consistency_weight * consistency if hp.consistency else 0.0))
         optimizer_step(self.actor_opt, actor_loss, self.diffusion.parameters(), hp.grad_clip)
 
         # eqs. (38)-(39)

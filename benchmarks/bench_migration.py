@@ -1,0 +1,220 @@
+"""Benchmark: AI-agent migration scenario (specs/agent_migration.mech), CGDM vs its ablations
+and the harness baselines, plus latency against data size, bandwidth, RSU capacity and
+attack frequency.
+
+    python benchmarks/bench_migration.py --steps 400 --seeds 3 --episodes 100 --workers 2
+
+Every algorithm trains `--steps` training steps (one slot for `collect_batch` = 32 episodes
+each) from the spec's train block, with gamma = the spec's discount, one torch thread per
+run, `--workers` runs in parallel. Each trained policy is evaluated on the same `--episodes`
+held-out episodes (20 slots) as the random policy and the greedy nearest-trusted-RSU
+heuristic; the table reports total latency (s, summed over vehicles and slots) per episode,
+mean and sd over seeds, and its ratio to the random policy measured in the same run.
+The sweeps evaluate the seed-0 CGDM policy (trained at the default parameters), random and
+greedy at each setting (`--set`-style overrides of the spec's constants).
+
+Writes benchmarks/results/migration.md and migration_*.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SPEC = ROOT / "specs" / "agent_migration.mech"
+RESULTS = ROOT / "benchmarks" / "results"
+
+VARIANTS = {  # label -> (algorithm, extra hyperparameters)
+    "CGDM": ("cgdm", {}),
+    "CGDM w.o. Con": ("cgdm", {"confidence": False}),
+    "CGDM w.o. DC": ("cgdm", {"consistency": False}),
+    "SAC": ("sac", {}),
+    "PPO": ("ppo", {}),
+    "TD3": ("td3", {}),
+    "DDPG": ("ddpg", {}),
+    "random (trained harness)": ("random", {}),
+}
+SWEEPS = {  # name -> (x label, values, overrides of x)
+    "data size": ("mean agent-construction data D^con (MB)", [100, 200, 300, 400, 500, 600],
+                  lambda x: {"D_lo": 0.8 * x, "D_hi": 1.2 * x}),
+    "bandwidth": ("wireless bandwidth (MHz)", [100, 150, 200, 250, 300], lambda x: {"B_lo": 0.9 * x, "B_hi": 1.1 * x}),
+    "RSU capacity": ("RSU CPU speed (MHz)", [100, 150, 200, 250, 300], lambda x: {"C_lo": 0.9 * x, "C_hi": 1.1 * x}),
+    "attack frequency": ("attack frequency p_attack", [0.1, 0.3, 0.5, 0.7, 0.9], lambda x: {"p_attack": x}),
+}
+
+
+def _setup():
+    import torch
+
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _env(overrides: dict | None = None, folder: Path | None = None):
+    import torch
+
+    from mechdsl.lang import load_source
+    from mechdsl.rl.runs import load_package
+    from mechdsl.scenario.codegen import compile_scenario
+
+    source = SPEC.read_text(encoding="utf-8")
+    model = load_source(source, str(SPEC), overrides or {})
+    if not overrides:
+        import generated.agent_migration as package
+    else:
+        compile_scenario(model, folder, source=source)
+        package = load_package(folder)
+    return model, package, package.Env(dtype=torch.float32)
+
+
+def train_one(label: str, seed: int, steps: int, episodes: int) -> dict:
+    _setup()
+    from mechdsl.rl import hyperparameter_names, train
+    from mechdsl.rl.evaluate import HELDOUT_SEED
+    from mechdsl.scenario.rollout import agent_policy, rollout
+
+    algo, extra = VARIANTS[label]
+    model, package, env = _env()
+    known = hyperparameter_names(algo)
+    hparams = {k: v for k, v in model.train.items() if k in known}
+    hparams.update(extra)
+    if "gamma" in known:
+        hparams["gamma"] = model.discount
+    start = time.perf_counter()
+    result = train(env, algo, steps=steps, seed=seed, hparams=hparams, eval_every=steps, eval_states=64, log="none")
+    wall = time.perf_counter() - start
+    episodes_ = rollout(env, agent_policy(result.agent, HELDOUT_SEED), episodes, HELDOUT_SEED)
+    out = {"label": label, "seed": seed, "latency": float(-episodes_.returns.mean()),
+           "violation_rate": episodes_.violation_rate, "penalty": float(episodes_.penalties.mean()),
+           "wall_s": wall}
+    if label == "CGDM" and seed == 0:
+        out["state_dict"] = result.agent.state_dict()
+        out["hparams"] = hparams
+    return out
+
+
+def _baselines(env, package, episodes: int, agent=None) -> dict[str, float]:
+    from mechdsl.rl.evaluate import HELDOUT_SEED
+    from mechdsl.scenario.rollout import agent_policy, greedy_nearest_trusted, random_policy, rollout
+
+    policies = {"random": random_policy(env.action_dim, HELDOUT_SEED), "greedy": greedy_nearest_trusted(package)}
+    if agent is not None:
+        policies = {"CGDM (seed 0)": agent_policy(agent, HELDOUT_SEED), **policies}
+    return {k: float(-rollout(env, p, episodes, HELDOUT_SEED).returns.mean()) for k, p in policies.items()}
+
+
+def sweep_one(name: str, state_dict, hparams: dict, episodes: int) -> dict:
+    _setup()
+    import torch
+
+    from mechdsl.rl.algorithms import make_agent, resolve_hparams
+
+    _, values, overrides = SWEEPS[name]
+    curves: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, x in enumerate(values):
+            model, package, env = _env(overrides(x), Path(tmp) / f"pkg{k}")
+            agent = make_agent("cgdm", env, resolve_hparams("cgdm", "default", hparams), torch.Generator().manual_seed(0),
+                               torch.device("cpu"))
+            agent.load_state_dict(state_dict)
+            for label, value in _baselines(env, package, episodes, agent).items():
+                curves.setdefault(label, []).append(value)
+    return {"name": name, "values": values, "curves": curves}
+
+
+def _plot_sweep(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    for label, ys in result["curves"].items():
+        ax.plot(result["values"], ys, marker="o", label=label)
+    ax.set_xlabel(SWEEPS[result["name"]][0])
+    ax.set_ylabel("total latency per episode (s)")
+    ax.set_title(f"latency against {result['name']}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", nargs="*", default=None, help="subset of the table's labels")
+    args = parser.parse_args(argv)
+    _setup()
+    start = time.perf_counter()
+    labels = args.only or list(VARIANTS)
+    jobs = [(label, seed) for seed in range(args.seeds) for label in labels]
+    with ProcessPoolExecutor(args.workers) as pool:
+        runs = list(pool.map(train_one, *zip(*jobs), [args.steps] * len(jobs), [args.episodes] * len(jobs)))
+        table_wall = time.perf_counter() - start
+        cgdm0 = next((r for r in runs if "state_dict" in r), None)
+        sweeps = []
+        if cgdm0 is not None:
+            sweeps = list(pool.map(sweep_one, list(SWEEPS), [cgdm0["state_dict"]] * len(SWEEPS),
+                                   [cgdm0["hparams"]] * len(SWEEPS), [args.episodes] * len(SWEEPS)))
+    _, package, env = _env()
+    baselines = _baselines(env, package, args.episodes)
+    wall = time.perf_counter() - start
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for label in labels:
+        mine = [r for r in runs if r["label"] == label]
+        lat = np.array([r["latency"] for r in mine])
+        rows.append((label, lat.mean(), lat.std(), lat.mean() / baselines["random"],
+                     np.mean([r["violation_rate"] for r in mine]), np.mean([r["wall_s"] for r in mine])))
+    lines = ["# AI-agent migration benchmark (specs/agent_migration.mech)", "",
+             f"Command: `python benchmarks/bench_migration.py --steps {args.steps} --seeds {args.seeds} "
+             f"--episodes {args.episodes} --workers {args.workers}`", "",
+             f"Machine: {platform.platform()}, {os.cpu_count()} CPUs (shared with other jobs), torch 1 thread per "
+             f"run, {args.workers} runs in parallel. Wall time: table {table_wall:.0f} s, everything {wall:.0f} s.", "",
+             f"Each run: {args.steps} training steps x 32 episodes per step (one 20-slot episode = 20 steps), "
+             f"default preset with the spec's train block, gamma = 0.95. Total latency = sum over 8 vehicles and "
+             f"20 slots of T_v^tot (eq. 9), per episode, on {args.episodes} held-out episodes; mean and sd over "
+             f"{args.seeds} seeds. Ratio = latency / latency of the uniformly random policy on the same episodes.", "",
+             "| policy | total latency / episode (s) | sd over seeds | ratio to random | violating slots | train wall s |",
+             "|---|---|---|---|---|---|"]
+    for label, mean, sd, ratio, viol, wall_s in rows:
+        lines.append(f"| {label} | {mean:.1f} | {sd:.1f} | {ratio:.3f} | {viol:.3f} | {wall_s:.0f} |")
+    lines += [f"| random policy (no training) | {baselines['random']:.1f} | - | 1.000 | - | - |",
+              f"| greedy nearest trusted RSU | {baselines['greedy']:.1f} | - | "
+              f"{baselines['greedy'] / baselines['random']:.3f} | - | - |", ""]
+    for result in sweeps:
+        slug = result["name"].replace(" ", "_")
+        png = RESULTS / f"migration_{slug}.png"
+        _plot_sweep(result, png)
+        lines += [f"## Latency against {result['name']}", "", f"![{result['name']}]({png.name})", "",
+                  "| " + SWEEPS[result["name"]][0] + " | " + " | ".join(result["curves"]) + " |",
+                  "|---" * (len(result["curves"]) + 1) + "|"]
+        for i, x in enumerate(result["values"]):
+            lines.append(f"| {x:g} | " + " | ".join(f"{ys[i]:.1f}" for ys in result["curves"].values()) + " |")
+        lines.append("")
+    (RESULTS / "migration.md").write_text("\n".join(lines))
+    (RESULTS / "migration_runs.json").write_text(json.dumps(
+        [{k: v for k, v in r.items() if k not in ("state_dict", "hparams")} for r in runs], indent=1))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

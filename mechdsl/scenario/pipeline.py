@@ -1,0 +1,69 @@
+"""The scenario pipeline (`scenario NAME` specs) in the interface of `mechdsl.pipelines`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mechdsl.rl.runs import RunConfig
+
+
+def compile(model, target: Path, *, source: str, force: bool = False) -> list[Path]:
+    from mechdsl.scenario.codegen import compile_scenario
+
+    return compile_scenario(model, target, force=force, source=source)
+
+
+def build_env(config: RunConfig, run_dir: Path, dtype=None):
+    """Compile the spec into `run_dir/package` (idempotent); (model, package, env)."""
+    import torch
+
+    from mechdsl.lang import load_source
+    from mechdsl.rl.runs import load_package
+    from mechdsl.scenario.codegen import compile_scenario
+
+    model = load_source(config.source, config.spec, config.overrides)
+    compile_scenario(model, run_dir / "package", source=config.source)
+    package = load_package(run_dir / "package")
+    return model, package, package.Env(device=config.device, dtype=dtype or torch.float32)
+
+
+def learning_hparams(config: RunConfig, model) -> dict:
+    """The train block's hyperparameters; the discount over slots is the spec's `horizon ...
+    discount gamma` unless the train block sets `gamma` itself."""
+    from mechdsl.rl import hyperparameter_names
+
+    hparams = dict(config.hparams)
+    if "gamma" in hyperparameter_names(config.algo) and "gamma" not in hparams:
+        hparams["gamma"] = model.discount
+    return hparams
+
+
+def train_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, log: str = "rich",
+              eval_states: int = 1000, curve_states: int = 256) -> dict:
+    """Train on the generated env, then evaluate `eval_states` full episodes against the
+    random policy and the greedy heuristic; writes evaluation.json and report.md."""
+    from mechdsl.rl import train
+    from mechdsl.scenario.report import evaluate_and_report
+
+    model, package, env = build_env(config, run_dir)
+    result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
+                   preset=config.preset, hparams=learning_hparams(config, model), out_dir=run_dir, resume=resume,
+                   eval_every=max(1, config.steps // 20), eval_states=curve_states, log=log)
+    summary = evaluate_and_report(config, run_dir, model, package, env, result.agent, result.rows, eval_states,
+                                  wall_time=result.wall_time)
+    if log != "none":
+        print(summary["comparison_text"])
+    return {k: v for k, v in summary.items() if k != "comparison_text"}
+
+
+def evaluate_run(config: RunConfig, run_dir: Path, model, n_states: int, seed: int) -> dict:
+    """Per-episode returns of the trained policy on `n_states` episodes (what `eval --json` prints)."""
+    from mechdsl.rl.runs import load_agent
+    from mechdsl.scenario.rollout import agent_policy, rollout
+
+    model, package, env = build_env(config, run_dir)
+    agent, _ = load_agent(config, run_dir, env)
+    episodes = rollout(env, agent_policy(agent, seed), n_states, seed)
+    return {"objective": episodes.returns.tolist(), "violation_rate": episodes.violation_rate,
+            "penalty": episodes.penalties.tolist(),
+            "violations": {k: v.tolist() for k, v in episodes.violations.items()}}
