@@ -8,8 +8,8 @@ Contract design as a contextual bandit (horizon 1), satisfying `mechdsl.rl.env.B
     Gamma draws) on the env's device and dtype; columns follow `STATE_LAYOUT`.
   * an action is a point of [-1, 1]^d, d = len(ACTION_LAYOUT), one entry per allocation.
     Entry k becomes d_k = (a_k + 1) / 2 in [0, 1]; independent allocations are
-    lo + (hi - lo) d_k; allocations in a monotone chain (2 chain(s):
-    [['T2[0, 0]', 'T2[0, 1]'], ['T2[1, 0]', 'T2[1, 1]']]) are built by stick breaking, x_0 = lo + (hi - lo) d_0,
+    lo + (hi - lo) d_k; allocations in a monotone chain (3 chain(s):
+    [['T1[0]', 'T1[1]'], ['T2[0, 0]', 'T2[0, 1]'], ['T2[1, 0]', 'T2[1, 1]']]) are built by stick breaking, x_0 = lo + (hi - lo) d_0,
     x_k = x_(k-1) + (hi - x_(k-1)) d_k, so they are non-decreasing by construction.
   * payments follow the derived least-payment rules (`formulas.py`), in order.
   * reward = the principal's objective;
@@ -206,8 +206,9 @@ def _contract(quantities, raw: torch.Tensor) -> tuple[torch.Tensor, ...]:
     k = _tensors(rows.device, rows.dtype)
     a = torch.clamp(raw, -1.0, 1.0)
     x = torch.addcmul(k.action_mid, k.action_half_span, a)  # lo + (hi - lo) d, d = (a + 1) / 2
-    v_T1__0, v_T1__1, v_T2__0_0, _, v_T2__1_0, _ = x.unbind(0)
+    v_T1__0, _, v_T2__0_0, _, v_T2__1_0, _ = x.unbind(0)
     d = 0.5 * (a + 1.0)
+    v_T1__1 = v_T1__0 + (150.0 - v_T1__0) * d[1]  # monotone chain: stick breaking
     v_T2__0_1 = v_T2__0_0 + (150.0 - v_T2__0_0) * d[3]  # monotone chain: stick breaking
     v_T2__1_1 = v_T2__1_0 + (150.0 - v_T2__1_0) * d[5]  # monotone chain: stick breaking
     v_R2__0_0 = formulas.payment_R2__0_0(v_E, v_T2__0_0, v_c, v_theta2__0)
@@ -266,6 +267,7 @@ def _score(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...])
         _incentive_slacks(u2),  # IC period 2, every history, type and report
         decisions,  # bounds: every decision >= its lower bound
         k.decision_upper - decisions,  # bounds: every decision <= its upper bound
+        torch.diff(decisions[0:2].view(2, -1), dim=-2).reshape(-1, batch),  # monotone T1: every entry >= the previous one along the last index
     ]).amin(0)
     # A float32 contract misses its binding constraints by rounding alone (~1e-3 at the
     # scale of these utilities): slack within a few ulps of the largest product of a
@@ -290,6 +292,7 @@ SLACK_LABELS = (  # the constraint families whose slacks `_score` concatenates, 
     'IC period 2, every history, type and report',
     'bounds: every decision >= its lower bound',
     'bounds: every decision <= its upper bound',
+    'monotone T1: every entry >= the previous one along the last index',
 )
 
 

@@ -14,7 +14,7 @@ import sympy as sp
 
 from mechdsl.codegen.printer import check_identifier
 from mechdsl.model import Distribution, Indexed, Model, ProbTable, RandomParam, TypeVector, all_indices
-from mechdsl.reduce.derivation import Derivation
+from mechdsl.reduce.derivation import Derivation, Inequality
 
 UNBOUNDED_SPAN = 1e3  # allocations without an upper bound are searched in [lower, lower + 1e3]
 
@@ -80,10 +80,20 @@ def _state_bounds(entity: Indexed) -> list[tuple[float, float]]:
     raise LayoutError(f"{entity.name} is not a state entity")
 
 
+def monotonicity(derivation: Derivation) -> list[Inequality]:
+    """x_b - x_a >= 0 constraints the action map builds in: those the reduction derived
+    (static screening) and the spec's own `constraint monotone X` (declared residuals)."""
+    declared = [c for c in derivation.residual if c.name.startswith("monotone ")]
+    unique: dict[sp.Expr, Inequality] = {}
+    for inequality in [*derivation.monotone, *declared]:
+        unique.setdefault(sp.expand(inequality.g), inequality)
+    return list(unique.values())
+
+
 def _chains(derivation: Derivation, bounds: dict[sp.Symbol, tuple[float, float]]) -> tuple[Chain, ...]:
     successor: dict[sp.Symbol, sp.Symbol] = {}
     predecessor: dict[sp.Symbol, sp.Symbol] = {}
-    for inequality in derivation.monotone:
+    for inequality in monotonicity(derivation):
         coefficients = sp.expand(inequality.g).as_coefficients_dict()
         up = [s for s, c in coefficients.items() if c == 1]
         down = [s for s, c in coefficients.items() if c == -1]

@@ -84,15 +84,26 @@ def observation(env: BatchedEnv, state: torch.Tensor) -> torch.Tensor:
     return torch.where(span > 0, 2.0 * (state - low) / safe - 1.0, torch.zeros_like(state))
 
 
-def learning_reward(result: StepResult, violation_weight: float = 0.0) -> torch.Tensor:
-    """r(S, A) = U(S, A) - lambda * sum(A~**2) (eq. 46) - w * violation: what agents maximise.
+VIOLATION_PENALTIES = ("linear", "log1p")
+
+
+def learning_reward(result: StepResult, violation_weight: float = 0.0, violation_penalty: str = "linear") -> torch.Tensor:
+    """r(S, A) = U(S, A) - lambda * sum(A~**2) (eq. 46) - w * phi(violation): what agents maximise.
 
     ``violation_weight`` w (hyperparameter, default 0) matters only for environments whose
-    action map does not make every contract feasible by construction.
+    action map does not make every contract feasible by construction. ``violation_penalty``
+    phi is ``linear`` (phi(v) = v, an exact penalty once w exceeds the constraints' Lagrange
+    multipliers) or ``log1p`` (phi(v) = log(1 + v): the same slope w at v = 0, hence still
+    exact, but it grows slowly, so a critic need not fit cliffs of size w * v far from the
+    feasible set; docs/rl.md measures the difference).
     """
-    if violation_weight:
+    if not violation_weight:
+        return result.reward - result.penalty
+    if violation_penalty == "log1p":
+        return result.reward - result.penalty - violation_weight * torch.log1p(result.violation)
+    if violation_penalty == "linear":
         return result.reward - result.penalty - violation_weight * result.violation
-    return result.reward - result.penalty
+    raise ValueError(f"unknown violation_penalty {violation_penalty!r}; choose one of {VIOLATION_PENALTIES}")
 
 
 def transition_tail(env: BatchedEnv, state: torch.Tensor, result: StepResult) -> tuple[torch.Tensor, torch.Tensor]:

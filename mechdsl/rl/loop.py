@@ -27,7 +27,7 @@ from mechdsl.rl.algorithms import HyperparameterError, make_agent, resolve_hpara
 from mechdsl.rl.algorithms.base import Agent, uniform_actions
 from mechdsl.rl.buffer import ReplayBuffer, Transition
 from mechdsl.rl.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from mechdsl.rl.env import BatchedEnv, learning_reward, observation, transition_tail
+from mechdsl.rl.env import VIOLATION_PENALTIES, BatchedEnv, learning_reward, observation, transition_tail
 from mechdsl.rl.metrics import MetricsLog
 from mechdsl.rl.progress import make_progress
 
@@ -122,6 +122,9 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
     hp = resolve_hparams(algo, preset, hparams)
     if hp.collect_batch < 1 or hp.updates_per_step < 0:
         raise HyperparameterError(f"{algo}: collect_batch must be >= 1 and updates_per_step >= 0")
+    if hp.violation_penalty not in VIOLATION_PENALTIES:
+        raise HyperparameterError(f"{algo}: violation_penalty must be one of {', '.join(VIOLATION_PENALTIES)}, "
+                                  f"got {hp.violation_penalty!r}")
     out = Path(out_dir) if out_dir is not None else None
     checkpoint_every = checkpoint_every or eval_every
     evaluator = _Evaluator.make(env, eval_states, device)
@@ -173,7 +176,7 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
                 action = agent.act(obs, explore=True, generator=agent_gen)
             _check_finite(step, "action", action)
             result = env.step(action)
-            reward = learning_reward(result, hp.violation_weight) * reward_scale
+            reward = learning_reward(result, hp.violation_weight, hp.violation_penalty) * reward_scale
             _check_finite(step, "reward", reward)
             next_state, done = transition_tail(env, state, result)
             batch = Transition(state, obs, action, reward, next_state, observation(env, next_state), done)
@@ -219,7 +222,7 @@ def probe_reward_scale(env: BatchedEnv, hp, seed: int, device: torch.device, pro
     generator = _generator(env.device, seed + 7919)
     state = env.reset(probe, generator)
     action = 2 * torch.rand(probe, env.action_dim, generator=generator, device=env.device, dtype=env.dtype) - 1
-    spread = float(learning_reward(env.evaluate(state, action), hp.violation_weight).double().std())
+    spread = float(learning_reward(env.evaluate(state, action), hp.violation_weight, hp.violation_penalty).double().std())
     return 1.0 / spread if math.isfinite(spread) and spread > 1e-12 else 1.0
 
 

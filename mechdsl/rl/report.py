@@ -25,18 +25,19 @@ _TYPE_SUFFIX = re.compile(r"^(?P<item>.+?)_(?P<k>\d+)$")
 
 
 def plot_curves(runs: Mapping[str, Rows], path: Path, *, metric: str = "test_utility",
-                optimum: float | None = None, title: str | None = None) -> Path:
-    """``metric`` against training step for each run; a dashed line at the exact optimum."""
+                optimum: float | None = None, title: str | None = None, x: str = "step") -> Path:
+    """``metric`` against ``x`` (training step, or ``env_samples`` to compare algorithms that
+    collect different batches per step) for each run; a dashed line at the exact optimum."""
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for label, rows in runs.items():
-        pts = [(r["step"], r[metric]) for r in rows if r.get(metric) is not None]
+        pts = [(r[x], r[metric]) for r in rows if r.get(metric) is not None]
         if len(pts) == 1:  # a run without learning (random): a level, not a point
             ax.axhline(pts[0][1], linestyle=":", linewidth=1.4, color="gray", label=label)
         elif pts:
             ax.plot(*zip(*pts), marker="o", markersize=2.5, linewidth=1.4, label=label)
     if optimum is not None:
         ax.axhline(optimum, color="black", linestyle="--", linewidth=1.0, label="exact optimum")
-    ax.set_xlabel("training step")
+    ax.set_xlabel("training step" if x == "step" else x.replace("_", " "))
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title(title or metric.replace("_", " "))
     ax.grid(alpha=0.3)

@@ -8,6 +8,9 @@ import numpy as np
 import sympy as sp
 import torch
 
+from codegen_fixtures import derivation_of, model_of
+
+from mechdsl.codegen.layout import monotonicity
 from mechdsl.solve.certificate import certify
 from mechdsl.solve.state import with_derived
 
@@ -89,10 +92,18 @@ def test_monotone_chains_hold_by_construction(bundled):
     name, model, derivation, package = bundled
     env, state, action = _states_and_actions(package, seed=3)
     info = env.step(action).info
-    for inequality in derivation.monotone:
+    for inequality in monotonicity(derivation):  # derived and declared (`constraint monotone T1`)
         symbols = sorted(inequality.g.free_symbols, key=lambda s: s.name)
         _, function = _lambdify(inequality.g)
         assert np.all(function(*(info[s.name].numpy() for s in symbols)) >= -1e-12), inequality.name
+
+
+def test_declared_monotonicity_becomes_a_chain():
+    from mechdsl.codegen.layout import build_layout
+
+    model = model_of("two_period")
+    chains = [[str(s) for s in chain.symbols] for chain in build_layout(model, derivation_of("two_period")).chains]
+    assert ["T1[0]", "T1[1]"] in chains and ["T2[0, 0]", "T2[0, 1]"] in chains and len(chains) == 3
 
 
 def test_evaluate_is_pure_and_differentiable(bundled):

@@ -34,6 +34,9 @@ def test_spec_checks(path):
     if hasattr(model, "strategies"):  # a game spec
         assert model.strategies and model.players and model.summary().startswith("game ")
         return
+    if hasattr(model, "transitions"):  # a scenario spec
+        assert model.transitions and model.actions and model.summary().startswith("scenario ")
+        return
     assert model.decision_symbols() and model.periods and model.summary().startswith("mechanism ")
 
 
@@ -55,7 +58,7 @@ def test_two_period_structure(two_period):
     assert sym("T2[1, 0]") in m.decision_symbols()
     assert [(p.number, p.types, p.prob, p.allocation, p.payment, p.discount) for p in m.periods] == [
         (1, "theta1", "p1", "T1", "R1", 1), (2, "theta2", "p2", "T2", "R2", sym("beta"))]
-    assert [c.kind for c in m.constraints] == ["ir", "ic", "iic"] and m.ir_scope() == "per_period"
+    assert [c.kind for c in m.constraints] == ["ir", "ic", "iic", "monotone"] and m.ir_scope() == "per_period"
 
 
 def test_two_period_parameters(two_period):
@@ -68,7 +71,8 @@ def test_two_period_parameters(two_period):
     assert ranges(m, "theta1") == ranges(m, "theta2") == [[15, 20], [20, 25]]
     assert m.probs["p1"].shape == (2,) and m.probs["p2"].shape == (2, 2)
     assert str(m.probs["p2"].distribution) == "dirichlet(1)"
-    assert m.train == {"algorithm": "amortized", "steps": 800, "action_penalty": 0.01, "violation_weight": 100.0}
+    assert m.train == {"algorithm": "amortized", "steps": 800, "action_penalty": 0.01, "violation_weight": 300.0,
+                       "violation_penalty": "log1p"}
 
 
 def test_two_period_derived_quantities(two_period):

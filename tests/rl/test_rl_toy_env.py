@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from toy_env import ScreeningContractEnv, TrackingEnv
 
@@ -63,6 +64,10 @@ def test_penalty_and_observation(contract_env, tracking_env):
     bad = type(result)(result.reward, result.penalty, torch.tensor([0.0, 0.5, 0.0, 2.0]), result.info)
     expected = result.reward - result.penalty - 3.0 * torch.tensor([0.0, 0.5, 0.0, 2.0])
     assert torch.allclose(learning_reward(bad, violation_weight=3.0), expected)
+    log_expected = result.reward - result.penalty - 3.0 * torch.log(1 + torch.tensor([0.0, 0.5, 0.0, 2.0]))
+    assert torch.allclose(learning_reward(bad, violation_weight=3.0, violation_penalty="log1p"), log_expected)
+    with pytest.raises(ValueError, match="violation_penalty"):
+        learning_reward(bad, violation_weight=3.0, violation_penalty="square")
     obs = observation(contract_env, torch.tensor([[1.0, 3.0, 0.5]]))
     assert torch.allclose(obs, torch.tensor([[-1.0, 1.0, 0.0]]), atol=1e-6)
     s = tracking_env.reset(3, torch.Generator().manual_seed(0))

@@ -50,7 +50,7 @@ class AmortizedAgent(Agent):
 
     def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, float]:
         result = env.evaluate(batch.state, self.policy(batch.obs))
-        loss = -learning_reward(result, self.hp.violation_weight).mean()
+        loss = -learning_reward(result, self.hp.violation_weight, self.hp.violation_penalty).mean()
         optimizer_step(self.opt, loss, self.policy.parameters(), self.hp.grad_clip)
         return {"actor_loss": loss.item()}
 

@@ -23,7 +23,8 @@ class CommonHparams:
 
     collect_batch: int = 32
     updates_per_step: int = 1
-    violation_weight: float = 0.0  # learning reward subtracts w * violation (env.learning_reward)
+    violation_weight: float = 0.0  # learning reward subtracts w * phi(violation) (env.learning_reward)
+    violation_penalty: str = "linear"  # phi: "linear" (v) or "log1p" (log(1 + v))
     # Rewards fed to the learner are multiplied by this; 0 = automatic, 1 / std of the learning
     # reward of uniformly random actions on a fixed probe batch (contract rewards are ~1e3,
     # which stalls critics tuned for unit-scale rewards). Reported metrics stay unscaled.
