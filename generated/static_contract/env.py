@@ -63,6 +63,9 @@ CONSTANTS = {  # folded into the formulas at compile time
     'c0': 0.01,
     'fairness': 0.5,
 }
+SIZES = {  # as compiled (after any --set override of the spec's sizes)
+    'K': 2.0,
+}
 ACTION_PENALTY = 0.0
 ALGORITHM = 'edmsac'
 
@@ -254,7 +257,9 @@ def _model():
     from mechdsl.lang import load_source
 
     path = Path(__file__).with_name("spec.mech")
-    return load_source(path.read_text(encoding="utf-8"), 'static_contract.mech')
+    # the model this package was compiled from: the spec with the compiled sizes and constants
+    # (a package compiled with `--set K=5` must solve K = 5 problems in `optimum`)
+    return load_source(path.read_text(encoding="utf-8"), 'static_contract.mech', {**SIZES, **CONSTANTS})
 
 
 class StaticContractEnv:

@@ -93,6 +93,9 @@ CONSTANTS = {  # folded into the formulas at compile time
     'alpha': 200.0,
     'beta': 0.5,
 }
+SIZES = {  # as compiled (after any --set override of the spec's sizes)
+    'K': 2.0,
+}
 ACTION_PENALTY = 0.01
 ALGORITHM = 'amortized'
 
@@ -325,7 +328,9 @@ def _model():
     from mechdsl.lang import load_source
 
     path = Path(__file__).with_name("spec.mech")
-    return load_source(path.read_text(encoding="utf-8"), 'two_period.mech')
+    # the model this package was compiled from: the spec with the compiled sizes and constants
+    # (a package compiled with `--set K=5` must solve K = 5 problems in `optimum`)
+    return load_source(path.read_text(encoding="utf-8"), 'two_period.mech', {**SIZES, **CONSTANTS})
 
 
 class TwoPeriodEnv:

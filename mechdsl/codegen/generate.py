@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import jinja2
 import sympy as sp
@@ -253,6 +254,7 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
             "state_targets": _targets(state_locals),
             "quantities": state_locals + [local for local, _, _ in derived],
             "constants": [(name, float(c.value)) for name, c in model.constants.items()],
+            "sizes": sorted(model.sizes.items()),
             "derived": derived,
             "sampling": _sampling_blocks(model),
             "actions": _action_map(layout),
@@ -289,12 +291,19 @@ def _written_by_mechdsl(folder: Path) -> list[str] | None:
 
 def compile_spec(model: Model, out_dir: str | Path | None = None, force: bool = False,
                  derivation: Derivation | None = None, source: str | None = None) -> list[Path]:
-    """Render and write the package; returns the paths written (sorted).
+    """Render and write the package (rules of `write_package`); returns the paths written."""
+    out = Path(out_dir) if out_dir is not None else Path("generated") / model.name
+    return write_package(out, lambda: render(model, derivation, source), force)
+
+
+def write_package(out: Path, render_files: Callable[[], dict[str, str]], force: bool = False) -> list[Path]:
+    """Write the files `render_files()` returns ({name: text}, the marker included) into `out`;
+    returns the paths written (sorted). Shared by every spec kind's generator.
 
     Refuses (UsageError) to write into an existing folder without mechdsl's marker unless
-    `force`; never deletes a file it did not write (files listed in an earlier marker that
-    are no longer generated are removed, nothing else)."""
-    out = Path(out_dir) if out_dir is not None else Path("generated") / model.name
+    `force` (before rendering anything); never deletes a file it did not write (files listed in
+    an earlier marker that are no longer generated are removed, nothing else). Files are
+    staged in a temporary sibling folder and moved in with `os.replace`, the marker last."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder")
     previous = _written_by_mechdsl(out) if out.is_dir() else None
@@ -302,7 +311,7 @@ def compile_spec(model: Model, out_dir: str | Path | None = None, force: bool = 
         raise UsageError(f"{out} exists and was not created by mechdsl (no {MARKER} file); refusing to write into it",
                          hint="choose another folder with -o, or pass --force to write mechdsl's files into it "
                               "(other files are kept)")
-    files = render(model, derivation, source)
+    files = render_files()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -322,4 +331,4 @@ def compile_spec(model: Model, out_dir: str | Path | None = None, force: bool = 
     return sorted(out / name for name in files)
 
 
-__all__ = ["MARKER", "compile_spec", "render"]
+__all__ = ["MARKER", "compile_spec", "render", "write_package"]

@@ -16,13 +16,10 @@ with `force=True`.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from mechdsl.cli.output import UsageError
-from mechdsl.codegen.generate import MARKER, _environment, _written_by_mechdsl
+from mechdsl.codegen.generate import MARKER, _environment, write_package
 from mechdsl.codegen.printer import UnsafeIdentifier, check_identifier, float_literal
 from mechdsl.games.model import GameModel
 from mechdsl.model import Distribution
@@ -118,30 +115,6 @@ def render_game(model: GameModel, source: str | None = None) -> dict[str, str]:
 
 def compile_game(model: GameModel, out_dir: str | Path | None = None, force: bool = False,
                  source: str | None = None) -> list[Path]:
-    """Render and write the package (rules in the module docstring); returns the paths written."""
+    """Render and write the package (`mechdsl.codegen.generate.write_package` rules)."""
     out = Path(out_dir) if out_dir is not None else Path("generated") / model.name
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} exists and is not a folder")
-    previous = _written_by_mechdsl(out) if out.is_dir() else None
-    if out.is_dir() and previous is None and any(out.iterdir()) and not force:
-        raise UsageError(f"{out} exists and was not created by mechdsl (no {MARKER} file); refusing to write into it",
-                         hint="choose another folder with -o, or pass --force to write mechdsl's files into it "
-                              "(other files are kept)")
-    files = render_game(model, source)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for name, text in files.items():
-            (staging / name).write_text(text, encoding="utf-8", newline="\n")
-        if not out.exists():
-            os.replace(staging, out)
-        else:
-            for name in sorted(files, key=lambda n: n == MARKER):  # marker last
-                os.replace(staging / name, out / name)
-            for stale in sorted(set(previous or []) - set(files)):
-                if (out / stale).is_file() and "/" not in stale and stale != MARKER:
-                    (out / stale).unlink()
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)  # only our own temporary folder
-    return sorted(out / name for name in files)
+    return write_package(out, lambda: render_game(model, source), force)

@@ -627,3 +627,21 @@ class Checker:
 def check(spec: ast.Spec, overrides: dict[str, float] | None = None) -> m.Model:
     """Check a parsed spec and build its model; raises `SpecError` listing every mistake."""
     return Checker(spec, dict(overrides or {})).check()
+
+
+class IndexFunctionBodies:
+    """Checker mixin for games and scenarios, whose functions are mostly functions of indices
+    (`r(n, i)` reads `g[n, i]`): a body that subscripts its arguments is checked with index 0
+    when the symbolic check finds a non-integer index."""
+
+    def _function_body_check(self, node: ast.LetFunction) -> None:
+        try:
+            super()._function_body_check(node)
+        except LoweringError as error:
+            if error.diagnostic is None or "index must be a whole number" not in error.diagnostic.message:
+                raise
+            self._resolving.append(node.name)
+            try:
+                lower(node.body, self, Context({p: sp.Integer(0) for p in node.params}))
+            finally:
+                self._resolving.pop()

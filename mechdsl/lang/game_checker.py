@@ -14,7 +14,7 @@ import sympy as sp
 from mechdsl import model as m
 from mechdsl.games import model as g
 from mechdsl.lang import ast
-from mechdsl.lang.checker import RESERVED, Checker, _AlreadyReported, _article, _Declared
+from mechdsl.lang.checker import RESERVED, Checker, IndexFunctionBodies, _AlreadyReported, _article, _Declared
 from mechdsl.lang.diagnostics import SpecError, did_you_mean, source_lines
 from mechdsl.lang.lowering import Context, LoweringError, fail, lower
 
@@ -36,7 +36,7 @@ def is_game(spec: ast.Spec) -> bool:
     return any(isinstance(s, ast.GameDecl) for s in spec.statements)
 
 
-class GameChecker(Checker):
+class GameChecker(IndexFunctionBodies, Checker):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.indexed_randoms: dict[str, g.IndexedRandom] = {}
@@ -145,20 +145,6 @@ class GameChecker(Checker):
                        hint="the lower bound must be below the upper bound")
         self.strategies[node.name] = g.Strategy(node.name, shape, owner=node.owner, lower=lower_bound, upper=upper)
         self.index_sizes[node.name] = node.shape
-
-    def _function_body_check(self, node: ast.LetFunction) -> None:
-        """Functions of a game are often functions of indices (`r(n, i)` reads `g[n, i]`):
-        check the body with symbolic arguments, or with index 0 when it subscripts them."""
-        try:
-            super()._function_body_check(node)
-        except LoweringError as error:
-            if error.diagnostic is None or "index must be a whole number" not in error.diagnostic.message:
-                raise
-            self._resolving.append(node.name)
-            try:
-                lower(node.body, self, Context({p: sp.Integer(0) for p in node.params}))
-            finally:
-                self._resolving.pop()
 
     # ================================================================ Scope protocol
     def resolve_name(self, node: ast.Name, ctx: Context) -> sp.Expr:

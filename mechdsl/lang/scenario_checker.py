@@ -12,7 +12,7 @@ import sympy as sp
 
 from mechdsl import model as m
 from mechdsl.lang import ast
-from mechdsl.lang.checker import RESERVED, Checker, _AlreadyReported, _article, _Declared
+from mechdsl.lang.checker import RESERVED, Checker, IndexFunctionBodies, _AlreadyReported, _article, _Declared
 from mechdsl.lang.diagnostics import SpecError, did_you_mean, source_lines
 from mechdsl.lang.fmt import format_constraint_body
 from mechdsl.lang.game_checker import GameChecker
@@ -42,7 +42,7 @@ def is_scenario(spec: ast.Spec) -> bool:
     return any(isinstance(s, ast.ScenarioDecl) for s in spec.statements)
 
 
-class ScenarioChecker(Checker):
+class ScenarioChecker(IndexFunctionBodies, Checker):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.states: dict[str, StateVariable] = {}
@@ -247,20 +247,6 @@ class ScenarioChecker(Checker):
                          for _, ctx in self._contexts(node.bindings, shape))
         self.actions[node.name] = Action(node.name, shape, self.index_sizes[node.name], node.kind, axis, level, mask,
                                          low, high)
-
-    def _function_body_check(self, node: ast.LetFunction) -> None:
-        """Functions of a scenario are mostly functions of indices (`P(v, s)` reads `pos[v]`):
-        check the body with symbolic arguments, or with index 0 when it subscripts them."""
-        try:
-            super()._function_body_check(node)
-        except LoweringError as error:
-            if error.diagnostic is None or "index must be a whole number" not in error.diagnostic.message:
-                raise
-            self._resolving.append(node.name)
-            try:
-                lower(node.body, self, Context({p: sp.Integer(0) for p in node.params}))
-            finally:
-                self._resolving.pop()
 
     # ================================================================ Scope protocol
     def resolve_name(self, node: ast.Name, ctx: Context) -> sp.Expr:

@@ -225,38 +225,6 @@ def render(model: ScenarioModel, source: str | None = None) -> dict[str, str]:
 
 def compile_scenario(model: ScenarioModel, out_dir: str | Path | None = None, force: bool = False,
                      source: str | None = None) -> list[Path]:
-    """Render and write the package with the contract generator's writing rules."""
+    """Render and write the package (`mechdsl.codegen.generate.write_package` rules)."""
     out = Path(out_dir) if out_dir is not None else Path("generated") / model.name
-    files = render(model, source)
-    return _write(out, files, force)
-
-
-def _write(out: Path, files: dict[str, str], force: bool) -> list[Path]:
-    """Deterministic, marker-guarded, atomic-per-file writing (as `generate.compile_spec`)."""
-    import os
-    import shutil
-    import tempfile
-
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} exists and is not a folder")
-    previous = generate._written_by_mechdsl(out) if out.is_dir() else None
-    if out.is_dir() and previous is None and any(out.iterdir()) and not force:
-        raise UsageError(f"{out} exists and was not created by mechdsl (no {generate.MARKER} file); refusing to "
-                         "write into it", hint="choose another folder with -o, or pass --force")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for name, text in files.items():
-            (staging / name).write_text(text, encoding="utf-8", newline="\n")
-        if not out.exists():
-            os.replace(staging, out)
-        else:
-            for name in sorted(files, key=lambda n: n == generate.MARKER):  # marker last
-                os.replace(staging / name, out / name)
-            for stale in sorted(set(previous or []) - set(files)):
-                if (out / stale).is_file() and "/" not in stale and stale != generate.MARKER:
-                    (out / stale).unlink()
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)  # only our own temporary folder
-    return sorted(out / name for name in files)
+    return generate.write_package(out, lambda: render(model, source), force)

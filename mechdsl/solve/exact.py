@@ -233,8 +233,11 @@ def solve(model: Model, state: dict[str, float], derivation: Derivation | None =
     parameters when it is DPP), else the reduced problem. Always certified."""
     compiled = compiled_oracle(model)
     if compiled is not None:
-        _, contract = compiled.solve_state(state)
-        return _finish(model, state, contract, "cvxpy-clarabel (unreduced, compiled)")
+        try:
+            _, contract = compiled.solve_state(state)
+            return _finish(model, state, contract, "cvxpy-clarabel (unreduced, compiled)")
+        except (cp.error.SolverError, RuntimeError):
+            pass  # Clarabel can stall on badly scaled states (seen for K = 5): SCS below
     solution = solve_unreduced(model, state)
     if solution is not None:
         return solution

@@ -4,6 +4,8 @@ SymPy `lambdify` of the derivation's closed forms and the objective, violation v
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import sympy as sp
 import torch
@@ -156,3 +158,20 @@ def test_satisfies_batched_env_protocol(bundled):
     for field in (result.reward, result.penalty, result.violation):
         assert field.shape == (8,)
     assert torch.all(result.violation >= 0)
+
+
+def test_optimum_of_a_package_compiled_with_overrides(tmp_path):
+    """`--set K=3`: the package's exact optimum solves the K = 3 problem, not the spec's K = 2."""
+    from mechdsl.codegen import compile_spec
+    from mechdsl.lang import load_file
+    from mechdsl.rl.runs import load_package, load_package_of, state_dicts
+    from mechdsl.solve.exact import solve
+
+    spec = Path(__file__).resolve().parents[2] / "specs" / "static_contract.mech"
+    model = load_file(spec, {"K": 3})
+    compile_spec(model, tmp_path / "k3", source=spec.read_text(encoding="utf-8"))
+    env = load_package(tmp_path / "k3").Env(dtype=torch.float64)
+    assert load_package_of(env).SIZES == {"K": 3}
+    state = env.reset(2, torch.Generator().manual_seed(0))
+    expected = [solve(model, named).objective for named in state_dicts(model, env, state)]
+    assert np.allclose(env.optimum(state).numpy(), expected, rtol=1e-9)
