@@ -75,6 +75,11 @@ def main() -> None:
     lines += ["", "## Results of the last backend", ""]
     text = (last_out / "results.md").read_text()
     lines += [text.split("## Summary over seeds", 1)[1].split("![", 1)[0].strip(), ""]
+    stem = Path(args.out).stem
+    for png in sorted(last_out.glob("*_vs_*.png")):  # Fig. 7(a)-style plots, optimum as reference
+        target = Path(args.out).with_name(f"{stem}_{png.name}")
+        shutil.copyfile(png, target)
+        lines += [f"![{png.stem}]({target.name})", ""]
     Path(args.out).write_text("\n".join(lines))
     shutil.rmtree(scratch, ignore_errors=True)
     print(f"wrote {args.out}")
