@@ -78,6 +78,7 @@ class Checker:
         self._const_cache: dict[str, float] = {}
         self._rejected: set[int] = set()  # ids of declarations refused by _collect (reserved/duplicate)
         self._failed: set[str] = set()  # declared names whose declaration has a reported mistake
+        self._size_sweeps: dict[str, tuple[int, ...]] = {}
         self._cycles: set[frozenset[str]] = set()  # definition cycles already reported
         self._substitution: dict[sp.Symbol, sp.Float] = {}
         self._substitution_size = -1
@@ -124,8 +125,7 @@ class Checker:
             agent_count=agent_count, utility=utility, periods=periods,
             variables=self.variables, objective=objective, constraints=constraints,
             train=train or {},
-            size_sweeps={n.name: tuple(int(lower(v, self).evalf()) for v in n.sweep)
-                         for n in self._of(ast.SizeDecl) if n.sweep},
+            size_sweeps=dict(self._size_sweeps),
         )
 
     def _check_parameters(self) -> None:
@@ -139,6 +139,24 @@ class Checker:
             self._declare(self._constant, node)
         for node in self._of(ast.ParamRandom):
             self._declare(self._random, node)
+        for node in self._of(ast.SizeDecl):
+            if node.sweep:
+                self._size_sweep(node)
+
+    def _size_sweep(self, node: ast.SizeDecl) -> None:
+        """`size K = 2 in {2, 3, 5}`: the values a sweep may use, whole numbers >= 1."""
+        values = []
+        for value_node in node.sweep:
+            try:
+                value = self.numeric(value_node, "a size value")
+            except LoweringError as error:
+                self._record(error)
+                return
+            if value < 1 or value != int(value):
+                self._error(f"size '{node.name}' can only take whole numbers >= 1, got {value:g}", value_node.span)
+                return
+            values.append(int(value))
+        self._size_sweeps[node.name] = tuple(values)
 
     # ================================================================ helpers
     def _error(self, message: str, span: ast.Span, hint: str | None = None) -> None:

@@ -19,7 +19,7 @@ import pytest
 from mechdsl.cli.main import main
 from mechdsl.lang import SpecError, load_source
 from mechdsl.lang.diagnostics import render_all
-from spec_samples import INVALID, TINY
+from spec_samples import INVALID, ROOT, TINY
 
 
 @dataclass
@@ -112,3 +112,18 @@ def test_hints(name, hint):
     with pytest.raises(SpecError) as raised:
         load_source(path.read_text(encoding="utf-8"), path.name)
     assert hint in (raised.value.first.hint or "")
+
+
+@pytest.mark.parametrize("values, message, col", [
+    ("{2, 3, _5}", "'_5' is not defined", 22),
+    ("{2, 3.5, 5}", "size 'K' can only take whole numbers >= 1, got 3.5", 19),
+])
+def test_bad_size_sweep_values_are_positioned_errors(values, message, col):
+    """Found by the mutation fuzz: a name in a size's value set escaped as a traceback."""
+    from mechdsl.lang import SpecError, load_source
+
+    source = (ROOT / "specs" / "static_contract.mech").read_text(encoding="utf-8").replace("{2, 3, 5}", values)
+    with pytest.raises(SpecError) as error:
+        load_source(source, "bad.mech")
+    (diagnostic,) = error.value.diagnostics
+    assert diagnostic.message == message and (diagnostic.span.line, diagnostic.span.col) == (10, col)
