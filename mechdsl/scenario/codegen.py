@@ -153,7 +153,7 @@ def _slot_code(model: ScenarioModel, fold: dict, inter: dict, names: dict) -> di
             next_columns.append((column, "value", str(k)))
             outputs.append(rule)
             k += 1
-    outputs = [sp.sympify(e).xreplace(fold) for e in outputs]
+    outputs = [_as_expr(e).xreplace(fold) for e in outputs]
     needed = _reachable(outputs, inter)
     intermediates = [(names[s], _print(inter[s], names), s.name) for s in needed]
     body = emit_function_body(outputs, names, prefix="t")
@@ -228,3 +228,13 @@ def compile_scenario(model: ScenarioModel, out_dir: str | Path | None = None, fo
     """Render and write the package (`mechdsl.codegen.generate.write_package` rules)."""
     out = Path(out_dir) if out_dir is not None else Path("generated") / model.name
     return generate.write_package(out, lambda: render(model, source), force)
+
+
+def _as_expr(value) -> sp.Expr:
+    """A model output as a SymPy expression: outputs are SymPy objects built from the parse
+    tree, or plain Python numbers for constant rules (no text ever reaches SymPy here)."""
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"unexpected scenario output {value!r}")
+    return sp.Integer(value) if isinstance(value, int) else sp.Float(value)
