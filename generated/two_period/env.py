@@ -11,6 +11,17 @@ Contract design as a contextual bandit (horizon 1), satisfying `mechdsl.rl.env.B
     lo + (hi - lo) d_k; allocations in a monotone chain (3 chain(s):
     [['T1[0]', 'T1[1]'], ['T2[0, 0]', 'T2[0, 1]'], ['T2[1, 0]', 'T2[1, 1]']]) are built by stick breaking, x_0 = lo + (hi - lo) d_0,
     x_k = x_(k-1) + (hi - x_(k-1)) d_k, so they are non-decreasing by construction.
+  * feasibility repair (on by default, `repair=False` turns it off): residual constraints
+    the reduction could not build into the map (e.g. upward IIC) may still fail. The set of
+    implementable allocations is convex (every constraint is linear in the payments and the
+    allocations enter through the utility) and contains the pooled menu x_ref (each
+    allocation's entries replaced by their mean: one item per period, IC trivially), so a
+    failing x is replaced by x_ref + lambda* (x - x_ref), lambda* the largest feasible
+    lambda in [0, 1], found by REPAIR_STEPS bisection steps (lambda* is held constant
+    under autograd). info["repair"] = 1 - lambda* (0 where x was feasible) and
+    info["proposal_violation"] = the worst violation of x itself, which learners are
+    penalised for (`mechdsl.rl.env.learning_reward`): the repair makes the deployed contract
+    feasible, the penalty teaches the policy to propose feasible ones.
   * payments follow the derived least-payment rules (`formulas.py`), in order.
   * reward = the principal's objective;
     penalty = ACTION_PENALTY * sum(a^2) (eq. 46);
@@ -159,6 +170,8 @@ _ACTION_MID = (75.0, 75.0, 75.0, 75.0, 75.0, 75.0)  # lo + (hi - lo) / 2 per act
 _ACTION_HALF_SPAN = (75.0, 75.0, 75.0, 75.0, 75.0, 75.0)  # (hi - lo) / 2
 DECISION_LOWER = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # per CONTRACT_LAYOUT entry
 DECISION_UPPER = (150.0, 150.0, float('inf'), float('inf'), 150.0, 150.0, 150.0, 150.0, float('inf'), float('inf'), float('inf'), float('inf'))
+_POOL_GROUPS = (0.0, 0.0, 2.0, 2.0, 2.0, 2.0)  # per action entry: the allocation it belongs to (pooled together)
+REPAIR_STEPS = 16  # bisection steps of the feasibility repair: lambda* within 2^-16 of the boundary
 
 
 class _Tensors(NamedTuple):
@@ -166,6 +179,7 @@ class _Tensors(NamedTuple):
     action_half_span: torch.Tensor  # (action_dim, 1)
     decision_lower: torch.Tensor    # (len(CONTRACT_LAYOUT), 1)
     decision_upper: torch.Tensor    # (len(CONTRACT_LAYOUT), 1), inf where unbounded
+    pooling: torch.Tensor           # (action_dim, action_dim): x -> per-allocation means of x
 
 
 @lru_cache(maxsize=None)
@@ -173,7 +187,10 @@ def _tensors(device: torch.device, dtype: torch.dtype) -> _Tensors:
     def column(values):
         return torch.tensor(values, device=device, dtype=dtype).unsqueeze(1)
 
-    return _Tensors(column(_ACTION_MID), column(_ACTION_HALF_SPAN), column(DECISION_LOWER), column(DECISION_UPPER))
+    groups = torch.tensor(_POOL_GROUPS, device=device)
+    same = (groups.unsqueeze(0) == groups.unsqueeze(1)).to(dtype)
+    return _Tensors(column(_ACTION_MID), column(_ACTION_HALF_SPAN), column(DECISION_LOWER), column(DECISION_UPPER),
+                    same / same.sum(1, keepdim=True))
 
 
 def _per_sample(value: float, rows: torch.Tensor) -> torch.Tensor:
@@ -203,9 +220,9 @@ def _state_quantities(state: torch.Tensor):
 
 
 # ---------------------------------------------------------------- contract
-def _contract(quantities, raw: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Raw actions as rows (6, B) -> every contract item (B,), in CONTRACT_LAYOUT order."""
-    rows, (v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1, v_P_W, v_c, v_E,) = quantities
+def _allocations(quantities, raw: torch.Tensor) -> torch.Tensor:
+    """Raw actions as rows (6, B) -> allocations (6, B), in ACTION_LAYOUT order."""
+    rows = quantities[0]
     k = _tensors(rows.device, rows.dtype)
     a = torch.clamp(raw, -1.0, 1.0)
     x = torch.addcmul(k.action_mid, k.action_half_span, a)  # lo + (hi - lo) d, d = (a + 1) / 2
@@ -214,6 +231,14 @@ def _contract(quantities, raw: torch.Tensor) -> tuple[torch.Tensor, ...]:
     v_T1__1 = v_T1__0 + (150.0 - v_T1__0) * d[1]  # monotone chain: stick breaking
     v_T2__0_1 = v_T2__0_0 + (150.0 - v_T2__0_0) * d[3]  # monotone chain: stick breaking
     v_T2__1_1 = v_T2__1_0 + (150.0 - v_T2__1_0) * d[5]  # monotone chain: stick breaking
+    return torch.stack([v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1])
+
+
+def _contract_of(quantities, allocations: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Allocations (6, B) -> every contract item (B,), in CONTRACT_LAYOUT order:
+    the least-payment rules evaluated in order."""
+    rows, (v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1, v_P_W, v_c, v_E,) = quantities
+    v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1 = allocations.unbind(0)
     v_R2__0_0 = formulas.payment_R2__0_0(v_E, v_T2__0_0, v_c, v_theta2__0)
     v_R2__0_1 = formulas.payment_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__1)
     v_R2__1_0 = formulas.payment_R2__1_0(v_E, v_T2__1_0, v_c, v_theta2__0)
@@ -221,6 +246,45 @@ def _contract(quantities, raw: torch.Tensor) -> tuple[torch.Tensor, ...]:
     v_R1__0 = formulas.payment_R1__0(v_E, v_T1__0, v_c, v_theta1__0)
     v_R1__1 = formulas.payment_R1__1(v_E, v_R1__0, v_T1__0, v_T1__1, v_T2__0_0, v_T2__1_0, v_c, v_p2__1_1, v_theta1__1, v_theta2__0, v_theta2__1)
     return (v_T1__0, v_T1__1, v_R1__0, v_R1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1,)
+
+
+def _violation(quantities, allocations: torch.Tensor) -> torch.Tensor:
+    items = _contract_of(quantities, allocations)
+    return _score(quantities, torch.stack(items), items)[1]
+
+
+def _repair(quantities, allocations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x_ref + lambda* (x - x_ref), 1 - lambda*, violation of x) for allocations x
+    (6, B): see the module docstring. Only the failing columns are bisected; where
+    the pooled menu itself fails (a spec whose constraints pooling does not satisfy), x is left
+    as it is."""
+    pooled = _tensors(allocations.device, allocations.dtype).pooling @ allocations
+    with torch.no_grad():
+        scale = torch.ones(allocations.shape[1], device=allocations.device, dtype=allocations.dtype)
+        proposal_violation = _violation(quantities, allocations)
+        failing = (proposal_violation > 0).nonzero().squeeze(1)
+        if failing.numel():
+            sub = _state_quantities(quantities[0][:, failing].t())
+            x, x_ref = allocations[:, failing], pooled[:, failing]
+            low, high = torch.zeros_like(failing, dtype=x.dtype), torch.ones_like(failing, dtype=x.dtype)
+            for _ in range(REPAIR_STEPS):
+                mid = 0.5 * (low + high)
+                ok = _violation(sub, torch.lerp(x_ref, x, mid)) <= 0
+                low, high = torch.where(ok, mid, low), torch.where(ok, high, mid)
+            reference_ok = _violation(sub, x_ref) <= 0
+            scale[failing] = torch.where(reference_ok, low, torch.ones_like(low))
+    # x + (1 - lambda*)(x_ref - x): exactly x where lambda* = 1
+    return allocations + (1.0 - scale) * (pooled - allocations), 1.0 - scale, proposal_violation
+
+
+def _contract(quantities, raw: torch.Tensor, repair: bool = True) -> tuple[tuple[torch.Tensor, ...], dict]:
+    """Raw actions as rows (6, B) -> (every contract item (B,) in CONTRACT_LAYOUT
+    order, {"repair": 1 - lambda*, "proposal_violation": ...} (B,) each, empty without repair)."""
+    allocations = _allocations(quantities, raw)
+    if not repair:
+        return _contract_of(quantities, allocations), {}
+    allocations, shrink, proposal_violation = _repair(quantities, allocations)
+    return _contract_of(quantities, allocations), {"repair": shrink, "proposal_violation": proposal_violation}
 
 
 def _utility(type_value, allocation, payment, v_E, v_c):
@@ -299,9 +363,10 @@ SLACK_LABELS = (  # the constraint families whose slacks `_score` concatenates, 
 )
 
 
-def contract_from_action(state: torch.Tensor, action: torch.Tensor) -> dict[str, torch.Tensor]:
+def contract_from_action(state: torch.Tensor, action: torch.Tensor, repair: bool = True) -> dict[str, torch.Tensor]:
     """Raw actions (B, 6) in [-1, 1] -> every contract item by name (B,)."""
-    return dict(zip(CONTRACT_LAYOUT, _contract(_state_quantities(state), _batch_last(action.to(state)))))
+    items, _ = _contract(_state_quantities(state), _batch_last(action.to(state)), repair)
+    return dict(zip(CONTRACT_LAYOUT, items))
 
 
 def score(state: torch.Tensor, contract: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
@@ -312,15 +377,16 @@ def score(state: torch.Tensor, contract: dict[str, torch.Tensor]) -> tuple[torch
     return _score(_state_quantities(state), decisions, decisions.unbind(0))
 
 
-def evaluate(state: torch.Tensor, action: torch.Tensor, action_penalty: float = ACTION_PENALTY) -> StepResult:
+def evaluate(state: torch.Tensor, action: torch.Tensor, action_penalty: float = ACTION_PENALTY,
+             repair: bool = True) -> StepResult:
     """Pure, differentiable in `action`: reward, penalty, violation and info of (state, action)."""
     quantities = _state_quantities(state)
     raw = _batch_last(action.to(state))  # (action_dim, B)
-    items = _contract(quantities, raw)
+    items, repair_info = _contract(quantities, raw, repair)
     objective, violation, utilities = _score(quantities, torch.stack(items), items)
     penalty = action_penalty * raw.square().sum(0) if action_penalty else torch.zeros_like(objective)
     return StepResult(objective, penalty, violation,
-                      {**dict(zip(CONTRACT_LAYOUT, items)), **utilities})
+                      {**dict(zip(CONTRACT_LAYOUT, items)), **utilities, **repair_info})
 
 
 @lru_cache(maxsize=1)
@@ -343,10 +409,11 @@ class TwoPeriodEnv:
     action_dim = len(ACTION_LAYOUT)
 
     def __init__(self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                 action_penalty: float = ACTION_PENALTY):
+                 action_penalty: float = ACTION_PENALTY, repair: bool = True):
         self.device = torch.device(device)
         self.dtype = dtype
         self.action_penalty = float(action_penalty)
+        self.repair = bool(repair)
         self.state_low = torch.tensor(STATE_LOW, device=self.device, dtype=dtype)
         self.state_high = torch.tensor(STATE_HIGH, device=self.device, dtype=dtype)
         self.state: torch.Tensor | None = None
@@ -361,7 +428,8 @@ class TwoPeriodEnv:
         return self.evaluate(self.state, action)
 
     def evaluate(self, state: torch.Tensor, action: torch.Tensor) -> StepResult:
-        return evaluate(state.to(self.device, self.dtype), action.to(self.device, self.dtype), self.action_penalty)
+        return evaluate(state.to(self.device, self.dtype), action.to(self.device, self.dtype), self.action_penalty,
+                        self.repair)
 
     def optimum(self, state: torch.Tensor) -> torch.Tensor:
         """Exact optimal reward per state via `mechdsl.solve.exact.solve` (CPU, one solve per row)."""

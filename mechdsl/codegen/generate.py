@@ -156,7 +156,16 @@ def _action_map(layout: Layout) -> dict:
             targets.append("_")
         else:
             targets.append(names[symbol])
-    return {"mid": _py(tuple(mid)), "half": _py(tuple(half)), "targets": _targets(targets), "successors": successors}
+    locals_ = [names[symbol] for symbol in layout.action_symbols]
+    return {"mid": _py(tuple(mid)), "half": _py(tuple(half)), "targets": _targets(targets), "successors": successors,
+            "locals": locals_, "all_targets": _targets(locals_)}
+
+
+def _pool_groups(model: Model, layout: Layout) -> str:
+    """Per action entry, the index of its allocation variable: the pooled reference menu of
+    the feasibility repair replaces each allocation's entries by their mean."""
+    owner = {symbol: i for i, variable in enumerate(model.variables.values()) for symbol in variable.symbols()}
+    return _py(tuple(owner[symbol] for symbol in layout.action_symbols))
 
 
 # ------------------------------------------------------------------ payments
@@ -258,6 +267,7 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
             "derived": derived,
             "sampling": _sampling_blocks(model),
             "actions": _action_map(layout),
+            "pool_groups": _pool_groups(model, layout),
             "chains": [[str(s) for s in c.symbols] for c in layout.chains],
             "payments": _payment_functions(derivation, layout, fold),
             "decision_locals": [names[s] for s in contract],

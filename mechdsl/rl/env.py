@@ -91,7 +91,8 @@ def learning_reward(result: StepResult, violation_weight: float = 0.0, violation
     """r(S, A) = U(S, A) - lambda * sum(A~**2) (eq. 46) - w * phi(violation): what agents maximise.
 
     ``violation_weight`` w (hyperparameter, default 0) matters only for environments whose
-    action map does not make every contract feasible by construction. ``violation_penalty``
+    action map does not make every contract feasible by construction; the violation is the
+    proposed contract's (``proposal_violation``), before any feasibility repair. ``violation_penalty``
     phi is ``linear`` (phi(v) = v, an exact penalty once w exceeds the constraints' Lagrange
     multipliers) or ``log1p`` (phi(v) = log(1 + v): the same slope w at v = 0, hence still
     exact, but it grows slowly, so a critic need not fit cliffs of size w * v far from the
@@ -99,11 +100,20 @@ def learning_reward(result: StepResult, violation_weight: float = 0.0, violation
     """
     if not violation_weight:
         return result.reward - result.penalty
+    violation = proposal_violation(result)
     if violation_penalty == "log1p":
-        return result.reward - result.penalty - violation_weight * torch.log1p(result.violation)
+        return result.reward - result.penalty - violation_weight * torch.log1p(violation)
     if violation_penalty == "linear":
-        return result.reward - result.penalty - violation_weight * result.violation
+        return result.reward - result.penalty - violation_weight * violation
     raise ValueError(f"unknown violation_penalty {violation_penalty!r}; choose one of {VIOLATION_PENALTIES}")
+
+
+def proposal_violation(result: StepResult) -> torch.Tensor:
+    """The violation the policy is answerable for: that of the contract its action proposed.
+    Envs with a feasibility repair (generated contract envs) deploy a repaired, feasible
+    contract (``result.violation`` = 0) and report the proposal's in
+    ``info["proposal_violation"]``; without a repair the two are the same."""
+    return result.info.get("proposal_violation", result.violation)
 
 
 def transition_tail(env: BatchedEnv, state: torch.Tensor, result: StepResult) -> tuple[torch.Tensor, torch.Tensor]:

@@ -122,6 +122,9 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
     hp = resolve_hparams(algo, preset, hparams)
     if hp.collect_batch < 1 or hp.updates_per_step < 0:
         raise HyperparameterError(f"{algo}: collect_batch must be >= 1 and updates_per_step >= 0")
+    if hp.lr_schedule not in LR_SCHEDULES or not 0.0 <= hp.lr_final <= 1.0:
+        raise HyperparameterError(f"{algo}: lr_schedule must be one of {', '.join(LR_SCHEDULES)} and lr_final in "
+                                  f"[0, 1], got {hp.lr_schedule!r} and {hp.lr_final}")
     if hp.violation_penalty not in VIOLATION_PENALTIES:
         raise HyperparameterError(f"{algo}: violation_penalty must be one of {', '.join(VIOLATION_PENALTIES)}, "
                                   f"got {hp.violation_penalty!r}")
@@ -184,6 +187,8 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
 
             if buffer is not None:
                 buffer.add(batch)
+            if hp.lr_schedule != "constant":
+                agent.scale_learning_rates(lr_factor(hp.lr_schedule, hp.lr_final, (step - 1) / steps))
             for _ in range(hp.updates_per_step):
                 if buffer is not None and len(buffer) < hp.batch_size:
                     break
@@ -214,6 +219,19 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
             progress.advance(step)
     wall = elapsed + time.perf_counter() - t0
     return RunResult(algo, seed, steps, hp, metrics.rows, agent, out, resumed_from, wall)
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def lr_factor(schedule: str, final: float, fraction: float) -> float:
+    """Multiplier of the initial learning rates at run fraction f in [0, 1]:
+    1 (constant) or final + (1 - final)(1 + cos(pi f)) / 2 (cosine: 1 at f = 0, final at f = 1)."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * min(max(fraction, 0.0), 1.0)))
+    raise ValueError(f"unknown lr_schedule {schedule!r}; choose one of {LR_SCHEDULES}")
 
 
 def probe_reward_scale(env: BatchedEnv, hp, seed: int, device: torch.device, probe: int = 1024) -> float:

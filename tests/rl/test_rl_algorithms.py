@@ -59,7 +59,7 @@ def test_hyperparameter_names_and_types():
     assert names["hidden"] == tuple[int, ...]
     assert "prune_rate" not in hyperparameter_names("dmsac")
     assert set(hyperparameter_names("random")) == {"collect_batch", "updates_per_step", "violation_weight",
-                                                   "violation_penalty", "reward_scale"}
+                                                   "violation_penalty", "reward_scale", "lr_schedule", "lr_final"}
 
 
 def test_presets():

@@ -29,6 +29,12 @@ class CommonHparams:
     # reward of uniformly random actions on a fixed probe batch (contract rewards are ~1e3,
     # which stalls critics tuned for unit-scale rewards). Reported metrics stay unscaled.
     reward_scale: float = 0.0
+    # Learning-rate schedule over the run: "constant", or "cosine" from each optimizer's lr down
+    # to lr_final x lr at the last step (lr(f) = lr (lr_final + (1 - lr_final)(1 + cos(pi f))/2),
+    # f = step / steps). A contextual bandit ends with a policy as precise as the last updates'
+    # noise allows; annealing removes that noise (docs/rl.md measures it).
+    lr_schedule: str = "constant"
+    lr_final: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,18 @@ class Agent(ABC):
 
     def pruning_sparsity(self) -> float | None:
         return None
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """Every optimizer among the checkpointed attributes (their lrs follow the schedule)."""
+        return [value for value in (getattr(self, name) for name in self.stateful)
+                if isinstance(value, torch.optim.Optimizer)]
+
+    def scale_learning_rates(self, factor: float) -> None:
+        """Set every optimizer's lr to ``factor`` x its initial lr (kept as ``initial_lr``)."""
+        for opt in self.optimizers():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * factor
 
     def state_dict(self) -> dict:
         out = {}
