@@ -111,8 +111,12 @@ def summarize(trials: list[dict]) -> dict[str, dict]:
         mine = [t for t in trials if t["algo"] == algo]
         ratio = np.array([t["evaluation"]["optimality_ratio"] for t in mine])
         violation = np.array([t["evaluation"]["violation_rate"] for t in mine])
+        proposals = np.array([t["evaluation"].get("proposal_violation_rate") or 0.0 for t in mine])
+        repaired = np.array([t["evaluation"].get("repair_rate") or 0.0 for t in mine])
+        shrink = np.array([t["evaluation"].get("mean_repair") or 0.0 for t in mine])
         out[algo] = {"ratio_mean": ratio.mean(), "ratio_std": ratio.std(ddof=1) if len(ratio) > 1 else 0.0,
                      "ratio_min": ratio.min(), "violation_mean": violation.mean(), "violation_max": violation.max(),
+                     "proposal_violation": proposals.mean(), "repair_rate": repaired.mean(), "mean_repair": shrink.mean(),
                      "wall_mean": float(np.mean([t["wall_s"] for t in mine])),
                      "samples": mine[0]["env_samples"], "seeds": len(mine),
                      "flops": mine[0]["evaluation"]["actor_flops"],
@@ -158,14 +162,18 @@ def write_markdown(path: Path, args, command: str, trials: list[dict], wall: flo
              f"Every algorithm sees {args.samples:,} sampled states (steps = samples / collect_batch); "
              f"evaluation on {HELDOUT} held-out states (seed fixed) against the exact optimum "
              f"(mean {optimum:.2f}). Baseline: `random`.", "",
+             "Violation rate = deployed contracts (after the env's feasibility repair) that break an original "
+             "constraint; proposals infeasible = the policy's own proposals that did (the repair shrank them "
+             "toward the pooled menu, by 1 - lambda* on average over all states as shown).", "",
              "| algorithm | seeds | env samples | optimality ratio (mean +- std) | worst seed | "
-             "violation rate (mean / max) | train wall s | FLOPs/action (deployed) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "violation rate (mean / max) | proposals infeasible (mean 1 - lambda*) | train wall s | "
+             "FLOPs/action (deployed) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for algo, s in summary.items():
         flops = fmt(s["flops"]) if s["flops"] == s["flops_deployed"] else f"{fmt(s['flops'])} -> {fmt(s['flops_deployed'])}"
         lines.append(f"| {algo} | {s['seeds']} | {s['samples']:,} | {s['ratio_mean']:.4f} +- {s['ratio_std']:.4f} | "
                      f"{s['ratio_min']:.4f} | {s['violation_mean']:.4f} / {s['violation_max']:.4f} | "
-                     f"{s['wall_mean']:.0f} | {flops} |")
+                     f"{s['proposal_violation']:.4f} ({s['mean_repair']:.4f}) | {s['wall_mean']:.0f} | {flops} |")
     random_dynamic = summary.get("random", {}).get("ratio_mean")
     lines += ["", "Contract schemes (Fig. 9(a) of the EDMSAC paper), mean principal profit on the same states:", "",
               "| scheme | mean profit | / dynamic optimum |", "|---|---|---|",

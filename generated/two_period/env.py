@@ -253,6 +253,13 @@ def _violation(quantities, allocations: torch.Tensor) -> torch.Tensor:
     return _score(quantities, torch.stack(items), items)[1]
 
 
+def _toward(x: torch.Tensor, x_ref: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    """x_ref + lam (x - x_ref), written x + (1 - lam)(x_ref - x): exactly x where lam = 1, and
+    the same floating-point operations in the bisection and in the returned contract (float32
+    rounding must not undo a feasible step)."""
+    return x + (1.0 - lam) * (x_ref - x)
+
+
 def _repair(quantities, allocations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(x_ref + lambda* (x - x_ref), 1 - lambda*, violation of x) for allocations x
     (6, B): see the module docstring. Only the failing columns are bisected; where
@@ -269,12 +276,11 @@ def _repair(quantities, allocations: torch.Tensor) -> tuple[torch.Tensor, torch.
             low, high = torch.zeros_like(failing, dtype=x.dtype), torch.ones_like(failing, dtype=x.dtype)
             for _ in range(REPAIR_STEPS):
                 mid = 0.5 * (low + high)
-                ok = _violation(sub, torch.lerp(x_ref, x, mid)) <= 0
+                ok = _violation(sub, _toward(x, x_ref, mid)) <= 0
                 low, high = torch.where(ok, mid, low), torch.where(ok, high, mid)
             reference_ok = _violation(sub, x_ref) <= 0
             scale[failing] = torch.where(reference_ok, low, torch.ones_like(low))
-    # x + (1 - lambda*)(x_ref - x): exactly x where lambda* = 1
-    return allocations + (1.0 - scale) * (pooled - allocations), 1.0 - scale, proposal_violation
+    return _toward(allocations, pooled, scale), 1.0 - scale, proposal_violation
 
 
 def _contract(quantities, raw: torch.Tensor, repair: bool = True) -> tuple[tuple[torch.Tensor, ...], dict]:

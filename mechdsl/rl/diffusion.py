@@ -196,13 +196,15 @@ class DiffusionActor(nn.Module):
         return mean + self.sigma[i].to(dt) * noise, excess
 
     def sample_with_excess(self, obs: torch.Tensor, generator: torch.Generator | None = None, *,
-                           clip_action: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                           clip_action: bool = True, start_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """(A_0, excess): A_0 from A_M ~ N(0, I) through m = M..1 (eq. 54), differentiable unless
         called under no_grad; ``excess`` (B,) sums the squared distances by which the x_0
         estimates and the final output left [-1, 1] (for the boundary penalty of the actor loss).
+        ``start_scale`` s draws A_M ~ N(0, s^2 I): s = 0 starts every chain at the prior's mode, a
+        deterministic policy when the reverse-step noise eta is 0 too.
         """
         shape = (obs.shape[0], self.action_dim)
-        x = torch.randn(shape, generator=generator, device=obs.device, dtype=obs.dtype)
+        x = start_scale * torch.randn(shape, generator=generator, device=obs.device, dtype=obs.dtype)
         time_features = self.time_features(obs.device, obs.dtype)
         total = torch.zeros(obs.shape[0], device=obs.device, dtype=obs.dtype)
         for m in range(self.steps, 0, -1):
@@ -213,9 +215,9 @@ class DiffusionActor(nn.Module):
         return (clip_unit(x, self.straight_through) if clip_action else x), total
 
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None, *,
-               clip_action: bool = True) -> torch.Tensor:
+               clip_action: bool = True, start_scale: float = 1.0) -> torch.Tensor:
         """A_0 of the reverse chain (eq. 54); see ``sample_with_excess``."""
-        return self.sample_with_excess(obs, generator, clip_action=clip_action)[0]
+        return self.sample_with_excess(obs, generator, clip_action=clip_action, start_scale=start_scale)[0]
 
     def forward(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.sample(obs, generator)

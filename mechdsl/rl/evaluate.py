@@ -2,6 +2,9 @@
 
 optimality ratio = mean_S U(S, pi(S)) / mean_S U*(S)   (U* from ``env.optimum``)
 violation rate   = fraction of states whose worst constraint violation exceeds ``tol``
+                   (of the deployed contract; with a feasibility repair, the policy's own
+                   proposals are scored too: ``proposal_violation_rate``, ``repair_rate`` =
+                   fraction of states the repair changed, ``mean_repair`` = mean 1 - lambda*)
 mean violation   = mean violation over the violating states (0 if there are none)
 The optional ``solve_one(state) -> float`` (a per-state exact solver supplied by the caller)
 is timed on a subset and extrapolated to ``timing_states``; ``solver_speedup`` = solver time /
@@ -45,6 +48,9 @@ class Evaluation:
     solver_seconds: float | None       # extrapolated to ``timing_states``
     solver_speedup: float | None
     solver_mean_objective: float | None
+    proposal_violation_rate: float | None = None  # before the env's feasibility repair (None: no repair)
+    repair_rate: float | None = None
+    mean_repair: float | None = None
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -80,6 +86,8 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
     mean_opt = None if opt is None else float(opt.mean())
     ratio = None if mean_opt is None or abs(mean_opt) < 1e-12 else utility / mean_opt
     violating = result.violation > tol
+    repair = result.info.get("repair")
+    proposal = result.info.get("proposal_violation")
     mean_violation = float(result.violation[violating].mean()) if bool(violating.any()) else 0.0
 
     dense, deployed = agent.actor, agent.deployable_actor()
@@ -106,6 +114,9 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
         n_states=n_states, mean_utility=utility, mean_reward=float(learning_reward(result).mean()),
         mean_optimum=mean_opt, optimality_ratio=ratio, violation_rate=float(violating.float().mean()),
         mean_violation=mean_violation,
+        proposal_violation_rate=None if proposal is None else float((proposal > tol).float().mean()),
+        repair_rate=None if repair is None else float((repair > 0).float().mean()),
+        mean_repair=None if repair is None else float(repair.mean()),
         actor_params=parameter_count(dense) if dense is not None else None,
         actor_params_deployed=parameter_count(deployed) if deployed is not None else None,
         actor_flops=inference_flops(dense) if dense is not None else None,

@@ -80,6 +80,19 @@ class TwinCritic(nn.Module):
         q1, q2 = self(obs, action)
         return torch.minimum(q1, q2)
 
+    def mean_q(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        q1, q2 = self(obs, action)
+        return 0.5 * (q1 + q2)
+
+    def actor_value(self, obs: torch.Tensor, action: torch.Tensor, aggregate: str = "min") -> torch.Tensor:
+        """The value an actor ascends: min(Q_1, Q_2) (clipped double-Q, against the
+        overestimation of bootstrapped targets) or their mean (unbiased where y = r)."""
+        if aggregate == "min":
+            return self.min_q(obs, action)
+        if aggregate == "mean":
+            return self.mean_q(obs, action)
+        raise ValueError(f"unknown critic aggregate {aggregate!r}; choose 'min' or 'mean'")
+
 
 class DeterministicActor(nn.Module):
     """a = tanh(f(o)) in [-1, 1]^d (DDPG / TD3 / amortized)."""

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from mechdsl.lang import load_file
+from mechdsl.lang.train_schema import RUN_SETTINGS
 from mechdsl.rl import train
 from mechdsl.rl.env import observation
 from mechdsl.rl.evaluate import heldout_states
@@ -22,7 +24,9 @@ import generated.iot_offloading as game_package  # noqa: E402
 def test_edmsac_beats_random_and_greedy_in_100_steps():
     torch.set_num_threads(1)
     env = game_package.Env(device="cpu")
-    result = train(env, "edmsac", steps=100, seed=0, eval_every=50, eval_states=64, log="none")
+    settings = {k: v for k, v in load_file(ROOT / "specs" / "iot_offloading.mech").train.items()
+                if k not in RUN_SETTINGS}  # the spec's train block, as `mechdsl train` uses it
+    result = train(env, "edmsac", steps=100, seed=0, eval_every=50, eval_states=64, log="none", hparams=settings)
     state = heldout_states(env, 1000)
     learned = env.evaluate(state, result.agent.act(observation(env, state), explore=False,
                                                    generator=torch.Generator().manual_seed(0))).reward.mean()

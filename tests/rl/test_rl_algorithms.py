@@ -10,9 +10,10 @@ from toy_env import ScreeningContractEnv, TrackingEnv
 from mechdsl.rl import ALGORITHMS, HyperparameterError, hyperparameter_names, resolve_hparams, train
 
 OFF_POLICY = {"hidden": (64, 64), "batch_size": 128}
+DIFFUSION_SAC_SHORT = {"updates_per_step": 4, "actor_every": 2}  # a quarter of the default critic updates
 BUDGETS = {  # algorithm -> (training steps, hyperparameters); all finish in a few seconds on 1 core
-    "edmsac": (200, {**OFF_POLICY, "prune_every": 5, "prune_events": 20}),
-    "dmsac": (160, OFF_POLICY),
+    "edmsac": (200, {**OFF_POLICY, **DIFFUSION_SAC_SHORT, "prune_every": 5, "prune_events": 20}),
+    "dmsac": (160, {**OFF_POLICY, **DIFFUSION_SAC_SHORT}),
     "dmddpg": (160, OFF_POLICY),
     "cgdm": (160, OFF_POLICY),
     "sac": (160, OFF_POLICY),

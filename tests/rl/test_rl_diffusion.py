@@ -120,3 +120,22 @@ def test_straight_through_clip():
     x.grad = None
     clip_unit(x, straight_through=False).sum().backward()
     assert x.grad.tolist() == [0.0, 1.0, 0.0]
+
+
+def test_mode_start_makes_inference_deterministic():
+    """inference_start = "mode" starts the chain at A_M = 0: with eta = 0 the deployed policy is
+    a function of the state (no generator dependence); "sample" draws A_M ~ N(0, I)."""
+    from toy_env import ScreeningContractEnv
+
+    from mechdsl.rl import train
+
+    run = train(ScreeningContractEnv(), "dmsac", steps=3, seed=0, eval_every=3, log="none",
+                hparams={"hidden": (16, 16), "batch_size": 32, "updates_per_step": 1})
+    obs = torch.rand(64, 3) * 2 - 1
+    first = run.agent.act(obs, explore=False, generator=torch.Generator().manual_seed(1))
+    second = run.agent.act(obs, explore=False, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(first, second)
+    with torch.no_grad():
+        zero = run.agent.diffusion.sample(obs, torch.Generator().manual_seed(3), start_scale=0.0)
+        drawn = run.agent.diffusion.sample(obs, torch.Generator().manual_seed(3))
+    assert torch.equal(first, zero) and not torch.equal(first, drawn)

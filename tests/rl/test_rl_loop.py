@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -31,7 +32,9 @@ def test_same_seed_same_curve_and_other_seed_differs():
 
 
 @pytest.mark.parametrize("algo,hparams", [
-    ("edmsac", {**SMALL, "prune_every": 3, "prune_events": 6}),
+    # extending a finished run: a cosine schedule is relative to the total, so pin it constant
+    # (test_cosine_schedule_reaches_every_optimizer_and_resumes resumes an interrupted cosine run)
+    ("edmsac", {**SMALL, "prune_every": 3, "prune_events": 6, "lr_schedule": "constant"}),
     ("ppo", {"hidden": (16, 16), "collect_batch": 64, "minibatch_size": 32, "epochs": 2}),
 ])
 def test_resume_continues_the_same_run(tmp_path, algo, hparams):
@@ -157,3 +160,41 @@ def test_probe_reward_scale_is_deterministic_and_inverse_spread():
     a = probe_reward_scale(env, hp, 3, torch.device("cpu"))
     assert a == probe_reward_scale(env, hp, 3, torch.device("cpu"))
     assert 0 < a < float("inf")
+
+
+def test_cosine_lr_schedule_values():
+    from mechdsl.rl.loop import lr_factor
+
+    assert lr_factor("constant", 0.1, 0.7) == 1.0
+    assert lr_factor("cosine", 0.1, 0.0) == pytest.approx(1.0)
+    assert lr_factor("cosine", 0.1, 0.5) == pytest.approx(0.55)
+    assert lr_factor("cosine", 0.1, 1.0) == pytest.approx(0.1)
+    assert lr_factor("cosine", 0.2, 0.25) == pytest.approx(0.2 + 0.8 * (1 + 2 ** -0.5) / 2)
+
+
+def test_cosine_schedule_reaches_every_optimizer_and_resumes(tmp_path):
+    env = ScreeningContractEnv()
+    hparams = {**SMALL, "prune_every": 3, "prune_events": 4, "lr_schedule": "cosine", "lr_final": 0.25}
+    straight = train(env, "edmsac", steps=20, seed=3, eval_every=10, log="none", hparams=hparams)
+    step_fraction = 19 / 20  # the last step's updates run at f = (step - 1) / steps
+    expected = 0.25 + 0.75 * 0.5 * (1 + math.cos(math.pi * step_fraction))
+    for opt in straight.agent.optimizers():
+        for group in opt.param_groups:
+            assert group["lr"] == pytest.approx(group["initial_lr"] * expected)
+    assert {id(o) for o in straight.agent.optimizers()} >= {id(straight.agent.actor_opt), id(straight.agent.critic_opt)}
+    def interrupt(row):  # stops the run after its step-10 checkpoint, before the step-20 one
+        if row["step"] == 20:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(env, "edmsac", steps=20, seed=3, eval_every=10, log=interrupt, hparams=hparams, out_dir=tmp_path)
+    resumed = train(env, "edmsac", steps=20, seed=3, eval_every=10, log="none", hparams=hparams, out_dir=tmp_path,
+                    resume=True)
+    assert deterministic_part(resumed.rows) == deterministic_part(straight.rows)
+
+
+def test_unknown_lr_schedule_is_refused():
+    from mechdsl.rl import HyperparameterError
+
+    with pytest.raises(HyperparameterError, match="lr_schedule"):
+        train(ScreeningContractEnv(), "td3", steps=2, log="none", hparams={"lr_schedule": "step"})

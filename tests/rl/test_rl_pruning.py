@@ -97,6 +97,7 @@ def test_masks_hold_in_online_and_target_after_optimizer_steps():
     assert parameter_count(deployed) < parameter_count(agent.diffusion)
     obs = torch.rand(256, 3) * 2 - 1
     with torch.no_grad():
-        masked = agent.diffusion.sample(obs, torch.Generator().manual_seed(0))
+        masked = agent.diffusion.sample(obs, torch.Generator().manual_seed(0),
+                                        start_scale=agent.hp.inference_start_scale)
     acted = agent.act(obs, explore=False, generator=torch.Generator().manual_seed(0))
     assert (masked - acted).abs().max().item() < 1e-6

@@ -50,8 +50,13 @@ class OffPolicyHparams(CommonHparams):
     critic_lr: float = 1e-3
     weight_decay: float = 0.0
     hidden: tuple[int, ...] = (128, 128)
+    critic_hidden: tuple[int, ...] = ()  # the critics' widths; () = the same as `hidden`
     grad_clip: float = 0.0         # 0 disables global-norm clipping
     critic_activation: str = "mish"
+
+    @property
+    def critic_widths(self) -> tuple[int, ...]:
+        return self.critic_hidden or self.hidden
 
 
 # EDMSAC Sec. VI (also used for its baselines): Adam with weight decay 1e-4, gamma 0.99,
@@ -61,7 +66,7 @@ EDMSAC_PAPER_SETTINGS: dict = {"warmup_steps": 0, "actor_lr": 2e-7, "critic_lr":
 # ... and for its diffusion actors: M = 6, the DDPM chain of eq. (54) (noise sqrt(beta_m)), and
 # inference with the target policy (Algorithm 1 line 22).
 EDMSAC_PAPER_DIFFUSION: dict = {**EDMSAC_PAPER_SETTINGS, "denoise_steps": 6, "noise_scale": 1.0, "variance": "beta",
-                                "act_with_target": True}
+                                "act_with_target": True, "inference_start": "sample"}
 
 
 class Agent(ABC):
@@ -170,6 +175,15 @@ class DiffusionPolicyHparams(OffPolicyHparams):
     boundary_penalty: float = 1.0  # weight of relu(|x_0 estimate| - 1)^2 in the actor loss
     time_dim: int = 16
     act_with_target: bool = False  # Algorithm 1 line 22 acts with the target policy at inference
+    # Where deterministic inference (explore=False) starts the reverse chain: "mode" (A_M = 0,
+    # with eta = 0 a deterministic policy) or "sample" (A_M ~ N(0, I), eq. 52). A contract has
+    # one optimal menu per state; the chain's residual spread over A_M draws (std ~0.025 per
+    # action on two_period) costs 0.3 % of the optimum there (docs/rl.md).
+    inference_start: str = "mode"
+
+    @property
+    def inference_start_scale(self) -> float:
+        return 0.0 if self.inference_start == "mode" else 1.0
 
 
 def make_diffusion_actor(env: BatchedEnv, hp: DiffusionPolicyHparams, noise_output: str = "linear") -> nn.Module:
@@ -179,6 +193,8 @@ def make_diffusion_actor(env: BatchedEnv, hp: DiffusionPolicyHparams, noise_outp
         raise ValueError(f"unknown noise schedule {hp.schedule!r}; choose one of {sorted(SCHEDULES)}")
     if hp.variance not in ("posterior", "beta"):
         raise ValueError(f"unknown reverse-step variance {hp.variance!r}; choose 'posterior' or 'beta'")
+    if hp.inference_start not in ("mode", "sample"):
+        raise ValueError(f"unknown inference_start {hp.inference_start!r}; choose 'mode' or 'sample'")
     return DiffusionActor(env.state_dim, env.action_dim, hidden=hp.hidden, steps=hp.denoise_steps,
                           schedule=hp.schedule, variance=hp.variance, clip_denoised=hp.clip_denoised,
                           noise_output=noise_output, time_dim=hp.time_dim,

@@ -55,7 +55,7 @@ class CGDMAgent(Agent):
         self.hp = hp
         self.diffusion = init_from_generator(make_diffusion_actor(env, hp, noise_output="tanh"), generator).to(device)
         self.diffusion_target = frozen_copy(self.diffusion)
-        critic = TwinCritic(env.state_dim, env.action_dim, hp.hidden, hp.critic_activation)
+        critic = TwinCritic(env.state_dim, env.action_dim, hp.critic_widths, hp.critic_activation)
         self.critic = init_from_generator(critic, generator).to(device)
         self.critic_target = frozen_copy(self.critic)
         self.actor_opt = adam(self.diffusion.parameters(), hp.actor_lr, hp.weight_decay)
@@ -68,7 +68,7 @@ class CGDMAgent(Agent):
     def act(self, obs: torch.Tensor, *, explore: bool, generator: torch.Generator) -> torch.Tensor:
         with torch.no_grad():
             net = self.diffusion_target if (self.hp.act_with_target and not explore) else self.diffusion
-            action = net.sample(obs, generator)
+            action = net.sample(obs, generator, start_scale=1.0 if explore else self.hp.inference_start_scale)
             if explore:
                 action = action + gaussian_noise(action.shape, self.hp.exploration_noise, generator, action)
             return action.clamp(-1, 1)
@@ -109,4 +109,4 @@ class CGDMAgent(Agent):
 # CGDM Table II: K = 5, lr 1e-4 / 1e-3, gamma 0.95, tau 0.005, batch 256, |D| = 10^6.
 PAPER: dict = {"warmup_steps": 0, "noise_scale": 1.0, "actor_lr": 1e-4, "critic_lr": 1e-3, "gamma": 0.95,
                "tau": 0.005, "batch_size": 256, "buffer_size": 1_000_000, "denoise_steps": 5,
-               "hidden": (256, 256, 256)}
+               "hidden": (256, 256, 256), "inference_start": "sample"}

@@ -40,7 +40,7 @@ class DDPGAgent(Agent):
         self.hp = hp
         self.policy = init_from_generator(self.make_actor(env, hp), generator).to(device)
         self.policy_target = frozen_copy(self.policy)
-        critic = Critic(env.state_dim, env.action_dim, hp.hidden, hp.critic_activation)
+        critic = Critic(env.state_dim, env.action_dim, hp.critic_widths, hp.critic_activation)
         self.critic = init_from_generator(critic, generator).to(device)
         self.critic_target = frozen_copy(self.critic)
         self.actor_opt = adam(self.policy.parameters(), hp.actor_lr, hp.weight_decay)

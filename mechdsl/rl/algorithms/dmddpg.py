@@ -32,9 +32,10 @@ class DMDDPGAgent(DDPGAgent):
         return action, self.hp.boundary_penalty * excess
 
     def act(self, obs: torch.Tensor, *, explore: bool, generator: torch.Generator) -> torch.Tensor:
-        if not explore and self.hp.act_with_target:
+        if not explore:
             with torch.no_grad():
-                return self.policy_target.sample(obs, generator)
+                net = self.policy_target if self.hp.act_with_target else self.policy
+                return net.sample(obs, generator, start_scale=self.hp.inference_start_scale)
         return super().act(obs, explore=explore, generator=generator)
 
 

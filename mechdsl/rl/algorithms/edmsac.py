@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mechdsl.rl.algorithms.base import EDMSAC_PAPER_DIFFUSION
+from mechdsl.rl.algorithms.dmsac import PAPER as DMSAC_PAPER
 from mechdsl.rl.algorithms.dmsac import DMSACAgent, DMSACHparams
 from mechdsl.rl.env import BatchedEnv
 from mechdsl.rl.pruning import CubicSchedule, Pruner, compact
@@ -70,4 +70,4 @@ class EDMSACAgent(DMSACAgent):
         self._compact = None
 
 
-PAPER: dict = {**EDMSAC_PAPER_DIFFUSION, "prune_rate": 0.5}
+PAPER: dict = {**DMSAC_PAPER, "prune_rate": 0.5}

@@ -34,7 +34,7 @@ class SACAgent(Agent):
         self.hp = hp
         d_s, d_a = env.state_dim, env.action_dim
         self.policy = init_from_generator(TanhGaussianActor(d_s, d_a, hp.hidden), generator).to(device)
-        self.critic = init_from_generator(TwinCritic(d_s, d_a, hp.hidden, hp.critic_activation), generator).to(device)
+        self.critic = init_from_generator(TwinCritic(d_s, d_a, hp.critic_widths, hp.critic_activation), generator).to(device)
         self.critic_target = frozen_copy(self.critic)
         self.log_alpha = torch.tensor(math.log(hp.init_alpha), device=device, requires_grad=True)
         self.target_entropy = -float(d_a)

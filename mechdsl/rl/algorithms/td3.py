@@ -42,7 +42,7 @@ class TD3Agent(Agent):
         policy = DeterministicActor(env.state_dim, env.action_dim, hp.hidden)
         self.policy = init_from_generator(policy, generator).to(device)
         self.policy_target = frozen_copy(self.policy)
-        critic = TwinCritic(env.state_dim, env.action_dim, hp.hidden, hp.critic_activation)
+        critic = TwinCritic(env.state_dim, env.action_dim, hp.critic_widths, hp.critic_activation)
         self.critic = init_from_generator(critic, generator).to(device)
         self.critic_target = frozen_copy(self.critic)
         self.actor_opt = adam(self.policy.parameters(), hp.actor_lr, hp.weight_decay)
