@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from toy_env import ScreeningContractEnv, TrackingEnv
 
 from mechdsl.rl import ALGORITHMS, HyperparameterError, hyperparameter_names, resolve_hparams, train
@@ -109,3 +110,29 @@ def test_beats_random_on_the_compiled_static_contract(algo, static_contract_env)
     # random contracts reach 0.12 of the exact optimum here, a short run at least 0.42 (edmsac 0.65)
     assert run.final["optimality_ratio"] > random_run.final["optimality_ratio"] + 0.3, (run.final, random_run.final)
     assert run.final["violation_rate"] == 0.0
+
+
+@pytest.mark.parametrize("algo", ["edmsac", "sac", "td3", "ddpg", "cgdm"])
+def test_critic_hidden_sets_the_critic_widths_only(algo):
+    from mechdsl.rl.algorithms import make_agent
+
+    env = ScreeningContractEnv()
+    hp = resolve_hparams(algo, overrides={"hidden": (24, 24), "critic_hidden": (40, 8, 40)})
+    agent = make_agent(algo, env, hp, torch.Generator().manual_seed(0), torch.device("cpu"))
+    critic_widths = [m.out_features for m in agent.critic.modules() if isinstance(m, torch.nn.Linear)]
+    assert critic_widths.count(40) >= 2 and 8 in critic_widths and 24 not in critic_widths
+    actor_widths = [m.out_features for m in agent.actor.modules() if isinstance(m, torch.nn.Linear)]
+    assert 24 in actor_widths and 40 not in actor_widths
+    assert resolve_hparams(algo, overrides={"hidden": (24, 24)}).critic_widths == (24, 24)
+
+
+def test_actor_q_mean_is_the_twin_average_and_unknown_is_refused():
+    from mechdsl.rl.networks import TwinCritic
+
+    critic = TwinCritic(3, 2, (8,))
+    obs, action = torch.rand(5, 3), torch.rand(5, 2)
+    q1, q2 = critic(obs, action)
+    assert torch.allclose(critic.actor_value(obs, action, "mean"), (q1 + q2) / 2)
+    assert torch.equal(critic.actor_value(obs, action, "min"), torch.minimum(q1, q2))
+    with pytest.raises(ValueError, match="aggregate"):
+        critic.actor_value(obs, action, "max")

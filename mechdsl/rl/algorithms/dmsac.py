@@ -75,6 +75,8 @@ class DMSACAgent(Agent):
     def __init__(self, env: BatchedEnv, hp: DMSACHparams, generator: torch.Generator, device: torch.device) -> None:
         if hp.entropy not in ("final_gaussian", "none"):
             raise ValueError(f"unknown entropy realisation {hp.entropy!r}; choose 'final_gaussian' or 'none'")
+        if hp.actor_q not in ("min", "mean"):
+            raise ValueError(f"unknown actor_q {hp.actor_q!r}; choose 'min' or 'mean'")
         if hp.actor_every < 1:
             raise ValueError(f"actor_every must be >= 1, got {hp.actor_every}")
         self.hp = hp
