@@ -60,7 +60,7 @@ class DMSACHparams(DiffusionPolicyHparams):
     # contextual bandit (y = r) where the policy is only as precise as its critic and its actor
     # steps allow: on two_period (K = 2, 1500 steps) the old 4 updates / 128 units left a critic
     # error of 22 utility units at the policy's actions and 0.940 of the optimum; these settings
-    # reach 0.988 (docs/rl.md, "Precision on compiled contracts").
+    # reach 0.988 (docs/rl.md, "Making the critic-based learners precise on compiled contracts").
     hidden: tuple[int, ...] = (256, 256)
     updates_per_step: int = 16
     actor_every: int = 2
