@@ -6,23 +6,21 @@ Contract design as a contextual bandit (horizon 1), satisfying `mechdsl.rl.env.B
   * `reset(B, generator)` draws B states exactly as `mechdsl.solve.state.sample_states`
     does (per-entry distributions, types sorted ascending, Dirichlet rows normalised
     Gamma draws) on the env's device and dtype; columns follow `STATE_LAYOUT`.
-  * an action is a point of [-1, 1]^d, d = len(ACTION_LAYOUT), one entry per allocation.
+  * an action is a point of [-1, 1]^d, d = len(ACTION_LAYOUT): one entry per allocation, then
+    one per payment slack (6 slack(s)).
     Entry k becomes d_k = (a_k + 1) / 2 in [0, 1]; independent allocations are
     lo + (hi - lo) d_k; allocations in a monotone chain (3 chain(s):
     [['T1[0]', 'T1[1]'], ['T2[0, 0]', 'T2[0, 1]'], ['T2[1, 0]', 'T2[1, 1]']]) are built by stick breaking, x_0 = lo + (hi - lo) d_0,
     x_k = x_(k-1) + (hi - x_(k-1)) d_k, so they are non-decreasing by construction.
+  * payments are evaluated in order (`formulas.py`). A payment that enters a residual constraint is placed in its feasible range given the other items, floor + d (ceiling - floor) or floor + scale d^2 / (1 - d^2) (no ceiling), with d its slack entry; the others are at their floors. Every feasible contract is the image of an action: `action_from_contract` inverts the map.
   * feasibility repair (on by default, `repair=False` turns it off): residual constraints
-    the reduction could not build into the map (e.g. upward IIC) may still fail. The set of
-    implementable allocations is convex (every constraint is linear in the payments and the
-    allocations enter through the utility) and contains the pooled menu x_ref (each
-    allocation's entries replaced by their mean: one item per period, IC trivially), so a
-    failing x is replaced by x_ref + lambda* (x - x_ref), lambda* the largest feasible
-    lambda in [0, 1], found by REPAIR_STEPS bisection steps (lambda* is held constant
-    under autograd). info["repair"] = 1 - lambda* (0 where x was feasible) and
-    info["proposal_violation"] = the worst violation of x itself, which learners are
-    penalised for (`mechdsl.rl.env.learning_reward`): the repair makes the deployed contract
-    feasible, the penalty teaches the policy to propose feasible ones.
-  * payments follow the derived least-payment rules (`formulas.py`), in order.
+    the map could not build in (e.g. an empty range of an upward IIC) may still fail. A
+    failing proposal keeps its allocations and gets the best feasible payments for them (a
+    linear program in the payments); where that fails it is shrunk toward the
+    pooled menu x_ref (one item per period, feasible with least payments): x_ref + lambda* (x - x_ref),
+    lambda* by REPAIR_STEPS bisection steps. info["repaired"] = 0 / 1 (payments) / 2 (pooled),
+    info["repair"] = 1 - lambda*, info["proposal_violation"] / ["proposal_reward"] describe the
+    proposal itself; learners are penalised for its violation (`mechdsl.rl.env.learning_reward`).
   * reward = the principal's objective;
     penalty = ACTION_PENALTY * sum(a^2) (eq. 46);
     violation = worst violation of the ORIGINAL constraints (IR, IC/IIC with optimal later
@@ -71,6 +69,12 @@ ACTION_LAYOUT = (
     'T2[0, 1]',  # action 3
     'T2[1, 0]',  # action 4
     'T2[1, 1]',  # action 5
+    'slack R2[0, 0]',  # action 6
+    'slack R2[0, 1]',  # action 7
+    'slack R2[1, 0]',  # action 8
+    'slack R2[1, 1]',  # action 9
+    'slack R1[0]',  # action 10
+    'slack R1[1]',  # action 11
 )
 CONTRACT_LAYOUT = (
     'T1[0]',
@@ -172,6 +176,12 @@ DECISION_LOWER = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  #
 DECISION_UPPER = (150.0, 150.0, float('inf'), float('inf'), 150.0, 150.0, 150.0, 150.0, float('inf'), float('inf'), float('inf'), float('inf'))
 _POOL_GROUPS = (0.0, 0.0, 2.0, 2.0, 2.0, 2.0)  # per action entry: the allocation it belongs to (pooled together)
 REPAIR_STEPS = 16  # bisection steps of the feasibility repair: lambda* within 2^-16 of the boundary
+REPAIR_MARGIN = 1e-10  # the payment LP tightens each constraint by this fraction of its scale
+REPAIR_CHUNK = 1024  # states per batch of payment LPs
+ALLOCATION_DIM = 6  # action entries [0, ALLOCATION_DIM) are allocations, the rest payment slacks
+SLACK_DIM = 6
+PAYMENT_COLUMNS = (2, 3, 8, 9, 10, 11)  # CONTRACT_LAYOUT positions of the payments
+PAYMENTS_ENTER_LINEARLY = True  # utility and objective affine in the payments
 
 
 class _Tensors(NamedTuple):
@@ -221,10 +231,10 @@ def _state_quantities(state: torch.Tensor):
 
 # ---------------------------------------------------------------- contract
 def _allocations(quantities, raw: torch.Tensor) -> torch.Tensor:
-    """Raw actions as rows (6, B) -> allocations (6, B), in ACTION_LAYOUT order."""
+    """Raw actions as rows (12, B) -> allocations (6, B), in ACTION_LAYOUT order."""
     rows = quantities[0]
     k = _tensors(rows.device, rows.dtype)
-    a = torch.clamp(raw, -1.0, 1.0)
+    a = torch.clamp(raw[:ALLOCATION_DIM], -1.0, 1.0)
     x = torch.addcmul(k.action_mid, k.action_half_span, a)  # lo + (hi - lo) d, d = (a + 1) / 2
     v_T1__0, _, v_T2__0_0, _, v_T2__1_0, _ = x.unbind(0)
     d = 0.5 * (a + 1.0)
@@ -234,22 +244,56 @@ def _allocations(quantities, raw: torch.Tensor) -> torch.Tensor:
     return torch.stack([v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1])
 
 
-def _contract_of(quantities, allocations: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Allocations (6, B) -> every contract item (B,), in CONTRACT_LAYOUT order:
-    the least-payment rules evaluated in order."""
+def _slack_fractions(raw: torch.Tensor) -> torch.Tensor:
+    """Raw actions as rows -> the payment slacks d = (a + 1) / 2 in [0, 1], (6, B)."""
+    return 0.5 * (torch.clamp(raw[ALLOCATION_DIM:], -1.0, 1.0) + 1.0)
+
+
+def _within(floor: torch.Tensor, ceiling: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """floor + d (ceiling - floor), d in [0, 1]; the floor where the range is empty."""
+    return floor + d * torch.clamp(ceiling - floor, min=0.0)
+
+
+def _unbounded(d: torch.Tensor) -> torch.Tensor:
+    """d in [0, 1] -> d^2 / (1 - d^2) in [0, inf): the slack of a payment no upward constraint
+    bounds, in units of its scale (0.33 at d = 0.5, 4.3 at 0.9; d is capped at 1 - 1e-6)."""
+    square = d.clamp(max=1.0 - 1e-6).square()
+    return square / (1.0 - square)
+
+
+def _unbounded_inverse(r: torch.Tensor) -> torch.Tensor:
+    """The inverse of `_unbounded`: r >= 0 -> sqrt(r / (1 + r)) (negative r, below the floor: 0)."""
+    r = r.clamp(min=0.0)
+    return (r / (1.0 + r)).sqrt()
+
+
+def _fraction(part: torch.Tensor, whole: torch.Tensor) -> torch.Tensor:
+    """part / whole clamped to [0, 1] (0 where whole <= 0): the inverse of a range map."""
+    positive = whole > 0
+    return torch.where(positive, part / torch.where(positive, whole, torch.ones_like(whole)),
+                       torch.zeros_like(part)).clamp(0.0, 1.0)
+
+
+def _contract_of(quantities, allocations: torch.Tensor, slack: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+    """Allocations (6, B) and payment slacks in [0, 1] -> every contract item (B,),
+    in CONTRACT_LAYOUT order, the payments evaluated in order:
+    each payment in its range given the others (`mechdsl.reduce.payment_ranges`),
+    floor + d (ceiling - floor), or floor + scale d^2 / (1 - d^2) where there is no ceiling, or the floor
+    itself for a payment without slack; no slack (None) gives the least payments."""
     rows, (v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1, v_P_W, v_c, v_E,) = quantities
     v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1 = allocations.unbind(0)
-    v_R2__0_0 = formulas.payment_R2__0_0(v_E, v_T2__0_0, v_c, v_theta2__0)
-    v_R2__0_1 = formulas.payment_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__1)
-    v_R2__1_0 = formulas.payment_R2__1_0(v_E, v_T2__1_0, v_c, v_theta2__0)
-    v_R2__1_1 = formulas.payment_R2__1_1(v_R2__1_0, v_T2__1_0, v_T2__1_1, v_c, v_theta2__1)
-    v_R1__0 = formulas.payment_R1__0(v_E, v_T1__0, v_c, v_theta1__0)
-    v_R1__1 = formulas.payment_R1__1(v_E, v_R1__0, v_T1__0, v_T1__1, v_T2__0_0, v_T2__1_0, v_c, v_p2__1_1, v_theta1__1, v_theta2__0, v_theta2__1)
+    d = allocations.new_zeros((SLACK_DIM, allocations.shape[1])) if slack is None else slack
+    v_R2__0_0 = formulas.floor_R2__0_0(v_E, v_T2__0_0, v_c, v_theta2__0) + formulas.scale_R2__0_0(v_c, v_theta2__0) * _unbounded(d[0])
+    v_R2__0_1 = _within(formulas.floor_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__1), formulas.ceiling_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__0), d[1])
+    v_R2__1_0 = formulas.floor_R2__1_0(v_E, v_T2__1_0, v_c, v_theta2__0) + formulas.scale_R2__1_0(v_c, v_theta2__0) * _unbounded(d[2])
+    v_R2__1_1 = _within(formulas.floor_R2__1_1(v_R2__1_0, v_T2__1_0, v_T2__1_1, v_c, v_theta2__1), formulas.ceiling_R2__1_1(v_R2__1_0, v_T2__1_0, v_T2__1_1, v_c, v_theta2__0), d[3])
+    v_R1__0 = formulas.floor_R1__0(v_E, v_T1__0, v_c, v_theta1__0) + formulas.scale_R1__0(v_c, v_theta1__0) * _unbounded(d[4])
+    v_R1__1 = _within(formulas.floor_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__1_0, v_p2__1_1, v_theta1__1, v_theta2__0, v_theta2__1), formulas.ceiling_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__0_0, v_p2__0_1, v_theta1__0, v_theta2__0, v_theta2__1), d[5])
     return (v_T1__0, v_T1__1, v_R1__0, v_R1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1,)
 
 
-def _violation(quantities, allocations: torch.Tensor) -> torch.Tensor:
-    items = _contract_of(quantities, allocations)
+def _violation(quantities, allocations: torch.Tensor, slack: torch.Tensor | None = None) -> torch.Tensor:
+    items = _contract_of(quantities, allocations, slack)
     return _score(quantities, torch.stack(items), items)[1]
 
 
@@ -260,38 +304,109 @@ def _toward(x: torch.Tensor, x_ref: torch.Tensor, lam: torch.Tensor) -> torch.Te
     return x + (1.0 - lam) * (x_ref - x)
 
 
-def _repair(quantities, allocations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(x_ref + lambda* (x - x_ref), 1 - lambda*, violation of x) for allocations x
-    (6, B): see the module docstring. Where the pooled menu itself fails (a spec
-    whose constraints pooling does not satisfy), x is left as it is. The bisection runs on the
-    whole batch: the certificate's reductions then see the same shapes as the final contract's,
-    so a step judged feasible stays feasible to the last bit (on a column subset, float32
-    reductions can differ by an ulp and 1 in 1000 K = 5 menus ended 3e-5 infeasible)."""
-    pooled = _tensors(allocations.device, allocations.dtype).pooling @ allocations
+def _columns(quantities, columns: torch.Tensor):
+    """The state quantities of a subset of the batch."""
+    rows, values = quantities
+    return rows[:, columns], tuple(v[columns] for v in values)
+
+
+def _optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The payments (len(PAYMENT_COLUMNS), F) that maximise the reward for the allocations of
+    `decisions` (len(CONTRACT_LAYOUT), B) at `columns` (F states), subject to every original
+    constraint. The utility and the objective are affine in the payments, so every slack of the
+    certificate with truthful later play is s = A y + c: A and c are read off it at y = 0 and
+    the unit vectors (float64), and `mechdsl.runtime.linear_program.maximize_linear` solves the LP, with
+    each constraint tightened by REPAIR_MARGIN of its scale so the result passes the certificate.
+    Also returns, per state, whether the LP was solved (False: no payments make the allocations
+    feasible)."""
+    from mechdsl.runtime.linear_program import maximize_linear
+
+    n, width = len(PAYMENT_COLUMNS), columns.shape[0]
+    state = quantities[0][:, columns].t().to(torch.float64).repeat(n + 1, 1)  # block k: probe k
+    probe = decisions[:, columns].to(torch.float64).repeat(1, n + 1)
+    unit = torch.cat([torch.zeros(n, 1, dtype=torch.float64), torch.eye(n, dtype=torch.float64)], 1)
+    probe[list(PAYMENT_COLUMNS)] = unit.to(probe.device).repeat_interleave(width, 1)
+    objective, slacks, _ = _objective_and_slacks(_state_quantities(state), probe, probe.unbind(0), True)
+    reward = (objective).reshape(n + 1, width)
+    slacks = slacks.reshape(-1, n + 1, width)
+    c = slacks[:, 0]                                          # (m, F)
+    A = slacks[:, 1:] - c.unsqueeze(1)                        # (m, n, F)
+    rows = (torch.isfinite(c) & (A.abs().amax(1) > 0)).any(1)  # constraints that involve a payment
+    c, A = c[rows], A[rows]
+    keep = torch.isfinite(c) & (A.abs().amax(1) > 0)
+    start = decisions[list(PAYMENT_COLUMNS)][:, columns].to(torch.float64)
+    margin = REPAIR_MARGIN * (1.0 + c.abs() + (A.abs() * start.abs().unsqueeze(0)).sum(1))
+    c = torch.where(keep, c - margin, torch.ones_like(c))
+    A = torch.where(keep.unsqueeze(1), A, torch.zeros_like(A))
+    payments, solved = maximize_linear((reward[1:] - reward[0]).t(), A.permute(2, 0, 1), c.t(), start.t())
+    return payments.t().to(decisions.dtype), solved
+
+
+def _repair(quantities, allocations: torch.Tensor, slack: torch.Tensor,
+            items: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], dict]:
+    """The deployed contract for a proposal (allocations, slack, its items) and the repair's record.
+
+    A feasible proposal is deployed as it is. An infeasible one (a residual constraint fails)
+    first keeps its allocations and gets the best feasible payments for them
+    (`_optimal_payments`);
+    where that fails it is shrunk toward the pooled menu x_ref: x_ref + lambda* (x - x_ref),
+    slack lambda* d, lambda* the largest feasible lambda in [0, 1] found by REPAIR_STEPS
+    bisection steps (the pooled menu with least payments is feasible: one item per period).
+    Values are the repaired contract's, gradients the proposal's (straight-through payments,
+    lambda* held constant). The bisection runs on the whole batch: the certificate's
+    reductions then see the same shapes as the final contract's, so a step judged feasible
+    stays feasible to the last bit."""
+    deployed = torch.stack(items)
     with torch.no_grad():
-        scale = torch.ones(allocations.shape[1], device=allocations.device, dtype=allocations.dtype)
-        proposal_violation = _violation(quantities, allocations)
-        failing = proposal_violation > 0
-        if bool(failing.any()):
-            x, x_ref = allocations.detach(), pooled.detach()
-            low, high = torch.zeros_like(scale), torch.ones_like(scale)
-            for _ in range(REPAIR_STEPS):
-                mid = 0.5 * (low + high)
-                ok = _violation(quantities, _toward(x, x_ref, mid)) <= 0
-                low, high = torch.where(ok, mid, low), torch.where(ok, high, mid)
-            repairable = failing & (_violation(quantities, x_ref) <= 0)
-            scale = torch.where(repairable, low, scale)
-    return _toward(allocations, pooled, scale), 1.0 - scale, proposal_violation
+        proposal_objective, proposal_violation, _ = _score(quantities, deployed, items)
+    kind = torch.zeros_like(proposal_violation)
+    scale = torch.ones_like(proposal_violation)
+    remaining = proposal_violation > 0
+    if bool(remaining.any()):
+        with torch.no_grad():
+            fixed = torch.zeros_like(remaining)
+            columns = remaining.nonzero().squeeze(1)
+            candidate = deployed.detach()[:, columns].clone()
+            solved = torch.zeros_like(columns, dtype=torch.bool)
+            for start in range(0, len(columns), REPAIR_CHUNK):  # bounded memory: (chunk, constraints, payments)
+                part = slice(start, start + REPAIR_CHUNK)
+                candidate[list(PAYMENT_COLUMNS), part], solved[part] = _optimal_payments(
+                    quantities, deployed.detach(), columns[part])
+            feasible = solved & (_score(_columns(quantities, columns), candidate, candidate.unbind(0))[1] <= 0)
+            fixed[columns[feasible]] = True
+            repaired = deployed.detach().clone()
+            repaired[:, columns[feasible]] = candidate[:, feasible]
+            remaining = remaining & ~fixed
+            kind = torch.where(fixed, torch.ones_like(kind), kind)
+        deployed = repaired + (deployed - deployed.detach())  # exactly `repaired`, gradients of the proposal
+        if bool(remaining.any()):
+            pooled = _tensors(allocations.device, allocations.dtype).pooling @ allocations
+            with torch.no_grad():
+                x, x_ref, d = allocations.detach(), pooled.detach(), slack.detach()
+                low, high = torch.zeros_like(scale), torch.ones_like(scale)
+                for _ in range(REPAIR_STEPS):
+                    mid = 0.5 * (low + high)
+                    ok = _violation(quantities, _toward(x, x_ref, mid), d * mid) <= 0
+                    low, high = torch.where(ok, mid, low), torch.where(ok, high, mid)
+                pooling = remaining & (_violation(quantities, x_ref, d * 0.0) <= 0)
+                scale = torch.where(pooling, low, scale)
+                kind = torch.where(pooling, torch.full_like(kind, 2.0), kind)
+            shrunk = torch.stack(_contract_of(quantities, _toward(allocations, pooled, scale), slack * scale))
+            deployed = torch.where(pooling, shrunk, deployed)
+    return deployed.unbind(0), {"repair": 1.0 - scale, "repaired": kind, "proposal_violation": proposal_violation,
+                                "proposal_reward": proposal_objective}
 
 
 def _contract(quantities, raw: torch.Tensor, repair: bool = True) -> tuple[tuple[torch.Tensor, ...], dict]:
-    """Raw actions as rows (6, B) -> (every contract item (B,) in CONTRACT_LAYOUT
-    order, {"repair": 1 - lambda*, "proposal_violation": ...} (B,) each, empty without repair)."""
-    allocations = _allocations(quantities, raw)
+    """Raw actions as rows (12, B) -> (every contract item (B,) in CONTRACT_LAYOUT
+    order, the repair's record (B,) each, empty without repair): "repaired" = 0 (feasible as
+    proposed), 1 (best payments for the proposed allocations), 2 (shrunk toward the pooled menu);
+    "repair" = 1 - lambda*; "proposal_violation" and "proposal_reward" of the proposal."""
+    allocations, slack = _allocations(quantities, raw), _slack_fractions(raw)
+    items = _contract_of(quantities, allocations, slack)
     if not repair:
-        return _contract_of(quantities, allocations), {}
-    allocations, shrink, proposal_violation = _repair(quantities, allocations)
-    return _contract_of(quantities, allocations), {"repair": shrink, "proposal_violation": proposal_violation}
+        return items, {}
+    return _repair(quantities, allocations, slack, items)
 
 
 def _utility(type_value, allocation, payment, v_E, v_c):
@@ -305,10 +420,19 @@ def _incentive_slacks(value: torch.Tensor) -> torch.Tensor:
     return (value.diagonal(0, 1, 2).transpose(1, 2).unsqueeze(2) - value).reshape(-1, value.shape[-1])
 
 
-def _score(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...]):
-    """(objective, violation, truthful utilities) of decisions (len(CONTRACT_LAYOUT), B),
-    whose rows are `items`. The certificate is vectorised over histories, types and
-    reports; see `mechdsl.codegen.certificate` for the formulas."""
+def _later_play(value: torch.Tensor, truthful: bool) -> torch.Tensor:
+    """value (H, K, K, B) of every (history, type, report) -> the value of each type's later
+    play (H, K, B): the best report (optimal later play) or the truthful one."""
+    return value.diagonal(0, 1, 2).movedim(-1, 1) if truthful else value.amax(2)
+
+
+def _objective_and_slacks(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...],
+                          truthful_later_play: bool = False):
+    """(objective (B,), slacks (len(SLACK_LABELS) blocks of rows, B), truthful utilities) of
+    decisions (len(CONTRACT_LAYOUT), B), whose rows are `items`. The certificate is vectorised
+    over histories, types and reports; see `mechdsl.codegen.certificate` for the formulas.
+    `truthful_later_play`: continuations with truthful later reports (the same feasible set,
+    since IC is imposed at every later history; slacks affine in payments for a linear utility)."""
     rows, (v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1, v_P_W, v_c, v_E,) = quantities
     batch = rows.shape[1]
     k = _tensors(rows.device, rows.dtype)
@@ -331,10 +455,10 @@ def _score(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...])
     # utilities u<t>[h, i, r] (H_t, K, K, B), values with optimal later play, last period first
     u1 = _utility(rows[4:6].view(1, 2, 1, -1), decisions[0:2].view(1, 1, 2, -1), decisions[2:4].view(1, 1, 2, -1), v_E, v_c)
     u2 = _utility(rows[6:8].view(1, 2, 1, -1), decisions[4:8].view(2, 1, 2, -1), decisions[8:12].view(2, 1, 2, -1), v_E, v_c)
-    value1 = u1 + 0.5 * (rows[10:14].view(1, 2, 1, 2, -1) * u2.amax(2).view(1, 1, 2, 2, -1)).sum(3)
+    value1 = u1 + 0.5 * (rows[10:14].view(1, 2, 1, 2, -1) * _later_play(u2, truthful_later_play).reshape(1, 1, 2, 2, -1)).sum(3)
     truthful_u1 = u1.diagonal(0, 1, 2).transpose(1, 2).reshape(2, batch)
     truthful_u2 = u2.diagonal(0, 1, 2).transpose(1, 2).reshape(4, batch)
-    worst = torch.cat([
+    slacks = torch.cat([
         truthful_u1,  # IR period 1, every history and type
         truthful_u2,  # IR period 2, every history and type
         _incentive_slacks(value1),  # IIC period 1, every history, type and report
@@ -342,12 +466,7 @@ def _score(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...])
         decisions,  # bounds: every decision >= its lower bound
         k.decision_upper - decisions,  # bounds: every decision <= its upper bound
         torch.diff(decisions[0:2].view(2, -1), dim=-2).reshape(-1, batch),  # monotone T1: every entry >= the previous one along the last index
-    ]).amin(0)
-    # A float32 contract misses its binding constraints by rounding alone (~1e-3 at the
-    # scale of these utilities): slack within a few ulps of the largest product of a
-    # decision and a state quantity is not a violation (negligible in float64).
-    rounding = 16 * torch.finfo(rows.dtype).eps * (decisions.abs().amax(0) * rows.abs().amax(0) + 1)
-    violation = torch.clamp(-worst - rounding, min=0.0)
+    ])
     utilities = {
         'u1[0]': truthful_u1[0],
         'u1[1]': truthful_u1[1],
@@ -356,6 +475,20 @@ def _score(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...])
         'u2[1, 0]': truthful_u2[2],
         'u2[1, 1]': truthful_u2[3],
     }
+    return objective, slacks, utilities
+
+
+def _score(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...]):
+    """(objective, violation, truthful utilities) of decisions (len(CONTRACT_LAYOUT), B),
+    whose rows are `items`: violation = max(0, -min slack) beyond rounding."""
+    rows = quantities[0]
+    objective, slacks, utilities = _objective_and_slacks(quantities, decisions, items)
+    worst = slacks.amin(0)
+    # A float32 contract misses its binding constraints by rounding alone (~1e-3 at the
+    # scale of these utilities): slack within a few ulps of the largest product of a
+    # decision and a state quantity is not a violation (negligible in float64).
+    rounding = 16 * torch.finfo(rows.dtype).eps * (decisions.abs().amax(0) * rows.abs().amax(0) + 1)
+    violation = torch.clamp(-worst - rounding, min=0.0)
     return objective, violation, utilities
 
 
@@ -371,9 +504,39 @@ SLACK_LABELS = (  # the constraint families whose slacks `_score` concatenates, 
 
 
 def contract_from_action(state: torch.Tensor, action: torch.Tensor, repair: bool = True) -> dict[str, torch.Tensor]:
-    """Raw actions (B, 6) in [-1, 1] -> every contract item by name (B,)."""
+    """Raw actions (B, 12) in [-1, 1] -> every contract item by name (B,)."""
     items, _ = _contract(_state_quantities(state), _batch_last(action.to(state)), repair)
     return dict(zip(CONTRACT_LAYOUT, items))
+
+
+def action_from_contract(state: torch.Tensor, contract: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The inverse of `contract_from_action`: a contract (every CONTRACT_LAYOUT item by name, (B,)
+    each, or a number) -> raw actions (B, 12) in [-1, 1]. Allocations invert the action
+    map (stick breaking along monotone chains); each slack payment becomes its place in its range,
+    d = (y - floor) / (ceiling - floor), or sqrt(r / (1 + r)) with r = (y - floor) / scale, with floor and ceiling
+    evaluated at the contract's own items. For every feasible contract (with a payment without
+    slack at its least payment, which the derivation proves optimal) `contract_from_action`
+    returns the same contract up to rounding."""
+    batch = state.shape[0]
+    rows, (v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1, v_P_W, v_c, v_E,) = _state_quantities(state)
+    v_T1__0, v_T1__1, v_R1__0, v_R1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1 = [torch.as_tensor(contract[name]).to(state).expand(batch) for name in CONTRACT_LAYOUT]
+    d = [rows[0]] * len(ACTION_LAYOUT)
+    d[0] = ((v_T1__0 - 0.0) / 150.0).clamp(0.0, 1.0)
+    d[1] = _fraction(v_T1__1 - v_T1__0, 150.0 - v_T1__0)
+    d[2] = ((v_T2__0_0 - 0.0) / 150.0).clamp(0.0, 1.0)
+    d[3] = _fraction(v_T2__0_1 - v_T2__0_0, 150.0 - v_T2__0_0)
+    d[4] = ((v_T2__1_0 - 0.0) / 150.0).clamp(0.0, 1.0)
+    d[5] = _fraction(v_T2__1_1 - v_T2__1_0, 150.0 - v_T2__1_0)
+    d[ALLOCATION_DIM + 0] = _unbounded_inverse((v_R2__0_0 - formulas.floor_R2__0_0(v_E, v_T2__0_0, v_c, v_theta2__0)) / formulas.scale_R2__0_0(v_c, v_theta2__0))
+    floor = formulas.floor_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__1)
+    d[ALLOCATION_DIM + 1] = _fraction(v_R2__0_1 - floor, formulas.ceiling_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__0) - floor)
+    d[ALLOCATION_DIM + 2] = _unbounded_inverse((v_R2__1_0 - formulas.floor_R2__1_0(v_E, v_T2__1_0, v_c, v_theta2__0)) / formulas.scale_R2__1_0(v_c, v_theta2__0))
+    floor = formulas.floor_R2__1_1(v_R2__1_0, v_T2__1_0, v_T2__1_1, v_c, v_theta2__1)
+    d[ALLOCATION_DIM + 3] = _fraction(v_R2__1_1 - floor, formulas.ceiling_R2__1_1(v_R2__1_0, v_T2__1_0, v_T2__1_1, v_c, v_theta2__0) - floor)
+    d[ALLOCATION_DIM + 4] = _unbounded_inverse((v_R1__0 - formulas.floor_R1__0(v_E, v_T1__0, v_c, v_theta1__0)) / formulas.scale_R1__0(v_c, v_theta1__0))
+    floor = formulas.floor_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__1_0, v_p2__1_1, v_theta1__1, v_theta2__0, v_theta2__1)
+    d[ALLOCATION_DIM + 5] = _fraction(v_R1__1 - floor, formulas.ceiling_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__0_0, v_p2__0_1, v_theta1__0, v_theta2__0, v_theta2__1) - floor)
+    return 2.0 * torch.stack(d, 1) - 1.0
 
 
 def score(state: torch.Tensor, contract: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:

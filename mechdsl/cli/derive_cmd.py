@@ -47,6 +47,9 @@ def to_json(derivation: Derivation) -> dict:
         "monotone": [{"name": c.name, "g": sp.srepr(c.g)} for c in derivation.monotone],
         "residual": [{"name": c.name, "g": sp.srepr(c.g)} for c in derivation.residual],
         "reduced_constraints": len(derivation.reduced),
+        "payment_ranges": {s.name: {"slack": r.slack, "floor": sp.srepr(r.floor),
+                                    "ceiling": None if r.ceiling is None else sp.srepr(r.ceiling),
+                                    "text": r.describe()} for s, r in derivation.payment_ranges.items()},
         "steps": [{"name": s.name, "seconds": s.seconds, "assumed": s.assumed, "proved": s.proved,
                    "residual": s.residual} for s in derivation.steps],
     }
@@ -78,6 +81,8 @@ def to_text(derivation: Derivation, verbose: bool, latex: bool) -> str:
     lines.append("")
     lines.append(f"{bullet}reduced problem: {len(derivation.reduced)} constraints in allocations and payments "
                  f"plus {len(derivation.monotone)} monotonicity constraints")
+    lines += ["", "## Payment slacks of the generated env" if latex else "payment slacks (action entries of the generated env):"]
+    lines += [bullet + r.describe() for r in derivation.payment_ranges.values()]
     return "\n".join(lines)
 
 

@@ -13,7 +13,10 @@ is ONE call of the utility on views (theta_t as (1, K, 1, B), x_t and y_t as
     V_P = U_P,
     V_t[h, i, r] = U_t[h, i, r] + delta_{t+1} sum_j P_{t+1}(j | i) max_{r'} V_{t+1}[(h, r), j, r'],
 
-the continuation C*(t, i, h, r) of `certify`, as a broadcast product summed over j. The
+the continuation C*(t, i, h, r) of `certify`, as a broadcast product summed over j. With
+`truthful_later_play` the max over r' is replaced by r' = j (V_{t+1}[(h, r), j, j]): together
+with IC at every later history this is the same constraint set (`mechdsl.solve.exact`), and
+every slack is then affine in the payments when the utility is (the payment repair's LP). The
 slacks come in one (n, B) block per constraint family, concatenated and reduced once:
 
   * IR (per period): U_t[h, i, i] >= 0; lifetime IR: V_1[i, i] >= 0;
@@ -114,7 +117,7 @@ def certificate_code(model: Model, layout: Layout, fold: dict, contract: list[sp
         else:
             table = _rows(state, [s.prob(t + 1, None, j) for j in range(K)], f"P_{t + 1}(j)")
             prob = f"rows[{table[0]}:{table[1]}].view(1, 1, 1, {K}, -1)"
-        best = f"{value[t + 1]}.amax(2).view({H}, 1, {K}, {K}, -1)"
+        best = f"_later_play({value[t + 1]}, truthful_later_play).reshape({H}, 1, {K}, {K}, -1)"
         continuation = f"({prob} * {best}).sum(3)"
         discount = s.discount(t + 1).xreplace(fold)
         if discount != 1:

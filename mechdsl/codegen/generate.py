@@ -179,22 +179,91 @@ class PaymentFunction:
     assignments: tuple[tuple[str, str], ...]
     result: str
     call: str  # env code of the (B,) payment
+    doc: str = "Least payment for {symbol} (the binding IR/IC constraint solved for it)."
+
+
+def _torch_function(function: str, symbol: sp.Symbol, expr: sp.Expr, layout: Layout, fold: dict,
+                    doc: str | None = None) -> PaymentFunction:
+    """A formulas.py function of `expr` (constants folded) and the env code that calls it."""
+    folded = expr.xreplace(fold)
+    args = sorted(folded.free_symbols, key=lambda s: layout.names[s])
+    body = emit_function_body([folded], {s: layout.names[s] for s in args})
+    latex = sp.latex(expr).replace('"""', "'''")
+    arg_names = tuple(layout.names[s] for s in args)
+    call = _per_sample(f"formulas.{function}({', '.join(arg_names)})", folded)
+    extra = {} if doc is None else {"doc": doc}
+    return PaymentFunction(function, str(symbol), layout.names[symbol], arg_names, latex, body.assignments,
+                           body.results[0], call, **extra)
 
 
 def _payment_functions(derivation: Derivation, layout: Layout, fold: dict) -> list[PaymentFunction]:
-    functions = []
-    for symbol, rule in derivation.rules.items():
-        target = layout.names[symbol]
-        folded = rule.xreplace(fold)
-        args = sorted(folded.free_symbols, key=lambda s: layout.names[s])
-        body = emit_function_body([folded], {s: layout.names[s] for s in args})
-        latex = sp.latex(rule).replace('"""', "'''")
-        function = f"payment_{target[2:]}"
-        arg_names = tuple(layout.names[s] for s in args)
-        call = _per_sample(f"formulas.{function}({', '.join(arg_names)})", folded)
-        functions.append(PaymentFunction(function, str(symbol), target, arg_names, latex,
-                                         body.assignments, body.results[0], call))
-    return functions
+    return [_torch_function(f"payment_{layout.names[symbol][2:]}", symbol, rule, layout, fold)
+            for symbol, rule in derivation.rules.items()]
+
+
+@dataclass(frozen=True)
+class RangedPayment:
+    """A payment placed in its feasible range [floor, ceiling] (`mechdsl.reduce.payment_ranges`)."""
+
+    symbol: str
+    target: str
+    floor: PaymentFunction
+    ceiling: PaymentFunction | None
+    scale: PaymentFunction | None  # floor + scale d^2 when there is no ceiling
+    slack: int | None               # index of the payment's slack among the slack action entries
+
+
+def _ranged_payments(derivation: Derivation, layout: Layout, fold: dict) -> list[RangedPayment]:
+    """Empty unless some payment has a slack: then every payment is evaluated from its range,
+    with the later and earlier payments as they actually are (slack included)."""
+    ranges = derivation.payment_ranges
+    if not any(r.slack for r in ranges.values()):
+        return []
+    slack_index = {symbol: k for k, symbol in enumerate(layout.slack_symbols)}
+    out = []
+    for symbol, r in ranges.items():
+        name = layout.names[symbol][2:]
+        floor = _torch_function(f"floor_{name}", symbol, r.floor, layout, fold,
+                                f"Least payment for {symbol} given every other item (IR and downward IC/IIC).")
+        ceiling = None if r.ceiling is None else _torch_function(
+            f"ceiling_{name}", symbol, r.ceiling, layout, fold,
+            f"Largest payment for {symbol} that no lower type would take (upward IC/IIC and bounds).")
+        scale = None
+        if r.slack and r.ceiling is None:
+            scale = _torch_function(f"scale_{name}", symbol, r.scale, layout, fold,
+                                    f"Span of the slack of {symbol}: payment = floor + scale d^2 / (1 - d^2), d in [0, 1].")
+        out.append(RangedPayment(str(symbol), layout.names[symbol], floor, ceiling, scale,
+                                 slack_index.get(symbol)))
+    return out
+
+
+def _action_inverse(layout: Layout) -> list[tuple[int, str]]:
+    """(action column, code of d in [0, 1]) inverting `_action_map` for the allocations:
+    d = (x - lo) / (hi - lo), or d_k = (x_k - x_{k-1}) / (hi - x_{k-1}) along a chain."""
+    names = layout.names
+    chained = {s: chain for chain in layout.chains for s in chain.symbols}
+    out = []
+    for column, symbol in enumerate(layout.action_symbols):
+        lo, hi = layout.bounds[symbol]
+        chain = chained.get(symbol)
+        x = names[symbol]
+        if chain is not None and chain.symbols[0] != symbol:
+            previous = names[chain.symbols[chain.symbols.index(symbol) - 1]]
+            out.append((column, f"_fraction({x} - {previous}, {float_literal(hi)} - {previous})"))
+        else:
+            out.append((column, f"(({x} - {float_literal(lo)}) / {float_literal(hi - lo)}).clamp(0.0, 1.0)"))
+    return out
+
+
+def _payments_enter_linearly(model: Model) -> bool:
+    """True when the utility and the objective are affine in every payment (payments then enter
+    every constraint linearly and the repair can solve a linear program in the payments)."""
+    u = model.utility
+    if sp.diff(u.expr, u.payment_symbol, 2) != 0:
+        return False
+    payments = [s for v in model.variables.values() if v.kind == "payment" for s in v.symbols()]
+    objective = model.objective.expr
+    return all(sp.diff(objective, a, b) == 0 for a in payments for b in payments)
 
 
 # ------------------------------------------------------------------ spec.json
@@ -222,7 +291,8 @@ def _spec_json(model: Model, layout: Layout, derivation: Derivation) -> str:
         "constraints": [c.text for c in model.constraints],
         "train": {k: model.train[k] for k in sorted(model.train)},
         "state_layout": [str(s) for s in layout.state_symbols],
-        "action_layout": [str(s) for s in layout.action_symbols],
+        "action_layout": [str(s) for s in layout.action_symbols] + [f"slack {s}" for s in layout.slack_symbols],
+        "payment_ranges": {str(k): r.describe() for k, r in derivation.payment_ranges.items()},
         "payment_rules": {str(k): str(v) for k, v in derivation.rules.items()},
         "monotone_chains": [[str(s) for s in c.symbols] for c in layout.chains],
     }
@@ -256,7 +326,13 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
             "source_name": Path(model.path).name,
             "source": source if source is not None else Path(model.path).read_text(encoding="utf-8"),
             "state_layout": [str(s) for s in layout.state_symbols],
-            "action_layout": [str(s) for s in layout.action_symbols],
+            "action_layout": [str(s) for s in layout.action_symbols] + [f"slack {s}" for s in layout.slack_symbols],
+            "allocation_layout": [str(s) for s in layout.action_symbols],
+            "ranged": (ranged := _ranged_payments(derivation, layout, fold)),
+            "ranged_functions": [f for r in ranged for f in (r.floor, r.ceiling, r.scale) if f is not None],
+            "action_inverse": _action_inverse(layout),
+            "payment_columns": repr(tuple(contract.index(s) for s in layout.payment_symbols)),
+            "payments_linear": _payments_enter_linearly(model),
             "contract_layout": [str(s) for s in contract],
             "state_low": layout.state_low,
             "state_high": layout.state_high,

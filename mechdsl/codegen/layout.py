@@ -15,8 +15,8 @@ import sympy as sp
 from mechdsl.codegen.printer import check_identifier
 from mechdsl.model import Distribution, Indexed, Model, ProbTable, RandomParam, TypeVector, all_indices
 from mechdsl.reduce.derivation import Derivation, Inequality
+from mechdsl.reduce.payment_ranges import UNBOUNDED_SPAN
 
-UNBOUNDED_SPAN = 1e3  # allocations without an upper bound are searched in [lower, lower + 1e3]
 
 
 class LayoutError(ValueError):
@@ -60,6 +60,7 @@ class Layout:
     payment_symbols: tuple[sp.Symbol, ...]
     bounds: dict[sp.Symbol, tuple[float, float]]  # allocation -> [lower, upper] used by the action map
     chains: tuple[Chain, ...]
+    slack_symbols: tuple[sp.Symbol, ...] = ()  # payments with a slack action entry, after the allocations
 
 
 def _entities(model: Model) -> list[Indexed]:
@@ -144,8 +145,9 @@ def build_layout(model: Model, derivation: Derivation) -> Layout:
                 payments.append(symbol)
                 if symbol not in derivation.rules:
                     raise LayoutError(f"payment {symbol} has no least-payment rule in the derivation")
+    slack = tuple(s for s, r in derivation.payment_ranges.items() if r.slack)
     return Layout(names, tuple(state_symbols), tuple(low), tuple(high), tuple(actions), tuple(payments),
-                  bounds, _chains(derivation, bounds))
+                  bounds, _chains(derivation, bounds), slack)
 
 
 __all__ = ["Chain", "Layout", "LayoutError", "build_layout", "local_name"]

@@ -36,6 +36,9 @@ class Derivation:
     reduced: list[Inequality] = field(default_factory=list)
     residual: list[Inequality] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
+    # payment symbol -> its feasible range given the other items, and whether the env gives it
+    # a slack (`mechdsl.reduce.payment_ranges`), in the rules' order
+    payment_ranges: dict = field(default_factory=dict)
 
     def closed_form(self) -> dict[sp.Symbol, sp.Expr]:
         """Payments in allocations and state only (rules substituted in order)."""

@@ -33,6 +33,7 @@ from mechdsl.model import Model
 from mechdsl.reduce.chain import ReductionRefused, StepRecord
 from mechdsl.reduce.derivation import Derivation, Inequality
 from mechdsl.reduce.payment_inverse import payment_inverse
+from mechdsl.reduce.payment_ranges import PaymentRanges
 from mechdsl.reduce.single_crossing import check_single_crossing
 from mechdsl.reduce.structure import Screening
 
@@ -213,4 +214,4 @@ class CarryDeclaredConstraints:
 def screening_steps(model: Model) -> list:
     periods = len(model.periods)
     return [CheckScreeningModel(), TruthfulLaterPlay(),
-            *(ScreenPeriod(t) for t in range(periods, 0, -1)), CarryDeclaredConstraints()]
+            *(ScreenPeriod(t) for t in range(periods, 0, -1)), CarryDeclaredConstraints(), PaymentRanges()]

@@ -4,7 +4,11 @@ optimality ratio = mean_S U(S, pi(S)) / mean_S U*(S)   (U* from ``env.optimum``)
 violation rate   = fraction of states whose worst constraint violation exceeds ``tol``
                    (of the deployed contract; with a feasibility repair, the policy's own
                    proposals are scored too: ``proposal_violation_rate``, ``repair_rate`` =
-                   fraction of states the repair changed, ``mean_repair`` = mean 1 - lambda*)
+                   fraction of states the repair changed, ``pooled_rate`` = fraction shrunk
+                   toward the pooled menu, ``mean_repair`` = mean 1 - lambda*, and what the
+                   repair cost: ``repair_value_lost_mean`` / ``_worst`` = (proposal reward -
+                   deployed reward) / |optimum| over the repaired states, negative where
+                   the repair's payments are worth more than the infeasible proposal's)
 mean violation   = mean violation over the violating states (0 if there are none)
 The optional ``solve_one(state) -> float`` (a per-state exact solver supplied by the caller)
 is timed on a subset and extrapolated to ``timing_states``; ``solver_speedup`` = solver time /
@@ -51,6 +55,9 @@ class Evaluation:
     proposal_violation_rate: float | None = None  # before the env's feasibility repair (None: no repair)
     repair_rate: float | None = None
     mean_repair: float | None = None
+    pooled_rate: float | None = None
+    repair_value_lost_mean: float | None = None
+    repair_value_lost_worst: float | None = None
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -65,6 +72,19 @@ def _timed(fn: Callable[[], object]) -> float:
 def _run_network(net: nn.Module, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     with torch.no_grad():
         return net.sample(obs, generator) if hasattr(net, "sample") else net(obs)
+
+
+def _repair_value_lost(result, optimum: torch.Tensor | None) -> tuple[float, float] | None:
+    """(mean, worst) of (proposal objective - deployed reward) / |optimum| over the states the
+    repair changed; (0, 0) when it changed none; None without a repair record or optimum."""
+    repaired, proposal = result.info.get("repaired"), result.info.get("proposal_reward")
+    if repaired is None or proposal is None or optimum is None:
+        return None
+    rows = repaired > 0
+    if not bool(rows.any()):
+        return 0.0, 0.0
+    lost = (proposal[rows] - result.reward[rows]) / optimum[rows].abs().clamp(min=1e-12)
+    return float(lost.mean()), float(lost.max())
 
 
 def heldout_states(env: BatchedEnv, n: int, seed: int = HELDOUT_SEED) -> torch.Tensor:
@@ -88,6 +108,8 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
     violating = result.violation > tol
     repair = result.info.get("repair")
     proposal = result.info.get("proposal_violation")
+    repaired = result.info.get("repaired")
+    lost = _repair_value_lost(result, opt)
     mean_violation = float(result.violation[violating].mean()) if bool(violating.any()) else 0.0
 
     dense, deployed = agent.actor, agent.deployable_actor()
@@ -115,7 +137,9 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
         mean_optimum=mean_opt, optimality_ratio=ratio, violation_rate=float(violating.float().mean()),
         mean_violation=mean_violation,
         proposal_violation_rate=None if proposal is None else float((proposal > tol).float().mean()),
-        repair_rate=None if repair is None else float((repair > 0).float().mean()),
+        repair_rate=None if repair is None else float(((repair > 0) if repaired is None else (repaired > 0)).float().mean()),
+        pooled_rate=None if repaired is None else float((repaired == 2).float().mean()),
+        repair_value_lost_mean=None if lost is None else lost[0], repair_value_lost_worst=None if lost is None else lost[1],
         mean_repair=None if repair is None else float(repair.mean()),
         actor_params=parameter_count(dense) if dense is not None else None,
         actor_params_deployed=parameter_count(deployed) if deployed is not None else None,

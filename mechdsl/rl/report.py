@@ -123,7 +123,8 @@ def _fmt(value: Any) -> str:
 def evaluation_table(evaluations: Mapping[str, Evaluation]) -> str:
     cols = [("optimality ratio", "optimality_ratio"), ("mean utility", "mean_utility"),
             ("violation rate", "violation_rate"), ("proposals repaired", "repair_rate"),
-            ("params", "actor_params"),
+            ("pooled", "pooled_rate"), ("repair cost: mean", "repair_value_lost_mean"),
+            ("worst", "repair_value_lost_worst"), ("params", "actor_params"),
             ("params deployed", "actor_params_deployed"), ("FLOPs/action", "actor_flops"),
             ("FLOPs deployed", "actor_flops_deployed"), ("inference s / 10k", "inference_seconds"),
             ("solver speedup", "solver_speedup")]

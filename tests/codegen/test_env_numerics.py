@@ -43,18 +43,31 @@ def _close(actual, expected, rel=1e-6):
     assert np.all(np.abs(actual - expected) <= rel * scale), float(np.max(np.abs(actual - expected) / scale))
 
 
+def _least_actions(package, action):
+    """The same allocations with every payment slack at d = 0 (the least payments)."""
+    least = action.clone()
+    least[:, package.env.ALLOCATION_DIM:] = -1.0
+    return least
+
+
 def test_payments_and_reward_match_lambdify(bundled):
+    """With every slack at 0 and no repair, payments are the derivation's closed forms."""
     name, model, derivation, package = bundled
     env, state, action = _states_and_actions(package)
-    result = env.step(action)
+    action = _least_actions(package, action)
+    result = package.env.evaluate(state, action, repair=False)
     values = _numpy_values(model, package, state)
     for symbol in derivation.allocation_symbols:
         values[symbol.name] = result.info[symbol.name].numpy()
-    closed = derivation.closed_form()
-    assert len(closed) == len([s for v in model.variables.values() if v.kind == "payment" for s in v.symbols()])
-    for symbol, expr in closed.items():
+    rules = derivation.rules
+    assert len(rules) == len([s for v in model.variables.values() if v.kind == "payment" for s in v.symbols()])
+    residual = {c.name for c in derivation.residual}
+    lower = {s: v.lower for v in model.variables.values() if v.kind == "payment" for s in v.symbols()}
+    for symbol, expr in rules.items():  # in order, each on the payments computed before it
         symbols, function = _lambdify(expr)
         expected = np.broadcast_to(function(*(values[s.name] for s in symbols)), (N,))
+        if f"{symbol} >= {lower[symbol]:g}" in residual:  # a bound the rule does not imply is in the floor
+            expected = np.maximum(expected, lower[symbol])
         _close(result.info[symbol.name].numpy(), expected)
         values[symbol.name] = expected
     symbols, function = _lambdify(model.objective.expr)
@@ -64,10 +77,40 @@ def test_payments_and_reward_match_lambdify(bundled):
     _close(result.penalty.numpy(), penalty)
 
 
+def test_slack_payments_follow_their_ranges(bundled):
+    """Random slacks: every payment is floor + d (ceiling - floor), or floor + scale d^2 / (1 - d^2), with
+    floor and ceiling of `derivation.payment_ranges` evaluated by lambdify at the env's own
+    other items; payments without slack sit at their floor."""
+    name, model, derivation, package = bundled
+    env, state, action = _states_and_actions(package, seed=5)
+    result = package.env.evaluate(state, action, repair=False)
+    values = _numpy_values(model, package, state)
+    for symbol in model.decision_symbols():
+        values[symbol.name] = result.info[symbol.name].numpy()
+    slack_names = [n[len("slack "):] for n in package.ACTION_LAYOUT[package.env.ALLOCATION_DIM:]]
+    assert slack_names == [str(y) for y, r in derivation.payment_ranges.items() if r.slack]
+    d = 0.5 * (np.clip(action.numpy()[:, package.env.ALLOCATION_DIM:], -1, 1) + 1)
+
+    def at(expr):
+        symbols, function = _lambdify(expr)
+        return np.broadcast_to(function(*(values[s.name] for s in symbols)), (N,))
+
+    for symbol, r in derivation.payment_ranges.items():
+        floor = at(r.floor)
+        if not r.slack:
+            expected = floor
+        elif r.ceiling is not None:
+            expected = floor + d[:, slack_names.index(str(symbol))] * np.maximum(at(r.ceiling) - floor, 0)
+        else:
+            square = np.minimum(d[:, slack_names.index(str(symbol))], 1 - 1e-6) ** 2
+            expected = floor + at(r.scale) * square / (1 - square)
+        _close(result.info[symbol.name].numpy(), expected)
+
+
 def test_violation_matches_certificate_on_env_contracts(bundled):
     name, model, derivation, package = bundled
     env, state, action = _states_and_actions(package, seed=1)
-    result = env.step(action)
+    result = package.env.evaluate(state, action, repair=False)
     contract = {n: result.info[n].numpy() for n in package.env.CONTRACT_LAYOUT}
     expected = certify(model, _numpy_values(model, package, state), contract).violation()
     _close(result.violation.numpy(), expected)

@@ -69,4 +69,5 @@ def test_derivation_lists_residual_and_single_crossing():
     assert [c.name for c in d.residual if c.name.startswith("upward")] == [
         "upward IIC period 1: type 0 does not report 1"]
     assert [s.name for s in d.steps] == ["screening preconditions", "truthful continuation",
-                                         "screen period 2", "screen period 1", "declared constraints"]
+                                         "screen period 2", "screen period 1", "declared constraints",
+                                         "payment ranges"]

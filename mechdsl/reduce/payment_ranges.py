@@ -1,0 +1,204 @@
+"""Payment ranges: the interval each payment may take, given every other item of the menu.
+
+The least-payment rules (`screening.py`) pick one point of the feasible set per allocation.
+When the reduction leaves residual constraints (e.g. the upward IIC of a dynamic
+contract), the optimum may pay more than those floors: period-t rents above the floor make
+an upward misreport of period t-1 less attractive. To reach every feasible contract, the
+generated env parametrises each such payment inside its exact feasible interval.
+
+Notation of `structure.py`: at period t after history h, type i's item is (x_i, y_i),
+V(i, r) = u(theta_i, x_r, y_r) + C(i, r) with the continuation C (later payments as their
+own symbols, not substituted), and y = phi(theta, x, v) solves u(theta, x, y) = v
+(`payment_inverse.py`; phi is increasing in v since du/dy > 0).
+
+Payments are evaluated in the rules' order (later periods first, types ascending within a
+history), so when y_i is computed every later payment and y_0..y_{i-1} are known. Every
+IR/IC/IIC constraint of period t at h involves at most two items, y_i and y_r, so with the
+others fixed the constraints on y_i are exactly
+    y_i >= phi(theta_i, x_i, 0)                        IR (per period)
+    y_i >= phi(theta_i, x_i, V(i, r) - C(i, i))        type i does not report r < i
+    y_i <= phi(theta_r, x_i, V(r, r) - C(r, i))        type r < i does not report i
+(constraints against reports r > i bind y_r and are imposed when y_r is computed). Hence
+    floor_i = max(IR, downward terms),  ceiling_i = min(upward terms)  (none for i = 0),
+and the feasible payments are exactly the sequences with floor_i <= y_i <= ceiling_i.
+In the last period, allocations are monotone (a chain of the action map) and single crossing
+holds, so the local terms r = i - 1 imply the others (Laffont-Martimort, ch. 2): the floor and
+ceiling keep only r = i - 1, which is the derived least-payment rule for the floor.
+
+A payment gets a *slack* (an action dimension y = floor + d (ceiling - floor), d in [0, 1],
+or floor + scale d^2 / (1 - d^2), unbounded, when there is no ceiling) when it enters a residual constraint directly
+or through a continuation. Without residual constraints the least payments are optimal
+(the objective decreases in every payment and every floor is non-decreasing in the earlier
+payments), so such specs keep an allocation-only action.
+
+With `ir lifetime`, later periods keep the reduction's normalisation (the lowest type's
+later-period utility is 0, without loss for a utility linear in the payment): the ranges
+then span the normalised feasible set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from mechdsl.reduce.chain import StepRecord
+from mechdsl.reduce.derivation import Derivation
+from mechdsl.reduce.payment_inverse import payment_inverse
+from mechdsl.reduce.structure import Screening
+
+
+UNBOUNDED_SPAN = 1e3  # an allocation without an upper bound is searched in [lower, lower + 1e3]
+
+
+@dataclass(frozen=True)
+class PaymentRange:
+    """floor = max(floor_terms) <= payment <= min(ceiling_terms) (no ceiling if empty), in the
+    allocations, the state and the other payments as their own symbols."""
+
+    symbol: sp.Symbol
+    floor_terms: tuple[sp.Expr, ...]
+    ceiling_terms: tuple[sp.Expr, ...]
+    slack: bool                      # an action dimension places the payment in its range
+    scale: sp.Expr                   # unit of the slack when there is no ceiling
+
+    @property
+    def floor(self) -> sp.Expr:
+        return _extremum(sp.Max, self.floor_terms)
+
+    @property
+    def ceiling(self) -> sp.Expr | None:
+        return _extremum(sp.Min, self.ceiling_terms) if self.ceiling_terms else None
+
+    def describe(self) -> str:
+        if not self.slack:
+            return f"{self.symbol}: least payment (no slack: the floor is optimal)"
+        span = "up to the upward-IC ceiling" if self.ceiling_terms else "floor + scale d^2 / (1 - d^2) (no ceiling)"
+        return f"{self.symbol}: floor + slack, {span}"
+
+
+def _extremum(op, terms: tuple[sp.Expr, ...]) -> sp.Expr:
+    return terms[0] if len(terms) == 1 else op(*terms, evaluate=False)
+
+
+def slack_payments(d: Derivation) -> set[sp.Symbol]:
+    """Payments that enter a residual constraint of the reduced problem, with later
+    payments as their own symbols: the upward IIC pairs and the spec's declared inequalities."""
+    s = Screening(d.model)
+    payments = set(s.payment_symbols)
+    upward = [c for c in d.reduced if c.name.startswith("IIC ") and _is_upward(c.name)]
+    declared = [c for c in d.residual if not c.name.startswith(("upward IIC", "monotone "))
+                and not _is_own_bound(c, payments)]
+    return {sym for c in [*upward, *declared] for sym in c.g.free_symbols & payments}
+
+
+def _is_upward(name: str) -> bool:
+    """`IIC period t...: type i vs report r` with r > i."""
+    head, _, tail = name.rpartition("type ")
+    i, _, r = tail.partition(" vs report ")
+    return head != "" and i.isdigit() and r.isdigit() and int(r) > int(i)
+
+
+def _is_own_bound(c, payments) -> bool:
+    """`y >= lower` or `y <= upper`: built into the payment's floor or ceiling, never a reason for slack."""
+    free = c.g.free_symbols
+    return len(free) == 1 and next(iter(free)) in payments and abs(sp.diff(c.g, next(iter(free)))) == 1
+
+
+def payment_ranges(d: Derivation) -> dict[sp.Symbol, PaymentRange]:
+    """Every payment's range, in the rules' evaluation order (see the module docstring)."""
+    model = d.model
+    s = Screening(model)
+    phi = payment_inverse(model)
+    slack = slack_payments(d)
+    variables = {sym: v for v in model.variables.values() if v.kind == "payment" for sym in v.symbols()}
+    ranges: dict[sp.Symbol, PaymentRange] = {}
+    for t in range(s.periods, 0, -1):
+        for h in s.histories(t):
+            for i in range(s.K):
+                y = s.payment(t, h, i)
+                floor, ceiling = _period_terms(d, s, phi, t, h, i)
+                v = variables[y]
+                if _bound_is_residual(d, f"{y} >= {v.lower:g}"):
+                    floor = (*floor, sp.Float(v.lower))
+                if v.upper is not None:
+                    ceiling = (*ceiling, sp.Float(v.upper))
+                ranges[y] = PaymentRange(y, floor, ceiling, y in slack, _scale(model, s, phi, t, h, i))
+    return {y: ranges[y] for y in d.rules}
+
+
+@dataclass
+class PaymentRanges:
+    """Last step of the chain: each payment's range and whether it needs a slack."""
+
+    name: str = "payment ranges"
+
+    def accepts(self, d: Derivation) -> tuple[bool, str]:
+        return True, ""
+
+    def apply(self, d: Derivation):
+        record = StepRecord(self.name, 0.0)
+        d.payment_ranges = payment_ranges(d)
+        slack = [str(y) for y, r in d.payment_ranges.items() if r.slack]
+        if slack:
+            record.residual.append(f"{len(slack)} of {len(d.payment_ranges)} payments enter a residual constraint: "
+                                   f"the env places them in [floor, ceiling] with a slack ({', '.join(slack)})")
+        elif _objective_decreases_in_payments(d):
+            record.proved.append("no residual constraint involves a payment and the objective decreases in every "
+                                 "payment: the least payments are optimal (every floor is non-decreasing in the "
+                                 "earlier payments), so the env's action holds allocations only")
+        else:
+            record.assumed.append("no residual constraint involves a payment; SymPy could not prove that the "
+                                  "objective decreases in every payment, so the least payments are assumed optimal")
+        return d, None, record
+
+    def invert(self, solution, data):
+        return solution
+
+
+def _objective_decreases_in_payments(d: Derivation) -> bool:
+    from mechdsl.reduce.assumptions import with_signs
+
+    objective = d.model.objective
+    sign = -1 if objective.sense == "maximize" else 1
+    return all(with_signs(sign * sp.diff(objective.expr, y), d.model).is_nonnegative for y in d.payment_ranges)
+
+
+def _bound_is_residual(d: Derivation, name: str) -> bool:
+    return any(c.name == name for c in d.residual)
+
+
+def _period_terms(d, s, phi, t, h, i) -> tuple[tuple[sp.Expr, ...], tuple[sp.Expr, ...]]:
+    lifetime = d.model.ir_scope() == "lifetime"
+    x_i = s.allocation(t, h, i)
+    if t == s.periods:
+        if i == 0:
+            return (phi(s.theta(t, 0), x_i, sp.Integer(0)),), ()
+        return ((phi(s.theta(t, i), x_i, s.u(t, i, h, i - 1)),),
+                (phi(s.theta(t, i - 1), x_i, s.u(t, i - 1, h, i - 1)),))
+
+    def value(j, r):
+        return s.u(t, j, h, r) + s.continuation(t, j, h, r)
+
+    own = s.continuation(t, i, h, i)
+    ir = -own if lifetime and t == 1 else sp.Integer(0)
+    downward = [value(i, r) - own for r in range(i)]
+    floor_targets = downward if lifetime and t == 1 and i > 0 else [ir, *downward]  # as `screening.py`
+    floor = tuple(phi(s.theta(t, i), x_i, a) for a in floor_targets)
+    ceiling = tuple(phi(s.theta(t, r), x_i, value(r, r) - s.continuation(t, r, h, i)) for r in range(i))
+    return floor, ceiling
+
+
+def _scale(model, s, phi, t, h, i) -> sp.Expr:
+    """The payment range the IR floor of this item spans over its allocation's bounds,
+    phi(theta_i, x_hi, 0) - phi(theta_i, x_lo, 0): the state-dependent unit of a slack without
+    a ceiling (payment = floor + scale d^2 / (1 - d^2), so d = 0.5 adds a third of it)."""
+    variable = model.variables[model.periods[t - 1].allocation]
+    lo = sp.Float(variable.lower)
+    hi = sp.Float(variable.upper if variable.upper is not None else variable.lower + UNBOUNDED_SPAN)
+    theta = s.theta(t, i)
+    span = sp.simplify(phi(theta, hi, sp.Integer(0)) - phi(theta, lo, sp.Integer(0)))
+    return span if span != 0 else sp.Integer(1)
+
+
+__all__ = ["UNBOUNDED_SPAN", "PaymentRange", "PaymentRanges", "payment_ranges", "slack_payments"]

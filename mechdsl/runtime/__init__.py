@@ -1,0 +1,1 @@
+"""Fixed helpers that generated packages import at run time (spec-independent code)."""
