@@ -21,7 +21,7 @@ pytest.importorskip("ray")
 pytest.importorskip("ray.tune")
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the local cluster needs Linux")
 
-from mechdsl.sweep.ray_cluster import LocalRayCluster, free_port  # noqa: E402
+from mechdsl.sweep.ray_cluster import LocalRayCluster  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = str(ROOT / "specs" / "static_contract.mech")
@@ -35,6 +35,13 @@ SWEEP_SECONDS = 300  # bound on one sweep process; a hang fails the test instead
 def cluster():
     with LocalRayCluster(nodes=2, cpus_per_node=1, env={"PYTHONPATH": str(ROOT)}) as started:
         yield started
+
+
+@pytest.fixture(scope="module")
+def node_ids(cluster):
+    ids = cluster.node_ids()
+    assert len(ids) == 2
+    return ids
 
 
 def sweep(args, env, *, timeout=SWEEP_SECONDS):
@@ -60,19 +67,17 @@ def swept(cluster, tmp_path_factory):
     return out
 
 
-def test_trials_ran_on_both_nodes(cluster, swept):
+def test_trials_ran_on_both_nodes(node_ids, swept):
     records = [json.loads((swept / t / "trial.json").read_text()) for t in IDS]
     assert all(r["status"] == "trained" for r in records)
     # one CPU per node and one per trial: the two trials can only run side by side on the two nodes
-    assert {r["ray_node_id"] for r in records} == cluster.node_ids()
-    assert len(cluster.node_ids()) == 2
+    assert {r["ray_node_id"] for r in records} == node_ids
     assert (swept / "ray_tune").is_dir()
 
 
-def test_results_equal_a_local_run_of_the_same_grid(swept, tmp_path):
+def test_results_equal_a_local_run_of_the_same_grid(swept, tmp_path, mechdsl_main):
     local = tmp_path / "local"
-    done = sweep([*GRID, "--steps", "10", "--workers", "2", "--out", str(local)], dict(os.environ))
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert mechdsl_main(["sweep", SPEC, *GRID, "--steps", "10", "--workers", "2", "--out", str(local)]) == 0
     ray_rows, local_rows = read_rows(swept), read_rows(local)
     assert [r["trial"] for r in ray_rows] == IDS and all(r["status"] == "trained" for r in ray_rows)
     assert all(0.5 < float(r["optimality_ratio"]) <= 1 + 1e-6 for r in ray_rows)
@@ -122,7 +127,7 @@ def test_a_trial_killed_on_a_worker_is_reported_and_the_other_finishes(crashed):
     assert "1 trial(s) failed" in output and "Traceback" not in output
 
 
-def test_resume_skips_the_finished_trial_and_retrains_the_killed_one(cluster, crashed):
+def test_resume_skips_the_finished_trial_and_retrains_the_killed_one(cluster, node_ids, crashed):
     out, _, _ = crashed
     before = {r["trial"]: r for r in read_rows(out)}
     finished = next(t for t in IDS if before[t]["status"] == "trained")
@@ -136,20 +141,7 @@ def test_resume_skips_the_finished_trial_and_retrains_the_killed_one(cluster, cr
     assert rows[finished]["status"] == "skipped"
     assert rows[finished]["optimality_ratio"] == before[finished]["optimality_ratio"]
     assert rows[killed]["status"] == "trained" and 0.5 < float(rows[killed]["optimality_ratio"]) <= 1 + 1e-6
-    assert json.loads((out / killed / "trial.json").read_text())["ray_node_id"] in cluster.node_ids()
-
-
-def test_an_address_without_a_cluster_is_one_clear_error(tmp_path):
-    address = f"{LocalRayCluster.node_ip(0)}:{free_port()}"  # nothing listens there
-    start = time.monotonic()
-    done = sweep([*GRID, "--steps", "10", "--backend", "ray", "--address", address, "--out", str(tmp_path / "o")],
-                 dict(os.environ), timeout=120)
-    assert time.monotonic() - start < 60
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert f"mechdsl: error: no Ray cluster at {address}: connection refused" in done.stderr
-    assert "hint: start one there with `ray start --head --port=" in done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
-    assert not any(p.is_dir() for p in (tmp_path / "o").iterdir())  # nothing trained
+    assert json.loads((out / killed / "trial.json").read_text())["ray_node_id"] in node_ids
 
 
 def test_a_driver_without_the_cluster_token_is_refused(cluster, tmp_path):
