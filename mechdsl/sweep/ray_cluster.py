@@ -102,6 +102,7 @@ class LocalRayCluster:
         self.address = f"{self.head_ip}:{self.port}"
         self._env = dict(env or {})
         self._sessions: list[int] = []
+        atexit.register(self.stop)  # also when the caller never reaches its own clean-up
 
     @staticmethod
     def node_ip(index: int) -> str:
@@ -116,7 +117,6 @@ class LocalRayCluster:
         return env
 
     def start(self) -> "LocalRayCluster":
-        atexit.register(self.stop)  # also when the caller never reaches its own clean-up
         self.token_path.write_text(secrets.token_hex(32))
         self.token_path.chmod(0o600)
         try:

@@ -43,6 +43,7 @@ def train_trial(trial: Trial, out: Path, *, ray_node_id: str | None = None) -> d
         train_run(config, folder, resume=True, log="none", eval_states=trial.eval_states,
                   curve_states=min(CURVE_STATES, trial.eval_states))
         status, error = "trained", ""
+        (folder / ERROR_FILE).unlink(missing_ok=True)  # left by an earlier, failed attempt
     except Exception as exc:  # noqa: BLE001 - one diverged trial must not end the sweep
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         write_quietly(folder / ERROR_FILE, traceback.format_exc())

@@ -141,6 +141,7 @@ def test_resume_skips_the_finished_trial_and_retrains_the_killed_one(cluster, no
     assert rows[finished]["status"] == "skipped"
     assert rows[finished]["optimality_ratio"] == before[finished]["optimality_ratio"]
     assert rows[killed]["status"] == "trained" and 0.5 < float(rows[killed]["optimality_ratio"]) <= 1 + 1e-6
+    assert not (out / killed / "error.txt").exists()  # the failed attempt's report went with it
     assert json.loads((out / killed / "trial.json").read_text())["ray_node_id"] in node_ids
 
 
