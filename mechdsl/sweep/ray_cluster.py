@@ -127,6 +127,7 @@ class LocalRayCluster:
                     "--node-ip-address", self.node_ip(index), "--num-cpus", str(self.cpus_per_node),
                     "--temp-dir", str(self.temp_dir), "--object-store-memory", str(OBJECT_STORE_BYTES),
                     "--dashboard-agent-listen-port", str(free_port()), "--disable-usage-stats"])
+            self._wait_for_nodes()
         except BaseException:
             self.stop()
             raise
@@ -147,6 +148,15 @@ class LocalRayCluster:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
             outcome = f"did not finish in {START_SECONDS} s" if code is None else f"exited {code}"
             raise ClusterError(f"`ray start` of node {index} ({self.node_ip(index)}) {outcome}:\n{tail}")
+
+    def _wait_for_nodes(self) -> None:
+        """Until `ray status` lists every node as active: a joined node's `ray start` returns
+        before the cluster's status shows it, and a sweep started then would see one node."""
+        deadline = time.monotonic() + START_SECONDS
+        while len(active := self.node_ids()) < self.nodes:
+            if time.monotonic() > deadline:
+                raise ClusterError(f"only {len(active)} of {self.nodes} nodes active after {START_SECONDS} s")
+            time.sleep(0.5)
 
     def node_ids(self) -> set[str]:
         """Ids of the cluster's active nodes, as `ray status` lists them (`node_<hex id>`)."""
