@@ -4,6 +4,8 @@
     trial.py         one trial = one ordinary run folder `OUT/<trial id>/` (shared by backends)
     local.py         process pool on this machine (default)
     ray_backend.py   Ray Tune, on this machine or a Ray cluster (extra `mechdsl[ray]`)
+    ray_connect.py   the driver's Ray: join a cluster (bounded, one clear error) or start a private one
+    ray_cluster.py   a throwaway multi-node Ray cluster on this machine (`ray start`), for tests and benchmarks
     results.py       results.csv/.md, summary over seeds, plots of metric vs grid variable
 
 A sweep resumes: trials whose folder holds `evaluation.json` are not trained again.

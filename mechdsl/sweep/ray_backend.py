@@ -9,15 +9,18 @@ node sees at the same path (NFS, a shared volume): the trials write their run fo
 
 from __future__ import annotations
 
-import os
+import contextlib
+import logging
 from pathlib import Path
 from typing import Callable
 
 from mechdsl.cli.output import UsageError
 from mechdsl.sweep.grid import Trial
-from mechdsl.sweep.trial import METRICS, set_threads, train_trial
+from mechdsl.sweep.ray_connect import connect
+from mechdsl.sweep.trial import ERROR_FILE, METRICS, read_row, set_threads, train_trial, write_quietly
 
 EXPERIMENT_NAME = "ray_tune"
+TUNE_CONTROLLER_LOGGER = "ray.tune.execution.tune_controller"
 
 
 def import_ray():
@@ -28,29 +31,6 @@ def import_ray():
         raise UsageError("--backend ray needs Ray Tune, which is not installed",
                          hint="pip install 'mechdsl[ray]'   (or use the default --backend local)") from None
     return ray, tune
-
-
-def connect(ray, address: str | None, num_cpus: int | None) -> bool:
-    """Join the cluster at `address` (or $RAY_ADDRESS), else start a local Ray with an explicit
-    CPU count. Returns True when this call started Ray (and so should shut it down)."""
-    if ray.is_initialized():
-        return False
-    address = address or os.environ.get("RAY_ADDRESS")
-    try:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            # Workers import the same mechdsl as this driver (not whichever one their cwd finds).
-            import mechdsl
-
-            source_root = str(Path(mechdsl.__file__).resolve().parents[1])
-            path = os.pathsep.join(p for p in (source_root, os.environ.get("PYTHONPATH")) if p)
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, log_to_driver=False,
-                     runtime_env={"env_vars": {"PYTHONPATH": path}})
-    except ConnectionError as error:
-        raise UsageError(f"cannot reach the Ray cluster at {address!r}: {error}",
-                         hint="start it with `ray start --head` (docs/scaling.md)") from None
-    return True
 
 
 def run_ray(trials: list[Trial], out: Path, *, address: str | None = None, workers: int | None = None,
@@ -66,7 +46,7 @@ def run_ray(trials: list[Trial], out: Path, *, address: str | None = None, worke
 
     def trainable(config: dict) -> None:
         set_threads(cpus_per_trial)
-        row = train_trial(by_id[config["trial_id"]], out)
+        row = train_trial(by_id[config["trial_id"]], out, ray_node_id=ray.get_runtime_context().get_node_id())
         tune.report({name: float(row[name]) for name in METRICS} | {"failed": float(row["status"] == "failed")})
 
     try:
@@ -77,18 +57,48 @@ def run_ray(trials: list[Trial], out: Path, *, address: str | None = None, worke
                                         trial_dirname_creator=lambda t: t.config["trial_id"][:120]),
             run_config=tune.RunConfig(name=EXPERIMENT_NAME, storage_path=str(out), verbose=0),
         )
-        grid = tuner.fit()
+        with one_line_trial_errors():
+            grid = tuner.fit()
     finally:
         if started:
             ray.shutdown()
-    from mechdsl.sweep.trial import read_row
-
     rows = []
     for result in grid:
         trial = by_id[result.config["trial_id"]]
         row = read_row(trial, out, status="failed" if result.error or (result.metrics or {}).get("failed") else "trained")
         if result.error and not row["error"]:
-            row["error"] = f"ray: {result.error}"
+            # the trial never returned: an exception escaped it, or its worker process died
+            row["error"] = describe_trial_error(result.error)
+            write_quietly(out / trial.trial_id / ERROR_FILE, f"{row['error']}\n\n{result.error}\n")
         rows.append(row)
         on_done(row)
     return rows
+
+
+@contextlib.contextmanager
+def one_line_trial_errors():
+    """Tune logs a failed trial with its traceback; the table and OUT/<trial>/error.txt carry the
+    error, so the console gets Tune's one line without the traceback."""
+    logger = logging.getLogger(TUNE_CONTROLLER_LOGGER)
+
+    def drop_traceback(record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+    logger.addFilter(drop_traceback)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop_traceback)
+
+
+def describe_trial_error(error: BaseException) -> str:
+    """One line for the table: the exception that escaped a Tune trial, or its worker's death."""
+    from ray.exceptions import RayActorError, RayTaskError
+
+    if isinstance(error, RayActorError):
+        return ("ray: the trial's worker process died (killed, out of memory or its node lost): "
+                f"{type(error).__name__}")
+    cause = error.cause if isinstance(error, RayTaskError) and error.cause is not None else error
+    first = next((line for line in str(cause).splitlines() if line.strip()), "")
+    return f"ray: {type(cause).__name__}: {first}".rstrip(": ")

@@ -14,7 +14,10 @@ SPEC = str(ROOT / "specs" / "static_contract.mech")
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    from mechdsl.sweep.ray_connect import PRIVATE_NODE_IP, connect
+
+    assert connect(ray, None, 2)
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {PRIVATE_NODE_IP}  # loopback only
     yield
     ray.shutdown()
 
