@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from mechdsl.cli.output import UsageError, load_model, parse_overrides, read_spec
+from mechdsl.cli.output import SET_HELP, UsageError, add_set_argument, load_model, parse_overrides, read_spec
 
 
 def register(subparsers) -> None:
@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the spec's)")
     parser.add_argument("--preset", choices=("default", "paper"), default=None, help="hyperparameter preset")
     parser.add_argument("--device", default="cpu", help="device of every trial (default cpu)")
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="fix a size or constant for all trials")
+    add_set_argument(parser, help=SET_HELP + "; fixed for all trials")
     parser.add_argument("--backend", choices=("local", "ray"), default="local", help="local process pool or Ray Tune")
     parser.add_argument("--address", default=None,
                         help="Ray cluster to join ('auto', HOST:PORT; default $RAY_ADDRESS, else a local Ray)")
