@@ -17,7 +17,8 @@ from mechdsl.cli.output import add_set_argument, load_model, parse_overrides, re
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("compile", help="generate a batched PyTorch environment package")
+    parser = subparsers.add_parser("compile", help="generate the batched PyTorch env package (generated/<name>/: env.py, "
+                                   "formulas.py, train.py, spec.json); lists every file it replaces")
     parser.add_argument("spec", help="path of a .mech file")
     parser.add_argument("-o", "--out", metavar="DIR", default=None,
                         help="output folder (default: generated/<mechanism name>/)")

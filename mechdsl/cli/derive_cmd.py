@@ -11,7 +11,8 @@ from mechdsl.reduce import Derivation, ReductionRefused, derive
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("derive", help="reduce the constraints and derive closed-form payments")
+    parser = subparsers.add_parser("derive", help="reduce IR/IC/IIC symbolically: single-crossing verdict, binding constraints, least payments, "
+                                   "residual constraints, timed steps")
     parser.add_argument("spec", help="path of a .mech file")
     add_set_argument(parser)
     output = parser.add_mutually_exclusive_group()

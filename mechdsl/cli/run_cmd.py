@@ -7,7 +7,8 @@ from mechdsl.cli.train_cmd import add_training_arguments, print_summary, start
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="compile, train the spec's algorithm, evaluate and report",
+    parser = subparsers.add_parser("run", help="compile + train the spec's algorithm + evaluate + report, with the time of "
+                                        "each stage",
                                    description="The run folder rules are those of `mechdsl train`; the time of "
                                                "each stage is printed and written at the end of report.md.")
     add_training_arguments(parser)

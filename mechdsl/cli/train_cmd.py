@@ -11,16 +11,16 @@ ALGORITHM_HELP = "edmsac, dmsac, dmddpg, cgdm, amortized, sac, td3, ddpg, ppo, r
 
 def add_training_arguments(parser) -> None:
     parser.add_argument("spec", help="path of a .mech file")
-    parser.add_argument("--algo", default=None, help=ALGORITHM_HELP)
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the spec's train block)")
+    parser.add_argument("--algo", metavar="NAME", default=None, help=ALGORITHM_HELP)
+    parser.add_argument("--steps", type=int, metavar="N", default=None, help="training steps (default: the spec's train block)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: the spec's, else 0)")
+    parser.add_argument("--seed", type=int, metavar="S", default=None, help="random seed (default: the spec's, else 0)")
     parser.add_argument("--preset", choices=("default", "paper"), default=None,
                         help="hyperparameter preset: ours (default) or the papers'")
     parser.add_argument("--out", metavar="RUN_DIR", default=None,
                         help="run folder (default runs/<mechanism>-<algo>-seed<seed>)")
     add_set_argument(parser)
-    parser.add_argument("--eval-states", type=int, default=1000, help="held-out states of the final evaluation")
+    parser.add_argument("--eval-states", type=int, metavar="N", default=1000, help="held-out states of the final evaluation")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; one line per evaluation")
     folder = parser.add_mutually_exclusive_group()
     folder.add_argument("--resume", action="store_true",
@@ -32,7 +32,8 @@ def add_training_arguments(parser) -> None:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train a policy on a spec and evaluate it against the exact optimum",
+        "train", help="train (" + ALGORITHM_HELP.split(" (")[0] + "), evaluate against the exact optimum, report; "
+                      "never replaces a run folder",
         description="An existing run folder is never replaced: without --out a new run gets a fresh folder "
                     "(runs/<mechanism>-<algo>-seed<seed>, then -2, -3, ...); --out into a folder that holds "
                     "files needs --resume or --overwrite.")
