@@ -6,8 +6,9 @@ Every spec kind has a *pipeline module* exposing the same three functions, so th
     compile(model, target: Path, *, source: str, force: bool = False) -> list[Path]
         write the generated batched-env package into `target` (idempotent, marker-guarded);
     train_run(config: RunConfig, run_dir: Path, model, *, resume, log, eval_states,
-              curve_states) -> dict
-        train `config.algo` on the compiled env, evaluate, write report.md + plots and
+              curve_states, stages) -> dict
+        train `config.algo` on the compiled env, evaluate, write report.md + plots (timing
+        each stage in `stages`, a `mechdsl.rl.stages.StageClock`) and
         return the evaluation summary (keys `n_states`, `mean_utility`, `violation_rate`;
         `mean_optimum` and `optimality_ratio` where a reference optimum exists);
     evaluate_run(config: RunConfig, run_dir: Path, model, n_states: int, seed: int) -> dict

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from mechdsl.cli.output import load_model, parse_overrides
+from mechdsl.cli.output import add_set_argument, load_model, parse_overrides
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("check", help="check a spec and summarise its model")
+    parser = subparsers.add_parser("check", help="parse and check a spec, print a one-screen summary of the model")
     parser.add_argument("spec", help="path of a .mech file")
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
-                        help="override a size or constant parameter (repeatable)")
+    add_set_argument(parser)
     parser.set_defaults(func=run)
 
 

@@ -1,29 +1,74 @@
-"""`mechdsl compile SPEC [-o DIR] [--force]`: generate the batched PyTorch package of a spec."""
+"""`mechdsl compile SPEC [-o DIR] [--force] [--replace-user-files]`: generate the batched
+PyTorch package of a spec.
+
+Nothing of the user's is replaced without being asked: the package is rendered into a
+temporary folder first, then every existing file it would replace is listed before it is
+replaced. Only files listed in the folder's `.mechdsl-generated` marker are replaced; a file
+of the user's with a generated file's name stops the compile (exit 2, nothing written) unless
+`--replace-user-files`.
+"""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
-from mechdsl.cli.output import load_model, read_spec
+from mechdsl.cli.output import add_set_argument, load_model, parse_overrides, read_spec
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("compile", help="generate a batched PyTorch environment package")
+    parser = subparsers.add_parser("compile", help="generate the batched PyTorch env package (generated/<name>/: env.py, "
+                                   "formulas.py, train.py, spec.json); lists every file it replaces")
     parser.add_argument("spec", help="path of a .mech file")
     parser.add_argument("-o", "--out", metavar="DIR", default=None,
                         help="output folder (default: generated/<mechanism name>/)")
     parser.add_argument("--force", action="store_true",
-                        help="write into an existing folder mechdsl did not create (other files are kept)")
+                        help="also write into an existing folder mechdsl did not create; files of yours are "
+                             "kept (a name clash stops the compile unless --replace-user-files)")
+    parser.add_argument("--replace-user-files", action="store_true",
+                        help="replace files of yours that have the name of a generated file (listed first)")
+    add_set_argument(parser)
     parser.set_defaults(func=run)
 
 
+def rendered_package(pipeline, model, source: str) -> dict[str, str]:
+    """{file name: text} of the package, rendered into a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="mechdsl-compile-") as tmp:
+        staged = Path(tmp) / "package"
+        pipeline.compile(model, staged, source=source)
+        return {path.name: path.read_text(encoding="utf-8") for path in sorted(staged.iterdir())}
+
+
+def describe_write(plan) -> list[str]:
+    """The lines that name every existing file the write replaces or removes."""
+    lines = []
+    for label, names in (("replacing", plan.replaced), ("replacing files of yours (--replace-user-files)",
+                                                         plan.conflicts), ("removing (no longer generated)",
+                                                                           plan.removed)):
+        if names:
+            lines.append(f"{label}: " + ", ".join(str(plan.out / name) for name in names))
+    if plan.unchanged:
+        lines.append(f"unchanged: {len(plan.unchanged)} file(s)")
+    return lines
+
+
 def run(args) -> int:
+    from mechdsl.codegen.generate import check_target, plan_package_write, write_package
     from mechdsl.pipelines import pipeline_of
 
     source = read_spec(args.spec)
-    model = load_model(args.spec)
+    overrides = parse_overrides(args.set)
+    model = load_model(args.spec, overrides)
+    if overrides:  # the package's spec.mech says which values it was compiled with
+        source = "# compiled with " + " ".join(f"--set {k}={v:g}" for k, v in overrides.items()) + "\n" + source
     out = Path(args.out) if args.out else Path("generated") / model.name
-    written = pipeline_of(model).compile(model, out, force=args.force, source=source)
+    check_target(out, args.force)  # before the (slower) rendering
+    files = rendered_package(pipeline_of(model), model, source)
+    plan = plan_package_write(out, files)
+    if not plan.conflicts or args.replace_user_files:
+        for line in describe_write(plan):
+            print(line)
+    written = write_package(out, lambda: files, force=args.force, replace_unlisted=args.replace_user_files)
     print(f"compiled {model.name} into {out}/")
     for path in written:
         print(f"  {path}")

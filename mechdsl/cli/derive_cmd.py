@@ -6,14 +6,15 @@ import json
 
 import sympy as sp
 
-from mechdsl.cli.output import UsageError, load_model, parse_overrides
+from mechdsl.cli.output import UsageError, add_set_argument, load_model, parse_overrides
 from mechdsl.reduce import Derivation, ReductionRefused, derive
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("derive", help="reduce the constraints and derive closed-form payments")
+    parser = subparsers.add_parser("derive", help="reduce IR/IC/IIC symbolically: single-crossing verdict, binding constraints, least payments, "
+                                   "residual constraints, timed steps")
     parser.add_argument("spec", help="path of a .mech file")
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a size or constant")
+    add_set_argument(parser)
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--latex", action="store_true", help="Markdown with LaTeX formulas")
     output.add_argument("--json", action="store_true", help="JSON; formulas as SymPy srepr strings")

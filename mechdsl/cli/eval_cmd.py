@@ -7,10 +7,10 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("eval", help="evaluate a trained run against the exact optimum")
+    parser = subparsers.add_parser("eval", help="re-evaluate a run: per-state contracts, utilities, optimum, optimality ratio")
     parser.add_argument("run_dir", help="a folder written by `mechdsl train` or `mechdsl run`")
-    parser.add_argument("--states", type=int, default=1000, help="held-out states (default 1000)")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the held-out states (default: fixed)")
+    parser.add_argument("--states", type=int, metavar="N", default=1000, help="held-out states (default 1000)")
+    parser.add_argument("--seed", type=int, metavar="S", default=None, help="seed of the held-out states (default: fixed)")
     parser.add_argument("--json", action="store_true",
                         help='JSON with "states", "contracts" (as `mechdsl solve --json`), "objective", '
                              '"optimum" (per state) and "optimality_ratio"')

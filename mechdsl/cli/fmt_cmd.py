@@ -27,7 +27,7 @@ class FormatterChangedMeaning(RuntimeError):
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("fmt", help="print a spec in canonical form")
+    parser = subparsers.add_parser("fmt", help="print the spec in canonical form (--check: exit 1 if it is not; --write: rewrite the file)")
     parser.add_argument("spec", help="path of a .mech file")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",

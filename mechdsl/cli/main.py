@@ -22,14 +22,28 @@ EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
 
 
+DEBUG_HELP = "show Python tracebacks of internal errors (before or after the subcommand)"
+EPILOG = """\
+options shared by the subcommands:
+  --set NAME=VALUE  on every subcommand that loads a spec (check, derive, solve, compile,
+                    train, run, sweep): override a size or constant of the spec before it is
+                    checked, e.g. --set K=5 (re-derives the model for 5 types) or
+                    --set N=6; repeatable. `solve` also pins a random parameter or a state
+                    entry (--set sigma=0.7). `fmt` formats the text as written.
+  --debug           before or after the subcommand: tracebacks of internal errors.
+
+Run `mechdsl COMMAND --help` for the options of one subcommand."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mechdsl",
         description="Compile declarative mechanism-design specs (.mech) into derivations, "
                     "exact optima, batched PyTorch environments and trained policies.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mechdsl {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show Python tracebacks of internal errors")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:
@@ -39,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # subcommand not available in this build
         module.register(subparsers)
+    for subparser in subparsers.choices.values():
+        # SUPPRESS: a subcommand without --debug leaves the global flag's value alone
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 

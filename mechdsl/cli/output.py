@@ -20,8 +20,22 @@ def print_error(message: str, hint: str | None = None) -> None:
         print(f"hint: {hint}", file=sys.stderr)
 
 
+SET_HELP = ("override a size or constant (K=5 re-derives the model); repeatable, "
+            "see `mechdsl --help`")
+
+
+def add_set_argument(parser, help: str = SET_HELP) -> None:
+    """`--set NAME=VALUE`, the same on every verb that loads a spec."""
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", help=help)
+
+
 def read_spec(path: str) -> str:
     file = Path(path)
+    if file.is_dir():
+        specs = sorted(p.name for p in file.glob("*.mech"))
+        hint = (f"pass one spec file, e.g. {file / specs[0]}" + (f" ({len(specs)} .mech files there)" if len(specs) > 1 else "")
+                if specs else "pass the path of a .mech file, e.g. specs/two_period.mech")
+        raise UsageError(f"{path} is a folder, not a spec file", hint=hint)
     if not file.is_file():
         raise UsageError(f"no such spec file: {path}", hint="pass the path of a .mech file, e.g. specs/two_period.mech")
     try:

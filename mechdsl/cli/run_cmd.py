@@ -1,4 +1,5 @@
-"""`mechdsl run SPEC`: compile + train the spec's algorithm + evaluate + report, in one go."""
+"""`mechdsl run SPEC`: compile + train the spec's algorithm + evaluate + report, in one go,
+with the wall-clock time of each stage printed and written at the end of report.md."""
 
 from __future__ import annotations
 
@@ -6,17 +7,25 @@ from mechdsl.cli.train_cmd import add_training_arguments, print_summary, start
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="compile, train the spec's algorithm, evaluate and report")
+    parser = subparsers.add_parser("run", help="compile + train the spec's algorithm + evaluate + report, with the time of "
+                                        "each stage",
+                                   description="The run folder rules are those of `mechdsl train`; the time of "
+                                               "each stage is printed and written at the end of report.md.")
     add_training_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     from mechdsl.rl.runs import train_run
+    from mechdsl.rl.stages import StageClock
 
-    config, run_dir = start(args)
-    print(f"compiling {args.spec} -> {run_dir / 'package'}/")
-    print(f"training {config.algo} for {config.steps} steps on {config.device} (seed {config.seed})")
-    evaluation = train_run(config, run_dir, log="plain" if args.quiet else "rich", eval_states=args.eval_states)
-    print_summary(run_dir, evaluation)
+    config, folder = start(args)
+    print(f"compiling {args.spec} -> {folder.path / 'package'}/")
+    print(f"training {config.algo} for {config.steps} steps on {config.device} (seed {config.seed})", flush=True)
+    stages = StageClock()
+    evaluation = train_run(config, folder.path, resume=folder.resume, log="plain" if args.quiet else "rich",
+                           eval_states=args.eval_states, stages=stages)
+    print_summary(folder.path, evaluation)
+    print("time per stage:")
+    print("\n".join(stages.lines()))
     return 0

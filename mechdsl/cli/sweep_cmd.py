@@ -8,34 +8,35 @@ import sys
 import time
 from pathlib import Path
 
-from mechdsl.cli.output import UsageError, load_model, parse_overrides, read_spec
+from mechdsl.cli.output import SET_HELP, UsageError, add_set_argument, load_model, parse_overrides, read_spec
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "sweep", help="train over a grid of constants, sizes and hyperparameters (local or Ray)",
+        "sweep", help="parameter studies: grid over spec constants/sizes and hyperparameters, one run per "
+                     "trial, resumable; table (CSV/Markdown) and Fig. 7/9-style plots (local or Ray)",
         description="Each trial (grid point x algorithm x seed) is an ordinary run folder OUT/<trial>/; "
                     "finished trials (with evaluation.json) are skipped, so an interrupted sweep resumes.")
     parser.add_argument("spec", help="path of a .mech file")
     parser.add_argument("--grid", action="append", default=[], metavar="NAME[=V1,V2,...]",
                         help="a constant, size or hyperparameter and its values; without values, the "
                              "spec's `in {...}` values (repeatable; trials are the product)")
-    parser.add_argument("--algos", default=None, help="comma-separated algorithms (default: the spec's)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per grid point (default 3)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the spec's)")
+    parser.add_argument("--algos", metavar="A,B", default=None, help="comma-separated algorithms (default: the spec's)")
+    parser.add_argument("--seeds", type=int, metavar="N", default=3, help="seeds 0..N-1 per grid point (default 3)")
+    parser.add_argument("--steps", type=int, metavar="N", default=None, help="training steps (default: the spec's)")
     parser.add_argument("--preset", choices=("default", "paper"), default=None, help="hyperparameter preset")
     parser.add_argument("--device", default="cpu", help="device of every trial (default cpu)")
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="fix a size or constant for all trials")
+    add_set_argument(parser, help=SET_HELP + "; fixed for all trials")
     parser.add_argument("--backend", choices=("local", "ray"), default="local", help="local process pool or Ray Tune")
-    parser.add_argument("--address", default=None,
+    parser.add_argument("--address", metavar="HOST:PORT", default=None,
                         help="Ray cluster to join ('auto', HOST:PORT; default $RAY_ADDRESS, else a local Ray)")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--workers", type=int, metavar="N", default=None,
                         help="trials at once (default: os.cpu_count() locally; Ray: as resources allow)")
-    parser.add_argument("--cpus-per-trial", type=int, default=1, help="Ray: CPUs reserved per trial (default 1)")
-    parser.add_argument("--gpus-per-trial", type=float, default=None,
+    parser.add_argument("--cpus-per-trial", type=int, metavar="N", default=1, help="Ray: CPUs reserved per trial (default 1)")
+    parser.add_argument("--gpus-per-trial", type=float, metavar="N", default=None,
                         help="Ray: GPUs reserved per trial (default 1 with --device cuda, else 0)")
-    parser.add_argument("--out", default=None, help="sweep folder (default runs/sweep-<mechanism>)")
-    parser.add_argument("--eval-states", type=int, default=1000, help="held-out states of each final evaluation")
+    parser.add_argument("--out", metavar="DIR", default=None, help="sweep folder (default runs/sweep-<mechanism>)")
+    parser.add_argument("--eval-states", type=int, metavar="N", default=1000, help="held-out states of each final evaluation")
     parser.add_argument("--dry-run", action="store_true", help="list the trials and exit")
     parser.set_defaults(func=run)
 

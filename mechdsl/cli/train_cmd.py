@@ -4,45 +4,54 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mechdsl.cli.output import load_model, parse_overrides, read_spec
+from mechdsl.cli.output import UsageError, add_set_argument, load_model, parse_overrides, read_spec
 
 ALGORITHM_HELP = "edmsac, dmsac, dmddpg, cgdm, amortized, sac, td3, ddpg, ppo, random (default: the spec's)"
 
 
 def add_training_arguments(parser) -> None:
     parser.add_argument("spec", help="path of a .mech file")
-    parser.add_argument("--algo", default=None, help=ALGORITHM_HELP)
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the spec's train block)")
+    parser.add_argument("--algo", metavar="NAME", default=None, help=ALGORITHM_HELP)
+    parser.add_argument("--steps", type=int, metavar="N", default=None, help="training steps (default: the spec's train block)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: the spec's, else 0)")
+    parser.add_argument("--seed", type=int, metavar="S", default=None, help="random seed (default: the spec's, else 0)")
     parser.add_argument("--preset", choices=("default", "paper"), default=None,
                         help="hyperparameter preset: ours (default) or the papers'")
     parser.add_argument("--out", metavar="RUN_DIR", default=None,
                         help="run folder (default runs/<mechanism>-<algo>-seed<seed>)")
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a size or constant")
-    parser.add_argument("--eval-states", type=int, default=1000, help="held-out states of the final evaluation")
+    add_set_argument(parser)
+    parser.add_argument("--eval-states", type=int, metavar="N", default=1000, help="held-out states of the final evaluation")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; one line per evaluation")
+    folder = parser.add_mutually_exclusive_group()
+    folder.add_argument("--resume", action="store_true",
+                        help="continue the run in RUN_DIR from its last checkpoint (without --out: the newest "
+                             "default run folder)")
+    folder.add_argument("--overwrite", action="store_true",
+                        help="start anew in an existing RUN_DIR; the old folder is moved to RUN_DIR.old-N first")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train a policy on a spec and evaluate it against the exact optimum")
+    parser = subparsers.add_parser(
+        "train", help="train (" + ALGORITHM_HELP.split(" (")[0] + "), evaluate against the exact optimum, report; "
+                      "never replaces a run folder",
+        description="An existing run folder is never replaced: without --out a new run gets a fresh folder "
+                    "(runs/<mechanism>-<algo>-seed<seed>, then -2, -3, ...); --out into a folder that holds "
+                    "files needs --resume or --overwrite.")
     add_training_arguments(parser)
-    parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
     parser.set_defaults(func=run)
 
 
 def check_device(device: str) -> None:
     import torch
 
-    from mechdsl.cli.output import UsageError
-
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"--device {device}: CUDA is not available on this machine", hint="use --device cpu")
 
 
 def start(args):
-    """Shared by `train` and `run`: the run configuration and its folder."""
-    from mechdsl.rl.runs import configure, default_run_dir
+    """Shared by `train` and `run`: the run configuration and its folder (`RunFolder`), the
+    old folder moved aside for --overwrite; refusals are user errors (exit 2)."""
+    from mechdsl.rl.runs import RunFolderError, check_resumable, configure, default_run_dir, plan_run_folder
 
     check_device(args.device)
     overrides = parse_overrides(args.set)
@@ -50,8 +59,16 @@ def start(args):
     model = load_model(args.spec, overrides)
     config = configure(args.spec, source, model, algo=args.algo, steps=args.steps, seed=args.seed,
                        device=args.device, preset=args.preset, overrides=overrides)
-    run_dir = Path(args.out) if args.out else default_run_dir(config, model.name)
-    return config, run_dir
+    try:
+        folder = plan_run_folder(Path(args.out) if args.out else None, default_run_dir(config, model.name),
+                                 resume=args.resume, overwrite=args.overwrite)
+        check_resumable(config, folder)
+    except RunFolderError as error:
+        raise UsageError(str(error), hint=error.hint) from None
+    folder.prepare()
+    if folder.move_aside_to is not None:
+        print(f"moved the old run folder {folder.path} to {folder.move_aside_to}")
+    return config, folder
 
 
 def print_summary(run_dir: Path, evaluation: dict) -> None:
@@ -70,8 +87,8 @@ def print_summary(run_dir: Path, evaluation: dict) -> None:
 def run(args) -> int:
     from mechdsl.rl.runs import train_run
 
-    config, run_dir = start(args)
-    evaluation = train_run(config, run_dir, resume=args.resume, log="plain" if args.quiet else "rich",
+    config, folder = start(args)
+    evaluation = train_run(config, folder.path, resume=folder.resume, log="plain" if args.quiet else "rich",
                            eval_states=args.eval_states)
-    print_summary(run_dir, evaluation)
+    print_summary(folder.path, evaluation)
     return 0

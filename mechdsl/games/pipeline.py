@@ -38,25 +38,33 @@ def comparison_algorithm(algo: str) -> str:
 
 
 def train_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, log: str = "rich",
-              eval_states: int = 1000, curve_states: int = 256) -> dict:
+              eval_states: int = 1000, curve_states: int = 256, stages=None) -> dict:
     """Train the spec's algorithm and the comparison algorithm, evaluate both against the
-    greedy and random auctioneers and the efficient welfare, and write report.md."""
+    greedy and random auctioneers and the efficient welfare, and write report.md; the time of
+    each stage goes into `stages` (a `mechdsl.rl.stages.StageClock`)."""
     from mechdsl.games.report import policy_outcomes, write_game_report
     from mechdsl.rl import train
     from mechdsl.rl.evaluate import evaluate_policy
+    from mechdsl.rl.stages import StageClock
 
-    env = build_env(config, run_dir, model)
+    stages = stages if stages is not None else StageClock()
+    with stages.stage("compile"):
+        env = build_env(config, run_dir, model)
     eval_every = max(1, config.steps // 20)
-    result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
-                   preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
-                   eval_every=eval_every, eval_states=curve_states, log=log)
+    with stages.stage("train"):
+        result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
+                       preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
+                       eval_every=eval_every, eval_states=curve_states, log=log)
     other = comparison_algorithm(config.algo)
     other_steps = max(1, config.steps // COMPARISON_SHARE)
-    compared = train(env, other, steps=other_steps, seed=config.seed, device=config.device, preset=config.preset,
-                     out_dir=run_dir / "compare" / other, resume=resume, eval_every=max(1, other_steps // 10),
-                     eval_states=curve_states, log=log)
-    evaluation = evaluate_policy(env, result.agent, n_states=eval_states)
-    outcomes = policy_outcomes(env, {config.algo: result.agent, other: compared.agent}, eval_states, config.seed)
+    with stages.stage(f"train {other} (comparison)"):
+        compared = train(env, other, steps=other_steps, seed=config.seed, device=config.device,
+                         preset=config.preset, out_dir=run_dir / "compare" / other, resume=resume,
+                         eval_every=max(1, other_steps // 10), eval_states=curve_states, log=log)
+    with stages.stage("evaluate"):
+        evaluation = evaluate_policy(env, result.agent, n_states=eval_states)
+        outcomes = policy_outcomes(env, {config.algo: result.agent, other: compared.agent}, eval_states,
+                                   config.seed)
     summary = evaluation.as_dict()
     summary.update(mean_welfare=outcomes[config.algo]["mean_welfare"],
                    mean_clock_rounds=outcomes[config.algo]["mean_clock_rounds"],
@@ -64,8 +72,9 @@ def train_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, 
                                for name, o in outcomes.items()},
                    comparison_steps={config.algo: config.steps, other: other_steps})
     (run_dir / "evaluation.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-    write_game_report(run_dir, model, config, {config.algo: result.rows, other: compared.rows}, outcomes,
-                      {config.algo: evaluation})
+    with stages.stage("report"):
+        write_game_report(run_dir, model, config, {config.algo: result.rows, other: compared.rows}, outcomes,
+                          {config.algo: evaluation})
     return summary
 
 

@@ -14,11 +14,11 @@ def compile(model, target: Path, *, source: str, force: bool = False) -> list[Pa
 
 
 def train_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, log: str = "rich",
-              eval_states: int = 1000, curve_states: int = 256) -> dict:
+              eval_states: int = 1000, curve_states: int = 256, stages=None) -> dict:
     from mechdsl.rl.runs import train_contract_run
 
     return train_contract_run(config, run_dir, model, resume=resume, log=log, eval_states=eval_states,
-                              curve_states=curve_states)
+                              curve_states=curve_states, stages=stages)
 
 
 def evaluate_run(config: RunConfig, run_dir: Path, model, n_states: int, seed: int) -> dict:

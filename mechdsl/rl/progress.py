@@ -1,5 +1,9 @@
 """Progress display for ``train``: a rich bar with the current test reward and optimality ratio,
-plain lines, or nothing."""
+plain lines, or nothing.
+
+The bar is drawn only on a terminal: with output redirected to a file or a pipe (CI logs,
+``| tee``) a bar is cut to the width rich guesses and repaints as garbage, so ``"rich"``
+falls back to the plain lines of ``--quiet`` there (one line per evaluation, on stderr)."""
 from __future__ import annotations
 
 import sys
@@ -58,11 +62,18 @@ class _Rich(_Silent):
         self.progress.update(self.task, status=_summary(row))
 
 
+def on_terminal() -> bool:
+    """True when rich's console (stdout) is an interactive terminal, where a bar can redraw."""
+    from rich.console import Console
+
+    return Console().is_terminal
+
+
 def make_progress(log: str | Callable[[dict[str, Any]], None], *, total: int, completed: int, description: str):
     if callable(log) or log == "none":
         return _Silent()
     if log == "plain":
         return _Plain(description)
     if log == "rich":
-        return _Rich(total, completed, description)
+        return _Rich(total, completed, description) if on_terminal() else _Plain(description)
     raise ValueError(f"unknown log mode {log!r}; choose 'rich', 'plain', 'none' or pass a callable")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from mechdsl.lang.train_schema import RUN_SETTINGS
+from mechdsl.rl.stages import StageClock
 
 RUN_FILE = "run.json"
 DEFAULT_STEPS = 2000
@@ -100,31 +102,161 @@ def default_run_dir(config: RunConfig, model_name: str) -> Path:
     return Path("runs") / f"{model_name}-{config.algo}-seed{config.seed}"
 
 
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as asked (it holds a run, or holds nothing to resume)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Where a run goes: `path`, whether it continues the run there (`resume`), and where the
+    folder that was there is moved first (`move_aside_to`, with `--overwrite`)."""
+
+    path: Path
+    resume: bool = False
+    move_aside_to: Path | None = None
+
+    def prepare(self) -> None:
+        """Move the old folder aside (never deleted) so the run starts in an empty `path`."""
+        if self.move_aside_to is not None:
+            self.path.rename(self.move_aside_to)
+
+
+def _holds_files(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def _suffixed(base: Path, n: int) -> Path:
+    """`base` itself for n = 1, else `base-n` (runs/x-amortized-seed0-2, -3, ...)."""
+    return base if n == 1 else base.with_name(f"{base.name}-{n}")
+
+
+def _existing_suffixes(base: Path) -> list[int]:
+    """n of every existing `_suffixed(base, n)`."""
+    if not base.parent.is_dir():
+        return []
+    numbered = re.compile(re.escape(base.name) + r"(?:-(\d+))?")
+    matches = (numbered.fullmatch(p.name) for p in base.parent.iterdir())
+    return [int(m.group(1) or 1) for m in matches if m]
+
+
+def aside_path(folder: Path) -> Path:
+    """The first free `<folder>.old-N` (N = 1, 2, ...), where `--overwrite` keeps the old run."""
+    n = 1
+    while folder.with_name(f"{folder.name}.old-{n}").exists():
+        n += 1
+    return folder.with_name(f"{folder.name}.old-{n}")
+
+
+def saved_run(folder: Path) -> dict | None:
+    """The algo, steps and seed in `folder/run.json`, or None if it is missing or unreadable."""
+    try:
+        saved = json.loads((folder / RUN_FILE).read_text())
+        return {name: saved[name] for name in ("algo", "steps", "seed")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def describe_run(folder: Path) -> str:
+    """`folder` in a message: 'runs/x (a run of amortized, 300 steps, seed 0)'."""
+    saved = saved_run(folder)
+    if saved is None:
+        return f"{folder} (files that are not a mechdsl run)"
+    return f"{folder} (a run of {saved['algo']}, {saved['steps']} steps, seed {saved['seed']})"
+
+
+def plan_run_folder(requested: Path | None, default: Path, *, resume: bool = False,
+                    overwrite: bool = False) -> RunFolder:
+    """Choose the run folder without touching the disk; nothing a user made is replaced.
+
+    * `--out DIR` (`requested`): a missing or empty DIR is used; a DIR holding files is refused
+      unless `resume` (DIR must hold a run: run.json) or `overwrite` (DIR is moved to
+      `DIR.old-N` first).
+    * no `--out`: a new run takes the first free folder of `default`, `default-2`, `default-3`,
+      ...; `resume` continues the newest of them; `overwrite` replaces `default` itself (moved
+      aside first)."""
+    if resume and overwrite:
+        raise RunFolderError("--resume and --overwrite exclude each other",
+                             hint="--resume continues the run in the folder, --overwrite starts a new one there")
+    if requested is None:
+        if resume:
+            numbers = _existing_suffixes(default)
+            if not numbers:
+                raise RunFolderError(f"nothing to resume: no run folder {default} yet",
+                                     hint="train without --resume first, or pass --out RUN_DIR")
+            requested = _suffixed(default, max(numbers))
+        elif not overwrite:
+            n = 1
+            while _holds_files(_suffixed(default, n)):
+                n += 1
+            return RunFolder(_suffixed(default, n))
+        else:
+            requested = default
+    if requested.exists() and not requested.is_dir():
+        raise RunFolderError(f"{requested} exists and is not a folder", hint="pass another --out RUN_DIR")
+    if not _holds_files(requested):
+        if resume:
+            raise RunFolderError(f"nothing to resume in {requested}: it holds no run",
+                                 hint="train without --resume to start a run there")
+        return RunFolder(requested)
+    if resume:
+        if saved_run(requested) is None:
+            raise RunFolderError(f"cannot resume {describe_run(requested)}", hint="pass the folder a run was written to")
+        return RunFolder(requested, resume=True)
+    if overwrite:
+        return RunFolder(requested, move_aside_to=aside_path(requested))
+    raise RunFolderError(f"{describe_run(requested)} already exists; refusing to replace it",
+                         hint=f"--resume continues it, --overwrite starts anew (the old folder is moved to "
+                              f"{aside_path(requested)}), or choose another folder with --out")
+
+
+def check_resumable(config: RunConfig, folder: RunFolder) -> None:
+    """A resumed run must be the same algorithm and seed as the one saved in the folder."""
+    if not folder.resume:
+        return
+    saved = saved_run(folder.path) or {}
+    for name in ("algo", "seed"):
+        if saved.get(name) != getattr(config, name):
+            raise RunFolderError(f"cannot resume {describe_run(folder.path)} with {name} {getattr(config, name)}",
+                                 hint=f"the run there was trained with {name} {saved.get(name)}; "
+                                      "use --overwrite or another --out for a new run")
+
+
 def train_run(config: RunConfig, run_dir: Path, *, resume: bool = False, log: str = "rich",
-              eval_states: int = 1000, curve_states: int = 256) -> dict:
+              eval_states: int = 1000, curve_states: int = 256, stages: StageClock | None = None) -> dict:
     """Train, evaluate on held-out states and write the report; returns the evaluation.
-    Dispatches on the spec kind (contract, game, scenario) through `mechdsl.pipelines`."""
+    Dispatches on the spec kind (contract, game, scenario) through `mechdsl.pipelines`.
+    The time of each stage goes into `stages` (if given) and at the end of report.md."""
     from mechdsl.lang import load_source
     from mechdsl.pipelines import pipeline_of
 
+    stages = stages if stages is not None else StageClock()
     model = load_source(config.source, config.spec, config.overrides)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir)
-    return pipeline_of(model).train_run(config, run_dir, model, resume=resume, log=log, eval_states=eval_states,
-                                        curve_states=curve_states)
+    summary = pipeline_of(model).train_run(config, run_dir, model, resume=resume, log=log, eval_states=eval_states,
+                                           curve_states=curve_states, stages=stages)
+    stages.append_to_report(run_dir / "report.md")
+    return summary
 
 
 def train_contract_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, log: str = "rich",
-                       eval_states: int = 1000, curve_states: int = 256) -> dict:
+                       eval_states: int = 1000, curve_states: int = 256, stages: StageClock | None = None) -> dict:
     """A contract run: `curve_states` held-out states score the learning curve (each costs one
     exact solve)."""
     from mechdsl.rl import train
 
-    model, env = build_env(config, run_dir)
-    result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
-                   preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
-                   eval_every=max(1, config.steps // 20), eval_states=curve_states, log=log)
-    return evaluate_and_report(config, run_dir, model, env, result.agent, result.rows, eval_states)
+    stages = stages if stages is not None else StageClock()
+    with stages.stage("compile"):
+        model, env = build_env(config, run_dir)
+    with stages.stage("train"):
+        result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
+                       preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
+                       eval_every=max(1, config.steps // 20), eval_states=curve_states, log=log)
+    return evaluate_and_report(config, run_dir, model, env, result.agent, result.rows, eval_states, stages)
 
 
 def load_agent(config: RunConfig, run_dir: Path, env):
@@ -171,27 +303,32 @@ def load_package_of(env) -> ModuleType:
     return sys.modules[type(env).__module__]
 
 
-def evaluate_and_report(config: RunConfig, run_dir: Path, model, env, agent, rows, eval_states: int) -> dict:
+def evaluate_and_report(config: RunConfig, run_dir: Path, model, env, agent, rows, eval_states: int,
+                        stages: StageClock | None = None) -> dict:
     from mechdsl.rl.evaluate import evaluate_policy, heldout_states
     from mechdsl.rl.report import write_report
 
     def solve_one(state_row: torch.Tensor) -> float:
         return float(env.optimum(state_row[None])[0])
 
-    evaluation = evaluate_policy(env, agent, n_states=eval_states, solve_one=solve_one, solver_states=20)
-    summary = evaluation.as_dict()
-    state = heldout_states(env, 256)
-    _, contract = policy_contracts(env, agent, state, config.seed)
-    items = contract_means(contract, model)
-    reference = exact_contract_means(model, env, state[:32])
+    stages = stages if stages is not None else StageClock()
+    with stages.stage("evaluate"):
+        evaluation = evaluate_policy(env, agent, n_states=eval_states, solve_one=solve_one, solver_states=20)
+        summary = evaluation.as_dict()
+        state = heldout_states(env, 256)
+        _, contract = policy_contracts(env, agent, state, config.seed)
+        items = contract_means(contract, model)
+        reference = exact_contract_means(model, env, state[:32])
     (run_dir / "evaluation.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-    write_report(run_dir, {config.algo: rows}, {config.algo: evaluation}, optimum=evaluation.mean_optimum,
-                 items=items, items_reference=reference, title=f"{model.name}: {config.algo}, seed {config.seed}",
-                 notes=(f"Spec `{config.spec}`, {config.steps} steps, preset `{config.preset}`, device "
-                        f"`{config.device}`. Optimality ratio = mean policy utility / mean exact optimum on "
-                        f"{evaluation.n_states} held-out states. The env's payments follow the least-payment "
-                        "rule; in dynamic contracts the exact optimum may pay more (docs/method.md), so a "
-                        "perfect policy can score slightly below 1."))
+    with stages.stage("report"):
+        write_report(run_dir, {config.algo: rows}, {config.algo: evaluation}, optimum=evaluation.mean_optimum,
+                     items=items, items_reference=reference,
+                     title=f"{model.name}: {config.algo}, seed {config.seed}",
+                     notes=(f"Spec `{config.spec}`, {config.steps} steps, preset `{config.preset}`, device "
+                            f"`{config.device}`. Optimality ratio = mean policy utility / mean exact optimum on "
+                            f"{evaluation.n_states} held-out states. The env's payments follow the least-payment "
+                            "rule; in dynamic contracts the exact optimum may pay more (docs/method.md), so a "
+                            "perfect policy can score slightly below 1."))
     return summary
 
 

@@ -39,18 +39,24 @@ def learning_hparams(config: RunConfig, model) -> dict:
 
 
 def train_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, log: str = "rich",
-              eval_states: int = 1000, curve_states: int = 256) -> dict:
+              eval_states: int = 1000, curve_states: int = 256, stages=None) -> dict:
     """Train on the generated env, then evaluate `eval_states` full episodes against the
-    random policy and the greedy heuristic; writes evaluation.json and report.md."""
+    random policy and the greedy heuristic; writes evaluation.json and report.md. The time of
+    each stage goes into `stages` (a `mechdsl.rl.stages.StageClock`)."""
     from mechdsl.rl import train
+    from mechdsl.rl.stages import StageClock
     from mechdsl.scenario.report import evaluate_and_report
 
-    model, package, env = build_env(config, run_dir)
-    result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
-                   preset=config.preset, hparams=learning_hparams(config, model), out_dir=run_dir, resume=resume,
-                   eval_every=max(1, config.steps // 20), eval_states=curve_states, log=log)
-    summary = evaluate_and_report(config, run_dir, model, package, env, result.agent, result.rows, eval_states,
-                                  wall_time=result.wall_time)
+    stages = stages if stages is not None else StageClock()
+    with stages.stage("compile"):
+        model, package, env = build_env(config, run_dir)
+    with stages.stage("train"):
+        result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
+                       preset=config.preset, hparams=learning_hparams(config, model), out_dir=run_dir,
+                       resume=resume, eval_every=max(1, config.steps // 20), eval_states=curve_states, log=log)
+    with stages.stage("evaluate + report"):  # one function of mechdsl.scenario.report does both
+        summary = evaluate_and_report(config, run_dir, model, package, env, result.agent, result.rows,
+                                      eval_states, wall_time=result.wall_time)
     if log != "none":
         print(summary["comparison_text"])
     return {k: v for k, v in summary.items() if k != "comparison_text"}

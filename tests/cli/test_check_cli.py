@@ -94,7 +94,7 @@ def test_check_missing_file(tmp_path, capsys):
 
 def test_check_directory_is_not_a_spec(tmp_path, capsys):
     assert main(["check", str(tmp_path)]) == 2
-    assert "no such spec file" in capsys.readouterr().err
+    assert "is a folder, not a spec file" in capsys.readouterr().err
 
 
 def test_check_non_utf8_file(tmp_path, capsys):

@@ -51,6 +51,10 @@ def test_refuses_foreign_folder_and_force_keeps_user_files(tmp_path):
         compile_game(_model(), out, source=SPEC.read_text())
     assert (out / "env.py").read_text() == "# user's own env"
     (out / "notes.txt").write_text("user data")
+    with pytest.raises(UsageError, match="mechdsl did not write that compiling would replace: env.py"):
+        compile_game(_model(), out, force=True, source=SPEC.read_text())  # --force never replaces a user's file
+    assert (out / "env.py").read_text() == "# user's own env"
+    (out / "env.py").unlink()
     compile_game(_model(), out, force=True, source=SPEC.read_text())
     assert (out / "notes.txt").read_text() == "user data" and (out / MARKER).is_file()
     compile_game(_model(), out, source=SPEC.read_text())  # ours now: no --force needed

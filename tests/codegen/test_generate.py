@@ -55,6 +55,11 @@ def test_refuses_foreign_folder_and_force_keeps_user_files(tmp_path):
         compile_spec(model, out, derivation=derivation)
     assert (out / "env.py").read_text() == "# user's own env"
     assert sorted(p.name for p in out.iterdir()) == ["env.py", "notes.txt"]
+    with pytest.raises(UsageError, match="mechdsl did not write that compiling would replace: env.py"):
+        compile_spec(model, out, force=True, derivation=derivation)  # --force never replaces a user's file
+    assert (out / "env.py").read_text() == "# user's own env"
+    assert sorted(p.name for p in out.iterdir()) == ["env.py", "notes.txt"]
+    (out / "env.py").rename(tmp_path / "env_of_mine.py")
     written = compile_spec(model, out, force=True, derivation=derivation)
     assert (out / "notes.txt").read_text() == "user data"
     assert (out / MARKER).is_file() and out / "env.py" in written
