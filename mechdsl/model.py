@@ -78,9 +78,26 @@ class Derived(Indexed):
 
 @dataclass(frozen=True)
 class TypeVector(Indexed):
-    """K hidden types, entry k drawn from `distributions[k]`, sorted ascending."""
+    """K hidden types, sorted ascending: entry k drawn from `distributions[k]` (then each
+    draw sorted), or fixed to `values[k]` (`types theta[K] = [3, 4.05, 4.6]`)."""
 
     distributions: tuple[Distribution, ...] = ()
+    values: tuple[float, ...] | None = None
+
+    def entry_range(self, k: int) -> tuple[float, float]:
+        """[lowest, highest] value type k can take (normal draws: mean +- 3 sd)."""
+        if self.values is not None:
+            return self.values[k], self.values[k]
+        d = self.distributions[k]
+        if d.name == "normal":
+            return d.args[0] - 3 * d.args[1], d.args[0] + 3 * d.args[1]
+        return d.args[0], d.args[1]
+
+    def lower_bound(self, k: int) -> float | None:
+        """A value type k never falls below (None for a normal draw)."""
+        if self.values is None and self.distributions[k].name == "normal":
+            return None
+        return self.entry_range(k)[0]
 
 
 @dataclass(frozen=True)
