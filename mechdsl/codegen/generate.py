@@ -234,12 +234,15 @@ def _spec_json(model: Model, layout: Layout, derivation: Derivation) -> str:
         "constants": {n: float(c.value) for n, c in sorted(model.constants.items())},
         "random_parameters": {n: dist(r.distribution) for n, r in sorted(model.randoms.items())},
         "derived": {n: str(d.expr) for n, d in model.derived.items()},
-        "types": {n: [dist(d) for d in t.distributions] for n, t in sorted(model.types.items())},
+        "types": {n: [dist(d) for d in t.distributions] if t.values is None else [{"value": v} for v in t.values]
+                  for n, t in sorted(model.types.items())},
         "probabilities": {n: {"shape": list(p.shape), "distribution": dist(p.distribution),
                               "values": None if p.values is None else [float(v) for v in p.values]}
                           for n, p in sorted(model.probs.items())},
         "variables": {n: {"kind": v.kind, "shape": list(v.shape), "lower": float(v.lower),
-                          "upper": None if v.upper is None else float(v.upper)}
+                          "upper": None if v.upper is None else float(v.upper),
+                          **({"paid_by": model.agent if v.flow < 0 else model.principal}
+                             if v.kind == "payment" else {})}
                       for n, v in model.variables.items()},
         "objective": {"sense": model.objective.sense, "expr": str(model.objective.expr)},
         "constraints": [c.text for c in model.constraints],

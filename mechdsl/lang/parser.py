@@ -34,6 +34,7 @@ _TERMINAL_WORDS = {
     "OBJECTIVE_SENSE": "'maximize' or 'minimize'",
     "IR_SCOPE": "'per_period' or 'lifetime'",
     "PLAYER_ROLE": "'leader' or 'follower'",
+    "FLOW_WORD": "'from' or 'to'",
     "$END": "the end of the file",
 }
 
@@ -113,6 +114,9 @@ class _ToAst:
         return tuple(str(c) for c in children)
 
     def vector(self, meta, children):
+        return ast.ValueRow(tuple(children), _span_of_meta(meta))
+
+    def matrix(self, meta, children):
         return tuple(children)
 
     def sweep(self, meta, children):
@@ -146,18 +150,23 @@ class _ToAst:
         name, params, body = children
         return ast.LetFunction(_span_of_meta(meta), str(name), params, body)
 
-    def types_decl(self, meta, children):
+    def types_random(self, meta, children):
         name, index, size, dist = children
         binding = ast.Binding(str(index), str(size), _span_of_token(index))
         return ast.TypesDecl(_span_of_meta(meta), str(name), binding, dist)
+
+    def types_fixed(self, meta, children):
+        name, size, values = children
+        return ast.TypesFixed(_span_of_meta(meta), str(name), str(size), values, _span_of_token(size))
 
     def prob_random(self, meta, children):
         name, shape, dist = children
         return ast.ProbRandom(_span_of_meta(meta), str(name), shape, dist)
 
     def prob_fixed(self, meta, children):
-        name, shape, values = children
-        return ast.ProbFixed(_span_of_meta(meta), str(name), shape, values)
+        name, shape, table = children
+        nested = isinstance(table, tuple)
+        return ast.ProbFixed(_span_of_meta(meta), str(name), shape, table if nested else (table,), nested)
 
     def principal_decl(self, meta, children):
         return ast.PrincipalDecl(_span_of_meta(meta), str(children[0]))
@@ -176,9 +185,13 @@ class _ToAst:
     def bounds_lower(self, meta, children):
         return (children[0], None)
 
+    def money_flow(self, meta, children):
+        word, party = children
+        return ast.MoneyFlow(word, str(party), _span_of_meta(meta))
+
     def variable_decl(self, meta, children):
-        kind, name, shape, (lower, upper) = children
-        return ast.VariableDecl(_span_of_meta(meta), str(kind), str(name), shape, lower, upper)
+        kind, name, shape, flow, (lower, upper) = children
+        return ast.VariableDecl(_span_of_meta(meta), str(kind), str(name), shape, lower, upper, flow)
 
     def discount(self, meta, children):
         return children[0]
@@ -227,7 +240,7 @@ class _ToAst:
     def _keyword(self, meta, children):
         return str(children[0])
 
-    variable_kind = objective_sense = ir_scope = comparator = _keyword
+    variable_kind = objective_sense = ir_scope = comparator = flow_word = _keyword
 
     def string(self, meta, children):
         return str(children[0])[1:-1]
