@@ -7,6 +7,7 @@ a `SpecError` whose message says in words what was expected.
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 from importlib import resources
@@ -15,7 +16,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from mechdsl.lang import ast
-from mechdsl.lang.diagnostics import Diagnostic, SpecError, source_lines
+from mechdsl.lang.diagnostics import Diagnostic, SpecError, did_you_mean, source_lines
 
 STATEMENT_KEYWORDS = (
     "mechanism", "size", "param", "let", "types", "prob", "principal", "agent",
@@ -428,7 +429,34 @@ def _syntax_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:
     elif text == "*" and token.start_pos and source[token.start_pos - 1] == "*":
         span = ast.Span(token.line, token.column - 1, token.end_line, token.end_column)
         return Diagnostic("'**' is not an operator", span, hint="powers are written with '^', e.g. x^2")
+    if token.type == "NAME":
+        hint = _misspelt_keyword(text, acceptable) or hint
+    if hint == "the previous statement looks unfinished" or (hint is None and token.type == "NAME"):
+        hint = _misspelt_constraint_kind(source[:token.start_pos]) or hint
     return Diagnostic(f"unexpected {text!r}: expected {expected}", span, hint=hint)
+
+
+CONSTRAINT_KINDS = ("ir", "ic", "iic", "monotone")
+
+
+def _misspelt_keyword(word: str, acceptable: set[str]) -> str | None:
+    """'did you mean' for a name where a keyword belongs: `constrant ic`, `typ theta prob p`.
+    Candidates are the keywords that may come next (every statement keyword where a new
+    statement may start)."""
+    keywords = {text for name in acceptable if (text := _terminal_text(name)) and text.isidentifier()}
+    if keywords & set(STATEMENT_KEYWORDS):
+        keywords |= set(STATEMENT_KEYWORDS)
+    return did_you_mean(word, keywords)
+
+
+def _misspelt_constraint_kind(before: str) -> str | None:
+    """`constraint irr` reads as a plain constraint `irr ...` that never gets its comparator;
+    when the word after `constraint` is close to a constraint kind, say so."""
+    match = re.search(r"\bconstraint\s+([A-Za-z_][A-Za-z0-9_]*)\s*$", before)
+    if match is None or match[1] in CONSTRAINT_KINDS:
+        return None
+    close = did_you_mean(match[1], CONSTRAINT_KINDS)
+    return close and close.replace("did you mean '", "did you mean 'constraint ")
 
 
 def _terminal_text(name: str) -> str | None:
