@@ -78,9 +78,26 @@ class Derived(Indexed):
 
 @dataclass(frozen=True)
 class TypeVector(Indexed):
-    """K hidden types, entry k drawn from `distributions[k]`, sorted ascending."""
+    """K hidden types, sorted ascending: entry k drawn from `distributions[k]` (then each
+    draw sorted), or fixed to `values[k]` (`types theta[K] = [3, 4.05, 4.6]`)."""
 
     distributions: tuple[Distribution, ...] = ()
+    values: tuple[float, ...] | None = None
+
+    def entry_range(self, k: int) -> tuple[float, float]:
+        """[lowest, highest] value type k can take (normal draws: mean +- 3 sd)."""
+        if self.values is not None:
+            return self.values[k], self.values[k]
+        d = self.distributions[k]
+        if d.name == "normal":
+            return d.args[0] - 3 * d.args[1], d.args[0] + 3 * d.args[1]
+        return d.args[0], d.args[1]
+
+    def lower_bound(self, k: int) -> float | None:
+        """A value type k never falls below (None for a normal draw)."""
+        if self.values is None and self.distributions[k].name == "normal":
+            return None
+        return self.entry_range(k)[0]
 
 
 @dataclass(frozen=True)
@@ -94,9 +111,21 @@ class ProbTable(Indexed):
 
 @dataclass(frozen=True)
 class ContractVariable(Indexed):
+    """An allocation or a payment of the menu. `flow` is the direction of a payment's
+    money: +1 the principal pays the agent (the default), -1 the agent pays the principal
+    (`payment t[K] from consumer`). A payment's values keep the declared sign either way;
+    the transfer the agent receives is flow * value."""
+
     kind: str = "allocation"  # "allocation" | "payment"
     lower: float = 0.0
     upper: float | None = None
+    flow: int = 1
+
+    def described(self, agent: str) -> str:
+        """`payment t[3] from consumer in [0, 100]`: the declaration, sizes expanded."""
+        flow = "" if self.kind != "payment" or self.flow == 1 else f" from {agent}"
+        upper = "inf" if self.upper is None else f"{self.upper:g}"
+        return f"{self.kind:<11} {self.name}{list(self.shape)}{flow} in [{self.lower:g}, {upper}]"
 
 
 @dataclass(frozen=True)
@@ -172,6 +201,12 @@ class Model:
 
     # ------------------------------------------------------------------ views
     @property
+    def payment_flow(self) -> int:
+        """+1 when the menu's payments go to the agent, -1 when the agent pays (the checker
+        makes every period's payment flow the same way)."""
+        return self.variables[self.periods[0].payment].flow
+
+    @property
     def K(self) -> int:
         """Number of hidden types per period (the size indexing the first period's types)."""
         return self.types[self.periods[0].types].shape[0]
@@ -235,14 +270,16 @@ class Model:
             f"{len(self.derived)} derived"
         )
         for t in self.types.values():
+            if t.values is not None:
+                lines.append(f"  types       {t.name}[{t.shape[0]}] = [{', '.join(f'{v:g}' for v in t.values)}]")
+                continue
             ranges = ", ".join(str(d) for d in t.distributions)
             lines.append(f"  types       {t.name}[{t.shape[0]}] ~ {ranges} (sorted)")
         for p in self.probs.values():
             how = str(p.distribution) + (" per row" if len(p.shape) > 1 else "") if p.distribution else f"fixed {list(p.values)}"
             lines.append(f"  probability {p.name}{list(p.shape)} ~ {how}")
         for v in self.variables.values():
-            upper = "inf" if v.upper is None else f"{v.upper:g}"
-            lines.append(f"  {v.kind:<11} {v.name}{list(v.shape)} in [{v.lower:g}, {upper}]")
+            lines.append(f"  {v.described(self.agent)}")
         for p in self.periods:
             lines.append(
                 f"  period {p.number}    types {p.types}, prob {p.prob}, menu ({p.allocation}, "

@@ -72,7 +72,8 @@ def to_text(derivation: Derivation, verbose: bool, latex: bool) -> str:
         lines.append("")
     lines.append("## Binding constraints" if latex else "binding:")
     lines += [bullet + b for b in derivation.binding] + [""]
-    lines.append("## Least payments" if latex else "payments (least payments given allocations):")
+    rule_name = derivation.payment_rule_name
+    lines.append(f"## {rule_name.capitalize()}" if latex else f"payments ({rule_name} given allocations):")
     for symbol, expr, form in payment_display(derivation):
         lines.append(f"{bullet}{fmt(symbol)} = {fmt(expr)}" + (f"  ({form})" if form != "closed form" else ""))
     lines.append("")

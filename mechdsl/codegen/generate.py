@@ -28,6 +28,7 @@ from mechdsl.codegen.certificate import certificate_code
 from mechdsl.codegen.layout import Layout, LayoutError, build_layout
 from mechdsl.codegen.printer import (UnsafeIdentifier, check_identifier, emit_function_body, float_literal,
                                      print_expression)
+from mechdsl.codegen.templating import CheckedEnvironment
 from mechdsl.codegen.vectorize import vectorized_body
 from mechdsl.model import Distribution, Model, ProbTable, RandomParam, TypeVector
 from mechdsl.reduce import derive
@@ -61,8 +62,9 @@ def _py(value) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    """Every generator's Jinja environment: dicts read by key only, strict undefined names and
+    every rendered file checked before it can be written (`mechdsl.codegen.templating`)."""
+    env = CheckedEnvironment(TEMPLATES, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["py"] = _py
     env.filters["comment"] = lambda text: " ".join(str(text).split())  # one line, never code
     return env
@@ -82,26 +84,47 @@ def _draw_code(d: Distribution) -> str:
     raise LayoutError(f"cannot draw a scalar from {d}")
 
 
-def _sampling_blocks(model: Model) -> list[dict]:
+@dataclass(frozen=True)
+class SamplingBlock:
+    """The code that fills the state columns of one state entity in `sample_states`.
+
+    kind "random" (one scalar draw), "types" (one draw per type, sorted), "dirichlet" (rows
+    of a probability table) or "fixed" (`table`: the entity's row-major values as a Python
+    literal, repeated for every state). A dataclass, not a dict: a template reading a field
+    it does not have fails instead of printing a dict method."""
+
+    name: str
+    kind: str
+    draws: tuple[str, ...] = ()
+    rows: int = 1
+    width: int = 1
+    alpha: str = ""
+    table: str = ""
+
+
+def _fixed_block(name: str, values, rows: int, width: int) -> SamplingBlock:
+    return SamplingBlock(name, "fixed", rows=rows, width=width, table=_py(tuple(float(v) for v in values)))
+
+
+def _sampling_blocks(model: Model) -> list[SamplingBlock]:
     """One block per state entity, in layout order, each filling consecutive columns."""
-    blocks, column = [], 0
+    blocks = []
     for entity in model.state_entities():
-        width = len(entity.symbols())
-        block = {"name": entity.name, "start": column, "stop": column + width}
         if isinstance(entity, RandomParam):
-            block.update(kind="random", draws=[_draw_code(entity.distribution)] * width)
+            blocks.append(SamplingBlock(entity.name, "random", draws=(_draw_code(entity.distribution),)))
+        elif isinstance(entity, TypeVector) and entity.values is not None:
+            blocks.append(_fixed_block(entity.name, entity.values, 1, len(entity.values)))
         elif isinstance(entity, TypeVector):
-            block.update(kind="types", draws=[_draw_code(d) for d in entity.distributions])
+            blocks.append(SamplingBlock(entity.name, "types", draws=tuple(_draw_code(d) for d in entity.distributions)))
         elif isinstance(entity, ProbTable):
-            rows = 1 if len(entity.shape) == 1 else int(entity.shape[0])
-            block.update(rows=rows, width=int(entity.shape[-1]))
-            if entity.distribution is not None:
-                alpha = list(entity.distribution.args) * (entity.shape[-1] if len(entity.distribution.args) == 1 else 1)
-                block.update(kind="dirichlet", alpha=_py(tuple(float(x) for x in alpha)))
-            else:
-                block.update(kind="fixed", values=_py(tuple(float(v) for v in entity.values)))
-        blocks.append(block)
-        column += width
+            rows, width = (1 if len(entity.shape) == 1 else int(entity.shape[0])), int(entity.shape[-1])
+            if entity.distribution is None:
+                blocks.append(_fixed_block(entity.name, entity.values, rows, width))
+                continue
+            args = entity.distribution.args
+            alpha = list(args) * (width if len(args) == 1 else 1)
+            blocks.append(SamplingBlock(entity.name, "dirichlet", rows=rows, width=width,
+                                        alpha=_py(tuple(float(x) for x in alpha))))
     return blocks
 
 
@@ -280,12 +303,15 @@ def _spec_json(model: Model, layout: Layout, derivation: Derivation) -> str:
         "constants": {n: float(c.value) for n, c in sorted(model.constants.items())},
         "random_parameters": {n: dist(r.distribution) for n, r in sorted(model.randoms.items())},
         "derived": {n: str(d.expr) for n, d in model.derived.items()},
-        "types": {n: [dist(d) for d in t.distributions] for n, t in sorted(model.types.items())},
+        "types": {n: [dist(d) for d in t.distributions] if t.values is None else [{"value": v} for v in t.values]
+                  for n, t in sorted(model.types.items())},
         "probabilities": {n: {"shape": list(p.shape), "distribution": dist(p.distribution),
                               "values": None if p.values is None else [float(v) for v in p.values]}
                           for n, p in sorted(model.probs.items())},
         "variables": {n: {"kind": v.kind, "shape": list(v.shape), "lower": float(v.lower),
-                          "upper": None if v.upper is None else float(v.upper)}
+                          "upper": None if v.upper is None else float(v.upper),
+                          **({"paid_by": model.agent if v.flow < 0 else model.principal}
+                             if v.kind == "payment" else {})}
                       for n, v in model.variables.items()},
         "objective": {"sense": model.objective.sense, "expr": str(model.objective.expr)},
         "constraints": [c.text for c in model.constraints],

@@ -70,6 +70,8 @@ def _entities(model: Model) -> list[Indexed]:
 def _state_bounds(entity: Indexed) -> list[tuple[float, float]]:
     if isinstance(entity, RandomParam):
         return [distribution_range(entity.distribution)] * len(entity.symbols())
+    if isinstance(entity, TypeVector) and entity.values is not None:
+        return [(float(v), float(v)) for v in entity.values]
     if isinstance(entity, TypeVector):
         ranges = [distribution_range(d) for d in entity.distributions]
         low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)

@@ -140,6 +140,24 @@ class TypesDecl(Statement):
 
 
 @dataclass(frozen=True)
+class ValueRow:
+    """`[a, b, ...]`: a list literal of expressions (a vector, or one row of a matrix)."""
+
+    values: tuple[Expr, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class TypesFixed(Statement):
+    """`types theta[K] = [3, 4.05, 4.6]`: K ordered hidden types with fixed values."""
+
+    name: str
+    size: str
+    values: ValueRow
+    size_span: Span = field(compare=False, default_factory=Span.unknown)
+
+
+@dataclass(frozen=True)
 class ProbRandom(Statement):
     name: str
     shape: tuple[str, ...]
@@ -148,9 +166,18 @@ class ProbRandom(Statement):
 
 @dataclass(frozen=True)
 class ProbFixed(Statement):
+    """`prob p[K] = [0.3, 0.7]` or `prob p2[K, K] = [[0.7, 0.3], [0.2, 0.8]]`: `rows` as
+    written, one for a flat list (which may also hold a whole table, row-major)."""
+
     name: str
     shape: tuple[str, ...]
-    values: tuple[Expr, ...]
+    rows: tuple[ValueRow, ...]
+    nested: bool = False
+
+    @property
+    def values(self) -> tuple[Expr, ...]:
+        """Every value, row-major."""
+        return tuple(v for row in self.rows for v in row.values)
 
 
 @dataclass(frozen=True)
@@ -174,12 +201,22 @@ class UtilityDecl(Statement):
 
 
 @dataclass(frozen=True)
+class MoneyFlow:
+    """`from consumer` / `to consumer` after a payment's shape: who pays whom."""
+
+    word: str  # "from" | "to"
+    party: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
 class VariableDecl(Statement):
     kind: str  # "allocation" | "payment"
     name: str
     shape: tuple[str, ...]
     lower: Expr
     upper: Expr | None
+    flow: MoneyFlow | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,10 @@ def _article(noun: str) -> str:
     return "an" if noun[0] in "aeiou" else "a"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 class _AlreadyReported(LoweringError):
     """A use of a name whose declaration already has a reported mistake: say nothing more,
     so one mistake gives one message instead of one per use."""
@@ -90,6 +94,8 @@ class Checker:
         self._check_parameters()
         for node in self._of(ast.TypesDecl):
             self._declare(self._types, node)
+        for node in self._of(ast.TypesFixed):
+            self._declare(self._fixed_types, node)
         for node in self._of(ast.ProbRandom, ast.ProbFixed):
             self._declare(self._prob, node)
         for node in self._of(ast.VariableDecl):
@@ -198,7 +204,7 @@ class Checker:
     def _collect(self) -> None:
         kinds = {
             ast.SizeDecl: "size", ast.ParamConst: "constant", ast.ParamRandom: "random parameter",
-            ast.LetValue: "let", ast.LetFunction: "function", ast.TypesDecl: "types",
+            ast.LetValue: "let", ast.LetFunction: "function", ast.TypesDecl: "types", ast.TypesFixed: "types",
             ast.ProbRandom: "probability", ast.ProbFixed: "probability",
             ast.VariableDecl: "contract variable", ast.PrincipalDecl: "principal",
             ast.AgentDecl: "agent",
@@ -407,6 +413,22 @@ class Checker:
                 )
         self.types[node.name] = m.TypeVector(node.name, (size,), distributions=dists)
 
+    def _fixed_types(self, node: ast.TypesFixed) -> None:
+        """`types theta[K] = [3, 4.05, 4.6]`: one value per type, listed in ascending order
+        (an unsorted list is an error, never silently reordered: the order is the types' index)."""
+        size = self.size_of(ast.Binding(node.size, node.size, node.size_span))
+        values = tuple(self.numeric(v, "a type value") for v in node.values.values)
+        if len(values) != size:
+            raise fail(f"'{node.name}' has {size} types (size {node.size} = {size}), got {_count(len(values), 'value')}",
+                       node.values.span)
+        for k in range(1, size):
+            if values[k] < values[k - 1]:
+                listed = ", ".join(f"{v:g}" for v in sorted(values))
+                raise fail(f"types are listed from lowest to highest: type {k} = {values[k]:g} is below type "
+                           f"{k - 1} = {values[k - 1]:g}", node.values.values[k].span,
+                           hint=f"sort the list: [{listed}]")
+        self.types[node.name] = m.TypeVector(node.name, (size,), values=values)
+
     def _shape(self, names: tuple[str, ...], span: ast.Span) -> tuple[int, ...]:
         return tuple(self.size_of(ast.Binding(n, n, span)) for n in names)
 
@@ -421,6 +443,8 @@ class Checker:
                            node.distribution.span)
             self.probs[node.name] = m.ProbTable(node.name, shape, distribution=dist)
             return
+        if node.nested:
+            self._check_rows(node, shape)
         values = tuple(self.numeric(v, "a probability") for v in node.values)
         if len(values) != math.prod(shape):
             raise fail(f"'{node.name}' needs {math.prod(shape)} values, got {len(values)}", node.span)
@@ -431,9 +455,25 @@ class Checker:
         for r in range(len(values) // row):
             total = sum(values[r * row:(r + 1) * row])
             if abs(total - 1) > 1e-9:
-                raise fail(f"probabilities of '{node.name}' (row {r}) sum to {total:g}, not 1", node.span,
+                raise fail(f"probabilities of '{node.name}' (row {r}) sum to {total:g}, not 1",
+                           node.rows[r].span if node.nested else node.span,
                            hint="probabilities of each row must add up to 1")
         self.probs[node.name] = m.ProbTable(node.name, shape, values=values)
+
+    @staticmethod
+    def _check_rows(node: ast.ProbFixed, shape: tuple[int, ...]) -> None:
+        """A nested literal `[[a, b], [c, d]]` has the table's shape: K rows of K values."""
+        rows = node.rows
+        if len(shape) != 2:
+            raise fail(f"'{node.name}' has shape {list(shape)}, so its values are one list, not a list of rows",
+                       rows[0].span, hint=f"write `prob {node.name}[{', '.join(node.shape)}] = [a, b, ...]`")
+        if len(rows) != shape[0]:
+            where = rows[shape[0]] if len(rows) > shape[0] else rows[-1]
+            raise fail(f"'{node.name}' has {shape[0]} rows (one per previous type), got {len(rows)}", where.span)
+        for r, row in enumerate(rows):
+            if len(row.values) != shape[1]:
+                raise fail(f"row {r} of '{node.name}' has {_count(len(row.values), 'value')}; each row needs {shape[1]}",
+                           row.span)
 
     def _variable(self, node: ast.VariableDecl) -> None:
         shape = self._shape(node.shape, node.span)
@@ -441,8 +481,23 @@ class Checker:
         upper = self.numeric(node.upper, "an upper bound") if node.upper is not None else None
         if upper is not None and upper <= lower_bound:
             raise fail(f"empty bounds [{lower_bound:g}, {upper:g}] for '{node.name}'", node.span)
+        flow = self._money_flow(node) if node.flow is not None else 1
         self.variables[node.name] = m.ContractVariable(node.name, shape, kind=node.kind,
-                                                       lower=lower_bound, upper=upper)
+                                                       lower=lower_bound, upper=upper, flow=flow)
+
+    def _money_flow(self, node: ast.VariableDecl) -> int:
+        """`from AGENT` or `to PRINCIPAL`: the agent pays (-1); `to AGENT` or `from PRINCIPAL`:
+        the principal pays (+1, the default)."""
+        flow = node.flow
+        if node.kind != "payment":
+            raise fail(f"only a payment has a direction; '{node.name}' is an allocation", flow.span,
+                       hint=f"remove `{flow.word} {flow.party}`")
+        parties = {n: d.kind for n, d in self.declared.items() if d.kind in ("agent", "principal")}
+        if flow.party not in parties:
+            raise fail(f"'{flow.party}' is neither the agent nor the principal", flow.span,
+                       hint=did_you_mean(flow.party, parties) or "write `from AGENT` for a price the agent pays")
+        from_agent = (flow.word == "from") == (parties[flow.party] == "agent")
+        return -1 if from_agent else 1
 
     def _let_value(self, name: str) -> sp.Expr:
         if name in self.derived:
@@ -533,6 +588,11 @@ class Checker:
                 if var.shape != (K,) * t:
                     raise fail(f"'{name}' has shape {list(var.shape)}; in period {t} a menu item is indexed "
                                f"by the reports of periods 1..{t}, shape {[K] * t}", menu.span)
+            first_payment = self.variables[periods[0].payment] if periods else None
+            if first_payment is not None and self.variables[menu.payment].flow != first_payment.flow:
+                raise fail(f"'{menu.payment}' and '{first_payment.name}' flow in opposite directions; the utility's "
+                           "payment must mean the same in every period", menu.span,
+                           hint="declare every period's payment with the same `from ...` (or none)")
             discount = lower(node.discount, self) if node.discount is not None else sp.Integer(1)
             if discount.free_symbols & set(self._decision_symbols()):
                 raise fail("a discount factor cannot depend on contract variables", node.discount.span)

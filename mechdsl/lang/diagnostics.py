@@ -52,6 +52,17 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean '{matches[0]}'?" if matches else None
 
 
+def closest_names(name: str, candidates: Iterable[str], n: int = 4) -> str | None:
+    """'did you mean' for a close candidate; otherwise the `n` most similar names in scope
+    (difflib's ratio), so a name the user abbreviated (`cost` for `c`) still points somewhere."""
+    names = sorted(set(candidates))
+    close = did_you_mean(name, names)
+    if close or not names:
+        return close
+    ranked = sorted(names, key=lambda c: (-difflib.SequenceMatcher(None, name, c).ratio(), c))[:n]
+    return f"nothing similar is defined; closest names in scope: {', '.join(ranked)}"
+
+
 _BLANKS = str.maketrans({"\r": " ", "\f": " ", "\v": " "})
 
 

@@ -128,6 +128,19 @@ def _bounds(node: ast.VariableDecl) -> str:
     return f"in [{format_expr(node.lower)}, {format_expr(node.upper)}]"
 
 
+def _row(row: ast.ValueRow) -> str:
+    return f"[{_arguments(row.values)}]"
+
+
+def _table(node: ast.ProbFixed) -> str:
+    """A fixed probability table as written: one flat list, or a list of rows."""
+    return f"[{', '.join(_row(r) for r in node.rows)}]" if node.nested else _row(node.rows[0])
+
+
+def _flow(flow: ast.MoneyFlow | None) -> str:
+    return f" {flow.word} {flow.party}" if flow is not None else ""
+
+
 def _quantifier(bindings: tuple[ast.Binding, ...]) -> str:
     return f" for {', '.join(_binding(b) for b in bindings)}" if bindings else ""
 
@@ -146,11 +159,12 @@ _STATEMENT: dict[type, Callable[[ast.Statement], str]] = {
     ast.LetFunction: lambda s: f"let {s.name}({_names(s.params)}) = {format_expr(s.body)}",
     ast.TypesDecl: lambda s: f"types {s.name}[{_binding(s.binding)}] ~ {_distribution(s.distribution)}",
     ast.ProbRandom: lambda s: f"prob {s.name}[{_names(s.shape)}] ~ {_distribution(s.distribution)}",
-    ast.ProbFixed: lambda s: f"prob {s.name}[{_names(s.shape)}] = [{_arguments(s.values)}]",
+    ast.TypesFixed: lambda s: f"types {s.name}[{s.size}] = {_row(s.values)}",
+    ast.ProbFixed: lambda s: f"prob {s.name}[{_names(s.shape)}] = {_table(s)}",
     ast.PrincipalDecl: lambda s: f"principal {s.name}",
     ast.AgentDecl: lambda s: f"agent {s.name} count {format_expr(s.count)}",
     ast.UtilityDecl: lambda s: f"utility {s.agent}({_names(s.params)}) = {format_expr(s.body)}",
-    ast.VariableDecl: lambda s: f"{s.kind} {s.name}[{_names(s.shape)}] {_bounds(s)}",
+    ast.VariableDecl: lambda s: f"{s.kind} {s.name}[{_names(s.shape)}]{_flow(s.flow)} {_bounds(s)}",
     ast.ObjectiveDecl: lambda s: f"{s.sense} {format_expr(s.expr)}",
     ast.ConstraintIR: lambda s: f"constraint ir {s.scope}",
     ast.ConstraintIC: lambda s: "constraint ic",

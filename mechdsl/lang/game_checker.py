@@ -22,7 +22,7 @@ AUCTION_MECHANISMS = ("double_dutch", "mcafee", "k_double")
 
 # Contract statements that have no meaning in a game.
 _CONTRACT_ONLY = {
-    ast.MechanismDecl: "mechanism", ast.TypesDecl: "types", ast.ProbRandom: "prob",
+    ast.MechanismDecl: "mechanism", ast.TypesDecl: "types", ast.TypesFixed: "types", ast.ProbRandom: "prob",
     ast.ProbFixed: "prob", ast.PrincipalDecl: "principal", ast.AgentDecl: "agent",
     ast.UtilityDecl: "utility NAME(type, allocation, payment)", ast.VariableDecl: "allocation/payment",
     ast.PeriodDecl: "period", ast.ObjectiveDecl: "maximize/minimize", ast.ConstraintIR: "constraint ir",

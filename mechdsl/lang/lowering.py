@@ -13,7 +13,7 @@ from typing import Callable, Protocol
 import sympy as sp
 
 from mechdsl.lang import ast
-from mechdsl.lang.diagnostics import Diagnostic, did_you_mean
+from mechdsl.lang.diagnostics import Diagnostic, closest_names
 
 BUILTIN_FUNCTIONS: dict[str, tuple[int | None, Callable[..., sp.Expr]]] = {
     "exp": (1, sp.exp),
@@ -134,4 +134,4 @@ _LOWER: dict[type, Callable[[ast.Expr, Scope, Context], sp.Expr]] = {
 
 
 def unknown_name(name: str, span: ast.Span, candidates) -> LoweringError:
-    return fail(f"'{name}' is not defined", span, hint=did_you_mean(name, candidates))
+    return fail(f"'{name}' is not defined", span, hint=closest_names(name, candidates))

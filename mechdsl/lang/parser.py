@@ -7,6 +7,7 @@ a `SpecError` whose message says in words what was expected.
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 from importlib import resources
@@ -15,7 +16,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from mechdsl.lang import ast
-from mechdsl.lang.diagnostics import Diagnostic, SpecError, source_lines
+from mechdsl.lang.diagnostics import Diagnostic, SpecError, did_you_mean, source_lines
 
 STATEMENT_KEYWORDS = (
     "mechanism", "size", "param", "let", "types", "prob", "principal", "agent",
@@ -34,6 +35,7 @@ _TERMINAL_WORDS = {
     "OBJECTIVE_SENSE": "'maximize' or 'minimize'",
     "IR_SCOPE": "'per_period' or 'lifetime'",
     "PLAYER_ROLE": "'leader' or 'follower'",
+    "FLOW_WORD": "'from' or 'to'",
     "$END": "the end of the file",
 }
 
@@ -113,6 +115,9 @@ class _ToAst:
         return tuple(str(c) for c in children)
 
     def vector(self, meta, children):
+        return ast.ValueRow(tuple(children), _span_of_meta(meta))
+
+    def matrix(self, meta, children):
         return tuple(children)
 
     def sweep(self, meta, children):
@@ -146,18 +151,23 @@ class _ToAst:
         name, params, body = children
         return ast.LetFunction(_span_of_meta(meta), str(name), params, body)
 
-    def types_decl(self, meta, children):
+    def types_random(self, meta, children):
         name, index, size, dist = children
         binding = ast.Binding(str(index), str(size), _span_of_token(index))
         return ast.TypesDecl(_span_of_meta(meta), str(name), binding, dist)
+
+    def types_fixed(self, meta, children):
+        name, size, values = children
+        return ast.TypesFixed(_span_of_meta(meta), str(name), str(size), values, _span_of_token(size))
 
     def prob_random(self, meta, children):
         name, shape, dist = children
         return ast.ProbRandom(_span_of_meta(meta), str(name), shape, dist)
 
     def prob_fixed(self, meta, children):
-        name, shape, values = children
-        return ast.ProbFixed(_span_of_meta(meta), str(name), shape, values)
+        name, shape, table = children
+        nested = isinstance(table, tuple)
+        return ast.ProbFixed(_span_of_meta(meta), str(name), shape, table if nested else (table,), nested)
 
     def principal_decl(self, meta, children):
         return ast.PrincipalDecl(_span_of_meta(meta), str(children[0]))
@@ -176,9 +186,13 @@ class _ToAst:
     def bounds_lower(self, meta, children):
         return (children[0], None)
 
+    def money_flow(self, meta, children):
+        word, party = children
+        return ast.MoneyFlow(word, str(party), _span_of_meta(meta))
+
     def variable_decl(self, meta, children):
-        kind, name, shape, (lower, upper) = children
-        return ast.VariableDecl(_span_of_meta(meta), str(kind), str(name), shape, lower, upper)
+        kind, name, shape, flow, (lower, upper) = children
+        return ast.VariableDecl(_span_of_meta(meta), str(kind), str(name), shape, lower, upper, flow)
 
     def discount(self, meta, children):
         return children[0]
@@ -227,7 +241,7 @@ class _ToAst:
     def _keyword(self, meta, children):
         return str(children[0])
 
-    variable_kind = objective_sense = ir_scope = comparator = _keyword
+    variable_kind = objective_sense = ir_scope = comparator = flow_word = _keyword
 
     def string(self, meta, children):
         return str(children[0])[1:-1]
@@ -415,7 +429,34 @@ def _syntax_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:
     elif text == "*" and token.start_pos and source[token.start_pos - 1] == "*":
         span = ast.Span(token.line, token.column - 1, token.end_line, token.end_column)
         return Diagnostic("'**' is not an operator", span, hint="powers are written with '^', e.g. x^2")
+    if token.type == "NAME":
+        hint = _misspelt_keyword(text, acceptable) or hint
+    if hint == "the previous statement looks unfinished" or (hint is None and token.type == "NAME"):
+        hint = _misspelt_constraint_kind(source[:token.start_pos]) or hint
     return Diagnostic(f"unexpected {text!r}: expected {expected}", span, hint=hint)
+
+
+CONSTRAINT_KINDS = ("ir", "ic", "iic", "monotone")
+
+
+def _misspelt_keyword(word: str, acceptable: set[str]) -> str | None:
+    """'did you mean' for a name where a keyword belongs: `constrant ic`, `typ theta prob p`.
+    Candidates are the keywords that may come next (every statement keyword where a new
+    statement may start)."""
+    keywords = {text for name in acceptable if (text := _terminal_text(name)) and text.isidentifier()}
+    if keywords & set(STATEMENT_KEYWORDS):
+        keywords |= set(STATEMENT_KEYWORDS)
+    return did_you_mean(word, keywords)
+
+
+def _misspelt_constraint_kind(before: str) -> str | None:
+    """`constraint irr` reads as a plain constraint `irr ...` that never gets its comparator;
+    when the word after `constraint` is close to a constraint kind, say so."""
+    match = re.search(r"\bconstraint\s+([A-Za-z_][A-Za-z0-9_]*)\s*$", before)
+    if match is None or match[1] in CONSTRAINT_KINDS:
+        return None
+    close = did_you_mean(match[1], CONSTRAINT_KINDS)
+    return close and close.replace("did you mean '", "did you mean 'constraint ")
 
 
 def _terminal_text(name: str) -> str | None:

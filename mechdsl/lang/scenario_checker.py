@@ -28,7 +28,8 @@ SCENARIO_FUNCTIONS = {
 }
 
 _NOT_IN_SCENARIOS = {
-    ast.MechanismDecl: "mechanism", ast.TypesDecl: "types", ast.ProbRandom: "prob", ast.ProbFixed: "prob",
+    ast.MechanismDecl: "mechanism", ast.TypesDecl: "types", ast.TypesFixed: "types", ast.ProbRandom: "prob",
+    ast.ProbFixed: "prob",
     ast.PrincipalDecl: "principal", ast.AgentDecl: "agent", ast.UtilityDecl: "utility",
     ast.VariableDecl: "allocation/payment", ast.PeriodDecl: "period", ast.ObjectiveDecl: "maximize/minimize",
     ast.ConstraintIR: "constraint ir", ast.ConstraintIC: "constraint ic", ast.ConstraintIIC: "constraint iic",

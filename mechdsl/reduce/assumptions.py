@@ -31,8 +31,7 @@ def signed_symbols(model: Model) -> dict[sp.Symbol, sp.Symbol]:
         table[r.symbol()] = _sign_symbol(r.symbol(), low)
     for t in model.types.values():
         for k, s in enumerate(t.symbols()):
-            d = t.distributions[k]
-            table[s] = _sign_symbol(s, d.args[0] if d.name != "normal" else None)
+            table[s] = _sign_symbol(s, t.lower_bound(k))
     for p in model.probs.values():
         for s in p.symbols():
             table[s] = sp.Symbol(s.name, positive=True) if p.distribution else _sign_symbol(s, 0.0)

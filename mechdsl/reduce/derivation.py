@@ -26,8 +26,8 @@ class Derivation:
     # payment symbol -> rule in allocations, state and *earlier-computed* payment symbols,
     # in evaluation order (later periods first, types ascending).
     rules: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
-    # payment symbol -> the branches whose maximum the rule is (one branch: no Max);
-    # used to write the least-payment rule as an epigraph in convex solvers.
+    # payment symbol -> the branches whose maximum (payments to the agent) or minimum (payments
+    # the agent makes) the rule is (one branch: no Max); for an epigraph form in convex solvers.
     branches: dict[sp.Symbol, list[sp.Expr]] = field(default_factory=dict)
     binding: list[str] = field(default_factory=list)
     monotone: list[Inequality] = field(default_factory=list)
@@ -39,6 +39,14 @@ class Derivation:
     # payment symbol -> its feasible range given the other items, and whether the env gives it
     # a slack (`mechdsl.reduce.payment_ranges`), in the rules' order
     payment_ranges: dict = field(default_factory=dict)
+
+    @property
+    def payment_rule_name(self) -> str:
+        """What the rules give: the least payments, or for payments the agent makes (a price,
+        `payment t[K] from consumer`) the highest payments it accepts."""
+        if self.model.payment_flow > 0:
+            return "least payments"
+        return f"highest payments {self.model.agent} accepts"
 
     def closed_form(self) -> dict[sp.Symbol, sp.Expr]:
         """Payments in allocations and state only (rules substituted in order)."""

@@ -1,9 +1,13 @@
 """Solve the agent's utility for the payment: y = phi(theta, x, v) with u(theta, x, phi) = v.
 
 Any utility SymPy can invert is accepted (linear theta*R - c*T - E gives
-phi = (v + c*x + E)/theta; theta*log(1 + R) - c*T gives phi = exp((v + c*x)/theta) - 1).
-Because du/dy > 0 (single crossing), phi is increasing in v, so the least payment that
-guarantees utility at least v is phi(theta, x, v).
+phi = (v + c*x + E)/theta; theta*log(1 + R) - c*T gives phi = exp((v + c*x)/theta) - 1;
+a price the agent pays, theta*q - t, gives phi = theta*x - v).
+With the payment's money flow f (+1 to the agent, -1 from it; `ContractVariable.flow`),
+single crossing gives f du/dy > 0, so f phi is increasing in v: the payment that leaves the
+agent exactly utility v is, among those that guarantee at least v, the least transfer to
+the agent: the least payment when the principal pays (f = +1), the highest price when the
+agent pays (f = -1). Either way it is phi(theta, x, v), in the declared variable's sign.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ def payment_inverse(model: Model) -> PaymentInverse:
     except NotImplementedError:
         solutions = []
     real = [s for s in solutions if not s.has(sp.I)]
-    increasing = [s for s in real if sp.simplify(sp.diff(s, v)).is_positive is not False]
+    flow = model.payment_flow
+    increasing = [s for s in real if sp.simplify(flow * sp.diff(s, v)).is_positive is not False]
     if len(increasing) != 1:
         raise ReductionRefused(
             f"SymPy cannot solve the utility {u.expr} uniquely for the payment "

@@ -137,7 +137,7 @@ class ScreenPeriod:
                                             s.u(t, i - 1, h, i - 1) - s.u(t, i - 1, h, i)))
         record.proved.append(f"{where}: {K} IR + {K * (K - 1)} IC <= lowest IR + {K - 1} local downward + "
                              f"{K - 1} local upward IC + monotone allocations (single crossing)")
-        d.binding.append(f"{where}: lowest-type IR and local downward IC bind for the least payments")
+        d.binding.append(f"{where}: lowest-type IR and local downward IC bind for the {d.payment_rule_name}")
 
     def _earlier_block(self, d, s, phi, h, where, record, closed) -> None:
         """Period t < P: IIC with truthful continuation; Max-recursion least payments."""

@@ -1,9 +1,13 @@
 """Spence-Mirrlees single-crossing check of the agent's utility u(theta, x, y).
 
-Screening with ordered types needs (i) money to be a good, du/dy > 0, and (ii) higher
-types to need less payment per unit of allocation: the marginal rate of substitution
-MRS(theta, x, y) = -(du/dx)/(du/dy) is strictly decreasing in theta,
-    d/dtheta [ -(du/dx) / (du/dy) ] < 0.
+Screening with ordered types needs (i) money to be a good, and (ii) higher types to need
+a smaller transfer per unit of allocation. With the payment's money flow f (+1 when the
+principal pays the agent, -1 when the agent pays: `payment t[K] from consumer`), the
+transfer the agent receives is f y, so (i) is f du/dy > 0 and (ii) says the marginal rate
+of substitution between allocation and transfer,
+    MRS(theta, x, y) = -(du/dx) / (f du/dy),
+is strictly decreasing in theta, d MRS / d theta < 0. For a price (u = theta q - t, f = -1):
+f du/dt = 1 > 0 and MRS = -theta, decreasing: higher types value the good more.
 Both are decided symbolically with the model's sign facts when SymPy can; otherwise they
 are tested numerically on sampled (theta, x, y, parameters).
 """
@@ -30,10 +34,8 @@ class SingleCrossingVerdict:
 
 
 def _type_range(model: Model) -> tuple[float, float]:
-    lows = [d.args[0] for t in model.types.values() for d in t.distributions]
-    highs = [d.args[-1] if d.name != "normal" else d.args[0] + 3 * d.args[1]
-             for t in model.types.values() for d in t.distributions]
-    return min(lows), max(highs)
+    ranges = [t.entry_range(k) for t in model.types.values() for k in range(t.shape[0])]
+    return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
 
 
 def _variable_range(model: Model, kind: str) -> tuple[float, float]:
@@ -46,7 +48,8 @@ def _variable_range(model: Model, kind: str) -> tuple[float, float]:
 def check_single_crossing(model: Model, samples: int = 2000, seed: int = 0) -> SingleCrossingVerdict:
     u = model.utility
     theta, x, y = u.type_symbol, u.allocation_symbol, u.payment_symbol
-    du_dy = sp.diff(u.expr, y)
+    flow = model.payment_flow
+    du_dy = flow * sp.diff(u.expr, y)  # the marginal utility of the transfer f y
     mrs = sp.simplify(-sp.diff(u.expr, x) / du_dy)
     d_mrs = sp.simplify(sp.diff(mrs, theta))
     positive = {theta: sp.Symbol(theta.name, positive=True),
@@ -54,10 +57,17 @@ def check_single_crossing(model: Model, samples: int = 2000, seed: int = 0) -> S
     money_good = with_signs(du_dy, model, positive).is_positive
     decreasing = with_signs(d_mrs, model, positive).is_negative
     if money_good and decreasing:
+        paid = f" ({y} is paid by {model.agent}: the transfer it receives is -{y})" if flow < 0 else ""
         return SingleCrossingVerdict(True, "symbolic", mrs, d_mrs, du_dy,
-                                     f"single crossing holds symbolically: MRS = {mrs}, dMRS/d{theta} = {d_mrs} < 0")
+                                     f"single crossing holds symbolically{paid}: MRS = {mrs}, "
+                                     f"dMRS/d{theta} = {d_mrs} < 0")
     if money_good is False or decreasing is False:
-        what = "du/dy > 0 fails" if money_good is False else f"dMRS/d{theta} = {d_mrs} is not negative"
+        what = f"dMRS/d{theta} = {d_mrs} is not negative"
+        if money_good is False:
+            paid = "the agent pays" if flow < 0 else "the agent receives"
+            other = "without `from ...`" if flow < 0 else f"as `payment {y}[...] from {model.agent}`"
+            what = (f"{paid} '{y}', yet its utility does not {'fall' if flow < 0 else 'rise'} with it "
+                    f"(du/d{y} = {sp.diff(u.expr, y)}); if the money flows the other way, declare the payment {other}")
         return SingleCrossingVerdict(False, "symbolic", mrs, d_mrs, du_dy,
                                      f"single crossing fails: {what}; ordered-type screening does not apply")
     # Numeric fallback: sample every free symbol within its declared range.

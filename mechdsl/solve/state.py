@@ -35,7 +35,10 @@ def sample_states(model: Model, n: int, rng: np.random.Generator,
     for name, r in model.randoms.items():
         values[name] = draw(r.distribution, n, rng)
     for t in model.types.values():
-        draws = np.sort(np.stack([draw(d, n, rng) for d in t.distributions], axis=1), axis=1)
+        if t.values is not None:
+            draws = np.broadcast_to(np.asarray(t.values, dtype=float), (n, len(t.values)))
+        else:
+            draws = np.sort(np.stack([draw(d, n, rng) for d in t.distributions], axis=1), axis=1)
         for k, s in enumerate(t.symbols()):
             values[s.name] = draws[:, k]
     for p in model.probs.values():

@@ -1,6 +1,7 @@
 """Shared helpers: the bundled specs, their derivations and generated packages, and
 STRUCTURES: further specs (examples and variants of the bundled ones) that exercise every
 branch of the vectorised certificate: three periods, K = 3, a concave utility, lifetime IR,
+a price the agent pays with fixed types and probabilities,
 an independent period-2 table, a random discount, declared plain, equality and monotone
 constraints."""
 
@@ -36,6 +37,7 @@ def _static_declared() -> str:
 STRUCTURES = {
     "three_period": lambda: (ROOT / "examples" / "three_period.mech").read_text(),
     "concave_payment": lambda: (ROOT / "examples" / "concave_payment.mech").read_text(),
+    "monopoly": lambda: (ROOT / "examples" / "monopoly.mech").read_text(),  # fixed types, price from the agent
     "two_period_lifetime": _two_period_lifetime,
     "static_declared": _static_declared,
 }

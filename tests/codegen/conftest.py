@@ -10,6 +10,10 @@ from codegen_fixtures import BUNDLED, STRUCTURES, derivation_of, import_package,
 from mechdsl.codegen import compile_spec
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than about 10 s; deselect with -m 'not slow'")
+
+
 @pytest.fixture(scope="session")
 def structures_folder(tmp_path_factory):
     return tmp_path_factory.mktemp("structures")

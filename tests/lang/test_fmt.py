@@ -94,6 +94,11 @@ GOLDEN = [
                  "period 1 {  # first\n  # about the types\n  type th prob p   # types\n  menu T, R\n"
                  "  # closing remark\n}  # done\n", id="comments-in-blocks"),
     pytest.param("", "", id="empty"),
+    pytest.param("types th[K]=[3,4.05 , 4.6]\nprob p2[K,K]=[[0.7,0.3],[ 0.2,0.8 ]]\nprob q[K,K] = [0.5,0.5,1,0]\n",
+                 "types th[K] = [3, 4.05, 4.6]\nprob p2[K, K] = [[0.7, 0.3], [0.2, 0.8]]\nprob q[K, K] = [0.5, 0.5, 1, 0]\n",
+                 id="list-literals-as-written"),
+    pytest.param("payment t[K]   from  consumer in[0,1]\npayment r[K] to boss>=0\n",
+                 "payment t[K] from consumer in [0, 1]\npayment r[K] to boss >= 0\n", id="payment-directions"),
 ]
 
 

@@ -19,6 +19,7 @@ import pytest
 from mechdsl.cli.main import main
 from mechdsl.lang import SpecError, load_source
 from mechdsl.lang.diagnostics import render_all
+from mechdsl.lang.parser import STATEMENT_KEYWORDS
 from spec_samples import INVALID, ROOT, TINY
 
 
@@ -106,6 +107,12 @@ def test_cli_prints_the_mistake_with_a_caret(name, capsys):
     ("syntax_single_equals_constraint", "use '=='"),
     ("syntax_keyword_as_name", "'size' is a reserved word"),
     ("syntax_unfinished_expression", "the previous statement looks unfinished"),
+    ("syntax_misspelt_statement_keyword", "did you mean 'constraint'?"),
+    ("syntax_misspelt_constraint_kind", "did you mean 'constraint ir'?"),
+    ("syntax_misspelt_block_keyword", "did you mean 'type'?"),
+    ("undefined_name_closest", "closest names in scope: c, t, th, theta"),
+    ("payment_from_unknown_party", "did you mean 'worker'?"),
+    ("types_fixed_unsorted", "sort the list: [11, 12]"),
 ])
 def test_hints(name, hint):
     path = next(p for p in INVALID if p.stem == name)
@@ -127,3 +134,15 @@ def test_bad_size_sweep_values_are_positioned_errors(values, message, col):
         load_source(source, "bad.mech")
     (diagnostic,) = error.value.diagnostics
     assert diagnostic.message == message and (diagnostic.span.line, diagnostic.span.col) == (10, col)
+
+
+@pytest.mark.parametrize("keyword", [k for k in STATEMENT_KEYWORDS  # 'auction' minus its u is 'action'
+                                     if len(k) >= 5 and k[0] + k[2:] not in STATEMENT_KEYWORDS])
+def test_every_misspelt_statement_keyword_gets_did_you_mean(keyword):
+    """A statement keyword with one letter dropped, where a statement starts."""
+    typo = keyword[0] + keyword[2:]
+    with pytest.raises(SpecError) as raised:
+        load_source(f"mechanism m\n{typo} x\n", "typo.mech")
+    diagnostic = raised.value.first
+    assert (diagnostic.span.line, diagnostic.span.col) == (2, 1)
+    assert diagnostic.hint == f"did you mean '{keyword}'?"
