@@ -355,6 +355,9 @@ CONSTRAINTS = {  # label -> (penalty weight, instances); the spec's text in the 
     'c22c': (0.0, 4),  # c22c: sum(v in V, target[v, s]) <= L_max for s in S hard
     'c22d': (0.0, 8),  # c22d: sum(s in S, target[v, s] * rep[v, s]) >= B_thre for v in V hard
 }
+CHOICES = {  # softmax choice with a mask or a capacity -> (capacity or None, masked)
+    'target': (3, True),
+}
 HARD = {  # label -> (action whose map keeps it, "capacity" or "mask")
     'c22c': ('target', 'capacity'),
     'c22d': ('target', 'mask'),
