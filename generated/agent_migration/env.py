@@ -14,9 +14,15 @@ Satisfies `mechdsl.rl.env.BatchedEnv` with horizon 20 (docs/scenarios.md):
   * `reset(B, generator)` draws B episodes' initial states and keeps `generator` for the
     per-slot random transitions; `step(action)` scores the stored states, advances them
     and returns info["next_state"] and info["done"] (1 after 20 slots).
-  * reward = the spec's reward; penalty = sum over constraints of w_c * sum of positive
-    excesses; violation = the largest excess (0 = feasible). info: every metric (stacked,
-    name -> (B, *shape)), the decisions, and "violations_<label>" = violated instances.
+  * reward = the spec's reward; penalty = sum over penalised constraints of w_c * sum of
+    positive excesses; violation = the largest excess the decisions could have avoided (0 =
+    feasible). info: every metric (stacked, name -> (B, *shape)), the decisions, and
+    "violations_<label>" = violated instances.
+  * masked choices (mechdsl/scenario/choice.py): info["fallback_<action>"] = rows on an entry
+    that does not qualify (the map puts a row there only when no capacity-respecting
+    assignment gives it one: R - M* rows). A hard constraint kept by a mask can be violated
+    only on such rows; info["unavoidable_<label>"] = min(violated, R - M*) counts what no
+    decision could avoid, and only violations beyond it enter `violation`.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from typing import NamedTuple
 import torch
 
 from mechdsl.rl.env import StepResult
+from mechdsl.scenario.choice import choose, max_qualifying
 
 SCENARIO = 'agent_migration'
 HORIZON = 20
@@ -345,8 +352,15 @@ ACTIONS = {  # name -> (mapping, shape)
 }
 CONSTRAINTS = {  # label -> (penalty weight, instances); the spec's text in the comment
     'c22b': (20.0, 4),  # c22b: sum(v in V, host[v, s] * alpha[s, v]) <= 1 for s in S penalty w_share
-    'c22c': (5.0, 4),  # c22c: sum(v in V, target[v, s]) <= L_max for s in S penalty w_load
-    'c22d': (50.0, 8),  # c22d: sum(s in S, target[v, s] * rep[v, s]) >= B_thre for v in V penalty w_trust
+    'c22c': (0.0, 4),  # c22c: sum(v in V, target[v, s]) <= L_max for s in S hard
+    'c22d': (0.0, 8),  # c22d: sum(s in S, target[v, s] * rep[v, s]) >= B_thre for v in V hard
+}
+CHOICES = {  # softmax choice with a mask or a capacity -> (capacity or None, masked)
+    'target': (3, True),
+}
+HARD = {  # label -> (action whose map keeps it, "capacity" or "mask")
+    'c22c': ('target', 'capacity'),
+    'c22d': ('target', 'mask'),
 }
 METRICS = {  # name -> shape
     'dist': [8, 4],
@@ -414,8 +428,6 @@ CONSTANTS = {  # folded into the formulas at compile time
     'T_max_hi': 8.0,
     'L_max': 3.0,
     'w_share': 20.0,
-    'w_load': 5.0,
-    'w_trust': 50.0,
 }
 VIOLATION_TOLERANCE = 1e-6
 
@@ -937,14 +949,101 @@ def initial_states(batch_size: int, generator: torch.Generator | None = None,
 
 
 # ---------------------------------------------------------------- decisions
+def qualifying(state: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Which entries of each masked choice qualify: name -> (B, rows, entries) bool."""
+    batch, like = state.shape[0], state[:, 0]
+    s_pos_0, s_pos_1, s_pos_2, s_pos_3, s_pos_4, s_pos_5, s_pos_6, s_pos_7, s_lane_0, s_lane_1, s_lane_2, s_lane_3, s_lane_4, s_lane_5, s_lane_6, s_lane_7, s_speed_0, s_speed_1, s_speed_2, s_speed_3, s_speed_4, s_speed_5, s_speed_6, s_speed_7, s_host_0_0, s_host_0_1, s_host_0_2, s_host_0_3, s_host_1_0, s_host_1_1, s_host_1_2, s_host_1_3, s_host_2_0, s_host_2_1, s_host_2_2, s_host_2_3, s_host_3_0, s_host_3_1, s_host_3_2, s_host_3_3, s_host_4_0, s_host_4_1, s_host_4_2, s_host_4_3, s_host_5_0, s_host_5_1, s_host_5_2, s_host_5_3, s_host_6_0, s_host_6_1, s_host_6_2, s_host_6_3, s_host_7_0, s_host_7_1, s_host_7_2, s_host_7_3, s_copy_0, s_copy_1, s_copy_2, s_copy_3, s_copy_4, s_copy_5, s_copy_6, s_copy_7, s_load_0, s_load_1, s_load_2, s_load_3, s_bw_0, s_bw_1, s_bw_2, s_bw_3, s_cpu_0, s_cpu_1, s_cpu_2, s_cpu_3, s_D_con_0, s_D_con_1, s_D_con_2, s_D_con_3, s_D_con_4, s_D_con_5, s_D_con_6, s_D_con_7, s_D_raw_0, s_D_raw_1, s_D_raw_2, s_D_raw_3, s_D_raw_4, s_D_raw_5, s_D_raw_6, s_D_raw_7, s_T_max_0, s_T_max_1, s_T_max_2, s_T_max_3, s_T_max_4, s_T_max_5, s_T_max_6, s_T_max_7, s_attack_0, s_attack_1, s_attack_2, s_attack_3, s_loss_rx_0, s_loss_rx_1, s_loss_rx_2, s_loss_rx_3, s_loss_fw_0, s_loss_fw_1, s_loss_fw_2, s_loss_fw_3, s_ev_pos_0_0, s_ev_pos_0_1, s_ev_pos_0_2, s_ev_pos_0_3, s_ev_pos_1_0, s_ev_pos_1_1, s_ev_pos_1_2, s_ev_pos_1_3, s_ev_pos_2_0, s_ev_pos_2_1, s_ev_pos_2_2, s_ev_pos_2_3, s_ev_pos_3_0, s_ev_pos_3_1, s_ev_pos_3_2, s_ev_pos_3_3, s_ev_pos_4_0, s_ev_pos_4_1, s_ev_pos_4_2, s_ev_pos_4_3, s_ev_pos_5_0, s_ev_pos_5_1, s_ev_pos_5_2, s_ev_pos_5_3, s_ev_pos_6_0, s_ev_pos_6_1, s_ev_pos_6_2, s_ev_pos_6_3, s_ev_pos_7_0, s_ev_pos_7_1, s_ev_pos_7_2, s_ev_pos_7_3, s_ev_neg_0_0, s_ev_neg_0_1, s_ev_neg_0_2, s_ev_neg_0_3, s_ev_neg_1_0, s_ev_neg_1_1, s_ev_neg_1_2, s_ev_neg_1_3, s_ev_neg_2_0, s_ev_neg_2_1, s_ev_neg_2_2, s_ev_neg_2_3, s_ev_neg_3_0, s_ev_neg_3_1, s_ev_neg_3_2, s_ev_neg_3_3, s_ev_neg_4_0, s_ev_neg_4_1, s_ev_neg_4_2, s_ev_neg_4_3, s_ev_neg_5_0, s_ev_neg_5_1, s_ev_neg_5_2, s_ev_neg_5_3, s_ev_neg_6_0, s_ev_neg_6_1, s_ev_neg_6_2, s_ev_neg_6_3, s_ev_neg_7_0, s_ev_neg_7_1, s_ev_neg_7_2, s_ev_neg_7_3, s_rx_ok_0, s_rx_ok_1, s_rx_ok_2, s_rx_ok_3, s_rx_fail_0, s_rx_fail_1, s_rx_fail_2, s_rx_fail_3, s_fw_ok_0, s_fw_ok_1, s_fw_ok_2, s_fw_ok_3, s_fw_fail_0, s_fw_fail_1, s_fw_fail_2, s_fw_fail_3, s_lat_sum_0, s_lat_sum_1, s_lat_sum_2, s_lat_sum_3, s_lat_cnt_0, s_lat_cnt_1, s_lat_cnt_2, s_lat_cnt_3, s_rep_0_0, s_rep_0_1, s_rep_0_2, s_rep_0_3, s_rep_1_0, s_rep_1_1, s_rep_1_2, s_rep_1_3, s_rep_2_0, s_rep_2_1, s_rep_2_2, s_rep_2_3, s_rep_3_0, s_rep_3_1, s_rep_3_2, s_rep_3_3, s_rep_4_0, s_rep_4_1, s_rep_4_2, s_rep_4_3, s_rep_5_0, s_rep_5_1, s_rep_5_2, s_rep_5_3, s_rep_6_0, s_rep_6_1, s_rep_6_2, s_rep_6_3, s_rep_7_0, s_rep_7_1, s_rep_7_2, s_rep_7_3, s_slot = state.unbind(1)
+    out = {}
+    entries = torch.stack([
+        _column(s_rep_0_0 + (-0.5), like),
+        _column(s_rep_0_1 + (-0.5), like),
+        _column(s_rep_0_2 + (-0.5), like),
+        _column(s_rep_0_3 + (-0.5), like),
+        _column(s_rep_1_0 + (-0.5), like),
+        _column(s_rep_1_1 + (-0.5), like),
+        _column(s_rep_1_2 + (-0.5), like),
+        _column(s_rep_1_3 + (-0.5), like),
+        _column(s_rep_2_0 + (-0.5), like),
+        _column(s_rep_2_1 + (-0.5), like),
+        _column(s_rep_2_2 + (-0.5), like),
+        _column(s_rep_2_3 + (-0.5), like),
+        _column(s_rep_3_0 + (-0.5), like),
+        _column(s_rep_3_1 + (-0.5), like),
+        _column(s_rep_3_2 + (-0.5), like),
+        _column(s_rep_3_3 + (-0.5), like),
+        _column(s_rep_4_0 + (-0.5), like),
+        _column(s_rep_4_1 + (-0.5), like),
+        _column(s_rep_4_2 + (-0.5), like),
+        _column(s_rep_4_3 + (-0.5), like),
+        _column(s_rep_5_0 + (-0.5), like),
+        _column(s_rep_5_1 + (-0.5), like),
+        _column(s_rep_5_2 + (-0.5), like),
+        _column(s_rep_5_3 + (-0.5), like),
+        _column(s_rep_6_0 + (-0.5), like),
+        _column(s_rep_6_1 + (-0.5), like),
+        _column(s_rep_6_2 + (-0.5), like),
+        _column(s_rep_6_3 + (-0.5), like),
+        _column(s_rep_7_0 + (-0.5), like),
+        _column(s_rep_7_1 + (-0.5), like),
+        _column(s_rep_7_2 + (-0.5), like),
+        _column(s_rep_7_3 + (-0.5), like),
+    ], 1).reshape(batch, *(8, 4)).movedim(2, -1).reshape(batch, 8, 4)
+    out['target'] = entries >= 0.0
+    return out
+
+
+def fallback_preferences(state: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The fallback preference of every entry of each masked choice: name -> (B, rows, entries)."""
+    batch, like = state.shape[0], state[:, 0]
+    s_pos_0, s_pos_1, s_pos_2, s_pos_3, s_pos_4, s_pos_5, s_pos_6, s_pos_7, s_lane_0, s_lane_1, s_lane_2, s_lane_3, s_lane_4, s_lane_5, s_lane_6, s_lane_7, s_speed_0, s_speed_1, s_speed_2, s_speed_3, s_speed_4, s_speed_5, s_speed_6, s_speed_7, s_host_0_0, s_host_0_1, s_host_0_2, s_host_0_3, s_host_1_0, s_host_1_1, s_host_1_2, s_host_1_3, s_host_2_0, s_host_2_1, s_host_2_2, s_host_2_3, s_host_3_0, s_host_3_1, s_host_3_2, s_host_3_3, s_host_4_0, s_host_4_1, s_host_4_2, s_host_4_3, s_host_5_0, s_host_5_1, s_host_5_2, s_host_5_3, s_host_6_0, s_host_6_1, s_host_6_2, s_host_6_3, s_host_7_0, s_host_7_1, s_host_7_2, s_host_7_3, s_copy_0, s_copy_1, s_copy_2, s_copy_3, s_copy_4, s_copy_5, s_copy_6, s_copy_7, s_load_0, s_load_1, s_load_2, s_load_3, s_bw_0, s_bw_1, s_bw_2, s_bw_3, s_cpu_0, s_cpu_1, s_cpu_2, s_cpu_3, s_D_con_0, s_D_con_1, s_D_con_2, s_D_con_3, s_D_con_4, s_D_con_5, s_D_con_6, s_D_con_7, s_D_raw_0, s_D_raw_1, s_D_raw_2, s_D_raw_3, s_D_raw_4, s_D_raw_5, s_D_raw_6, s_D_raw_7, s_T_max_0, s_T_max_1, s_T_max_2, s_T_max_3, s_T_max_4, s_T_max_5, s_T_max_6, s_T_max_7, s_attack_0, s_attack_1, s_attack_2, s_attack_3, s_loss_rx_0, s_loss_rx_1, s_loss_rx_2, s_loss_rx_3, s_loss_fw_0, s_loss_fw_1, s_loss_fw_2, s_loss_fw_3, s_ev_pos_0_0, s_ev_pos_0_1, s_ev_pos_0_2, s_ev_pos_0_3, s_ev_pos_1_0, s_ev_pos_1_1, s_ev_pos_1_2, s_ev_pos_1_3, s_ev_pos_2_0, s_ev_pos_2_1, s_ev_pos_2_2, s_ev_pos_2_3, s_ev_pos_3_0, s_ev_pos_3_1, s_ev_pos_3_2, s_ev_pos_3_3, s_ev_pos_4_0, s_ev_pos_4_1, s_ev_pos_4_2, s_ev_pos_4_3, s_ev_pos_5_0, s_ev_pos_5_1, s_ev_pos_5_2, s_ev_pos_5_3, s_ev_pos_6_0, s_ev_pos_6_1, s_ev_pos_6_2, s_ev_pos_6_3, s_ev_pos_7_0, s_ev_pos_7_1, s_ev_pos_7_2, s_ev_pos_7_3, s_ev_neg_0_0, s_ev_neg_0_1, s_ev_neg_0_2, s_ev_neg_0_3, s_ev_neg_1_0, s_ev_neg_1_1, s_ev_neg_1_2, s_ev_neg_1_3, s_ev_neg_2_0, s_ev_neg_2_1, s_ev_neg_2_2, s_ev_neg_2_3, s_ev_neg_3_0, s_ev_neg_3_1, s_ev_neg_3_2, s_ev_neg_3_3, s_ev_neg_4_0, s_ev_neg_4_1, s_ev_neg_4_2, s_ev_neg_4_3, s_ev_neg_5_0, s_ev_neg_5_1, s_ev_neg_5_2, s_ev_neg_5_3, s_ev_neg_6_0, s_ev_neg_6_1, s_ev_neg_6_2, s_ev_neg_6_3, s_ev_neg_7_0, s_ev_neg_7_1, s_ev_neg_7_2, s_ev_neg_7_3, s_rx_ok_0, s_rx_ok_1, s_rx_ok_2, s_rx_ok_3, s_rx_fail_0, s_rx_fail_1, s_rx_fail_2, s_rx_fail_3, s_fw_ok_0, s_fw_ok_1, s_fw_ok_2, s_fw_ok_3, s_fw_fail_0, s_fw_fail_1, s_fw_fail_2, s_fw_fail_3, s_lat_sum_0, s_lat_sum_1, s_lat_sum_2, s_lat_sum_3, s_lat_cnt_0, s_lat_cnt_1, s_lat_cnt_2, s_lat_cnt_3, s_rep_0_0, s_rep_0_1, s_rep_0_2, s_rep_0_3, s_rep_1_0, s_rep_1_1, s_rep_1_2, s_rep_1_3, s_rep_2_0, s_rep_2_1, s_rep_2_2, s_rep_2_3, s_rep_3_0, s_rep_3_1, s_rep_3_2, s_rep_3_3, s_rep_4_0, s_rep_4_1, s_rep_4_2, s_rep_4_3, s_rep_5_0, s_rep_5_1, s_rep_5_2, s_rep_5_3, s_rep_6_0, s_rep_6_1, s_rep_6_2, s_rep_6_3, s_rep_7_0, s_rep_7_1, s_rep_7_2, s_rep_7_3, s_slot = state.unbind(1)
+    out = {}
+    entries = torch.stack([
+        _column(s_host_0_0, like),
+        _column(s_host_0_1, like),
+        _column(s_host_0_2, like),
+        _column(s_host_0_3, like),
+        _column(s_host_1_0, like),
+        _column(s_host_1_1, like),
+        _column(s_host_1_2, like),
+        _column(s_host_1_3, like),
+        _column(s_host_2_0, like),
+        _column(s_host_2_1, like),
+        _column(s_host_2_2, like),
+        _column(s_host_2_3, like),
+        _column(s_host_3_0, like),
+        _column(s_host_3_1, like),
+        _column(s_host_3_2, like),
+        _column(s_host_3_3, like),
+        _column(s_host_4_0, like),
+        _column(s_host_4_1, like),
+        _column(s_host_4_2, like),
+        _column(s_host_4_3, like),
+        _column(s_host_5_0, like),
+        _column(s_host_5_1, like),
+        _column(s_host_5_2, like),
+        _column(s_host_5_3, like),
+        _column(s_host_6_0, like),
+        _column(s_host_6_1, like),
+        _column(s_host_6_2, like),
+        _column(s_host_6_3, like),
+        _column(s_host_7_0, like),
+        _column(s_host_7_1, like),
+        _column(s_host_7_2, like),
+        _column(s_host_7_3, like),
+    ], 1).reshape(batch, *(8, 4)).movedim(2, -1).reshape(batch, 8, 4)
+    out['target'] = entries
+    return out
+
+
 def decisions(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     """Raw actions (B, 68) in [-1, 1] -> decisions (B, 68) in ACTION_LAYOUT order."""
     batch = action.shape[0]
     s_pos_0, s_pos_1, s_pos_2, s_pos_3, s_pos_4, s_pos_5, s_pos_6, s_pos_7, s_lane_0, s_lane_1, s_lane_2, s_lane_3, s_lane_4, s_lane_5, s_lane_6, s_lane_7, s_speed_0, s_speed_1, s_speed_2, s_speed_3, s_speed_4, s_speed_5, s_speed_6, s_speed_7, s_host_0_0, s_host_0_1, s_host_0_2, s_host_0_3, s_host_1_0, s_host_1_1, s_host_1_2, s_host_1_3, s_host_2_0, s_host_2_1, s_host_2_2, s_host_2_3, s_host_3_0, s_host_3_1, s_host_3_2, s_host_3_3, s_host_4_0, s_host_4_1, s_host_4_2, s_host_4_3, s_host_5_0, s_host_5_1, s_host_5_2, s_host_5_3, s_host_6_0, s_host_6_1, s_host_6_2, s_host_6_3, s_host_7_0, s_host_7_1, s_host_7_2, s_host_7_3, s_copy_0, s_copy_1, s_copy_2, s_copy_3, s_copy_4, s_copy_5, s_copy_6, s_copy_7, s_load_0, s_load_1, s_load_2, s_load_3, s_bw_0, s_bw_1, s_bw_2, s_bw_3, s_cpu_0, s_cpu_1, s_cpu_2, s_cpu_3, s_D_con_0, s_D_con_1, s_D_con_2, s_D_con_3, s_D_con_4, s_D_con_5, s_D_con_6, s_D_con_7, s_D_raw_0, s_D_raw_1, s_D_raw_2, s_D_raw_3, s_D_raw_4, s_D_raw_5, s_D_raw_6, s_D_raw_7, s_T_max_0, s_T_max_1, s_T_max_2, s_T_max_3, s_T_max_4, s_T_max_5, s_T_max_6, s_T_max_7, s_attack_0, s_attack_1, s_attack_2, s_attack_3, s_loss_rx_0, s_loss_rx_1, s_loss_rx_2, s_loss_rx_3, s_loss_fw_0, s_loss_fw_1, s_loss_fw_2, s_loss_fw_3, s_ev_pos_0_0, s_ev_pos_0_1, s_ev_pos_0_2, s_ev_pos_0_3, s_ev_pos_1_0, s_ev_pos_1_1, s_ev_pos_1_2, s_ev_pos_1_3, s_ev_pos_2_0, s_ev_pos_2_1, s_ev_pos_2_2, s_ev_pos_2_3, s_ev_pos_3_0, s_ev_pos_3_1, s_ev_pos_3_2, s_ev_pos_3_3, s_ev_pos_4_0, s_ev_pos_4_1, s_ev_pos_4_2, s_ev_pos_4_3, s_ev_pos_5_0, s_ev_pos_5_1, s_ev_pos_5_2, s_ev_pos_5_3, s_ev_pos_6_0, s_ev_pos_6_1, s_ev_pos_6_2, s_ev_pos_6_3, s_ev_pos_7_0, s_ev_pos_7_1, s_ev_pos_7_2, s_ev_pos_7_3, s_ev_neg_0_0, s_ev_neg_0_1, s_ev_neg_0_2, s_ev_neg_0_3, s_ev_neg_1_0, s_ev_neg_1_1, s_ev_neg_1_2, s_ev_neg_1_3, s_ev_neg_2_0, s_ev_neg_2_1, s_ev_neg_2_2, s_ev_neg_2_3, s_ev_neg_3_0, s_ev_neg_3_1, s_ev_neg_3_2, s_ev_neg_3_3, s_ev_neg_4_0, s_ev_neg_4_1, s_ev_neg_4_2, s_ev_neg_4_3, s_ev_neg_5_0, s_ev_neg_5_1, s_ev_neg_5_2, s_ev_neg_5_3, s_ev_neg_6_0, s_ev_neg_6_1, s_ev_neg_6_2, s_ev_neg_6_3, s_ev_neg_7_0, s_ev_neg_7_1, s_ev_neg_7_2, s_ev_neg_7_3, s_rx_ok_0, s_rx_ok_1, s_rx_ok_2, s_rx_ok_3, s_rx_fail_0, s_rx_fail_1, s_rx_fail_2, s_rx_fail_3, s_fw_ok_0, s_fw_ok_1, s_fw_ok_2, s_fw_ok_3, s_fw_fail_0, s_fw_fail_1, s_fw_fail_2, s_fw_fail_3, s_lat_sum_0, s_lat_sum_1, s_lat_sum_2, s_lat_sum_3, s_lat_cnt_0, s_lat_cnt_1, s_lat_cnt_2, s_lat_cnt_3, s_rep_0_0, s_rep_0_1, s_rep_0_2, s_rep_0_3, s_rep_1_0, s_rep_1_1, s_rep_1_2, s_rep_1_3, s_rep_2_0, s_rep_2_1, s_rep_2_2, s_rep_2_3, s_rep_3_0, s_rep_3_1, s_rep_3_2, s_rep_3_3, s_rep_4_0, s_rep_4_1, s_rep_4_2, s_rep_4_3, s_rep_5_0, s_rep_5_1, s_rep_5_2, s_rep_5_3, s_rep_6_0, s_rep_6_1, s_rep_6_2, s_rep_6_3, s_rep_7_0, s_rep_7_1, s_rep_7_2, s_rep_7_3, s_slot = state.unbind(1)
     blocks = []
     raw = action[:, 0:32].reshape(batch, *(8, 4))  # target: softmax
-    choice = raw.argmax(2)
-    blocks.append(torch.nn.functional.one_hot(choice, 4).movedim(-1, 2).to(action.dtype))
+    scores = raw.movedim(2, -1).reshape(batch, 8, 4)
+    chosen = choose(scores, qualifying(state)['target'], fallback_preferences(state)['target'], 3)
+    blocks.append(chosen.one_hot.reshape(batch, *(8, 4)).movedim(-1, 2))
     raw = action[:, 32:64].reshape(batch, *(4, 8))  # alpha: simplex
     mask = torch.stack([
         _column(s_host_0_0, state[:, 0]),
@@ -2256,10 +2355,11 @@ def slot_outputs(state: torch.Tensor, decided: torch.Tensor) -> list[torch.Tenso
 class Slot(NamedTuple):
     reward: torch.Tensor               # (B,)
     penalty: torch.Tensor              # (B,)
-    violation: torch.Tensor            # (B,) largest constraint excess, >= 0
+    violation: torch.Tensor            # (B,) largest avoidable constraint excess, >= 0
     excess: dict[str, torch.Tensor]    # label -> (B, instances)
     metrics: dict[str, torch.Tensor]   # name -> (B, *shape)
     out: list[torch.Tensor]
+    counts: dict[str, torch.Tensor]    # "fallback_<action>", "unavoidable_<label>" -> (B,)
 
 
 def score(state: torch.Tensor, decided: torch.Tensor) -> Slot:
@@ -2273,15 +2373,22 @@ def score(state: torch.Tensor, decided: torch.Tensor) -> Slot:
     }
     penalty = torch.zeros_like(out[0])
     violation = torch.zeros_like(out[0])
+    counts = {}
+    qualified = qualifying(state)
+    unplaced = {}  # R - M*: rows no capacity-respecting decision can put on a qualifying entry
+    taken = decided[:, 0:32].reshape(batch, *(8, 4)).movedim(2, -1).reshape(batch, 8, 4)
+    counts['fallback_target'] = ((taken > 0.5) & ~qualified['target']).any(2).sum(1).to(out[0].dtype)
+    unplaced['target'] = (8 - max_qualifying(qualified['target'], 3)).to(out[0].dtype)
     positive = excess['c22b'].clamp(min=0.0)
     penalty = penalty + 20.0 * positive.sum(1)
     violation = torch.maximum(violation, positive.amax(1))
     positive = excess['c22c'].clamp(min=0.0)
-    penalty = penalty + 5.0 * positive.sum(1)
     violation = torch.maximum(violation, positive.amax(1))
     positive = excess['c22d'].clamp(min=0.0)
-    penalty = penalty + 50.0 * positive.sum(1)
-    violation = torch.maximum(violation, positive.amax(1))
+    violated = (positive > VIOLATION_TOLERANCE).sum(1).to(out[0].dtype)
+    counts['unavoidable_c22d'] = torch.minimum(violated, unplaced['target'])
+    avoidable = violated > unplaced['target']
+    violation = torch.maximum(violation, torch.where(avoidable, positive.amax(1), torch.zeros_like(violation)))
     metrics = {
         'dist': torch.stack(out[17:49], 1).reshape(batch, *(8, 4)),
         'gain': torch.stack(out[49:81], 1).reshape(batch, *(8, 4)),
@@ -2302,7 +2409,7 @@ def score(state: torch.Tensor, decided: torch.Tensor) -> Slot:
         'rep_near': torch.stack(out[333:365], 1).reshape(batch, *(8, 4)),
         'hits': torch.stack(out[365:369], 1).reshape(batch, *(4,)),
     }
-    return Slot(out[0], penalty, violation, excess, metrics, out)
+    return Slot(out[0], penalty, violation, excess, metrics, out, counts)
 
 
 def advance(state: torch.Tensor, slot: Slot, generator: torch.Generator | None) -> torch.Tensor:
@@ -2556,6 +2663,7 @@ def _result(slot: Slot, decided: torch.Tensor) -> StepResult:
     info["decisions"] = decided
     for label, excess in slot.excess.items():
         info[f"violations_{label}"] = (excess > VIOLATION_TOLERANCE).sum(1).to(excess.dtype)
+    info.update(slot.counts)
     return StepResult(slot.reward, slot.penalty, slot.violation, info)
 
 
@@ -2605,6 +2713,13 @@ class AgentMigrationEnv:
                    generator: torch.Generator | None = None) -> tuple[StepResult, torch.Tensor]:
         """(score, next states) of raw actions on any states, without touching the stored ones."""
         decided = decisions(state, action)
+        slot = score(state, decided)
+        return _result(slot, decided), advance(state, slot, generator)
+
+    def transition_decided(self, state: torch.Tensor, decided: torch.Tensor,
+                           generator: torch.Generator | None = None) -> tuple[StepResult, torch.Tensor]:
+        """`transition` for decisions (B, 68) given directly (reference policies that
+        solve for decisions rather than raw actions), without touching the stored states."""
         slot = score(state, decided)
         return _result(slot, decided), advance(state, slot, generator)
 

@@ -393,7 +393,8 @@ class ObserveDecl(Statement):
 class ActionDecl(Statement):
     """`action a[...] MAP`: raw policy outputs in [-1, 1] and how they become decisions.
     kind: "softmax" (one-hot argmax over `axis`), "threshold" (1 if (a+1)/2 > level),
-    "simplex" (shares over `axis`, optionally masked by `mask`), "interval" ([lo, hi])."""
+    "simplex" (shares over `axis`, optionally masked by `mask`), "interval" ([lo, hi]).
+    A softmax may carry a `choice` (`where COND fallback PREF capacity k`)."""
 
     name: str
     bindings: tuple[Binding, ...]
@@ -403,6 +404,28 @@ class ActionDecl(Statement):
     mask: Expr | None = None
     lower: Expr | None = None
     upper: Expr | None = None
+    choice: ChoiceRules | None = None
+
+
+@dataclass(frozen=True)
+class ChoiceMask:
+    """`where left COMPARATOR right` (an entry qualifies when it holds) or `where weight`
+    (comparator None: it qualifies when weight > 0)."""
+
+    span: Span = field(compare=False)
+    left: Expr
+    comparator: str | None = None
+    right: Expr | None = None
+
+
+@dataclass(frozen=True)
+class ChoiceRules:
+    """The rules of a softmax choice: which entries qualify, what a row takes when none can,
+    and how many rows an entry holds (mechdsl/scenario/choice.py)."""
+
+    mask: ChoiceMask | None = None
+    fallback: Expr | None = None
+    capacity: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -446,7 +469,7 @@ class ConstraintPenalised(Statement):
     comparator: str
     right: Expr
     quantifier: tuple[Binding, ...]
-    penalty: Expr
+    penalty: Expr | None   # None: `hard`, kept by the action map (the checker proves how)
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ _STATEMENT: dict[type, Callable[[ast.Statement], str]] = {
                                     + (f" discount {format_expr(s.discount)}" if s.discount is not None else "")),
         ast.ConstraintPenalised: lambda s: (
             f"constraint {s.label}: {format_expr(s.left)} {s.comparator} {format_expr(s.right)}"
-            f"{_quantifier(s.quantifier)} penalty {format_expr(s.penalty)}"
+            f"{_quantifier(s.quantifier)}" + (" hard" if s.penalty is None else f" penalty {format_expr(s.penalty)}")
         ),
     },
 }
@@ -210,12 +210,25 @@ def _value_or_draw(value) -> str:
 
 def _action_map(node: ast.ActionDecl) -> str:
     if node.kind == "softmax":
-        return f"softmax over {node.axis}"
+        return f"softmax over {node.axis}" + (_choice_rules(node.choice) if node.choice is not None else "")
     if node.kind == "threshold":
         return f"threshold {format_expr(node.level)}"
     if node.kind == "simplex":
         return f"simplex over {node.axis}" + (f" where {format_expr(node.mask)}" if node.mask is not None else "")
     return f"in [{format_expr(node.lower)}, {format_expr(node.upper)}]"
+
+
+def _choice_rules(rules: ast.ChoiceRules) -> str:
+    text = ""
+    if rules.mask is not None:
+        text += f" where {format_expr(rules.mask.left)}"
+        if rules.mask.comparator is not None:
+            text += f" {rules.mask.comparator} {format_expr(rules.mask.right)}"
+    if rules.fallback is not None:
+        text += f" fallback {format_expr(rules.fallback)}"
+    if rules.capacity is not None:
+        text += f" capacity {format_expr(rules.capacity)}"
+    return text
 
 
 def _period_header(node: ast.PeriodDecl) -> str:

@@ -318,7 +318,9 @@ class _ToAst:
         return ast.ObserveDecl(_span_of_meta(meta), children[0])
 
     def map_softmax(self, meta, children):
-        return {"kind": "softmax", "axis": str(children[0])}
+        axis, mask, fallback, capacity = children
+        choice = ast.ChoiceRules(mask, fallback, capacity) if (mask, fallback, capacity) != (None, None, None) else None
+        return {"kind": "softmax", "axis": str(axis), "choice": choice}
 
     def map_threshold(self, meta, children):
         return {"kind": "threshold", "level": children[0]}
@@ -356,6 +358,23 @@ class _ToAst:
         label, left, comparator, right, quantifier, penalty = children
         return ast.ConstraintPenalised(_span_of_meta(meta), str(label), left, str(comparator), right,
                                        quantifier or (), penalty)
+
+    def constraint_hard(self, meta, children):
+        label, left, comparator, right, quantifier = children
+        return ast.ConstraintPenalised(_span_of_meta(meta), str(label), left, str(comparator), right,
+                                       quantifier or (), None)
+
+    def mask_weight(self, meta, children):
+        return ast.ChoiceMask(_span_of_meta(meta), children[0])
+
+    def mask_condition(self, meta, children):
+        left, comparator, right = children
+        return ast.ChoiceMask(_span_of_meta(meta), left, str(comparator), right)
+
+    def choice_fallback(self, meta, children):
+        return children[0]
+
+    choice_capacity = choice_fallback
 
     def start(self, meta, children):
         return tuple(children)

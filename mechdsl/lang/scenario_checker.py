@@ -17,6 +17,7 @@ from mechdsl.lang.diagnostics import SpecError, did_you_mean, source_lines
 from mechdsl.lang.fmt import format_constraint_body
 from mechdsl.lang.game_checker import GameChecker
 from mechdsl.lang.lowering import Context, LoweringError, fail, lower
+from mechdsl.scenario.hard import NotBuiltIn, kept_by
 from mechdsl.scenario.model import (SCENARIO_DISTRIBUTIONS, SLOT, Action, Draw, Metric, PenalisedConstraint,
                                     ScenarioModel, StateVariable)
 
@@ -26,6 +27,8 @@ SCENARIO_FUNCTIONS = {
     "floor": (1, sp.floor),
     "step": (1, lambda x: sp.Heaviside(x, 0)),     # 1 if x > 0 else 0
 }
+
+MAX_MASKED_ENTRIES = 12  # a masked choice with a capacity checks 2^entries covers per decision
 
 _NOT_IN_SCENARIOS = {
     ast.MechanismDecl: "mechanism", ast.TypesDecl: "types", ast.TypesFixed: "types", ast.ProbRandom: "prob",
@@ -246,8 +249,60 @@ class ScenarioChecker(IndexFunctionBodies, Checker):
             mask = tuple(self._only(lower(node.mask, self, ctx), states, node.mask, "a simplex mask",
                                     "a mask is a weight of the state (e.g. host[v, s]), not of decisions")
                          for _, ctx in self._contexts(node.bindings, shape))
+        rules = self._choice_rules(node, shape, axis) if node.choice is not None else {}
         self.actions[node.name] = Action(node.name, shape, self.index_sizes[node.name], node.kind, axis, level, mask,
-                                         low, high)
+                                         low, high, **rules)
+
+    def _choice_rules(self, node: ast.ActionDecl, shape: tuple[int, ...], axis: int) -> dict:
+        """`where COND fallback PREF capacity k` of a softmax: per-entry expressions of the state
+        and a whole number of places (mechdsl/scenario/choice.py)."""
+        rules, out = node.choice, {}
+        bound = {b.index: b.size for b in node.bindings}
+        states = {s for v in self.states.values() for s in v.symbols()}
+        entries, rows = shape[axis], 1
+        for k, n in enumerate(shape):
+            rows *= n if k != axis else 1
+
+        def per_entry(expr: ast.Expr, what: str, hint: str) -> tuple[sp.Expr, ...]:
+            self._check_indices(expr, bound)
+            return tuple(self._only(lower(expr, self, ctx), states, expr, what, hint)
+                         for _, ctx in self._contexts(node.bindings, shape))
+
+        if rules.mask is not None:
+            mask = rules.mask
+            if mask.comparator == "==":
+                raise fail("a choice's mask compares with >= or <=, not ==", mask.span,
+                           hint="an entry qualifies where `left >= right` (or `left <= right`) holds")
+            hint = "a mask reads the state (e.g. rep[v, s] >= B_thre), not decisions"
+            left = per_entry(mask.left, "a choice's mask", hint)
+            if mask.comparator is None:
+                out.update(qualify=left, qualify_strict=True)
+            else:
+                right = per_entry(mask.right, "a choice's mask", hint)
+                sign = 1 if mask.comparator == ">=" else -1
+                out.update(qualify=tuple(sign * (a - b) for a, b in zip(left, right)))
+            if rules.fallback is None:
+                raise fail(f"a masked choice needs a fallback for the rows where no entry of '{node.axis}' can be "
+                           "taken", mask.span, hint="add e.g. `fallback host[v, s]`: such a row takes the entry "
+                                                    "where the fallback is largest")
+        if rules.fallback is not None:
+            if rules.mask is None:
+                raise fail("a fallback without a mask is never used", rules.fallback.span,
+                           hint="every entry qualifies, so every row finds a place; remove `fallback ...`")
+            out["fallback"] = per_entry(rules.fallback, "a fallback", "a fallback reads the state (e.g. host[v, s])")
+        if rules.capacity is not None:
+            capacity = self.numeric(rules.capacity, "a capacity")
+            if capacity != int(capacity) or capacity < 1:
+                raise fail(f"a capacity is a whole number of rows >= 1, got {capacity:g}", rules.capacity.span)
+            if int(capacity) * entries < rows:
+                raise fail(f"{rows} rows of '{node.name}' cannot fit {entries} entries with capacity {int(capacity)}",
+                           rules.capacity.span, hint=f"a capacity of at least {-(-rows // entries)} leaves every row a place")
+            if rules.mask is not None and entries > MAX_MASKED_ENTRIES:
+                raise fail(f"a masked choice with a capacity runs over at most {MAX_MASKED_ENTRIES} entries, "
+                           f"'{node.axis}' has {entries}", rules.capacity.span,
+                           hint="the map checks 2^entries covers per decision (mechdsl/scenario/choice.py)")
+            out["capacity"] = int(capacity)
+        return out
 
     # ================================================================ Scope protocol
     def resolve_name(self, node: ast.Name, ctx: Context) -> sp.Expr:
@@ -385,7 +440,7 @@ class ScenarioChecker(IndexFunctionBodies, Checker):
         self._check_indices(node.left, bound)
         self._check_indices(node.right, bound)
         shape = self._bindings_shape(node.quantifier)
-        penalty = self.numeric(node.penalty, "a penalty")
+        penalty = 0.0 if node.penalty is None else self.numeric(node.penalty, "a penalty")
         if penalty < 0:
             raise fail(f"a penalty cannot be negative, got {penalty:g}", node.penalty.span)
         decisions = {s for a in self.actions.values() for s in a.symbols()}
@@ -400,9 +455,25 @@ class ScenarioChecker(IndexFunctionBodies, Checker):
             instances.append(index)
         if node.label in self._labels:
             raise fail(f"a second constraint labelled '{node.label}'", node.span, hint="labels name constraints")
+        kept = None
+        if node.penalty is None:
+            try:
+                kept = kept_by(excesses, self.actions, self._expanded)
+            except NotBuiltIn as why:
+                raise fail(f"hard constraint {node.label} cannot be built into the action map: {why.reason}",
+                           node.span, hint=why.hint) from None
         self._labels.append(node.label)
         text = format_constraint_body(node)
-        return PenalisedConstraint(node.label, tuple(excesses), tuple(instances), penalty, text, node.span.line)
+        return PenalisedConstraint(node.label, tuple(excesses), tuple(instances), penalty, text, node.span.line, kept)
+
+    def _expanded(self, expr: sp.Expr) -> sp.Expr:
+        """`expr` with every intermediate substituted and every constant an exact rational."""
+        fold: dict[sp.Symbol, sp.Expr] = {c.symbol(): sp.Rational(repr(float(c.value))) for c in self.constants.values()}
+        for d in self.derived.values():
+            fold[d.symbol()] = d.expr.xreplace(fold)
+        while expr.free_symbols & set(self.intermediates):
+            expr = expr.xreplace(self.intermediates)
+        return expr.xreplace(fold)
 
     def _metric(self, node: ast.MetricDecl) -> Metric:
         shape = self._bindings_shape(node.bindings)

@@ -119,12 +119,44 @@ def _action_blocks(model: ScenarioModel, fold: dict, names: dict) -> list[dict]:
                  "shape": tuple(action.shape), "axis": None if action.axis is None else action.axis + 1,
                  "level": float_literal(action.level) if action.level is not None else None,
                  "lower": float_literal(action.lower), "span": float_literal(action.upper - action.lower),
-                 "mask": None}
+                 "mask": None, "choice": action.is_choice}
         if action.mask is not None:
             block["mask"] = [_print(e.xreplace(fold), names) for e in action.mask]
+        if action.is_choice:
+            rows, entries = action.rows_and_entries()
+            moved = tuple(n for i, n in enumerate(action.shape) if i != action.axis) + (entries,)
+            block.update(rows=rows, entries=entries, moved_shape=moved, capacity=action.capacity,
+                         masked=action.qualify is not None)
         blocks.append(block)
         start += width
     return blocks
+
+
+def _choice_rules_code(model: ScenarioModel, fold: dict, inter: dict, names: dict) -> dict:
+    """Bodies of `qualifying(state)` and `fallback_preferences(state)`: the intermediates the
+    masks and fallbacks read, then one stacked tensor per masked choice."""
+    def code(exprs_of) -> dict:
+        choices = [a for a in model.actions.values() if a.qualify is not None]
+        exprs = {a.name: [e.xreplace(fold) for e in exprs_of(a)] for a in choices}
+        needed = _reachable([e for group in exprs.values() for e in group], inter)
+        return {"intermediates": [(names[x], _print(inter[x], names), x.name) for x in needed],
+                "choices": [{"name": a.name, "codes": [_print(e, names) for e in exprs[a.name]],
+                             "shape": tuple(a.shape), "axis": a.axis + 1, "strict": a.qualify_strict,
+                             "rows_entries": a.rows_and_entries()} for a in choices]}
+    return {"qualify": code(lambda a: a.qualify), "fallback": code(lambda a: a.fallback)}
+
+
+def _constraint_table(model: ScenarioModel) -> list[dict]:
+    table = []
+    for c in model.constraints:
+        entry = {"label": c.label, "text": c.text, "penalty": float_literal(c.penalty), "count": len(c.excesses),
+                 "hard": c.hard, "form": None, "action": None, "capacity": None}
+        if c.hard:
+            action = model.actions[c.kept.action]
+            entry.update(form=c.kept.form, action=action.name, capacity=action.capacity,
+                         rows=action.rows_and_entries()[0])
+        table.append(entry)
+    return table
 
 
 def _slot_code(model: ScenarioModel, fold: dict, inter: dict, names: dict) -> dict:
@@ -133,7 +165,8 @@ def _slot_code(model: ScenarioModel, fold: dict, inter: dict, names: dict) -> di
     excess_slices, k = [], 1
     for c in model.constraints:
         outputs += list(c.excesses)
-        excess_slices.append((c.label, k, k + len(c.excesses), float_literal(c.penalty)))
+        excess_slices.append((c.label, k, k + len(c.excesses), float_literal(c.penalty),
+                              None if not c.hard else (c.kept.form, c.kept.action)))
         k += len(c.excesses)
     metric_slices = []
     for metric in model.metrics.values():
@@ -210,7 +243,9 @@ def render(model: ScenarioModel, source: str | None = None) -> dict[str, str]:
             "slot": _slot_code(model, fold, inter, names),
             "constants": [(n, float(c.value)) for n, c in model.constants.items()],
             "horizon": model.horizon, "discount": float_literal(model.discount),
-            "constraints": [(c.label, c.text, float_literal(c.penalty), len(c.excesses)) for c in model.constraints],
+            "constraints": _constraint_table(model),
+            "choice_rules": _choice_rules_code(model, fold, inter, names),
+            "masked_choices": [b for b in _action_blocks(model, fold, names) if b["choice"] and b["masked"]],
             "metrics": [(m.name, list(m.shape)) for m in model.metrics.values()],
             "states": [(s.name, list(s.shape), s.lower, s.upper, s.observed) for s in model.states.values()],
             "algorithm": str(model.train.get("algorithm", "cgdm")),

@@ -16,10 +16,14 @@ state column `slot` counts slots; an episode ends after `horizon` slots.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sympy as sp
 
 from mechdsl.model import ConstParam, Derived, Indexed, all_indices
+
+if TYPE_CHECKING:
+    from mechdsl.scenario.hard import KeptBy
 
 SLOT = "slot"  # the implicit slot-counter state column
 
@@ -55,7 +59,11 @@ class StateVariable(Indexed):
 class Action(Indexed):
     """Raw outputs a in [-1, 1] (one per entry) and their map to decisions:
 
-    softmax   one-hot of argmax along `axis` (the argmax of softmax(a) along that axis);
+    softmax   one-hot of argmax along `axis` (the argmax of softmax(a) along that axis); a
+              choice (`qualify`, `fallback`, `capacity` set) is mapped by
+              mechdsl/scenario/choice.py: entries qualify where q >= 0 (q > 0 if
+              `qualify_strict`), rows without a place take the largest `fallback`, and at
+              most `capacity` rows take each entry;
     threshold 1 if (a + 1) / 2 > level else 0;
     simplex   shares w exp(a) / sum_axis w exp(a) along `axis`, w = max(mask, 0) (0 where
               the masked sum is 0);
@@ -69,12 +77,27 @@ class Action(Indexed):
     mask: tuple[sp.Expr, ...] | None = None
     lower: float = 0.0
     upper: float = 1.0
+    qualify: tuple[sp.Expr, ...] | None = None
+    qualify_strict: bool = False
+    fallback: tuple[sp.Expr, ...] | None = None
+    capacity: int | None = None
+
+    @property
+    def is_choice(self) -> bool:
+        """A softmax with a mask or a capacity (mapped by mechdsl/scenario/choice.py)."""
+        return self.qualify is not None or self.capacity is not None
+
+    def rows_and_entries(self) -> tuple[int, int]:
+        entries = self.shape[self.axis]
+        return len(self.symbols()) // entries, entries
 
 
 @dataclass(frozen=True)
 class PenalisedConstraint:
-    """`constraint label: lhs <= rhs for ... penalty w`; `excesses` are lhs - rhs (for <=),
-    rhs - lhs (for >=) or |lhs - rhs| (for ==), one per instance: violated when > 0."""
+    """`constraint label: lhs <= rhs for ... penalty w` or `... hard`; `excesses` are lhs - rhs
+    (for <=), rhs - lhs (for >=) or |lhs - rhs| (for ==), one per instance: violated when > 0.
+    A hard constraint has penalty 0 and `kept` says which part of the action map keeps it
+    (mechdsl/scenario/hard.py)."""
 
     label: str
     excesses: tuple[sp.Expr, ...]
@@ -82,6 +105,11 @@ class PenalisedConstraint:
     penalty: float
     text: str
     line: int
+    kept: KeptBy | None = None
+
+    @property
+    def hard(self) -> bool:
+        return self.kept is not None
 
 
 @dataclass(frozen=True)
@@ -142,9 +170,11 @@ class ScenarioModel:
             lines.append(f"  state       {v.name}{list(v.shape)} in [{v.lower:g}, {v.upper:g}], {init} start, "
                          f"{dynamics} dynamics{', observed' if v.name in observed else ''}")
         for a in self.actions.values():
-            lines.append(f"  action      {a.name}{list(a.shape)} {a.kind}")
+            rules = ([] if a.qualify is None else ["masked"]) + ([] if a.capacity is None else [f"capacity {a.capacity}"])
+            lines.append(f"  action      {a.name}{list(a.shape)} {a.kind}" + (f" ({', '.join(rules)})" if rules else ""))
         for c in self.constraints:
-            lines.append(f"  constraint  {c.label}: {len(c.excesses)} instance(s), penalty {c.penalty:g}")
+            kept = f"hard, kept by the {c.kept.form} of {c.kept.action}" if c.hard else f"penalty {c.penalty:g}"
+            lines.append(f"  constraint  {c.label}: {len(c.excesses)} instance(s), {kept}")
         for mt in self.metrics.values():
             lines.append(f"  metric      {mt.name}{list(mt.shape)}")
         lines.append(f"  observation {sum(len(self.states[n].symbols()) for n in observed) + 1} of "
@@ -155,7 +185,9 @@ class ScenarioModel:
         """What a formatted spec must keep: the summary and every expression."""
         return (self.summary(), str(self.reward),
                 tuple((str(k), str(v)) for k, v in self.transitions.items()),
-                tuple((c.label, tuple(map(str, c.excesses)), c.penalty) for c in self.constraints),
+                tuple((c.label, tuple(map(str, c.excesses)), c.penalty, c.kept) for c in self.constraints),
+                tuple((a.name, a.kind, tuple(map(str, a.qualify or ())), tuple(map(str, a.fallback or ())), a.capacity)
+                      for a in self.actions.values()),
                 tuple((n, tuple(map(str, m.exprs))) for n, m in self.metrics.items()),
                 tuple((n, tuple(map(str, v.init))) for n, v in self.states.items()), self.train,
                 tuple((str(k), str(v)) for k, v in self.intermediates.items()))

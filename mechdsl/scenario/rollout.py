@@ -6,17 +6,22 @@ generator, so every policy meets the same initial states and, as long as its dec
 not change the random draws' arguments, the same attacks. A policy maps (state, obs) to raw
 actions in [-1, 1].
 
+A policy with `decides = True` (mechdsl/scenario/myopic.py) returns decisions instead of raw
+actions; they are scored with `env.transition_decided`.
+
 Baselines: `random_policy` (uniform raw actions) and, for specs that declare a softmax
 action `target[v, s]`, a simplex `alpha`, a threshold `mtd`, a metric `dist[v, s]`, a
 state `rep[u, s]` and a constant `B_thre` (the agent-migration scenario),
-`greedy_nearest_trusted`: every vehicle pre-migrates to the nearest RSU whose reputation
-for its user is at least B_thre (the nearest overall when none is), equal compute shares,
-and MTD on every RSU whose mean reputation fell below B_thre.
+`greedy_nearest_trusted`: every vehicle asks for the nearest RSU whose reputation for its
+user is at least B_thre (then the nearest overall), equal compute shares, and MTD on every
+RSU whose mean reputation fell below B_thre. Its scores go through the spec's action map,
+so with the spec's masked, capacitated `target` it is feasible: the map places vehicles in
+order of nearness on trusted RSUs with room.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -41,6 +46,8 @@ class Episodes:
     metric_traces: dict[str, np.ndarray]  # metric -> (slots, episodes, *shape)
     state_traces: np.ndarray        # (slots + 1, episodes, state_dim) states seen
     slots: int
+    fallbacks: dict[str, np.ndarray] = field(default_factory=dict)    # choice -> rows on its fallback, summed
+    unavoidable: dict[str, np.ndarray] = field(default_factory=dict)  # hard label -> violations no decision avoids
 
     @property
     def episodes(self) -> int:
@@ -55,6 +62,8 @@ class Episodes:
                "std_return": float(self.returns.std()), "mean_discounted_return": float(self.discounted.mean()),
                "mean_penalty": float(self.penalties.mean()), "violation_rate": self.violation_rate}
         out.update({f"violations_{k}_per_episode": float(v.mean()) for k, v in self.violations.items()})
+        out.update({f"fallback_{k}_per_episode": float(v.mean()) for k, v in self.fallbacks.items()})
+        out.update({f"unavoidable_{k}_per_episode": float(v.mean()) for k, v in self.unavoidable.items()})
         return out
 
 
@@ -64,28 +73,34 @@ def rollout(env, policy: Policy, episodes: int, seed: int, keep_metrics: tuple[s
     state = env.reset(episodes, generator)
     discount = float(getattr(env, "discount", 1.0))
     totals = {"returns": 0.0, "discounted": 0.0, "penalties": 0.0, "violating": 0.0}
-    violations: dict[str, np.ndarray] = {}
+    counted: dict[str, dict[str, np.ndarray]] = {"violations_": {}, "fallback_": {}, "unavoidable_": {}}
     rewards, states, metrics = [], [state.detach().cpu().double().numpy()], {k: [] for k in keep_metrics}
+    decides = getattr(policy, "decides", False)
     with torch.no_grad():
         for t in range(env.horizon):
-            action = policy(state, observation(env, state)).clamp(-1, 1)
-            result, state = env.transition(state, action, generator)
+            if decides:
+                result, state = env.transition_decided(state, policy(state, observation(env, state)), generator)
+            else:
+                action = policy(state, observation(env, state)).clamp(-1, 1)
+                result, state = env.transition(state, action, generator)
             reward = result.reward.double().cpu().numpy()
             totals["returns"] = totals["returns"] + reward
             totals["discounted"] = totals["discounted"] + discount ** t * reward
             totals["penalties"] = totals["penalties"] + result.penalty.double().cpu().numpy()
             totals["violating"] = totals["violating"] + (result.violation > TOLERANCE).double().cpu().numpy()
             for key, value in result.info.items():
-                if key.startswith("violations_"):
-                    label = key.removeprefix("violations_")
-                    violations[label] = violations.get(label, 0.0) + value.double().cpu().numpy()
+                for prefix, sums in counted.items():
+                    if key.startswith(prefix):
+                        label = key.removeprefix(prefix)
+                        sums[label] = sums.get(label, 0.0) + value.double().cpu().numpy()
             for key in keep_metrics:
                 metrics[key].append(result.info[key].double().cpu().numpy())
             rewards.append(reward.mean())
             states.append(state.detach().cpu().double().numpy())
     return Episodes(np.asarray(totals["returns"]), np.asarray(totals["discounted"]), np.asarray(totals["penalties"]),
-                    np.asarray(totals["violating"]), violations, np.asarray(rewards),
-                    {k: np.stack(v) for k, v in metrics.items()}, np.stack(states), env.horizon)
+                    np.asarray(totals["violating"]), counted["violations_"], np.asarray(rewards),
+                    {k: np.stack(v) for k, v in metrics.items()}, np.stack(states), env.horizon,
+                    counted["fallback_"], counted["unavoidable_"])
 
 
 # ---------------------------------------------------------------- policies
@@ -129,9 +144,9 @@ def greedy_nearest_trusted(package) -> Policy | None:
         zeros = torch.zeros(batch, len(package.ACTION_LAYOUT), device=state.device, dtype=state.dtype)
         dist = package.evaluate(state, zeros).info["dist"]                      # (B, V, S)
         rep = state[:, rep_columns].reshape(batch, vehicles, rsus)
-        score = torch.where(rep >= threshold, -dist, -dist - 1e9)              # trusted first, then nearest
-        choice = torch.nn.functional.one_hot(score.argmax(2), rsus).to(state.dtype)
-        blocks = {"target": (2 * choice - 1).reshape(batch, -1),
+        near = 0.5 * dist / dist.amax(2, keepdim=True)                        # in [0, 0.5]
+        score = torch.where(rep >= threshold, 1 - near, -0.5 - near)           # trusted first, then nearest
+        blocks = {"target": score.reshape(batch, -1),
                   "alpha": torch.zeros(batch, vehicles * rsus, device=state.device, dtype=state.dtype),
                   "mtd": torch.where(rep.mean(1) < threshold, 1.0, -1.0).to(state.dtype)}
         return torch.cat([blocks[name] for name in order], 1)

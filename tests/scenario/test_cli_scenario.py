@@ -32,8 +32,16 @@ def test_tiny_run_and_eval(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "greedy nearest trusted" in printed and "held-out states      20" in printed
     evaluation = json.loads((out / "evaluation.json").read_text())
-    assert set(evaluation["total_latency"]) == {"policy", "random", "greedy nearest trusted"}
-    assert all(v > 0 for v in evaluation["total_latency"].values())
+    latency = evaluation["total_latency"]
+    assert set(latency) == {"policy", "random", "greedy nearest trusted (feasible)", "myopic per-slot optimum"}
+    assert all(v > 0 for v in latency.values())
+    assert latency["myopic per-slot optimum"] < min(latency["random"], latency["greedy nearest trusted (feasible)"])
+    for name, summary in evaluation["policies"].items():           # hard constraints: no avoidable violation
+        assert summary["violation_rate"] == 0, name
+        assert summary["violations_c22c_per_episode"] == 0
+        assert summary["violations_c22d_per_episode"] == summary["unavoidable_c22d_per_episode"]
+    report = (out / "report.md").read_text()
+    assert "myopic per-slot optimum" in report and "c22d (hard) / episode" in report
     assert (out / "report.md").is_file() and (out / "reputation.png").is_file()
     assert main(["eval", str(out), "--states", "6", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
