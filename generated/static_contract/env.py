@@ -136,6 +136,7 @@ REPAIR_CHUNK = 1024  # states per batch of payment LPs
 ALLOCATION_DIM = 2  # action entries [0, ALLOCATION_DIM) are allocations, the rest payment slacks
 SLACK_DIM = 0
 PAYMENT_COLUMNS = (2, 3)  # CONTRACT_LAYOUT positions of the payments
+PAYMENT_FLOW = 1  # +1: payments go to the agent, -1: the agent pays (slacks move toward the agent)
 PAYMENTS_ENTER_LINEARLY = True  # utility and objective affine in the payments
 
 
@@ -200,8 +201,9 @@ def _slack_fractions(raw: torch.Tensor) -> torch.Tensor:
 
 
 def _within(floor: torch.Tensor, ceiling: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    """floor + d (ceiling - floor), d in [0, 1]; the floor where the range is empty."""
-    return floor + d * torch.clamp(ceiling - floor, min=0.0)
+    """floor + d (ceiling - floor), d in [0, 1], in the direction of the money flow; the floor
+    where the range is empty."""
+    return floor + PAYMENT_FLOW * d * torch.clamp(PAYMENT_FLOW * (ceiling - floor), min=0.0)
 
 
 def _unbounded(d: torch.Tensor) -> torch.Tensor:

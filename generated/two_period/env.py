@@ -181,6 +181,7 @@ REPAIR_CHUNK = 1024  # states per batch of payment LPs
 ALLOCATION_DIM = 6  # action entries [0, ALLOCATION_DIM) are allocations, the rest payment slacks
 SLACK_DIM = 6
 PAYMENT_COLUMNS = (2, 3, 8, 9, 10, 11)  # CONTRACT_LAYOUT positions of the payments
+PAYMENT_FLOW = 1  # +1: payments go to the agent, -1: the agent pays (slacks move toward the agent)
 PAYMENTS_ENTER_LINEARLY = True  # utility and objective affine in the payments
 
 
@@ -250,8 +251,9 @@ def _slack_fractions(raw: torch.Tensor) -> torch.Tensor:
 
 
 def _within(floor: torch.Tensor, ceiling: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    """floor + d (ceiling - floor), d in [0, 1]; the floor where the range is empty."""
-    return floor + d * torch.clamp(ceiling - floor, min=0.0)
+    """floor + d (ceiling - floor), d in [0, 1], in the direction of the money flow; the floor
+    where the range is empty."""
+    return floor + PAYMENT_FLOW * d * torch.clamp(PAYMENT_FLOW * (ceiling - floor), min=0.0)
 
 
 def _unbounded(d: torch.Tensor) -> torch.Tensor:
@@ -283,11 +285,11 @@ def _contract_of(quantities, allocations: torch.Tensor, slack: torch.Tensor | No
     rows, (v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1, v_P_W, v_c, v_E,) = quantities
     v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1 = allocations.unbind(0)
     d = allocations.new_zeros((SLACK_DIM, allocations.shape[1])) if slack is None else slack
-    v_R2__0_0 = formulas.floor_R2__0_0(v_E, v_T2__0_0, v_c, v_theta2__0) + formulas.scale_R2__0_0(v_c, v_theta2__0) * _unbounded(d[0])
+    v_R2__0_0 = formulas.floor_R2__0_0(v_E, v_T2__0_0, v_c, v_theta2__0) + PAYMENT_FLOW * formulas.scale_R2__0_0(v_c, v_theta2__0) * _unbounded(d[0])
     v_R2__0_1 = _within(formulas.floor_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__1), formulas.ceiling_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__0), d[1])
-    v_R2__1_0 = formulas.floor_R2__1_0(v_E, v_T2__1_0, v_c, v_theta2__0) + formulas.scale_R2__1_0(v_c, v_theta2__0) * _unbounded(d[2])
+    v_R2__1_0 = formulas.floor_R2__1_0(v_E, v_T2__1_0, v_c, v_theta2__0) + PAYMENT_FLOW * formulas.scale_R2__1_0(v_c, v_theta2__0) * _unbounded(d[2])
     v_R2__1_1 = _within(formulas.floor_R2__1_1(v_R2__1_0, v_T2__1_0, v_T2__1_1, v_c, v_theta2__1), formulas.ceiling_R2__1_1(v_R2__1_0, v_T2__1_0, v_T2__1_1, v_c, v_theta2__0), d[3])
-    v_R1__0 = formulas.floor_R1__0(v_E, v_T1__0, v_c, v_theta1__0) + formulas.scale_R1__0(v_c, v_theta1__0) * _unbounded(d[4])
+    v_R1__0 = formulas.floor_R1__0(v_E, v_T1__0, v_c, v_theta1__0) + PAYMENT_FLOW * formulas.scale_R1__0(v_c, v_theta1__0) * _unbounded(d[4])
     v_R1__1 = _within(formulas.floor_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__1_0, v_p2__1_1, v_theta1__1, v_theta2__0, v_theta2__1), formulas.ceiling_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__0_0, v_p2__0_1, v_theta1__0, v_theta2__0, v_theta2__1), d[5])
     return (v_T1__0, v_T1__1, v_R1__0, v_R1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1,)
 
@@ -527,15 +529,21 @@ def action_from_contract(state: torch.Tensor, contract: dict[str, torch.Tensor])
     d[3] = _fraction(v_T2__0_1 - v_T2__0_0, 150.0 - v_T2__0_0)
     d[4] = ((v_T2__1_0 - 0.0) / 150.0).clamp(0.0, 1.0)
     d[5] = _fraction(v_T2__1_1 - v_T2__1_0, 150.0 - v_T2__1_0)
-    d[ALLOCATION_DIM + 0] = _unbounded_inverse((v_R2__0_0 - formulas.floor_R2__0_0(v_E, v_T2__0_0, v_c, v_theta2__0)) / formulas.scale_R2__0_0(v_c, v_theta2__0))
+    d[ALLOCATION_DIM + 0] = _unbounded_inverse(PAYMENT_FLOW * (v_R2__0_0 - formulas.floor_R2__0_0(v_E, v_T2__0_0, v_c, v_theta2__0))
+                                                           / formulas.scale_R2__0_0(v_c, v_theta2__0))
     floor = formulas.floor_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__1)
-    d[ALLOCATION_DIM + 1] = _fraction(v_R2__0_1 - floor, formulas.ceiling_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__0) - floor)
-    d[ALLOCATION_DIM + 2] = _unbounded_inverse((v_R2__1_0 - formulas.floor_R2__1_0(v_E, v_T2__1_0, v_c, v_theta2__0)) / formulas.scale_R2__1_0(v_c, v_theta2__0))
+    d[ALLOCATION_DIM + 1] = _fraction(PAYMENT_FLOW * (v_R2__0_1 - floor),
+                                                  PAYMENT_FLOW * (formulas.ceiling_R2__0_1(v_R2__0_0, v_T2__0_0, v_T2__0_1, v_c, v_theta2__0) - floor))
+    d[ALLOCATION_DIM + 2] = _unbounded_inverse(PAYMENT_FLOW * (v_R2__1_0 - formulas.floor_R2__1_0(v_E, v_T2__1_0, v_c, v_theta2__0))
+                                                           / formulas.scale_R2__1_0(v_c, v_theta2__0))
     floor = formulas.floor_R2__1_1(v_R2__1_0, v_T2__1_0, v_T2__1_1, v_c, v_theta2__1)
-    d[ALLOCATION_DIM + 3] = _fraction(v_R2__1_1 - floor, formulas.ceiling_R2__1_1(v_R2__1_0, v_T2__1_0, v_T2__1_1, v_c, v_theta2__0) - floor)
-    d[ALLOCATION_DIM + 4] = _unbounded_inverse((v_R1__0 - formulas.floor_R1__0(v_E, v_T1__0, v_c, v_theta1__0)) / formulas.scale_R1__0(v_c, v_theta1__0))
+    d[ALLOCATION_DIM + 3] = _fraction(PAYMENT_FLOW * (v_R2__1_1 - floor),
+                                                  PAYMENT_FLOW * (formulas.ceiling_R2__1_1(v_R2__1_0, v_T2__1_0, v_T2__1_1, v_c, v_theta2__0) - floor))
+    d[ALLOCATION_DIM + 4] = _unbounded_inverse(PAYMENT_FLOW * (v_R1__0 - formulas.floor_R1__0(v_E, v_T1__0, v_c, v_theta1__0))
+                                                           / formulas.scale_R1__0(v_c, v_theta1__0))
     floor = formulas.floor_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__1_0, v_p2__1_1, v_theta1__1, v_theta2__0, v_theta2__1)
-    d[ALLOCATION_DIM + 5] = _fraction(v_R1__1 - floor, formulas.ceiling_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__0_0, v_p2__0_1, v_theta1__0, v_theta2__0, v_theta2__1) - floor)
+    d[ALLOCATION_DIM + 5] = _fraction(PAYMENT_FLOW * (v_R1__1 - floor),
+                                                  PAYMENT_FLOW * (formulas.ceiling_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__0_0, v_p2__0_1, v_theta1__0, v_theta2__0, v_theta2__1) - floor))
     return 2.0 * torch.stack(d, 1) - 1.0
 
 

@@ -359,6 +359,7 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
             "action_inverse": _action_inverse(layout),
             "payment_columns": repr(tuple(contract.index(s) for s in layout.payment_symbols)),
             "payments_linear": _payments_enter_linearly(model),
+            "payment_flow": repr(int(model.payment_flow)),
             "contract_layout": [str(s) for s in contract],
             "state_low": layout.state_low,
             "state_high": layout.state_high,

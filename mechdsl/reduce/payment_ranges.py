@@ -31,6 +31,12 @@ or through a continuation. Without residual constraints the least payments are o
 (the objective decreases in every payment and every floor is non-decreasing in the earlier
 payments), so such specs keep an allocation-only action.
 
+Payments in either direction (`payment t from agent`, flow f = -1): phi is then decreasing
+in v, so every inequality above flips. floor and ceiling are taken in the direction of the
+money flow: the transfer f y lies between f floor and f ceiling, floor is the derived rule
+(the principal's cheapest point, the highest price for f = -1) and the slack moves the
+payment toward the agent: y = floor + f d |ceiling - floor|.
+
 With `ir lifetime`, later periods keep the reduction's normalisation (the lowest type's
 later-period utility is 0, without loss for a utility linear in the payment): the ranges
 then span the normalised feasible set.
@@ -53,22 +59,26 @@ UNBOUNDED_SPAN = 1e3  # an allocation without an upper bound is searched in [low
 
 @dataclass(frozen=True)
 class PaymentRange:
-    """floor = max(floor_terms) <= payment <= min(ceiling_terms) (no ceiling if empty), in the
-    allocations, the state and the other payments as their own symbols."""
+    """In the direction of the money flow f: f floor <= f payment <= f ceiling, floor the
+    extremum of floor_terms (max for f = 1, min for f = -1), ceiling that of ceiling_terms (no
+    ceiling if empty); in the allocations, the state and the other payments as their own symbols."""
 
     symbol: sp.Symbol
     floor_terms: tuple[sp.Expr, ...]
     ceiling_terms: tuple[sp.Expr, ...]
     slack: bool                      # an action dimension places the payment in its range
-    scale: sp.Expr                   # unit of the slack when there is no ceiling
+    scale: sp.Expr                   # unit of the slack when there is no ceiling (positive)
+    flow: int = 1                    # +1: the principal pays the agent, -1: the agent pays
 
     @property
     def floor(self) -> sp.Expr:
-        return _extremum(sp.Max, self.floor_terms)
+        return _extremum(sp.Max if self.flow > 0 else sp.Min, self.floor_terms)
 
     @property
     def ceiling(self) -> sp.Expr | None:
-        return _extremum(sp.Min, self.ceiling_terms) if self.ceiling_terms else None
+        if not self.ceiling_terms:
+            return None
+        return _extremum(sp.Min if self.flow > 0 else sp.Max, self.ceiling_terms)
 
     def describe(self) -> str:
         if not self.slack:
@@ -111,6 +121,7 @@ def payment_ranges(d: Derivation) -> dict[sp.Symbol, PaymentRange]:
     s = Screening(model)
     phi = payment_inverse(model)
     slack = slack_payments(d)
+    flow = model.payment_flow
     variables = {sym: v for v in model.variables.values() if v.kind == "payment" for sym in v.symbols()}
     ranges: dict[sp.Symbol, PaymentRange] = {}
     for t in range(s.periods, 0, -1):
@@ -119,11 +130,11 @@ def payment_ranges(d: Derivation) -> dict[sp.Symbol, PaymentRange]:
                 y = s.payment(t, h, i)
                 floor, ceiling = _period_terms(d, s, phi, t, h, i)
                 v = variables[y]
-                if _bound_is_residual(d, f"{y} >= {v.lower:g}"):
-                    floor = (*floor, sp.Float(v.lower))
-                if v.upper is not None:
-                    ceiling = (*ceiling, sp.Float(v.upper))
-                ranges[y] = PaymentRange(y, floor, ceiling, y in slack, _scale(model, s, phi, t, h, i))
+                lower = (sp.Float(v.lower),) if _bound_is_residual(d, f"{y} >= {v.lower:g}") else ()
+                upper = (sp.Float(v.upper),) if v.upper is not None else ()
+                # a lower bound limits the principal's end when it pays (f = 1), the agent's when it is paid
+                floor, ceiling = (floor + lower, ceiling + upper) if flow > 0 else (floor + upper, ceiling + lower)
+                ranges[y] = PaymentRange(y, floor, ceiling, y in slack, _scale(model, s, phi, t, h, i), flow)
     return {y: ranges[y] for y in d.rules}
 
 
@@ -198,7 +209,12 @@ def _scale(model, s, phi, t, h, i) -> sp.Expr:
     hi = sp.Float(variable.upper if variable.upper is not None else variable.lower + UNBOUNDED_SPAN)
     theta = s.theta(t, i)
     span = sp.simplify(phi(theta, hi, sp.Integer(0)) - phi(theta, lo, sp.Integer(0)))
-    return span if span != 0 else sp.Integer(1)
+    if span == 0:
+        return sp.Integer(1)
+    from mechdsl.reduce.assumptions import with_signs
+
+    signed = with_signs(span, model)
+    return span if signed.is_nonnegative else -span if signed.is_nonpositive else sp.Abs(span)
 
 
 __all__ = ["UNBOUNDED_SPAN", "PaymentRange", "PaymentRanges", "payment_ranges", "slack_payments"]
