@@ -133,6 +133,8 @@ _POOL_GROUPS = (0.0, 0.0)  # per action entry: the allocation it belongs to (poo
 REPAIR_STEPS = 16  # bisection steps of the feasibility repair: lambda* within 2^-16 of the boundary
 REPAIR_MARGIN = 1e-10  # the payment LP tightens each constraint by this fraction of its scale
 REPAIR_CHUNK = 1024  # states per batch of payment LPs
+SLACK_D_MAX = 0.99  # cap of a slack without ceiling: at most 49 scales above the floor
+UNBOUNDED_SLACKS = ()  # action entries of the slacks without a ceiling
 ALLOCATION_DIM = 2  # action entries [0, ALLOCATION_DIM) are allocations, the rest payment slacks
 SLACK_DIM = 0
 PAYMENT_COLUMNS = (2, 3)  # CONTRACT_LAYOUT positions of the payments
@@ -207,16 +209,18 @@ def _within(floor: torch.Tensor, ceiling: torch.Tensor, d: torch.Tensor) -> torc
 
 
 def _unbounded(d: torch.Tensor) -> torch.Tensor:
-    """d in [0, 1] -> d^2 / (1 - d^2) in [0, inf): the slack of a payment no upward constraint
-    bounds, in units of its scale (0.33 at d = 0.5, 4.3 at 0.9; d is capped at 1 - 1e-6)."""
-    square = d.clamp(max=1.0 - 1e-6).square()
+    """d in [0, 1] -> d^2 / (1 - d^2): the slack of a payment no upward constraint bounds, in
+    units of its scale (0.33 at d = 0.5, 4.3 at 0.9, at most 49 with d capped at SLACK_D_MAX).
+    The cap keeps random actions from paying without bound (a uniform d pays 1.7 scales on
+    average); a payment more than 49 allocation-cost spans above its floor is not representable."""
+    square = d.clamp(max=SLACK_D_MAX).square()
     return square / (1.0 - square)
 
 
 def _unbounded_inverse(r: torch.Tensor) -> torch.Tensor:
     """The inverse of `_unbounded`: r >= 0 -> sqrt(r / (1 + r)) (negative r, below the floor: 0)."""
     r = r.clamp(min=0.0)
-    return (r / (1.0 + r)).sqrt()
+    return (r / (1.0 + r)).sqrt().clamp(max=SLACK_D_MAX)
 
 
 def _fraction(part: torch.Tensor, whole: torch.Tensor) -> torch.Tensor:

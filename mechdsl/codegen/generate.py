@@ -356,6 +356,8 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
             "allocation_layout": [str(s) for s in layout.action_symbols],
             "ranged": (ranged := _ranged_payments(derivation, layout, fold)),
             "ranged_functions": [f for r in ranged for f in (r.floor, r.ceiling, r.scale) if f is not None],
+            "unbounded_slacks": repr(tuple(len(layout.action_symbols) + r.slack for r in ranged
+                                           if r.slack is not None and r.ceiling is None)),
             "action_inverse": _action_inverse(layout),
             "payment_columns": repr(tuple(contract.index(s) for s in layout.payment_symbols)),
             "payments_linear": _payments_enter_linearly(model),

@@ -102,7 +102,7 @@ def test_slack_payments_follow_their_ranges(bundled):
         elif r.ceiling is not None:
             expected = floor + d[:, slack_names.index(str(symbol))] * np.maximum(at(r.ceiling) - floor, 0)
         else:
-            square = np.minimum(d[:, slack_names.index(str(symbol))], 1 - 1e-6) ** 2
+            square = np.minimum(d[:, slack_names.index(str(symbol))], package.env.SLACK_D_MAX) ** 2
             expected = floor + at(r.scale) * square / (1 - square)
         _close(result.info[symbol.name].numpy(), expected)
 
