@@ -378,7 +378,9 @@ def _repair(quantities, allocations: torch.Tensor, slack: torch.Tensor,
                 part = slice(start, start + REPAIR_CHUNK)
                 candidate[list(PAYMENT_COLUMNS), part], solved[part] = _optimal_payments(
                     quantities, deployed.detach(), columns[part])
-            feasible = solved & (_score(_columns(quantities, columns), candidate, candidate.unbind(0))[1] <= 0)
+            # finite payments only: an infinite one would also blow up the certificate's rounding allowance
+            feasible = solved & torch.isfinite(candidate).all(0) & (
+                _score(_columns(quantities, columns), candidate, candidate.unbind(0))[1] <= 0)
             fixed[columns[feasible]] = True
             repaired = deployed.detach().clone()
             repaired[:, columns[feasible]] = candidate[:, feasible]

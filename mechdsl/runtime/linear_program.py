@@ -117,7 +117,7 @@ def _maximize_linear(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: t
     primal = torch.clamp(_row_times(y, Gt) - h, min=0.0).amax(-1)  # violation of A y + c >= 0
     dual = (q + _row_times(z, G)).abs().amax(-1)
     magnitude = 1.0 + c.abs().amax(-1) + (A.abs() * y.abs().unsqueeze(-2)).sum(-1).amax(-1)
-    solved = (done & (primal <= TOLERANCE * magnitude)
+    solved = (done & torch.isfinite(y).all(-1) & torch.isfinite(z).all(-1) & (primal <= TOLERANCE * magnitude)
               & (dual <= TOLERANCE * (1.0 + q.abs().amax(-1) + A.abs().amax((-1, -2)) * z.abs().amax(-1))))
     return y, solved
 
