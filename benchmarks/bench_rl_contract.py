@@ -163,8 +163,9 @@ def write_markdown(path: Path, args, command: str, trials: list[dict], wall: flo
              f"evaluation on {HELDOUT} held-out states (seed fixed) against the exact optimum "
              f"(mean {optimum:.2f}). Baseline: `random`.", "",
              "Violation rate = deployed contracts (after the env's feasibility repair) that break an original "
-             "constraint; proposals infeasible = the policy's own proposals that did (the repair shrank them "
-             "toward the pooled menu, by 1 - lambda* on average over all states as shown).", "",
+             "constraint; proposals infeasible = the policy's own proposals that did (the repair gave them the "
+             "best feasible payments for their allocations, or shrank them toward the pooled menu: the "
+             "parenthesis is the mean 1 - lambda* of that shrink over all states).", "",
              "| algorithm | seeds | env samples | optimality ratio (mean +- std) | worst seed | "
              "violation rate (mean / max) | proposals infeasible (mean 1 - lambda*) | train wall s | "
              "FLOPs/action (deployed) |",
