@@ -22,6 +22,7 @@ ITERATIONS = 40      # Mehrotra converges in 15-30 iterations on these LPs
 STEP_FRACTION = 0.99  # fraction of the step to the boundary of s, z > 0
 FLOOR = 1e-100       # lower bound of the slacks s and multipliers z (far below any convergence test)
 CHECK_EVERY = 4       # iterations between checks whether every LP of the batch has converged
+DRIFT = 1e3          # a solution beyond DRIFT x (1 + |start|)(1 + |c|) is an ill-posed LP's drift, not an optimum
 TOLERANCE = 1e-11    # primal and dual residuals, relative to their scales, of a solved LP
 CONVERGED = 1e-13     # mean complementarity s o z, relative to 1 + |objective| / m, at which an LP stops
 
@@ -116,8 +117,12 @@ def _maximize_linear(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: t
         y[rows], s[rows], z[rows] = part[4:7]
     primal = torch.clamp(_row_times(y, Gt) - h, min=0.0).amax(-1)  # violation of A y + c >= 0
     dual = (q + _row_times(z, G)).abs().amax(-1)
-    magnitude = 1.0 + c.abs().amax(-1) + (A.abs() * y.abs().unsqueeze(-2)).sum(-1).amax(-1)
-    solved = (done & torch.isfinite(y).all(-1) & torch.isfinite(z).all(-1) & (primal <= TOLERANCE * magnitude)
+    # the scale of the residual test comes from the data and the start, not from y: an iterate that
+    # drifts to huge payments (an ill-posed LP) must not pass by its own magnitude
+    reference = 1.0 + (torch.zeros_like(y) if start is None else start).abs().amax(-1, keepdim=True)
+    magnitude = 1.0 + c.abs().amax(-1) + (A.abs() * reference.unsqueeze(-1)).sum(-1).amax(-1)
+    bounded = y.abs().amax(-1) <= DRIFT * reference.squeeze(-1) * (1.0 + c.abs().amax(-1))
+    solved = (done & bounded & torch.isfinite(y).all(-1) & torch.isfinite(z).all(-1) & (primal <= TOLERANCE * magnitude)
               & (dual <= TOLERANCE * (1.0 + q.abs().amax(-1) + A.abs().amax((-1, -2)) * z.abs().amax(-1))))
     return y, solved
 
