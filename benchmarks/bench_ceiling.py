@@ -18,7 +18,6 @@ principal's objective (positive on these specs).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -35,8 +34,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mechdsl.codegen.generate import render  # noqa: E402
+from mechdsl.codegen import compile_spec  # noqa: E402
 from mechdsl.lang import load_source  # noqa: E402
+from mechdsl.rl.runs import load_package  # noqa: E402
 from mechdsl.solve.exact import solve  # noqa: E402
 from mechdsl.solve.state import with_derived  # noqa: E402
 
@@ -58,21 +58,6 @@ out.mkdir(parents=True, exist_ok=True)
 for name, text in render(model, source=source).items():
     (out / name).write_text(text)
 """
-
-
-def load_package(folder: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py", submodule_search_locations=[str(folder)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def write_package(files: dict[str, str], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
 
 
 def baseline_package(revision: str, spec: str, overrides: dict, folder: Path, tree: Path) -> Path:
@@ -105,7 +90,8 @@ def measure(label: str, spec: str, overrides: dict, args, scratch: Path) -> dict
     source = (ROOT / spec).read_text(encoding="utf-8")
     model = load_source(source, Path(spec).name, overrides)
     slug = label.replace(" ", "_").replace("=", "")
-    env = load_package(write_package(render(model, source=source), scratch / f"new_{slug}"), f"_ceiling_new_{slug}").env
+    compile_spec(model, scratch / f"new_{slug}", source=source)
+    env = load_package(scratch / f"new_{slug}").env
     states = env.sample_states(args.states, torch.Generator().manual_seed(args.seed), dtype=torch.float64)
     start = time.perf_counter()
     contract, optimum = exact_contracts(model, env, states)
@@ -130,7 +116,7 @@ def measure(label: str, spec: str, overrides: dict, args, scratch: Path) -> dict
                 "least_infeasible": float((violation > 0).double().mean())})
     if args.baseline_commit:
         folder = baseline_package(args.baseline_commit, spec, overrides, scratch / f"old_{slug}", scratch / "baseline")
-        old = load_package(folder, f"_ceiling_old_{slug}").env
+        old = load_package(folder).env
         result = old.evaluate(states, action[:, :env.ALLOCATION_DIM])
         row.update({"baseline_mean": float((result.reward / optimum).mean()),
                     "baseline_worst": float((result.reward / optimum).min())})

@@ -42,6 +42,7 @@ from typing import NamedTuple
 import torch
 
 from mechdsl.rl.env import StepResult
+from mechdsl.runtime.linear_program import maximize_linear
 
 from . import formulas
 
@@ -184,7 +185,6 @@ ALLOCATION_DIM = 6  # action entries [0, ALLOCATION_DIM) are allocations, the re
 SLACK_DIM = 6
 PAYMENT_COLUMNS = (2, 3, 8, 9, 10, 11)  # CONTRACT_LAYOUT positions of the payments
 PAYMENT_FLOW = 1  # +1: payments go to the agent, -1: the agent pays (slacks move toward the agent)
-PAYMENTS_ENTER_LINEARLY = True  # utility and objective affine in the payments
 
 
 class _Tensors(NamedTuple):
@@ -325,8 +325,6 @@ def _optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor
     each constraint tightened by REPAIR_MARGIN of its scale so the result passes the certificate.
     Also returns, per state, whether the LP was solved (False: no payments make the allocations
     feasible)."""
-    from mechdsl.runtime.linear_program import maximize_linear
-
     n, width = len(PAYMENT_COLUMNS), columns.shape[0]
     state = quantities[0][:, columns].t().to(torch.float64).repeat(n + 1, 1)  # block k: probe k
     probe = decisions[:, columns].to(torch.float64).repeat(1, n + 1)
@@ -337,9 +335,9 @@ def _optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor
     slacks = slacks.reshape(-1, n + 1, width)
     c = slacks[:, 0]                                          # (m, F)
     A = slacks[:, 1:] - c.unsqueeze(1)                        # (m, n, F)
-    rows = (torch.isfinite(c) & (A.abs().amax(1) > 0)).any(1)  # constraints that involve a payment
-    c, A = c[rows], A[rows]
-    keep = torch.isfinite(c) & (A.abs().amax(1) > 0)
+    depends = torch.isfinite(c) & (A.abs().amax(1) > 0)  # (m, F): the constraint involves a payment
+    rows = depends.any(1)
+    c, A, keep = c[rows], A[rows], depends[rows]
     start = decisions[list(PAYMENT_COLUMNS)][:, columns].to(torch.float64)
     margin = REPAIR_MARGIN * (1.0 + c.abs() + (A.abs() * start.abs().unsqueeze(0)).sum(1))
     c = torch.where(keep, c - margin, torch.ones_like(c))
@@ -528,7 +526,7 @@ def action_from_contract(state: torch.Tensor, contract: dict[str, torch.Tensor])
     batch = state.shape[0]
     rows, (v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1, v_P_W, v_c, v_E,) = _state_quantities(state)
     v_T1__0, v_T1__1, v_R1__0, v_R1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1 = [torch.as_tensor(contract[name]).to(state).expand(batch) for name in CONTRACT_LAYOUT]
-    d = [rows[0]] * len(ACTION_LAYOUT)
+    d: list[torch.Tensor | None] = [None] * len(ACTION_LAYOUT)  # every entry is set below
     d[0] = ((v_T1__0 - 0.0) / 150.0).clamp(0.0, 1.0)
     d[1] = _fraction(v_T1__1 - v_T1__0, 150.0 - v_T1__0)
     d[2] = ((v_T2__0_0 - 0.0) / 150.0).clamp(0.0, 1.0)

@@ -159,6 +159,11 @@ def _targets(names: list[str]) -> str:
 
 
 # ------------------------------------------------------------------ action map
+def _chain_predecessors(layout: Layout) -> dict[sp.Symbol, sp.Symbol]:
+    """Each allocation after the first of a monotone chain -> the entry before it."""
+    return {b: a for chain in layout.chains for a, b in zip(chain.symbols, chain.symbols[1:])}
+
+
 def _action_map(layout: Layout) -> dict:
     """Raw action a in [-1, 1] -> allocation. Every entry first becomes
     lo + (hi - lo) d = mid + half a with d = (a + 1) / 2 (one `addcmul` for all entries);
@@ -166,15 +171,14 @@ def _action_map(layout: Layout) -> dict:
     x_k = x_{k-1} + (hi - x_{k-1}) d_k, which is non-decreasing, within [lo, hi] and onto
     the monotone set."""
     names = layout.names
-    chained = {s: chain for chain in layout.chains for s in chain.symbols}
+    predecessor = _chain_predecessors(layout)
     mid, half, targets, successors = [], [], [], []
     for column, symbol in enumerate(layout.action_symbols):
         lo, hi = layout.bounds[symbol]
         mid.append(lo + (hi - lo) / 2)
         half.append((hi - lo) / 2)
-        chain = chained.get(symbol)
-        if chain is not None and chain.symbols[0] != symbol:
-            previous = names[chain.symbols[chain.symbols.index(symbol) - 1]]
+        if symbol in predecessor:
+            previous = names[predecessor[symbol]]
             successors.append((names[symbol], f"{previous} + ({float_literal(hi)} - {previous}) * d[{column}]"))
             targets.append("_")
         else:
@@ -264,14 +268,13 @@ def _action_inverse(layout: Layout) -> list[tuple[int, str]]:
     """(action column, code of d in [0, 1]) inverting `_action_map` for the allocations:
     d = (x - lo) / (hi - lo), or d_k = (x_k - x_{k-1}) / (hi - x_{k-1}) along a chain."""
     names = layout.names
-    chained = {s: chain for chain in layout.chains for s in chain.symbols}
+    predecessor = _chain_predecessors(layout)
     out = []
     for column, symbol in enumerate(layout.action_symbols):
         lo, hi = layout.bounds[symbol]
-        chain = chained.get(symbol)
         x = names[symbol]
-        if chain is not None and chain.symbols[0] != symbol:
-            previous = names[chain.symbols[chain.symbols.index(symbol) - 1]]
+        if symbol in predecessor:
+            previous = names[predecessor[symbol]]
             out.append((column, f"_fraction({x} - {previous}, {float_literal(hi)} - {previous})"))
         else:
             out.append((column, f"(({x} - {float_literal(lo)}) / {float_literal(hi - lo)}).clamp(0.0, 1.0)"))
@@ -317,7 +320,7 @@ def _spec_json(model: Model, layout: Layout, derivation: Derivation) -> str:
         "constraints": [c.text for c in model.constraints],
         "train": {k: model.train[k] for k in sorted(model.train)},
         "state_layout": [str(s) for s in layout.state_symbols],
-        "action_layout": [str(s) for s in layout.action_symbols] + [f"slack {s}" for s in layout.slack_symbols],
+        "action_layout": layout.action_names(),
         "payment_ranges": {str(k): r.describe() for k, r in derivation.payment_ranges.items()},
         "payment_rules": {str(k): str(v) for k, v in derivation.rules.items()},
         "monotone_chains": [[str(s) for s in c.symbols] for c in layout.chains],
@@ -352,7 +355,7 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
             "source_name": Path(model.path).name,
             "source": source if source is not None else Path(model.path).read_text(encoding="utf-8"),
             "state_layout": [str(s) for s in layout.state_symbols],
-            "action_layout": [str(s) for s in layout.action_symbols] + [f"slack {s}" for s in layout.slack_symbols],
+            "action_layout": layout.action_names(),
             "allocation_layout": [str(s) for s in layout.action_symbols],
             "ranged": (ranged := _ranged_payments(derivation, layout, fold)),
             "ranged_functions": [f for r in ranged for f in (r.floor, r.ceiling, r.scale) if f is not None],
@@ -360,7 +363,7 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
                                            if r.slack is not None and r.ceiling is None)),
             "action_inverse": _action_inverse(layout),
             "payment_columns": repr(tuple(contract.index(s) for s in layout.payment_symbols)),
-            "payments_linear": _payments_enter_linearly(model),
+            "payments_linear": _payments_enter_linearly(model),  # chooses the repair's LP branch
             "payment_flow": repr(int(model.payment_flow)),
             "contract_layout": [str(s) for s in contract],
             "state_low": layout.state_low,

@@ -62,6 +62,10 @@ class Layout:
     chains: tuple[Chain, ...]
     slack_symbols: tuple[sp.Symbol, ...] = ()  # payments with a slack action entry, after the allocations
 
+    def action_names(self) -> list[str]:
+        """ACTION_LAYOUT: the allocations, then `slack <payment>` entries."""
+        return [str(s) for s in self.action_symbols] + [f"slack {s}" for s in self.slack_symbols]
+
 
 def _entities(model: Model) -> list[Indexed]:
     return [*model.constants.values(), *model.state_entities(), *model.derived.values(), *model.variables.values()]

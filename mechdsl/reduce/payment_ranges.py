@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from mechdsl.reduce.assumptions import with_signs
 from mechdsl.reduce.chain import StepRecord
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.reduce.payment_inverse import payment_inverse
@@ -168,8 +169,6 @@ class PaymentRanges:
 
 
 def _objective_decreases_in_payments(d: Derivation) -> bool:
-    from mechdsl.reduce.assumptions import with_signs
-
     objective = d.model.objective
     sign = -1 if objective.sense == "maximize" else 1
     return all(with_signs(sign * sp.diff(objective.expr, y), d.model).is_nonnegative for y in d.payment_ranges)
@@ -211,8 +210,6 @@ def _scale(model, s, phi, t, h, i) -> sp.Expr:
     span = sp.simplify(phi(theta, hi, sp.Integer(0)) - phi(theta, lo, sp.Integer(0)))
     if span == 0:
         return sp.Integer(1)
-    from mechdsl.reduce.assumptions import with_signs
-
     signed = with_signs(span, model)
     return span if signed.is_nonnegative else -span if signed.is_nonpositive else sp.Abs(span)
 
