@@ -27,7 +27,8 @@ from mechdsl.codegen import generate
 from mechdsl.codegen.printer import UnsafeIdentifier, check_identifier, float_literal
 from mechdsl.model import all_indices
 from mechdsl.scenario.model import SLOT, Draw, ScenarioModel
-from mechdsl.scenario.tensorize import Family, NoMatch, Tensorizer, wrap
+from mechdsl.scenario.linebreak import wrap
+from mechdsl.scenario.tensorize import Family, NoMatch, Tensorizer
 
 FILES = {"__init__.py": "scenario_init.py.j2", "env.py": "scenario_env.py.j2", "spec.mech": "scenario_spec.mech.j2",
          "README.md": "scenario_README.md.j2"}
@@ -92,7 +93,8 @@ class _Compiler:
             local = f"f_{name}"
             shape = places[next(iter(entries.values()))][0].shape
             exprs = {index: self.model.intermediates[symbol].xreplace(self.fold) for index, symbol in entries.items()}
-            self.inter_lines[local], self.inter_reads[local] = self.family_lines(local, exprs, shape, f"{name}: {shape}")
+            lines, reads = self.family_lines(local, exprs, shape, f"{name}: {shape}")
+            self.inter_lines[local], self.inter_reads[local] = lines, reads
         self.inter_order = self._topological(list(self.inter_lines))
 
     def _topological(self, locals_: list[str]) -> list[str]:

@@ -31,7 +31,6 @@ computed, only the order of floating-point operations. A family that does not al
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import count
@@ -41,9 +40,6 @@ import sympy as sp
 
 from mechdsl.codegen.printer import TensorPrinter, check_identifier, float_literal
 from mechdsl.model import all_indices
-
-LINE_LIMIT = 120  # the longest generated line
-
 
 class NoMatch(Exception):
     """The entries of a family (or the columns at one node) do not share one template."""
@@ -86,7 +82,8 @@ class View:
 class ScenarioPrinter(TensorPrinter):
     """`TensorPrinter` plus the scenario functions and the template nodes:
     mod -> torch.remainder (the sign of the divisor, unlike fmod), floor -> torch.floor,
-    step -> torch.heaviside with a 0-d value of x's dtype (printing x once), a view leaf ->
+    step -> `_step(x, h0)` (the env's torch.heaviside with a 0-d value of x's dtype, so that
+    x is printed once), a view leaf ->
     its indexing code, AxisSum / AxisProd -> `.sum(d)` / `.prod(d)`."""
 
     def __init__(self, names: dict[sp.Symbol, str], codes: dict[sp.Symbol, str] | None = None):
@@ -110,9 +107,7 @@ class ScenarioPrinter(TensorPrinter):
     def _print_Heaviside(self, expr):
         x = self._print(expr.args[0])
         h0 = float_literal(expr.args[1]) if len(expr.args) > 1 else "0.5"
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", x):
-            return f"_step({x}, {h0})"
-        return f"torch.heaviside({x}, {x}.new_full((), {h0}))"
+        return f"_step({x}, {h0})"
 
     def _print_AxisSum(self, expr):
         return f"{self.parenthesize(expr.args[0], 1000)}.sum({int(expr.args[1])})"
@@ -213,7 +208,10 @@ class Tensorizer:
         constant) as a tensor of rank 1 + rank, broadcast along the axes it lacks."""
         code = family.local
         if any(kind == "const" for kind, _ in mapping):
-            code += "[" + ", ".join([":"] + [str(v) if kind == "const" else ":" for kind, v in mapping]).rstrip(", :") + "]"
+            index = [":"] + [str(v) if kind == "const" else ":" for kind, v in mapping]
+            while index[-1] == ":":
+                index.pop()
+            code += f"[{', '.join(index)}]"
         order = [v for kind, v in mapping if kind == "axis"]
         if order != sorted(order):
             code += f".permute(0, {', '.join(str(1 + order.index(a)) for a in sorted(order))})"
@@ -422,74 +420,4 @@ def _tuple(values: tuple[float, ...]) -> str:
     return "(" + ", ".join(float_literal(v) for v in values) + ("," if len(values) == 1 else "") + ")"
 
 
-def wrap(line: str, indent: str = "    ", limit: int = LINE_LIMIT, inside: bool = False) -> list[str]:
-    """`line` (a statement, without its indentation; with `inside`, items of an enclosing
-    bracket) broken after commas or before operators inside brackets, so that no line,
-    indented by `indent`, is longer than `limit`; a long right-hand side is parenthesised."""
-    if len(indent) + len(line) <= limit:
-        return [indent + line]
-    code, comment = _split_comment(line)
-    head, sep, rhs = code.partition(" = ")
-    if sep and not inside and not _bracketed(rhs):
-        code = f"{head} = ({rhs})"
-    lines, rest, level, depth = [], code, indent, int(inside)
-    while len(level) + len(rest) > limit:
-        cut, depth_after = _break_point(rest, limit - len(level), depth)
-        if cut is None:
-            break
-        lines.append(level + rest[:cut].rstrip())
-        rest, level, depth = rest[cut:].lstrip(), indent if inside else indent + "    ", depth_after
-    lines.append(level + rest)
-    if comment:
-        lines.insert(0, indent + comment)
-    return lines
-
-
-def _split_comment(line: str) -> tuple[str, str]:
-    depth, quote = 0, None
-    for i, ch in enumerate(line):
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#" and depth == 0:
-            return line[:i].rstrip(), line[i:]
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-    return line, ""
-
-
-def _bracketed(code: str) -> bool:
-    """`code` is one bracket pair around everything (so that newlines inside are legal)."""
-    if not code.startswith("("):
-        return False
-    depth = 0
-    for i, ch in enumerate(code):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if depth == 0 and i < len(code) - 1:
-            return False
-    return True
-
-
-def _break_point(code: str, width: int, depth: int = 0) -> tuple[int | None, int]:
-    """The last position <= width after a comma or before an operator inside brackets
-    (outside string literals), and the bracket depth there; `depth` is the depth at 0."""
-    best, quote = (None, depth), None
-    for i, ch in enumerate(code[: width + 1]):
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == " " and depth > 0 and i > 0 and (code[i - 1] == "," or code[i + 1:i + 3] in ("+ ", "- ")):
-            best = (i + 1 if code[i - 1] == "," else i, depth)
-    return best
-
-
-__all__ = ["AxisSum", "Family", "NoMatch", "ScenarioPrinter", "Tensorizer", "wrap"]
+__all__ = ["AxisSum", "AxisProd", "Family", "NoMatch", "ScenarioPrinter", "Tensorizer"]
