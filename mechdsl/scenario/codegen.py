@@ -64,24 +64,10 @@ class _Compiler:
         model = self.model
         self.fold = model.constant_substitution()
         places: dict[sp.Symbol, tuple[Family, tuple[int, ...]]] = {}
-        start = 0
-        for state in model.states.values():
-            family = Family(check_identifier(f"s_{state.name}"), tuple(state.shape))
-            for index, symbol in zip(all_indices(state.shape), state.symbols()):
-                places[symbol] = (family, index)
-            width = math.prod(state.shape)
-            self.columns[family.local] = (start, start + width, family.shape)
-            start += width
+        end = self._lay_out("s", model.states.values(), places)
         places[sp.Symbol(SLOT, real=True)] = (Family("s_slot", ()), ())
-        self.columns["s_slot"] = (start, start + 1, ())
-        start = 0
-        for action in model.actions.values():
-            family = Family(check_identifier(f"d_{action.name}"), tuple(action.shape))
-            for index, symbol in zip(all_indices(action.shape), action.symbols()):
-                places[symbol] = (family, index)
-            width = math.prod(action.shape)
-            self.columns[family.local] = (start, start + width, family.shape)
-            start += width
+        self.columns["s_slot"] = (end, end + 1, ())
+        self._lay_out("d", model.actions.values(), places)
         families = _intermediate_families(model)
         for name, entries in families.items():
             shape = tuple(max(index[k] for index in entries) + 1 for k in range(len(next(iter(entries)))))
@@ -96,6 +82,19 @@ class _Compiler:
             lines, reads = self.family_lines(local, exprs, shape, f"{name}: {shape}")
             self.inter_lines[local], self.inter_reads[local] = lines, reads
         self.inter_order = self._topological(list(self.inter_lines))
+
+    def _lay_out(self, prefix: str, entities, places: dict) -> int:
+        """One family `<prefix>_<name>` per state variable or action, on consecutive columns
+        of the flat state or decisions (row-major entries); returns the end column."""
+        start = 0
+        for entity in entities:
+            family = Family(check_identifier(f"{prefix}_{entity.name}"), tuple(entity.shape))
+            for index, symbol in zip(all_indices(entity.shape), entity.symbols()):
+                places[symbol] = (family, index)
+            width = math.prod(entity.shape)
+            self.columns[family.local] = (start, start + width, family.shape)
+            start += width
+        return start
 
     def _topological(self, locals_: list[str]) -> list[str]:
         order, done = [], set()
@@ -156,13 +155,7 @@ class _Compiler:
     def body(self, outputs: list[tuple[list[str], set[str]]], defined: set[str] = frozenset()) -> list[str]:
         """Unpacked inputs, the intermediates the outputs need (in dependency order), then the
         outputs' own statements; every line wrapped to LINE_LIMIT."""
-        needed: set[str] = set()
-        stack = [r for _, reads in outputs for r in reads]
-        while stack:
-            local = stack.pop()
-            if local not in needed:
-                needed.add(local)
-                stack.extend(self.inter_reads.get(local, ()))
+        needed = self._closure({r for _, reads in outputs for r in reads})
         lines = []
         for local in self.columns:
             if local in needed and local not in defined:
@@ -216,6 +209,7 @@ class _Compiler:
         return lines
 
     def _closure(self, reads: set[str]) -> set[str]:
+        """`reads` and every family the intermediates among them read, transitively."""
         out, stack = set(), list(reads)
         while stack:
             local = stack.pop()
