@@ -51,12 +51,6 @@ class Indexed:
     def symbols(self) -> list[sp.Symbol]:
         return [self.symbol(*i) for i in all_indices(self.shape)]
 
-    def array(self) -> sp.Array:
-        return sp.Array(self.symbols(), self.shape) if self.shape else sp.Array([self.symbol()])
-
-    def entry(self, flat: int) -> tuple[int, ...]:
-        return list(all_indices(self.shape))[flat]
-
 
 @dataclass(frozen=True)
 class ConstParam(Indexed):

@@ -70,10 +70,6 @@ class Derivation:
         """The spec's own monotone/plain constraints and payment bounds kept as residuals."""
         return [c for c in self.residual if not c.name.startswith("upward IIC")]
 
-    def residual_in_allocations(self) -> list[Inequality]:
-        closed = self.closed_form()
-        return [Inequality(c.name, c.g.xreplace(closed)) for c in self.residual]
-
     @property
     def allocation_symbols(self) -> list[sp.Symbol]:
         return [s for v in self.model.variables.values() if v.kind == "allocation" for s in v.symbols()]

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from mechdsl.reduce.assumptions import with_signs
-from mechdsl.reduce.chain import StepRecord
+from mechdsl.reduce.chain import Reduction, StepRecord
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.reduce.payment_inverse import payment_inverse
 from mechdsl.reduce.structure import Screening
@@ -140,13 +140,10 @@ def payment_ranges(d: Derivation) -> dict[sp.Symbol, PaymentRange]:
 
 
 @dataclass
-class PaymentRanges:
+class PaymentRanges(Reduction):
     """Last step of the chain: each payment's range and whether it needs a slack."""
 
     name: str = "payment ranges"
-
-    def accepts(self, d: Derivation) -> tuple[bool, str]:
-        return True, ""
 
     def apply(self, d: Derivation):
         record = StepRecord(self.name, 0.0)
@@ -162,10 +159,7 @@ class PaymentRanges:
         else:
             record.assumed.append("no residual constraint involves a payment; SymPy could not prove that the "
                                   "objective decreases in every payment, so the least payments are assumed optimal")
-        return d, None, record
-
-    def invert(self, solution, data):
-        return solution
+        return d, record
 
 
 def _objective_decreases_in_payments(d: Derivation) -> bool:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from mechdsl.model import Model
-from mechdsl.reduce.chain import ReductionRefused, StepRecord
+from mechdsl.reduce.chain import Reduction, ReductionRefused, StepRecord
 from mechdsl.reduce.derivation import Derivation, Inequality
 from mechdsl.reduce.payment_inverse import payment_inverse
 from mechdsl.reduce.payment_ranges import PaymentRanges
@@ -43,7 +43,7 @@ def _history_label(h: tuple[int, ...]) -> str:
 
 
 @dataclass
-class CheckScreeningModel:
+class CheckScreeningModel(Reduction):
     name: str = "screening preconditions"
 
     def accepts(self, d: Derivation) -> tuple[bool, str]:
@@ -61,32 +61,23 @@ class CheckScreeningModel:
             raise ReductionRefused(verdict.message)
         record = StepRecord(self.name, 0.0, assumed=["types sorted ascending in every period"],
                             proved=[verdict.message])
-        return d, None, record
-
-    def invert(self, solution, data):
-        return solution
+        return d, record
 
 
 @dataclass
-class TruthfulLaterPlay:
+class TruthfulLaterPlay(Reduction):
     name: str = "truthful continuation"
-
-    def accepts(self, d: Derivation) -> tuple[bool, str]:
-        return True, ""
 
     def apply(self, d: Derivation):
         record = StepRecord(self.name, 0.0)
         if len(d.model.periods) > 1:
             record.proved.append("IIC with optimal later play = IIC with truthful later play, because IC is "
                                  "imposed at every later history (on and off the path)")
-        return d, None, record
-
-    def invert(self, solution, data):
-        return solution
+        return d, record
 
 
 @dataclass
-class ScreenPeriod:
+class ScreenPeriod(Reduction):
     """Least payments of period t at every history; see the module docstring."""
 
     t: int
@@ -94,11 +85,6 @@ class ScreenPeriod:
 
     def __post_init__(self):
         self.name = f"screen period {self.t}"
-
-    def accepts(self, d: Derivation) -> tuple[bool, str]:
-        later = [s for t in range(self.t + 1, len(d.model.periods) + 1)
-                 for s in Screening(d.model).histories(t)]
-        return True, "" if later is not None else ""
 
     def apply(self, d: Derivation):
         s = Screening(d.model)
@@ -115,7 +101,7 @@ class ScreenPeriod:
         if final and d.model.ir_scope() == "lifetime" and s.periods > 1:
             record.assumed.append("lifetime IR: the least-payment rule normalises the lowest later-period "
                                   "utility to 0 (without loss when utility is linear in the payment)")
-        return d, None, record
+        return d, record
 
     def _final_block(self, d, s, phi, h, where, record) -> None:
         """Static screening at history h of the last period (Theorem 2 for linear utility)."""
@@ -173,14 +159,11 @@ class ScreenPeriod:
 
 
 @dataclass
-class CarryDeclaredConstraints:
+class CarryDeclaredConstraints(Reduction):
     """Bounds on payments and the user's own constraints stay as residual constraints
     unless SymPy proves them from the payment rules and the sign facts."""
 
     name: str = "declared constraints"
-
-    def accepts(self, d: Derivation) -> tuple[bool, str]:
-        return True, ""
 
     def apply(self, d: Derivation):
         from mechdsl.reduce.assumptions import with_signs
@@ -205,10 +188,7 @@ class CarryDeclaredConstraints:
         for name, g in d.model.declared_inequalities():
             d.residual.append(Inequality(name, g))
             record.residual.append(f"declared: {name}")
-        return d, None, record
-
-    def invert(self, solution, data):
-        return solution
+        return d, record
 
 
 def screening_steps(model: Model) -> list:
