@@ -234,25 +234,6 @@ class Model:
                 return c.scope
         return None
 
-    def declared_inequalities(self) -> list[tuple[str, sp.Expr]]:
-        """The spec's own `monotone` and plain constraints as (name, g) meaning g >= 0
-        (an equality g == 0 gives both g >= 0 and -g >= 0)."""
-        out: list[tuple[str, sp.Expr]] = []
-        for c in self.constraints:
-            if c.kind == "monotone":
-                for name in c.names:
-                    var = self.variables[name]
-                    for index in all_indices(var.shape):
-                        if index[-1] > 0:
-                            prev = index[:-1] + (index[-1] - 1,)
-                            out.append((f"monotone {name}{list(index)}", var.symbol(*index) - var.symbol(*prev)))
-            elif c.kind == "plain":
-                for n, (g, op) in enumerate(c.instances):
-                    out.append((f"line {c.line}: {c.text} [{n}]", g))
-                    if op == "==":
-                        out.append((f"line {c.line}: {c.text} [{n}] (<=)", -g))
-        return out
-
     def summary(self) -> str:
         """A one-screen description of the model (what `mechdsl check` prints)."""
         lines = [f"mechanism {self.name}  ({self.path})"]

@@ -18,9 +18,10 @@ import cvxpy as cp
 import numpy as np
 import sympy as sp
 
+from mechdsl import constraints as constraint_families
+from mechdsl.constraints import BOUNDS, TRUTHFUL
 from mechdsl.model import Model
 from mechdsl.reduce.derivation import Derivation
-from mechdsl.reduce.structure import Screening
 from mechdsl.solve.certificate import Certificate, certify
 from mechdsl.solve.to_cvxpy import NotConvexible, to_cvxpy
 
@@ -47,35 +48,16 @@ def numeric_substitution(model: Model, state: dict[str, float]) -> dict[sp.Symbo
 
 
 def original_constraints(model: Model) -> list[tuple[str, sp.Expr]]:
-    """Every original constraint as (name, g) meaning g >= 0, with truthful later play."""
-    s = Screening(model)
-    out: list[tuple[str, sp.Expr]] = []
-    lifetime = model.ir_scope() == "lifetime"
-    for t in range(1, s.periods + 1):
-        for h in s.histories(t):
-            where = f"period {t}" + (f" after {list(h)}" if h else "")
-            for i in range(s.K):
-                stay = s.u(t, i, h, i) + s.continuation(t, i, h, i)
-                if not lifetime:
-                    out.append((f"IR {where} type {i}", s.u(t, i, h, i)))
-                elif t == 1:
-                    out.append((f"lifetime IR type {i}", stay))
-                for r in range(s.K):
-                    if r != i:
-                        out.append((f"IC {where} type {i} vs {r}", stay - s.u(t, i, h, r) - s.continuation(t, i, h, r)))
-    out.extend(model.declared_inequalities())
-    return out
+    """Every original constraint as (label, g) meaning g >= 0, with truthful later play
+    (`mechdsl.constraints`; the bounds are the CVXPY variables' own, `cvxpy_variables`)."""
+    return [(c.name, c.g) for c in constraint_families.original_constraints(model, TRUTHFUL)]
 
 
-def _variables(model: Model) -> tuple[dict[sp.Symbol, cp.Variable], list]:
-    variables, bounds = {}, []
-    for v in model.variables.values():
-        for symbol in v.symbols():
-            var = cp.Variable(name=symbol.name.replace(" ", ""))
-            variables[symbol] = var
-            bounds.append(var >= v.lower)
-            if v.upper is not None:
-                bounds.append(var <= v.upper)
+def cvxpy_variables(model: Model) -> tuple[dict[sp.Symbol, cp.Variable], list]:
+    """One CVXPY variable per decision symbol and the bounds family as `var >= lower`, `var <= upper`."""
+    variables = {s: cp.Variable(name=s.name.replace(" ", "")) for s in model.decision_symbols()}
+    bounds = [variables[symbol] >= value if side == "lower" else variables[symbol] <= value
+              for symbol, side, value in (c.bound for c in BOUNDS.instances(model))]
     return variables, bounds
 
 
@@ -104,7 +86,7 @@ def _solve_convex(model: Model, state: dict[str, float], inequalities: list[sp.E
     """Maximise/minimise the objective subject to bounds and `g >= 0` for each g, in CVXPY
     with the state's numbers substituted; None when the problem is not DCP."""
     numbers = numeric_substitution(model, state)
-    variables, constraints = _variables(model)
+    variables, constraints = cvxpy_variables(model)
     try:
         objective = _objective(model, numbers, variables)
         for g in inequalities:
