@@ -37,6 +37,17 @@ class Distribution:
     def __str__(self) -> str:
         return f"{self.name}({', '.join(f'{a:g}' for a in self.args)})"
 
+    def support(self) -> tuple[float, float]:
+        """[lowest, highest] value of a scalar draw (normal: mean +- 3 sd; dirichlet: [0, 1])."""
+        a = self.args
+        if self.name == "normal":
+            return a[0] - 3 * a[1], a[0] + 3 * a[1]
+        if self.name == "choice":
+            return min(a), max(a)
+        if self.name == "dirichlet":
+            return 0.0, 1.0
+        return a[0], a[1]
+
 
 @dataclass(frozen=True)
 class Indexed:
@@ -82,10 +93,7 @@ class TypeVector(Indexed):
         """[lowest, highest] value type k can take (normal draws: mean +- 3 sd)."""
         if self.values is not None:
             return self.values[k], self.values[k]
-        d = self.distributions[k]
-        if d.name == "normal":
-            return d.args[0] - 3 * d.args[1], d.args[0] + 3 * d.args[1]
-        return d.args[0], d.args[1]
+        return self.distributions[k].support()
 
     def lower_bound(self, k: int) -> float | None:
         """A value type k never falls below (None for a normal draw)."""
