@@ -26,6 +26,19 @@ def all_indices(shape: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
     return itertools.product(*(range(n) for n in shape))
 
 
+def exact_constants(constants, derived, inline_lets: bool = False) -> dict[sp.Symbol, sp.Expr]:
+    """Constant folding: each `param` constant -> the decimal the spec wrote, exactly
+    (`Rational(repr(value))`), and each `let` (in dependency order) -> its definition with those
+    values substituted, when that leaves no free symbol (constant-only lets). `inline_lets`
+    maps every let to its substituted definition (the scenario generator inlines lets of state)."""
+    fold: dict[sp.Symbol, sp.Expr] = {c.symbol(): sp.Rational(repr(float(c.value))) for c in constants.values()}
+    for d in derived.values():
+        value = d.expr.xreplace(fold)
+        if inline_lets or not value.free_symbols:
+            fold[d.symbol()] = value
+    return fold
+
+
 @dataclass(frozen=True)
 class Distribution:
     """A random draw: `uniform(a, b)`, `loguniform(a, b)`, `normal(mu, sd)`,
