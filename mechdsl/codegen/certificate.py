@@ -43,6 +43,7 @@ from mechdsl.codegen.printer import float_literal, print_expression
 from mechdsl.constraints import BOUNDS, DECLARED, ITEM_FAMILIES, OPTIMAL, ItemFamily, Screening
 from mechdsl.constraints.families import Incentive, LifetimeIR, PerPeriodIR
 from mechdsl.model import Model
+from mechdsl.tolerances import VIOLATION_TOLERANCE
 
 UTILITY_ARGUMENTS = ("type_value", "allocation", "payment")  # `_utility`'s own parameters
 
@@ -63,6 +64,7 @@ class CertificateCode:
     statements: tuple[tuple[str, str], ...]   # (local, code), in order
     slacks: tuple[tuple[str, str], ...]       # (label, code of an (n, B) block of slacks)
     utilities: tuple[tuple[str, str], ...]    # ("u<t>[h..., i]", code) truthful utilities
+    violation_tolerance: str = repr(VIOLATION_TOLERANCE)  # rendered as VIOLATION_TOLERANCE (`mechdsl.tolerances`)
 
 
 def _rows(layout_symbols: list[sp.Symbol], wanted: list[sp.Symbol], what: str) -> tuple[int, int]:

@@ -21,9 +21,11 @@ import sympy as sp
 from mechdsl import constraints as constraint_families
 from mechdsl.constraints import BOUNDS, TRUTHFUL
 from mechdsl.model import Model
+from mechdsl.seeds import SLSQP_START_SEED
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.solve.certificate import Certificate, certify
 from mechdsl.solve.to_cvxpy import NotConvexible, to_cvxpy
+from mechdsl.tolerances import LOCAL_FEASIBILITY_TOLERANCE, SCS_ACCURACY, SLSQP_ACCURACY
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def _solve_cvxpy(problem: cp.Problem) -> None:
     try:
         problem.solve(solver=cp.CLARABEL)
     except cp.error.SolverError:
-        problem.solve(solver=cp.SCS, eps=1e-9, max_iters=200000)
+        problem.solve(solver=cp.SCS, eps=SCS_ACCURACY, max_iters=200000)
 
 
 def _finish(model: Model, state: dict[str, float], contract: dict[str, float], solver: str) -> Solution:
@@ -124,7 +126,7 @@ def _complete(derivation: Derivation, state: dict[str, float], allocations: dict
     return contract
 
 
-def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int = 3, seed: int = 0) -> Solution:
+def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int = 3, seed: int = SLSQP_START_SEED) -> Solution:
     """SLSQP on the reduced constraint set over allocations AND payments (payments may exceed
     the least-payment rule, which matters in dynamic contracts), started from least-payment
     contracts; local, so it is reported as such when the problem is not convex."""
@@ -164,8 +166,8 @@ def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int 
         with np.errstate(divide="ignore", invalid="ignore"):
             result = minimize(lambda z: float(objective(z)), z0, method="SLSQP", bounds=bounds,
                               jac=lambda z: np.asarray(gradient(z), dtype=float), constraints=[constraint],
-                              options={"maxiter": 1000, "ftol": 1e-12})
-        feasible = bool(np.all(constraint["fun"](result.x) >= -1e-7))
+                              options={"maxiter": 1000, "ftol": SLSQP_ACCURACY})
+        feasible = bool(np.all(constraint["fun"](result.x) >= -LOCAL_FEASIBILITY_TOLERANCE))
         if feasible and (best is None or result.fun < best.fun):
             best = result
     if best is None:
