@@ -9,6 +9,7 @@ import importlib
 import pytest
 import torch
 from codegen_fixtures import import_package, model_of
+from test_env_numerics import arbitrary_contracts
 
 from mechdsl.codegen import certificate as torch_certificate
 from mechdsl.codegen import compile_spec
@@ -35,11 +36,7 @@ def test_printed_item_families_score_as_the_vectorised_ones(tmp_path, monkeypatc
     vectorised = importlib.import_module("generated.two_period")
     generator = torch.Generator().manual_seed(4)
     state = vectorised.sample_states(N, generator, dtype=torch.float64)
-    contract = {}
-    for variable in model.variables.values():
-        upper = variable.upper if variable.upper is not None else 30.0
-        for symbol in variable.symbols():
-            contract[symbol.name] = variable.lower + upper * torch.rand(N, generator=generator, dtype=torch.float64)
+    contract = arbitrary_contracts(model, N, generator)
     objective, violation, _ = vectorised.score(state, contract)
     objective_printed, violation_printed, _ = printed.score(state, contract)
     assert printed.env.SLACK_LABELS == vectorised.env.SLACK_LABELS

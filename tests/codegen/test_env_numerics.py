@@ -116,17 +116,23 @@ def test_violation_matches_certificate_on_env_contracts(bundled):
     _close(result.violation.numpy(), expected)
 
 
-def test_violation_matches_certificate_on_arbitrary_contracts(bundled):
-    """Random allocations AND payments (most infeasible) exercise every slack."""
-    name, model, derivation, package = bundled
-    generator = torch.Generator().manual_seed(2)
-    state = package.sample_states(N, generator, dtype=torch.float64)
+def arbitrary_contracts(model, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Every decision uniform on [lower - 1, upper + 1] (upper 30 when undeclared), float64."""
     contract = {}
     for variable in model.variables.values():
         upper = variable.upper if variable.upper is not None else 30.0
         for symbol in variable.symbols():
             contract[symbol.name] = (variable.lower - 1.0 + (upper - variable.lower + 2.0)
-                                     * torch.rand(N, generator=generator, dtype=torch.float64))
+                                     * torch.rand(n, generator=generator, dtype=torch.float64))
+    return contract
+
+
+def test_violation_matches_certificate_on_arbitrary_contracts(bundled):
+    """Random allocations AND payments (most infeasible) exercise every slack."""
+    name, model, derivation, package = bundled
+    generator = torch.Generator().manual_seed(2)
+    state = package.sample_states(N, generator, dtype=torch.float64)
+    contract = arbitrary_contracts(model, N, generator)
     objective, violation, _ = package.score(state, contract)
     certificate = certify(model, _numpy_values(model, package, state), {k: v.numpy() for k, v in contract.items()})
     assert certificate.violation().max() > 0
