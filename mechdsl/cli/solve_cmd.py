@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from mechdsl.cli.output import SET_HELP, UsageError, add_set_argument, load_model, parse_overrides
-from mechdsl.model import Model
+from mechdsl.model_json import state_json
 
 
 def register(subparsers) -> None:
@@ -18,17 +18,6 @@ def register(subparsers) -> None:
     add_set_argument(parser, help=SET_HELP + "; here also pins a random parameter or state entry (sigma=0.7)")
     parser.add_argument("--json", action="store_true", help="print JSON: state, contract, objective, solver, certificate")
     parser.set_defaults(func=run)
-
-
-def state_json(model: Model, state: dict[str, float]) -> dict:
-    """Every parameter, derived quantity, type vector and probability table by spec name."""
-    out: dict[str, object] = {}
-    for name in [*model.constants, *model.randoms, *model.derived]:
-        out[name] = state[name]
-    for entity in [*model.types.values(), *model.probs.values()]:
-        flat = [state[s.name] for s in entity.symbols()]
-        out[entity.name] = np.asarray(flat).reshape(entity.shape).tolist()
-    return out
 
 
 def split_overrides(model_path: str, overrides: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:

@@ -23,7 +23,9 @@ from types import ModuleType
 import numpy as np
 import torch
 
+from mechdsl.errors import UsageError
 from mechdsl.lang.train_schema import RUN_SETTINGS
+from mechdsl.model_json import state_json
 from mechdsl.rl.stages import StageClock
 
 RUN_FILE = "run.json"
@@ -51,8 +53,6 @@ class RunConfig:
     def load(run_dir: Path) -> "RunConfig":
         path = Path(run_dir) / RUN_FILE
         if not path.is_file():
-            from mechdsl.cli.output import UsageError
-
             raise UsageError(f"{run_dir} is not a mechdsl run folder (no {RUN_FILE})",
                              hint="pass the folder that `mechdsl train` or `mechdsl run` wrote")
         return RunConfig(**json.loads(path.read_text()))
@@ -268,8 +268,6 @@ def load_agent(config: RunConfig, run_dir: Path, env):
     device = torch.device(config.device)
     checkpoint = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME, device)
     if checkpoint is None:
-        from mechdsl.cli.output import UsageError
-
         raise UsageError(f"{run_dir} has no checkpoint yet", hint="train first: mechdsl train SPEC --out RUN_DIR")
     hp = resolve_hparams(config.algo, config.preset, config.hparams)
     agent = make_agent(config.algo, env, hp, torch.Generator(device=device).manual_seed(config.seed), device)
@@ -358,8 +356,6 @@ def evaluate_states(model, env, agent, n: int, seed: int) -> dict:
     """Per-state policy contracts and utilities against the exact optimum, in the layout of
     `mechdsl solve --json` ("states", "contracts"), plus "objective", "optimum" (per state),
     "optimality_ratio" (mean objective / mean optimum) and "violation_rate"."""
-    from mechdsl.cli.solve_cmd import state_json
-
     state = env.reset(n, torch.Generator(device=env.device).manual_seed(seed))
     result, contract = policy_contracts(env, agent, state, seed)
     optimum = env.optimum(state).double().cpu().numpy()

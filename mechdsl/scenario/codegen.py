@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from mechdsl.cli.output import UsageError
+from mechdsl.errors import UsageError
 from mechdsl.codegen import generate
 from mechdsl.codegen.printer import TensorPrinter, UnsafeIdentifier, check_identifier, emit_function_body, float_literal
 from mechdsl.scenario.model import SLOT, Draw, ScenarioModel
