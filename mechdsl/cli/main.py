@@ -15,7 +15,7 @@ import sys
 import traceback
 
 from mechdsl import __version__
-from mechdsl.cli.output import print_error
+from mechdsl.cli.output import print_error, read_spec
 from mechdsl.errors import MechdslError
 from mechdsl.lang.diagnostics import SpecError, render_all
 
@@ -61,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def require_verb(args) -> None:
+    """A verb on a spec whose kind does not support it (`derive` of a game): one line, exit 2,
+    before the command starts (`mechdsl.kinds.Kind.require`)."""
+    path = getattr(args, "spec", None)
+    if path is None:
+        return
+    from mechdsl.kinds import kind_of_source
+
+    kind_of_source(read_spec(path), path).require(args.command, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -68,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USER_ERROR
     try:
+        require_verb(args)
         return int(args.func(args) or 0)
     except SpecError as error:
         print(render_all(error.path, error.source, error.diagnostics, color=sys.stderr.isatty()), file=sys.stderr)
