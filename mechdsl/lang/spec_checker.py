@@ -58,8 +58,7 @@ STATEMENT_KEYWORDS = {
     ast.TrainDecl: "train",
 }
 
-_EXAMPLES = {
-    ast.MechanismDecl: "mechanism my_contract",
+_EXAMPLES = {  # what `_single` suggests when a required statement is missing
     ast.PrincipalDecl: "principal server",
     ast.AgentDecl: "agent worker count N",
     ast.UtilityDecl: "utility worker(theta, T, R) = theta * R - c * T",
