@@ -23,7 +23,7 @@ from typing import Callable
 import jinja2
 import sympy as sp
 
-from mechdsl.cli.output import UsageError
+from mechdsl.errors import UsageError
 from mechdsl.codegen.certificate import certificate_code
 from mechdsl.codegen.layout import Layout, LayoutError, build_layout
 from mechdsl.codegen.printer import (UnsafeIdentifier, check_identifier, emit_function_body, float_literal,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from mechdsl.cli.output import UsageError
+from mechdsl.errors import UsageError
 from mechdsl.codegen import generate
 from mechdsl.codegen.printer import UnsafeIdentifier, check_identifier, float_literal
 from mechdsl.model import all_indices
