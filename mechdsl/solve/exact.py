@@ -18,12 +18,11 @@ import cvxpy as cp
 import numpy as np
 import sympy as sp
 
-from mechdsl import constraints as constraint_families
-from mechdsl.constraints import BOUNDS, TRUTHFUL
 from mechdsl.model import Model
 from mechdsl.seeds import SLSQP_START_SEED
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.solve.certificate import Certificate, certify
+from mechdsl.solve.cvxpy_model import cvxpy_variables, original_constraints
 from mechdsl.solve.to_cvxpy import NotConvexible, to_cvxpy
 from mechdsl.tolerances import LOCAL_FEASIBILITY_TOLERANCE, SCS_ACCURACY, SLSQP_ACCURACY
 
@@ -47,20 +46,6 @@ class Solution:
 def numeric_substitution(model: Model, state: dict[str, float]) -> dict[sp.Symbol, sp.Float]:
     names = [*model.constants, *model.derived] + [s.name for s in model.state_symbols()]
     return {sp.Symbol(n, real=True): sp.Float(state[n]) for n in names}
-
-
-def original_constraints(model: Model) -> list[tuple[str, sp.Expr]]:
-    """Every original constraint as (label, g) meaning g >= 0, with truthful later play
-    (`mechdsl.constraints`; the bounds are the CVXPY variables' own, `cvxpy_variables`)."""
-    return [(c.name, c.g) for c in constraint_families.original_constraints(model, TRUTHFUL)]
-
-
-def cvxpy_variables(model: Model) -> tuple[dict[sp.Symbol, cp.Variable], list]:
-    """One CVXPY variable per decision symbol and the bounds family as `var >= lower`, `var <= upper`."""
-    variables = {s: cp.Variable(name=s.name.replace(" ", "")) for s in model.decision_symbols()}
-    bounds = [variables[symbol] >= value if side == "lower" else variables[symbol] <= value
-              for symbol, side, value in (c.bound for c in BOUNDS.instances(model))]
-    return variables, bounds
 
 
 def _objective(model: Model, numbers, variables):

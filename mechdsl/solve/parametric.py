@@ -20,7 +20,7 @@ import sympy as sp
 
 from mechdsl.model import Model
 from mechdsl.reduce.assumptions import with_signs
-from mechdsl.solve.exact import cvxpy_variables, original_constraints
+from mechdsl.solve.cvxpy_model import cvxpy_variables, original_constraints
 
 
 class NotParametric(Exception):
