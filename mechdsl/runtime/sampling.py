@@ -9,6 +9,7 @@ array library supplies (`TorchDraws`: tensors on a device and dtype from a
     loguniform(lo, hi)   exp(uniform(log lo, log hi))
     normal(mu, sd)       mu + sd Z,  Z ~ N(0, 1)
     choice(v_1..v_m)     v_J,  J uniform on {0..m-1}
+    bernoulli(p)         1 if U < p else 0
     dirichlet(alpha)     rows of G_j / sum_k G_k,  G_j ~ Gamma(alpha_j, 1)
                          (NumPy: `Generator.dirichlet`, the same law)
 
@@ -16,7 +17,8 @@ A state entity fills consecutive state columns and is one of the blocks below: a
 draw (`Scalar`), one draw per type sorted ascending (`SortedTypes`), the rows of a
 probability table drawn from a Dirichlet law (`DirichletRows`), or fixed values repeated
 for every state (`Fixed`). `sample_columns(blocks, n, draws)` draws them in order; the
-order of the blocks fixes how the random stream is consumed.
+order of the blocks fixes how the random stream is consumed. Arguments may be numbers or,
+for the torch draws of a sequential scenario, per-sample tensors (`TorchDraws.like`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ class TorchDraws:
 
     def __init__(self, generator: torch.Generator | None, device: str | torch.device, dtype: torch.dtype):
         self.generator, self.device, self.dtype = generator, torch.device(device), dtype
+
+    @classmethod
+    def like(cls, tensor: torch.Tensor, generator: torch.Generator | None) -> "TorchDraws":
+        """Draws on the device and dtype of `tensor` (shape it with `tensor.shape`)."""
+        return cls(generator, tensor.device, tensor.dtype)
 
     def uniform(self, shape, low: float, high: float) -> torch.Tensor:
         return low + (high - low) * torch.rand(shape, generator=self.generator, device=self.device, dtype=self.dtype)
@@ -56,7 +63,14 @@ class TorchDraws:
     def repeat(self, values: Sequence[float], n: int) -> torch.Tensor:
         return self.constant(values).expand(n, len(values))
 
-    log = staticmethod(math.log)
+    def indicator(self, event: torch.Tensor) -> torch.Tensor:
+        return event.to(self.dtype)
+
+    @staticmethod
+    def log(value):
+        """log of a number (math.log, as the compiled constants) or of a tensor argument."""
+        return torch.log(value) if isinstance(value, torch.Tensor) else math.log(value)
+
     exp = staticmethod(torch.exp)
 
     @staticmethod
@@ -93,6 +107,10 @@ class NumpyDraws:
     def repeat(self, values: Sequence[float], n: int) -> np.ndarray:
         return np.broadcast_to(self.constant(values), (n, len(values)))
 
+    @staticmethod
+    def indicator(event: np.ndarray) -> np.ndarray:
+        return event.astype(float)
+
     log = staticmethod(np.log)
     exp = staticmethod(np.exp)
 
@@ -126,8 +144,13 @@ def choice(draws: Draws, shape, *values: float):
     return draws.constant(values)[index]
 
 
+def bernoulli(draws: Draws, shape, p: float):
+    """1 with probability p, else 0: the event U < p, U ~ U[0, 1)."""
+    return draws.indicator(draws.uniform(shape, 0.0, 1.0) < p)
+
+
 SCALAR_DISTRIBUTIONS: dict[str, Callable] = {  # distribution name -> draw(draws, shape, *args)
-    "uniform": uniform, "loguniform": loguniform, "normal": normal, "choice": choice}
+    "uniform": uniform, "loguniform": loguniform, "normal": normal, "choice": choice, "bernoulli": bernoulli}
 
 
 def draw(draws: Draws, name: str, args: Sequence[float], shape):
@@ -189,4 +212,4 @@ def sample_columns(blocks: Sequence[Block], n: int, draws: Draws):
 
 
 __all__ = ["Block", "DirichletRows", "Draws", "Fixed", "NumpyDraws", "SCALAR_DISTRIBUTIONS", "Scalar", "SortedTypes",
-           "TorchDraws", "choice", "draw", "loguniform", "normal", "sample_columns", "uniform"]
+           "TorchDraws", "bernoulli", "choice", "draw", "loguniform", "normal", "sample_columns", "uniform"]

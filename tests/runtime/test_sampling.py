@@ -88,3 +88,20 @@ def test_torch_path_keeps_dtype_and_is_deterministic_given_the_generator():
 def test_unknown_scalar_distribution_is_refused():
     with pytest.raises(ValueError, match="cannot draw a scalar from dirichlet"):
         sampling.draw(_numpy(), "dirichlet", (1.0,), 3)
+
+
+@pytest.mark.parametrize("draws", [_torch, _numpy])
+def test_bernoulli_frequency(draws):
+    b = _as_numpy(sampling.draw(draws(4), "bernoulli", (0.3,), (N,)))
+    assert set(np.unique(b).tolist()) == {0.0, 1.0} and abs(b.mean() - 0.3) < 0.01
+
+
+def test_torch_draws_take_per_sample_tensor_arguments():
+    """A scenario draws with state-dependent arguments on the device and dtype of a tensor."""
+    like = torch.zeros(N, dtype=torch.float64)
+    low, high = torch.full_like(like, 1.0), torch.full_like(like, 3.0)
+    draws = sampling.TorchDraws.like(like, torch.Generator().manual_seed(0))
+    u = sampling.draw(draws, "uniform", (low, high), like.shape)
+    g = sampling.draw(draws, "loguniform", (low, high), like.shape)
+    assert u.dtype == torch.float64 and abs(float(u.mean()) - 2.0) < 0.01
+    assert abs(float(g.log().mean()) - math.log(3.0) / 2) < 0.01 and float(g.min()) >= 1.0
