@@ -4,6 +4,12 @@ constraint and bound), on the same states and actions.
 
     python benchmarks/bench_env.py [--spec two_period --spec static_contract] [--batch 4096]
                                    [--threads 1,2] [--rounds 15] [--out benchmarks/results/env.md]
+    python benchmarks/bench_env.py --scenario agent_migration --baseline-commit REV --batch 256
+
+A scenario (`--scenario NAME`, generated/NAME from specs/NAME.mech) has no lambdify loop: its
+env is timed on whole slots (`transition`: decisions, score and the random next states) and
+compared with the package committed at --baseline-commit only, in the same interleaved rounds;
+the ratio is this package's rate over the baseline's, per round (best and median).
 
 Both sides are timed in interleaved rounds (env, loop, env, loop, ...) so that load from
 other processes on the machine hits them alike; a round's rate is work / wall time and the
@@ -93,7 +99,11 @@ def package_at(revision: str, spec: str, folder: Path):
     """The package committed under generated/<spec>/ at git `revision`, imported from `folder`."""
     target = folder / f"{spec}_at_{revision}"
     target.mkdir(parents=True, exist_ok=True)
+    listed = subprocess.run(["git", "ls-tree", "--name-only", revision, f"generated/{spec}/"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.split()
     for file in ("__init__.py", "env.py", "formulas.py", "spec.mech"):
+        if f"generated/{spec}/{file}" not in listed:
+            continue
         text = subprocess.run(["git", "show", f"{revision}:generated/{spec}/{file}"], cwd=ROOT, check=True,
                               capture_output=True, text=True).stdout
         (target / file).write_text(text, encoding="utf-8")
@@ -138,6 +148,58 @@ def bench_spec(spec: str, args, scratch: Path) -> dict:
     return {"spec": spec, "env": env_rates, "loop": loop_rates}
 
 
+def bench_scenario(spec: str, args, scratch: Path) -> dict:
+    """Slots per second of `transition` at --batch (float32), this package and the baseline."""
+    envs = {f"`generated.{spec}`": importlib.import_module(f"generated.{spec}")}
+    if not args.baseline_commit:
+        raise SystemExit("--scenario needs --baseline-commit (the package to compare with)")
+    envs[f"generated/{spec} at {args.baseline_commit}"] = package_at(args.baseline_commit, spec, scratch)
+    package = next(iter(envs.values()))
+    state = package.initial_states(args.batch, torch.Generator().manual_seed(0), dtype=torch.float32)
+    action = 2 * torch.rand(args.batch, len(package.ACTION_LAYOUT), generator=torch.Generator().manual_seed(1)) - 1
+    instances = {label: module.Env(dtype=torch.float32) for label, module in envs.items()}
+
+    def slot_round(env) -> None:
+        generator = torch.Generator().manual_seed(2)
+        for _ in range(args.repeats):
+            env.transition(state, action, generator)
+
+    rates = {(label, n): [] for label in envs for n in args.threads}
+    for label, n in rates:  # warm-up
+        torch.set_num_threads(n)
+        slot_round(instances[label])
+    for _ in range(args.rounds):
+        for label, n in rates:
+            torch.set_num_threads(n)
+            rates[label, n].append(args.repeats * args.batch / timed(lambda: slot_round(instances[label])))
+    return {"spec": spec, "env": rates, "baseline": next(reversed(envs))}
+
+
+def scenario_rows(result: dict) -> list[tuple]:
+    """(spec, env, threads, best, median, ratio best, ratio median) against the baseline."""
+    out = []
+    for (label, n), rates in result["env"].items():
+        base = result["env"][result["baseline"], n]
+        ratios = [a / b for a, b in zip(rates, base)]
+        out.append((result["spec"], label, n, max(rates), statistics.median(rates), max(rates) / max(base),
+                    statistics.median(ratios)))
+    return out
+
+
+def scenario_markdown(results: list[dict], command: str, args, label: str) -> str:
+    lines = [f"## {label}" if label else "## generated scenario env vs the baseline package", "",
+             f"machine: {machine()}", f"command: {command}", "",
+             f"batch {args.batch}, float32, {args.rounds} interleaved rounds ({args.repeats} slots each: "
+             "`transition` = decisions, score, next states); rates in env-slots/s (best round / median round); "
+             "ratio = rate / the baseline's rate (of the best rounds / median of the per-round ratios).", "",
+             "| scenario | env | torch threads | best | median | ratio (best) | ratio (median per round) |",
+             "|---|---|---|---|---|---|---|"]
+    for result in results:
+        for spec, env, n, best, median, ratio, ratio_median in scenario_rows(result):
+            lines.append(f"| {spec} | {env} | {n} | {best:,.0f} | {median:,.0f} | {ratio:.2f}x | {ratio_median:.2f}x |")
+    return "\n".join(lines) + "\n"
+
+
 def rows(result: dict) -> list[tuple]:
     loop_best, loop_median = max(result["loop"]), statistics.median(result["loop"])
     out = []
@@ -166,6 +228,7 @@ def markdown(results: list[dict], command: str, args, label: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", action="append", help="bundled spec (repeatable; default: both)")
+    parser.add_argument("--scenario", action="append", help="bundled scenario spec (repeatable; see above)")
     parser.add_argument("--package", help="module of the compiled package to time (default generated.<spec>)")
     parser.add_argument("--baseline-commit", help="also time generated/<spec> as committed at this git revision")
     parser.add_argument("--batch", type=int, default=4096)
@@ -179,8 +242,19 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     args.threads = [int(n) for n in args.threads.split(",")]
-    specs = args.spec or ["two_period", "static_contract"]
     command = f"python {shlex.join(sys.argv)}"
+    if args.scenario:
+        with tempfile.TemporaryDirectory() as scratch:
+            results = [bench_scenario(spec, args, Path(scratch)) for spec in args.scenario]
+        print(f"command: {command}")
+        print(f"machine: {machine()}")
+        for result in results:
+            for spec, env, n, best, median, ratio, ratio_median in scenario_rows(result):
+                print(f"{spec} {env} (batch {args.batch}, float32, torch threads {n}): {best:,.0f} env-slots/s "
+                      f"(median {median:,.0f}); ratio to the baseline {ratio:.2f}x (median {ratio_median:.2f}x)")
+        write(scenario_markdown(results, command, args, args.label), args)
+        return
+    specs = args.spec or ["two_period", "static_contract"]
     with tempfile.TemporaryDirectory() as scratch:
         results = [bench_spec(spec, args, Path(scratch)) for spec in specs]
     print(f"command: {command}")
@@ -190,15 +264,20 @@ def main() -> None:
             print(f"{spec} {env} (batch {args.batch}, float32, torch threads {n}): env {best:,.0f} contracts/s "
                   f"(median {median:,.0f}); per-sample lambdify loop {loop_best:,.0f} (median {loop_median:,.0f}); "
                   f"ratio {ratio:,.0f}x (median {ratio_median:,.0f}x; target >= 100x)")
-    if not args.no_write:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        text = markdown(results, command, args, args.label)
-        with out.open("a" if args.append else "w", encoding="utf-8") as handle:
-            if not args.append:
-                handle.write("# Generated env throughput\n\n")
-            handle.write(("\n" if args.append else "") + text)
-        print(f"wrote {out}")
+    write(markdown(results, command, args, args.label), args)
+
+
+def write(text: str, args) -> None:
+    """Write (or with --append, add) one result section to --out, unless --no-write."""
+    if args.no_write:
+        return
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a" if args.append else "w", encoding="utf-8") as handle:
+        if not args.append:
+            handle.write("# Generated env throughput\n\n")
+        handle.write(("\n" if args.append else "") + text)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

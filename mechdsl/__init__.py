@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 
 API = ("load", "derive", "sample_state", "state_from_json", "solve", "compile", "train", "StateError",
        "TrainedRun")
-SUBPACKAGES = ("api", "auction", "cli", "codegen", "games", "gym", "lang", "model", "pipelines", "reduce", "rl",
+SUBPACKAGES = ("api", "auction", "cli", "codegen", "errors", "games", "gym", "kinds", "lang", "model", "reduce", "rl",
                "scenario", "solve", "sweep")
 
 

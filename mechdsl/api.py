@@ -53,7 +53,7 @@ def sample_state(model, seed: int = 0, **pinned: float) -> dict[str, float]:
     """One state drawn from the spec's distributions with NumPy's `default_rng(seed)` (types
     sorted ascending), the state `mechdsl solve --seed SEED` solves; `pinned` fixes entries
     by name (`sample_state(model, 0, sigma=0.7)`). For a game spec, the game's state."""
-    if _kind(model) == "GameModel":
+    if _kind(model) == "game":
         from mechdsl.games.state import sample_state as sample_game_state
 
         return {symbol.name: value for symbol, value in
@@ -115,7 +115,7 @@ def solve(model, state: Mapping[str, Any] | None = None, *, seed: int = 0):
     `.contract`, `.arrays(model)`, `.objective`, `.certificate`). `state` is a flat state
     (`sample_state`) or the JSON shape (`state_from_json`); None draws `sample_state(model,
     seed)`. A game spec gets its certified Stackelberg equilibrium for `seed`."""
-    if _kind(model) == "GameModel":
+    if _kind(model) == "game":
         from mechdsl.games.solve import solve_game
 
         if state is not None:
@@ -134,12 +134,12 @@ def solve(model, state: Mapping[str, Any] | None = None, *, seed: int = 0):
 def rendered_package(model, source: str | None = None) -> dict[str, str]:
     """{file name: text} of the generated package of any spec kind (rendered in a
     temporary folder; nothing is written where the user looks)."""
-    from mechdsl.pipelines import pipeline_of
+    from mechdsl.kinds import kind_of_model
 
     source = source if source is not None else Path(model.path).read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="mechdsl-compile-") as tmp:
         staged = Path(tmp) / "package"
-        pipeline_of(model).compile(model, staged, source=source)
+        kind_of_model(model).pipeline().compile(model, staged, source=source)
         return {path.name: path.read_text(encoding="utf-8") for path in sorted(staged.iterdir())}
 
 
@@ -178,7 +178,8 @@ def train(spec, *, algo: str | None = None, steps: int | None = None, seed: int 
     `DIR.old-N` first; the default folder gets a fresh suffix). `log`: "none", "plain"
     (lines on stderr) or "rich" (a bar on a terminal)."""
     from mechdsl.lang import load_source
-    from mechdsl.rl.runs import check_resumable, configure, default_run_dir, plan_run_folder, train_run
+    from mechdsl.kinds.runs import train_run
+    from mechdsl.rl.runs import check_resumable, configure, default_run_dir, plan_run_folder
     from mechdsl.rl.stages import StageClock
 
     if isinstance(spec, (str, Path)):
@@ -203,12 +204,15 @@ def train(spec, *, algo: str | None = None, steps: int | None = None, seed: int 
 
 # ------------------------------------------------------------------ helpers
 def _kind(model) -> str:
-    return type(model).__name__
+    """The name of the model's spec kind ("contract", "game", "scenario")."""
+    from mechdsl.kinds import kind_of_model
+
+    return kind_of_model(model).name
 
 
 def _require_contract(model, what: str) -> None:
-    if _kind(model) != "Model":
-        raise TypeError(f"mechdsl.{what} takes a contract model (a `mechanism` spec), got {_kind(model)}")
+    if _kind(model) != "contract":
+        raise TypeError(f"mechdsl.{what} takes a contract model (a `mechanism` spec), got {type(model).__name__}")
 
 
 def _scalar(name: str, value: Any) -> float:

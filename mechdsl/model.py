@@ -26,6 +26,19 @@ def all_indices(shape: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
     return itertools.product(*(range(n) for n in shape))
 
 
+def exact_constants(constants, derived, inline_lets: bool = False) -> dict[sp.Symbol, sp.Expr]:
+    """Constant folding: each `param` constant -> the decimal the spec wrote, exactly
+    (`Rational(repr(value))`), and each `let` (in dependency order) -> its definition with those
+    values substituted, when that leaves no free symbol (constant-only lets). `inline_lets`
+    maps every let to its substituted definition (the scenario generator inlines lets of state)."""
+    fold: dict[sp.Symbol, sp.Expr] = {c.symbol(): sp.Rational(repr(float(c.value))) for c in constants.values()}
+    for d in derived.values():
+        value = d.expr.xreplace(fold)
+        if inline_lets or not value.free_symbols:
+            fold[d.symbol()] = value
+    return fold
+
+
 @dataclass(frozen=True)
 class Distribution:
     """A random draw: `uniform(a, b)`, `loguniform(a, b)`, `normal(mu, sd)`,
@@ -36,6 +49,17 @@ class Distribution:
 
     def __str__(self) -> str:
         return f"{self.name}({', '.join(f'{a:g}' for a in self.args)})"
+
+    def support(self) -> tuple[float, float]:
+        """[lowest, highest] value of a scalar draw (normal: mean +- 3 sd; dirichlet: [0, 1])."""
+        a = self.args
+        if self.name == "normal":
+            return a[0] - 3 * a[1], a[0] + 3 * a[1]
+        if self.name == "choice":
+            return min(a), max(a)
+        if self.name == "dirichlet":
+            return 0.0, 1.0
+        return a[0], a[1]
 
 
 @dataclass(frozen=True)
@@ -50,12 +74,6 @@ class Indexed:
 
     def symbols(self) -> list[sp.Symbol]:
         return [self.symbol(*i) for i in all_indices(self.shape)]
-
-    def array(self) -> sp.Array:
-        return sp.Array(self.symbols(), self.shape) if self.shape else sp.Array([self.symbol()])
-
-    def entry(self, flat: int) -> tuple[int, ...]:
-        return list(all_indices(self.shape))[flat]
 
 
 @dataclass(frozen=True)
@@ -88,10 +106,7 @@ class TypeVector(Indexed):
         """[lowest, highest] value type k can take (normal draws: mean +- 3 sd)."""
         if self.values is not None:
             return self.values[k], self.values[k]
-        d = self.distributions[k]
-        if d.name == "normal":
-            return d.args[0] - 3 * d.args[1], d.args[0] + 3 * d.args[1]
-        return d.args[0], d.args[1]
+        return self.distributions[k].support()
 
     def lower_bound(self, k: int) -> float | None:
         """A value type k never falls below (None for a normal draw)."""
@@ -239,25 +254,6 @@ class Model:
             if c.kind == "ir":
                 return c.scope
         return None
-
-    def declared_inequalities(self) -> list[tuple[str, sp.Expr]]:
-        """The spec's own `monotone` and plain constraints as (name, g) meaning g >= 0
-        (an equality g == 0 gives both g >= 0 and -g >= 0)."""
-        out: list[tuple[str, sp.Expr]] = []
-        for c in self.constraints:
-            if c.kind == "monotone":
-                for name in c.names:
-                    var = self.variables[name]
-                    for index in all_indices(var.shape):
-                        if index[-1] > 0:
-                            prev = index[:-1] + (index[-1] - 1,)
-                            out.append((f"monotone {name}{list(index)}", var.symbol(*index) - var.symbol(*prev)))
-            elif c.kind == "plain":
-                for n, (g, op) in enumerate(c.instances):
-                    out.append((f"line {c.line}: {c.text} [{n}]", g))
-                    if op == "==":
-                        out.append((f"line {c.line}: {c.text} [{n}] (<=)", -g))
-        return out
 
     def summary(self) -> str:
         """A one-screen description of the model (what `mechdsl check` prints)."""

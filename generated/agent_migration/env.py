@@ -23,9 +23,15 @@ Satisfies `mechdsl.rl.env.BatchedEnv` with horizon 20 (docs/scenarios.md):
     assignment gives it one: R - M* rows). A hard constraint kept by a mask can be violated
     only on such rows; info["unavoidable_<label>"] = min(violated, R - M*) counts what no
     decision could avoid, and only violations beyond it enter `violation`.
+
+Inside, every indexed quantity is one (B, *shape) tensor with its entity axes: s_<state>
+and d_<action> are views of the flat columns, f_<let> is a `let` function at every
+argument, g_<label> / m_<metric> / n_<state> are the constraint excesses, metrics and next
+values (mechdsl/scenario/tensorize.py; `x[:, None]` broadcasts x along the axis it lacks).
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -37,313 +43,89 @@ SCENARIO = 'agent_migration'
 HORIZON = 20
 DISCOUNT = 0.95
 ALGORITHM = 'cgdm'
-STATE_LAYOUT = (
-    'pos[0]',  # column 0
-    'pos[1]',  # column 1
-    'pos[2]',  # column 2
-    'pos[3]',  # column 3
-    'pos[4]',  # column 4
-    'pos[5]',  # column 5
-    'pos[6]',  # column 6
-    'pos[7]',  # column 7
-    'lane[0]',  # column 8
-    'lane[1]',  # column 9
-    'lane[2]',  # column 10
-    'lane[3]',  # column 11
-    'lane[4]',  # column 12
-    'lane[5]',  # column 13
-    'lane[6]',  # column 14
-    'lane[7]',  # column 15
-    'speed[0]',  # column 16, hidden
-    'speed[1]',  # column 17, hidden
-    'speed[2]',  # column 18, hidden
-    'speed[3]',  # column 19, hidden
-    'speed[4]',  # column 20, hidden
-    'speed[5]',  # column 21, hidden
-    'speed[6]',  # column 22, hidden
-    'speed[7]',  # column 23, hidden
-    'host[0, 0]',  # column 24
-    'host[0, 1]',  # column 25
-    'host[0, 2]',  # column 26
-    'host[0, 3]',  # column 27
-    'host[1, 0]',  # column 28
-    'host[1, 1]',  # column 29
-    'host[1, 2]',  # column 30
-    'host[1, 3]',  # column 31
-    'host[2, 0]',  # column 32
-    'host[2, 1]',  # column 33
-    'host[2, 2]',  # column 34
-    'host[2, 3]',  # column 35
-    'host[3, 0]',  # column 36
-    'host[3, 1]',  # column 37
-    'host[3, 2]',  # column 38
-    'host[3, 3]',  # column 39
-    'host[4, 0]',  # column 40
-    'host[4, 1]',  # column 41
-    'host[4, 2]',  # column 42
-    'host[4, 3]',  # column 43
-    'host[5, 0]',  # column 44
-    'host[5, 1]',  # column 45
-    'host[5, 2]',  # column 46
-    'host[5, 3]',  # column 47
-    'host[6, 0]',  # column 48
-    'host[6, 1]',  # column 49
-    'host[6, 2]',  # column 50
-    'host[6, 3]',  # column 51
-    'host[7, 0]',  # column 52
-    'host[7, 1]',  # column 53
-    'host[7, 2]',  # column 54
-    'host[7, 3]',  # column 55
-    'copy[0]',  # column 56, hidden
-    'copy[1]',  # column 57, hidden
-    'copy[2]',  # column 58, hidden
-    'copy[3]',  # column 59, hidden
-    'copy[4]',  # column 60, hidden
-    'copy[5]',  # column 61, hidden
-    'copy[6]',  # column 62, hidden
-    'copy[7]',  # column 63, hidden
-    'load[0]',  # column 64
-    'load[1]',  # column 65
-    'load[2]',  # column 66
-    'load[3]',  # column 67
-    'bw[0]',  # column 68, hidden
-    'bw[1]',  # column 69, hidden
-    'bw[2]',  # column 70, hidden
-    'bw[3]',  # column 71, hidden
-    'cpu[0]',  # column 72, hidden
-    'cpu[1]',  # column 73, hidden
-    'cpu[2]',  # column 74, hidden
-    'cpu[3]',  # column 75, hidden
-    'D_con[0]',  # column 76, hidden
-    'D_con[1]',  # column 77, hidden
-    'D_con[2]',  # column 78, hidden
-    'D_con[3]',  # column 79, hidden
-    'D_con[4]',  # column 80, hidden
-    'D_con[5]',  # column 81, hidden
-    'D_con[6]',  # column 82, hidden
-    'D_con[7]',  # column 83, hidden
-    'D_raw[0]',  # column 84, hidden
-    'D_raw[1]',  # column 85, hidden
-    'D_raw[2]',  # column 86, hidden
-    'D_raw[3]',  # column 87, hidden
-    'D_raw[4]',  # column 88, hidden
-    'D_raw[5]',  # column 89, hidden
-    'D_raw[6]',  # column 90, hidden
-    'D_raw[7]',  # column 91, hidden
-    'T_max[0]',  # column 92, hidden
-    'T_max[1]',  # column 93, hidden
-    'T_max[2]',  # column 94, hidden
-    'T_max[3]',  # column 95, hidden
-    'T_max[4]',  # column 96, hidden
-    'T_max[5]',  # column 97, hidden
-    'T_max[6]',  # column 98, hidden
-    'T_max[7]',  # column 99, hidden
-    'attack[0]',  # column 100, hidden
-    'attack[1]',  # column 101, hidden
-    'attack[2]',  # column 102, hidden
-    'attack[3]',  # column 103, hidden
-    'loss_rx[0]',  # column 104, hidden
-    'loss_rx[1]',  # column 105, hidden
-    'loss_rx[2]',  # column 106, hidden
-    'loss_rx[3]',  # column 107, hidden
-    'loss_fw[0]',  # column 108, hidden
-    'loss_fw[1]',  # column 109, hidden
-    'loss_fw[2]',  # column 110, hidden
-    'loss_fw[3]',  # column 111, hidden
-    'ev_pos[0, 0]',  # column 112, hidden
-    'ev_pos[0, 1]',  # column 113, hidden
-    'ev_pos[0, 2]',  # column 114, hidden
-    'ev_pos[0, 3]',  # column 115, hidden
-    'ev_pos[1, 0]',  # column 116, hidden
-    'ev_pos[1, 1]',  # column 117, hidden
-    'ev_pos[1, 2]',  # column 118, hidden
-    'ev_pos[1, 3]',  # column 119, hidden
-    'ev_pos[2, 0]',  # column 120, hidden
-    'ev_pos[2, 1]',  # column 121, hidden
-    'ev_pos[2, 2]',  # column 122, hidden
-    'ev_pos[2, 3]',  # column 123, hidden
-    'ev_pos[3, 0]',  # column 124, hidden
-    'ev_pos[3, 1]',  # column 125, hidden
-    'ev_pos[3, 2]',  # column 126, hidden
-    'ev_pos[3, 3]',  # column 127, hidden
-    'ev_pos[4, 0]',  # column 128, hidden
-    'ev_pos[4, 1]',  # column 129, hidden
-    'ev_pos[4, 2]',  # column 130, hidden
-    'ev_pos[4, 3]',  # column 131, hidden
-    'ev_pos[5, 0]',  # column 132, hidden
-    'ev_pos[5, 1]',  # column 133, hidden
-    'ev_pos[5, 2]',  # column 134, hidden
-    'ev_pos[5, 3]',  # column 135, hidden
-    'ev_pos[6, 0]',  # column 136, hidden
-    'ev_pos[6, 1]',  # column 137, hidden
-    'ev_pos[6, 2]',  # column 138, hidden
-    'ev_pos[6, 3]',  # column 139, hidden
-    'ev_pos[7, 0]',  # column 140, hidden
-    'ev_pos[7, 1]',  # column 141, hidden
-    'ev_pos[7, 2]',  # column 142, hidden
-    'ev_pos[7, 3]',  # column 143, hidden
-    'ev_neg[0, 0]',  # column 144, hidden
-    'ev_neg[0, 1]',  # column 145, hidden
-    'ev_neg[0, 2]',  # column 146, hidden
-    'ev_neg[0, 3]',  # column 147, hidden
-    'ev_neg[1, 0]',  # column 148, hidden
-    'ev_neg[1, 1]',  # column 149, hidden
-    'ev_neg[1, 2]',  # column 150, hidden
-    'ev_neg[1, 3]',  # column 151, hidden
-    'ev_neg[2, 0]',  # column 152, hidden
-    'ev_neg[2, 1]',  # column 153, hidden
-    'ev_neg[2, 2]',  # column 154, hidden
-    'ev_neg[2, 3]',  # column 155, hidden
-    'ev_neg[3, 0]',  # column 156, hidden
-    'ev_neg[3, 1]',  # column 157, hidden
-    'ev_neg[3, 2]',  # column 158, hidden
-    'ev_neg[3, 3]',  # column 159, hidden
-    'ev_neg[4, 0]',  # column 160, hidden
-    'ev_neg[4, 1]',  # column 161, hidden
-    'ev_neg[4, 2]',  # column 162, hidden
-    'ev_neg[4, 3]',  # column 163, hidden
-    'ev_neg[5, 0]',  # column 164, hidden
-    'ev_neg[5, 1]',  # column 165, hidden
-    'ev_neg[5, 2]',  # column 166, hidden
-    'ev_neg[5, 3]',  # column 167, hidden
-    'ev_neg[6, 0]',  # column 168, hidden
-    'ev_neg[6, 1]',  # column 169, hidden
-    'ev_neg[6, 2]',  # column 170, hidden
-    'ev_neg[6, 3]',  # column 171, hidden
-    'ev_neg[7, 0]',  # column 172, hidden
-    'ev_neg[7, 1]',  # column 173, hidden
-    'ev_neg[7, 2]',  # column 174, hidden
-    'ev_neg[7, 3]',  # column 175, hidden
-    'rx_ok[0]',  # column 176, hidden
-    'rx_ok[1]',  # column 177, hidden
-    'rx_ok[2]',  # column 178, hidden
-    'rx_ok[3]',  # column 179, hidden
-    'rx_fail[0]',  # column 180, hidden
-    'rx_fail[1]',  # column 181, hidden
-    'rx_fail[2]',  # column 182, hidden
-    'rx_fail[3]',  # column 183, hidden
-    'fw_ok[0]',  # column 184, hidden
-    'fw_ok[1]',  # column 185, hidden
-    'fw_ok[2]',  # column 186, hidden
-    'fw_ok[3]',  # column 187, hidden
-    'fw_fail[0]',  # column 188, hidden
-    'fw_fail[1]',  # column 189, hidden
-    'fw_fail[2]',  # column 190, hidden
-    'fw_fail[3]',  # column 191, hidden
-    'lat_sum[0]',  # column 192, hidden
-    'lat_sum[1]',  # column 193, hidden
-    'lat_sum[2]',  # column 194, hidden
-    'lat_sum[3]',  # column 195, hidden
-    'lat_cnt[0]',  # column 196, hidden
-    'lat_cnt[1]',  # column 197, hidden
-    'lat_cnt[2]',  # column 198, hidden
-    'lat_cnt[3]',  # column 199, hidden
-    'rep[0, 0]',  # column 200
-    'rep[0, 1]',  # column 201
-    'rep[0, 2]',  # column 202
-    'rep[0, 3]',  # column 203
-    'rep[1, 0]',  # column 204
-    'rep[1, 1]',  # column 205
-    'rep[1, 2]',  # column 206
-    'rep[1, 3]',  # column 207
-    'rep[2, 0]',  # column 208
-    'rep[2, 1]',  # column 209
-    'rep[2, 2]',  # column 210
-    'rep[2, 3]',  # column 211
-    'rep[3, 0]',  # column 212
-    'rep[3, 1]',  # column 213
-    'rep[3, 2]',  # column 214
-    'rep[3, 3]',  # column 215
-    'rep[4, 0]',  # column 216
-    'rep[4, 1]',  # column 217
-    'rep[4, 2]',  # column 218
-    'rep[4, 3]',  # column 219
-    'rep[5, 0]',  # column 220
-    'rep[5, 1]',  # column 221
-    'rep[5, 2]',  # column 222
-    'rep[5, 3]',  # column 223
-    'rep[6, 0]',  # column 224
-    'rep[6, 1]',  # column 225
-    'rep[6, 2]',  # column 226
-    'rep[6, 3]',  # column 227
-    'rep[7, 0]',  # column 228
-    'rep[7, 1]',  # column 229
-    'rep[7, 2]',  # column 230
-    'rep[7, 3]',  # column 231
-    'slot',  # column 232
+STATE_LAYOUT = (  # one block per state variable, row-major; the slot counter last
+    # pos: columns 0:8
+    'pos[0]', 'pos[1]', 'pos[2]', 'pos[3]', 'pos[4]', 'pos[5]', 'pos[6]', 'pos[7]',
+    # lane: columns 8:16
+    'lane[0]', 'lane[1]', 'lane[2]', 'lane[3]', 'lane[4]', 'lane[5]', 'lane[6]', 'lane[7]',
+    # speed: columns 16:24, hidden
+    'speed[0]', 'speed[1]', 'speed[2]', 'speed[3]', 'speed[4]', 'speed[5]', 'speed[6]', 'speed[7]',
+    # host: columns 24:56
+    'host[0, 0]', 'host[0, 1]', 'host[0, 2]', 'host[0, 3]', 'host[1, 0]', 'host[1, 1]', 'host[1, 2]', 'host[1, 3]',
+    'host[2, 0]', 'host[2, 1]', 'host[2, 2]', 'host[2, 3]', 'host[3, 0]', 'host[3, 1]', 'host[3, 2]', 'host[3, 3]',
+    'host[4, 0]', 'host[4, 1]', 'host[4, 2]', 'host[4, 3]', 'host[5, 0]', 'host[5, 1]', 'host[5, 2]', 'host[5, 3]',
+    'host[6, 0]', 'host[6, 1]', 'host[6, 2]', 'host[6, 3]', 'host[7, 0]', 'host[7, 1]', 'host[7, 2]', 'host[7, 3]',
+    # copy: columns 56:64, hidden
+    'copy[0]', 'copy[1]', 'copy[2]', 'copy[3]', 'copy[4]', 'copy[5]', 'copy[6]', 'copy[7]',
+    # load: columns 64:68
+    'load[0]', 'load[1]', 'load[2]', 'load[3]',
+    # bw: columns 68:72, hidden
+    'bw[0]', 'bw[1]', 'bw[2]', 'bw[3]',
+    # cpu: columns 72:76, hidden
+    'cpu[0]', 'cpu[1]', 'cpu[2]', 'cpu[3]',
+    # D_con: columns 76:84, hidden
+    'D_con[0]', 'D_con[1]', 'D_con[2]', 'D_con[3]', 'D_con[4]', 'D_con[5]', 'D_con[6]', 'D_con[7]',
+    # D_raw: columns 84:92, hidden
+    'D_raw[0]', 'D_raw[1]', 'D_raw[2]', 'D_raw[3]', 'D_raw[4]', 'D_raw[5]', 'D_raw[6]', 'D_raw[7]',
+    # T_max: columns 92:100, hidden
+    'T_max[0]', 'T_max[1]', 'T_max[2]', 'T_max[3]', 'T_max[4]', 'T_max[5]', 'T_max[6]', 'T_max[7]',
+    # attack: columns 100:104, hidden
+    'attack[0]', 'attack[1]', 'attack[2]', 'attack[3]',
+    # loss_rx: columns 104:108, hidden
+    'loss_rx[0]', 'loss_rx[1]', 'loss_rx[2]', 'loss_rx[3]',
+    # loss_fw: columns 108:112, hidden
+    'loss_fw[0]', 'loss_fw[1]', 'loss_fw[2]', 'loss_fw[3]',
+    # ev_pos: columns 112:144, hidden
+    'ev_pos[0, 0]', 'ev_pos[0, 1]', 'ev_pos[0, 2]', 'ev_pos[0, 3]', 'ev_pos[1, 0]', 'ev_pos[1, 1]', 'ev_pos[1, 2]',
+    'ev_pos[1, 3]', 'ev_pos[2, 0]', 'ev_pos[2, 1]', 'ev_pos[2, 2]', 'ev_pos[2, 3]', 'ev_pos[3, 0]', 'ev_pos[3, 1]',
+    'ev_pos[3, 2]', 'ev_pos[3, 3]', 'ev_pos[4, 0]', 'ev_pos[4, 1]', 'ev_pos[4, 2]', 'ev_pos[4, 3]', 'ev_pos[5, 0]',
+    'ev_pos[5, 1]', 'ev_pos[5, 2]', 'ev_pos[5, 3]', 'ev_pos[6, 0]', 'ev_pos[6, 1]', 'ev_pos[6, 2]', 'ev_pos[6, 3]',
+    'ev_pos[7, 0]', 'ev_pos[7, 1]', 'ev_pos[7, 2]', 'ev_pos[7, 3]',
+    # ev_neg: columns 144:176, hidden
+    'ev_neg[0, 0]', 'ev_neg[0, 1]', 'ev_neg[0, 2]', 'ev_neg[0, 3]', 'ev_neg[1, 0]', 'ev_neg[1, 1]', 'ev_neg[1, 2]',
+    'ev_neg[1, 3]', 'ev_neg[2, 0]', 'ev_neg[2, 1]', 'ev_neg[2, 2]', 'ev_neg[2, 3]', 'ev_neg[3, 0]', 'ev_neg[3, 1]',
+    'ev_neg[3, 2]', 'ev_neg[3, 3]', 'ev_neg[4, 0]', 'ev_neg[4, 1]', 'ev_neg[4, 2]', 'ev_neg[4, 3]', 'ev_neg[5, 0]',
+    'ev_neg[5, 1]', 'ev_neg[5, 2]', 'ev_neg[5, 3]', 'ev_neg[6, 0]', 'ev_neg[6, 1]', 'ev_neg[6, 2]', 'ev_neg[6, 3]',
+    'ev_neg[7, 0]', 'ev_neg[7, 1]', 'ev_neg[7, 2]', 'ev_neg[7, 3]',
+    # rx_ok: columns 176:180, hidden
+    'rx_ok[0]', 'rx_ok[1]', 'rx_ok[2]', 'rx_ok[3]',
+    # rx_fail: columns 180:184, hidden
+    'rx_fail[0]', 'rx_fail[1]', 'rx_fail[2]', 'rx_fail[3]',
+    # fw_ok: columns 184:188, hidden
+    'fw_ok[0]', 'fw_ok[1]', 'fw_ok[2]', 'fw_ok[3]',
+    # fw_fail: columns 188:192, hidden
+    'fw_fail[0]', 'fw_fail[1]', 'fw_fail[2]', 'fw_fail[3]',
+    # lat_sum: columns 192:196, hidden
+    'lat_sum[0]', 'lat_sum[1]', 'lat_sum[2]', 'lat_sum[3]',
+    # lat_cnt: columns 196:200, hidden
+    'lat_cnt[0]', 'lat_cnt[1]', 'lat_cnt[2]', 'lat_cnt[3]',
+    # rep: columns 200:232
+    'rep[0, 0]', 'rep[0, 1]', 'rep[0, 2]', 'rep[0, 3]', 'rep[1, 0]', 'rep[1, 1]', 'rep[1, 2]', 'rep[1, 3]', 'rep[2, 0]',
+    'rep[2, 1]', 'rep[2, 2]', 'rep[2, 3]', 'rep[3, 0]', 'rep[3, 1]', 'rep[3, 2]', 'rep[3, 3]', 'rep[4, 0]', 'rep[4, 1]',
+    'rep[4, 2]', 'rep[4, 3]', 'rep[5, 0]', 'rep[5, 1]', 'rep[5, 2]', 'rep[5, 3]', 'rep[6, 0]', 'rep[6, 1]', 'rep[6, 2]',
+    'rep[6, 3]', 'rep[7, 0]', 'rep[7, 1]', 'rep[7, 2]', 'rep[7, 3]',
+    # slot: columns 232:233
+    'slot',
 )
-OBSERVED = (True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, False, False, False, False, False, False, False, False, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, False, False, False, False, False, False, False, False, True, True, True, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True)
-STATE_BOUNDS_LOW = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-STATE_BOUNDS_HIGH = (2000.0, 2000.0, 2000.0, 2000.0, 2000.0, 2000.0, 2000.0, 2000.0, 20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 40.0, 40.0, 40.0, 40.0, 40.0, 40.0, 40.0, 40.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 8.0, 8.0, 8.0, 8.0, 600.0, 600.0, 600.0, 600.0, 600.0, 600.0, 600.0, 600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 9600.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 200.0, 16.0, 16.0, 16.0, 16.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 20.0)
-ACTION_LAYOUT = (
-    'target[0, 0]',  # action 0
-    'target[0, 1]',  # action 1
-    'target[0, 2]',  # action 2
-    'target[0, 3]',  # action 3
-    'target[1, 0]',  # action 4
-    'target[1, 1]',  # action 5
-    'target[1, 2]',  # action 6
-    'target[1, 3]',  # action 7
-    'target[2, 0]',  # action 8
-    'target[2, 1]',  # action 9
-    'target[2, 2]',  # action 10
-    'target[2, 3]',  # action 11
-    'target[3, 0]',  # action 12
-    'target[3, 1]',  # action 13
-    'target[3, 2]',  # action 14
-    'target[3, 3]',  # action 15
-    'target[4, 0]',  # action 16
-    'target[4, 1]',  # action 17
-    'target[4, 2]',  # action 18
-    'target[4, 3]',  # action 19
-    'target[5, 0]',  # action 20
-    'target[5, 1]',  # action 21
-    'target[5, 2]',  # action 22
-    'target[5, 3]',  # action 23
-    'target[6, 0]',  # action 24
-    'target[6, 1]',  # action 25
-    'target[6, 2]',  # action 26
-    'target[6, 3]',  # action 27
-    'target[7, 0]',  # action 28
-    'target[7, 1]',  # action 29
-    'target[7, 2]',  # action 30
-    'target[7, 3]',  # action 31
-    'alpha[0, 0]',  # action 32
-    'alpha[0, 1]',  # action 33
-    'alpha[0, 2]',  # action 34
-    'alpha[0, 3]',  # action 35
-    'alpha[0, 4]',  # action 36
-    'alpha[0, 5]',  # action 37
-    'alpha[0, 6]',  # action 38
-    'alpha[0, 7]',  # action 39
-    'alpha[1, 0]',  # action 40
-    'alpha[1, 1]',  # action 41
-    'alpha[1, 2]',  # action 42
-    'alpha[1, 3]',  # action 43
-    'alpha[1, 4]',  # action 44
-    'alpha[1, 5]',  # action 45
-    'alpha[1, 6]',  # action 46
-    'alpha[1, 7]',  # action 47
-    'alpha[2, 0]',  # action 48
-    'alpha[2, 1]',  # action 49
-    'alpha[2, 2]',  # action 50
-    'alpha[2, 3]',  # action 51
-    'alpha[2, 4]',  # action 52
-    'alpha[2, 5]',  # action 53
-    'alpha[2, 6]',  # action 54
-    'alpha[2, 7]',  # action 55
-    'alpha[3, 0]',  # action 56
-    'alpha[3, 1]',  # action 57
-    'alpha[3, 2]',  # action 58
-    'alpha[3, 3]',  # action 59
-    'alpha[3, 4]',  # action 60
-    'alpha[3, 5]',  # action 61
-    'alpha[3, 6]',  # action 62
-    'alpha[3, 7]',  # action 63
-    'mtd[0]',  # action 64
-    'mtd[1]',  # action 65
-    'mtd[2]',  # action 66
-    'mtd[3]',  # action 67
+OBSERVED = (True,) * 16 + (False,) * 8 + (True,) * 32 + (False,) * 8 + (True,) * 4 + (False,) * 132 + (True,) * 33
+STATE_BOUNDS_LOW = (0.0,) * 233
+STATE_BOUNDS_HIGH = ((2000.0,) * 8 + (20.0,) * 8 + (40.0,) * 8 + (1.0,) * 40 + (8.0,) * 4 + (600.0,) * 8
+    + (9600.0,) * 16 + (16.0,) * 8 + (1.0,) * 12 + (2.0,) * 64 + (200.0,) * 20 + (16.0,) * 4 + (1.0,) * 32 + (20.0,))
+ACTION_LAYOUT = (  # one block per action, row-major
+    # target: columns 0:32, softmax
+    'target[0, 0]', 'target[0, 1]', 'target[0, 2]', 'target[0, 3]', 'target[1, 0]', 'target[1, 1]', 'target[1, 2]',
+    'target[1, 3]', 'target[2, 0]', 'target[2, 1]', 'target[2, 2]', 'target[2, 3]', 'target[3, 0]', 'target[3, 1]',
+    'target[3, 2]', 'target[3, 3]', 'target[4, 0]', 'target[4, 1]', 'target[4, 2]', 'target[4, 3]', 'target[5, 0]',
+    'target[5, 1]', 'target[5, 2]', 'target[5, 3]', 'target[6, 0]', 'target[6, 1]', 'target[6, 2]', 'target[6, 3]',
+    'target[7, 0]', 'target[7, 1]', 'target[7, 2]', 'target[7, 3]',
+    # alpha: columns 32:64, simplex
+    'alpha[0, 0]', 'alpha[0, 1]', 'alpha[0, 2]', 'alpha[0, 3]', 'alpha[0, 4]', 'alpha[0, 5]', 'alpha[0, 6]',
+    'alpha[0, 7]', 'alpha[1, 0]', 'alpha[1, 1]', 'alpha[1, 2]', 'alpha[1, 3]', 'alpha[1, 4]', 'alpha[1, 5]',
+    'alpha[1, 6]', 'alpha[1, 7]', 'alpha[2, 0]', 'alpha[2, 1]', 'alpha[2, 2]', 'alpha[2, 3]', 'alpha[2, 4]',
+    'alpha[2, 5]', 'alpha[2, 6]', 'alpha[2, 7]', 'alpha[3, 0]', 'alpha[3, 1]', 'alpha[3, 2]', 'alpha[3, 3]',
+    'alpha[3, 4]', 'alpha[3, 5]', 'alpha[3, 6]', 'alpha[3, 7]',
+    # mtd: columns 64:68, threshold
+    'mtd[0]', 'mtd[1]', 'mtd[2]', 'mtd[3]',
 )
 ACTIONS = {  # name -> (mapping, shape)
     'target': ('softmax', [8, 4]),
@@ -430,24 +212,42 @@ CONSTANTS = {  # folded into the formulas at compile time
     'w_share': 20.0,
 }
 VIOLATION_TOLERANCE = 1e-6
+# constant tables of the formulas (numbers that vary along an entity axis), row-major
+TABLE_0 = (250.0, 750.0, 1250.0, 1750.0)  # shape 4
+TABLE_1 = (0.0, (-1.0), (-2.0), (-3.0))  # shape (1, 4)
 
 
-# ---------------------------------------------------------------- random draws
-def _column(value, like: torch.Tensor) -> torch.Tensor:
-    """A (B,) tensor of `value` (a number or a (B,) tensor)."""
-    return like.new_full(like.shape, value) if not isinstance(value, torch.Tensor) else value.expand_as(like)
+# ---------------------------------------------------------------- tensors and random draws
+def _entity(value, like: torch.Tensor, *shape: int) -> torch.Tensor:
+    """A (B, *shape) tensor of `value` (a number or a tensor broadcastable to it)."""
+    if not isinstance(value, torch.Tensor):
+        return like.new_full((like.shape[0], *shape), value)
+    return value.expand(like.shape[0], *shape)
 
 
-def _uniform(low, high, like, generator):
-    return low + (high - low) * torch.rand(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+def _step(x: torch.Tensor, at_zero: float) -> torch.Tensor:
+    """Heaviside step of x: 1 where x > 0, 0 where x < 0, `at_zero` where x == 0."""
+    return torch.heaviside(x, x.new_full((), at_zero))
 
 
-def _normal(mean, sd, like, generator):
-    return mean + sd * torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+def _rand(like, shape, generator):
+    """(B, *shape) uniforms on [0, 1), drawn one entry (B values) at a time in row-major order."""
+    u = torch.rand((math.prod(shape), like.shape[0]), generator=generator, device=like.device, dtype=like.dtype)
+    return u.T.reshape(like.shape[0], *shape)
 
 
-def _bernoulli(p, like, generator):
-    return (torch.rand(like.shape, generator=generator, device=like.device, dtype=like.dtype) < p).to(like.dtype)
+def _uniform(low, high, like, shape, generator):
+    return low + (high - low) * _rand(like, shape, generator)
+
+
+def _normal(mean, sd, like, shape, generator):
+    draws = [torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+             for _ in range(math.prod(shape))]
+    return mean + sd * torch.stack(draws, -1).reshape(like.shape[0], *shape)
+
+
+def _bernoulli(p, like, shape, generator):
+    return (_rand(like, shape, generator) < p).to(like.dtype)
 
 
 # ---------------------------------------------------------------- initial states
@@ -455,496 +255,80 @@ def initial_states(batch_size: int, generator: torch.Generator | None = None,
                    device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(batch_size, 233) episode starts, drawn in declaration order."""
     like = torch.zeros(batch_size, device=device, dtype=dtype)
+    batch = batch_size
     # pos[8]
-    s_pos_0 = _uniform(0.0, 2000.0, like, generator)
-    s_pos_1 = _uniform(0.0, 2000.0, like, generator)
-    s_pos_2 = _uniform(0.0, 2000.0, like, generator)
-    s_pos_3 = _uniform(0.0, 2000.0, like, generator)
-    s_pos_4 = _uniform(0.0, 2000.0, like, generator)
-    s_pos_5 = _uniform(0.0, 2000.0, like, generator)
-    s_pos_6 = _uniform(0.0, 2000.0, like, generator)
-    s_pos_7 = _uniform(0.0, 2000.0, like, generator)
+    s_pos = _uniform(0.0, 2000.0, like, (8,), generator)
     # lane[8]
-    s_lane_0 = _uniform(5.0, 20.0, like, generator)
-    s_lane_1 = _uniform(5.0, 20.0, like, generator)
-    s_lane_2 = _uniform(5.0, 20.0, like, generator)
-    s_lane_3 = _uniform(5.0, 20.0, like, generator)
-    s_lane_4 = _uniform(5.0, 20.0, like, generator)
-    s_lane_5 = _uniform(5.0, 20.0, like, generator)
-    s_lane_6 = _uniform(5.0, 20.0, like, generator)
-    s_lane_7 = _uniform(5.0, 20.0, like, generator)
+    s_lane = _uniform(5.0, 20.0, like, (8,), generator)
     # speed[8]
-    s_speed_0 = _uniform(10.0, 30.0, like, generator)
-    s_speed_1 = _uniform(10.0, 30.0, like, generator)
-    s_speed_2 = _uniform(10.0, 30.0, like, generator)
-    s_speed_3 = _uniform(10.0, 30.0, like, generator)
-    s_speed_4 = _uniform(10.0, 30.0, like, generator)
-    s_speed_5 = _uniform(10.0, 30.0, like, generator)
-    s_speed_6 = _uniform(10.0, 30.0, like, generator)
-    s_speed_7 = _uniform(10.0, 30.0, like, generator)
+    s_speed = _uniform(10.0, 30.0, like, (8,), generator)
     # host[8, 4]
-    s_host_0_0 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_0)), 0.0)), like)
-    s_host_0_1 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_0) + (-1.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_0) + (-1.0)), 0.0)), like)
-    s_host_0_2 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_0) + (-2.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_0) + (-2.0)), 0.0)), like)
-    s_host_0_3 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_0) + (-3.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_0) + (-3.0)), 0.0)), like)
-    s_host_1_0 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_1)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_1)), 0.0)), like)
-    s_host_1_1 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_1) + (-1.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_1) + (-1.0)), 0.0)), like)
-    s_host_1_2 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_1) + (-2.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_1) + (-2.0)), 0.0)), like)
-    s_host_1_3 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_1) + (-3.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_1) + (-3.0)), 0.0)), like)
-    s_host_2_0 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_2)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_2)), 0.0)), like)
-    s_host_2_1 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_2) + (-1.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_2) + (-1.0)), 0.0)), like)
-    s_host_2_2 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_2) + (-2.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_2) + (-2.0)), 0.0)), like)
-    s_host_2_3 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_2) + (-3.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_2) + (-3.0)), 0.0)), like)
-    s_host_3_0 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_3)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_3)), 0.0)), like)
-    s_host_3_1 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_3) + (-1.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_3) + (-1.0)), 0.0)), like)
-    s_host_3_2 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_3) + (-2.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_3) + (-2.0)), 0.0)), like)
-    s_host_3_3 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_3) + (-3.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_3) + (-3.0)), 0.0)), like)
-    s_host_4_0 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_4)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_4)), 0.0)), like)
-    s_host_4_1 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_4) + (-1.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_4) + (-1.0)), 0.0)), like)
-    s_host_4_2 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_4) + (-2.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_4) + (-2.0)), 0.0)), like)
-    s_host_4_3 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_4) + (-3.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_4) + (-3.0)), 0.0)), like)
-    s_host_5_0 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_5)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_5)), 0.0)), like)
-    s_host_5_1 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_5) + (-1.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_5) + (-1.0)), 0.0)), like)
-    s_host_5_2 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_5) + (-2.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_5) + (-2.0)), 0.0)), like)
-    s_host_5_3 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_5) + (-3.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_5) + (-3.0)), 0.0)), like)
-    s_host_6_0 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_6)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_6)), 0.0)), like)
-    s_host_6_1 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_6) + (-1.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_6) + (-1.0)), 0.0)), like)
-    s_host_6_2 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_6) + (-2.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_6) + (-2.0)), 0.0)), like)
-    s_host_6_3 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_6) + (-3.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_6) + (-3.0)), 0.0)), like)
-    s_host_7_0 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_7)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_7)), 0.0)), like)
-    s_host_7_1 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_7) + (-1.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_7) + (-1.0)), 0.0)), like)
-    s_host_7_2 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_7) + (-2.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_7) + (-2.0)), 0.0)), like)
-    s_host_7_3 = _column(torch.heaviside(0.5 - torch.abs(torch.floor((0.002)*s_pos_7) + (-3.0)), torch.full_like(0.5 - torch.abs(torch.floor((0.002)*s_pos_7) + (-3.0)), 0.0)), like)
+    # host: (8, 4)
+    s_host = (_step(0.5 - torch.abs(like.new_tensor(TABLE_1).view(1, 1, 4) + torch.floor((0.002)*s_pos[:, :, None])),
+        0.0))
     # copy[8]
-    s_copy_0 = _column(1.0, like)
-    s_copy_1 = _column(1.0, like)
-    s_copy_2 = _column(1.0, like)
-    s_copy_3 = _column(1.0, like)
-    s_copy_4 = _column(1.0, like)
-    s_copy_5 = _column(1.0, like)
-    s_copy_6 = _column(1.0, like)
-    s_copy_7 = _column(1.0, like)
+    s_copy = _entity(1.0, like, 8)  # copy: (8,)
     # load[4]
-    s_load_0 = _column(s_host_0_0 + s_host_1_0 + s_host_2_0 + s_host_3_0 + s_host_4_0 + s_host_5_0 + s_host_6_0 + s_host_7_0, like)
-    s_load_1 = _column(s_host_0_1 + s_host_1_1 + s_host_2_1 + s_host_3_1 + s_host_4_1 + s_host_5_1 + s_host_6_1 + s_host_7_1, like)
-    s_load_2 = _column(s_host_0_2 + s_host_1_2 + s_host_2_2 + s_host_3_2 + s_host_4_2 + s_host_5_2 + s_host_6_2 + s_host_7_2, like)
-    s_load_3 = _column(s_host_0_3 + s_host_1_3 + s_host_2_3 + s_host_3_3 + s_host_4_3 + s_host_5_3 + s_host_6_3 + s_host_7_3, like)
+    s_load = (s_host.permute(0, 2, 1)).sum(2)  # load: (4,)
     # bw[4]
-    s_bw_0 = _uniform(100.0, 300.0, like, generator)
-    s_bw_1 = _uniform(100.0, 300.0, like, generator)
-    s_bw_2 = _uniform(100.0, 300.0, like, generator)
-    s_bw_3 = _uniform(100.0, 300.0, like, generator)
+    s_bw = _uniform(100.0, 300.0, like, (4,), generator)
     # cpu[4]
-    s_cpu_0 = _uniform(100.0, 300.0, like, generator)
-    s_cpu_1 = _uniform(100.0, 300.0, like, generator)
-    s_cpu_2 = _uniform(100.0, 300.0, like, generator)
-    s_cpu_3 = _uniform(100.0, 300.0, like, generator)
+    s_cpu = _uniform(100.0, 300.0, like, (4,), generator)
     # D_con[8]
-    s_D_con_0 = _uniform(800.0, 4800.0, like, generator)
-    s_D_con_1 = _uniform(800.0, 4800.0, like, generator)
-    s_D_con_2 = _uniform(800.0, 4800.0, like, generator)
-    s_D_con_3 = _uniform(800.0, 4800.0, like, generator)
-    s_D_con_4 = _uniform(800.0, 4800.0, like, generator)
-    s_D_con_5 = _uniform(800.0, 4800.0, like, generator)
-    s_D_con_6 = _uniform(800.0, 4800.0, like, generator)
-    s_D_con_7 = _uniform(800.0, 4800.0, like, generator)
+    s_D_con = _uniform(800.0, 4800.0, like, (8,), generator)
     # D_raw[8]
-    s_D_raw_0 = _uniform(280.0, 560.0, like, generator)
-    s_D_raw_1 = _uniform(280.0, 560.0, like, generator)
-    s_D_raw_2 = _uniform(280.0, 560.0, like, generator)
-    s_D_raw_3 = _uniform(280.0, 560.0, like, generator)
-    s_D_raw_4 = _uniform(280.0, 560.0, like, generator)
-    s_D_raw_5 = _uniform(280.0, 560.0, like, generator)
-    s_D_raw_6 = _uniform(280.0, 560.0, like, generator)
-    s_D_raw_7 = _uniform(280.0, 560.0, like, generator)
+    s_D_raw = _uniform(280.0, 560.0, like, (8,), generator)
     # T_max[8]
-    s_T_max_0 = _uniform(4.0, 8.0, like, generator)
-    s_T_max_1 = _uniform(4.0, 8.0, like, generator)
-    s_T_max_2 = _uniform(4.0, 8.0, like, generator)
-    s_T_max_3 = _uniform(4.0, 8.0, like, generator)
-    s_T_max_4 = _uniform(4.0, 8.0, like, generator)
-    s_T_max_5 = _uniform(4.0, 8.0, like, generator)
-    s_T_max_6 = _uniform(4.0, 8.0, like, generator)
-    s_T_max_7 = _uniform(4.0, 8.0, like, generator)
+    s_T_max = _uniform(4.0, 8.0, like, (8,), generator)
     # attack[4]
-    s_attack_0 = _bernoulli(0.1, like, generator)
-    s_attack_1 = _bernoulli(0.1, like, generator)
-    s_attack_2 = _bernoulli(0.1, like, generator)
-    s_attack_3 = _bernoulli(0.1, like, generator)
+    s_attack = _bernoulli(0.1, like, (4,), generator)
     # loss_rx[4]
-    s_loss_rx_0 = _uniform(0.0, 0.05, like, generator)
-    s_loss_rx_1 = _uniform(0.0, 0.05, like, generator)
-    s_loss_rx_2 = _uniform(0.0, 0.05, like, generator)
-    s_loss_rx_3 = _uniform(0.0, 0.05, like, generator)
+    s_loss_rx = _uniform(0.0, 0.05, like, (4,), generator)
     # loss_fw[4]
-    s_loss_fw_0 = _uniform(0.0, 0.05, like, generator)
-    s_loss_fw_1 = _uniform(0.0, 0.05, like, generator)
-    s_loss_fw_2 = _uniform(0.0, 0.05, like, generator)
-    s_loss_fw_3 = _uniform(0.0, 0.05, like, generator)
+    s_loss_fw = _uniform(0.0, 0.05, like, (4,), generator)
     # ev_pos[8, 4]
-    s_ev_pos_0_0 = _column(0.0, like)
-    s_ev_pos_0_1 = _column(0.0, like)
-    s_ev_pos_0_2 = _column(0.0, like)
-    s_ev_pos_0_3 = _column(0.0, like)
-    s_ev_pos_1_0 = _column(0.0, like)
-    s_ev_pos_1_1 = _column(0.0, like)
-    s_ev_pos_1_2 = _column(0.0, like)
-    s_ev_pos_1_3 = _column(0.0, like)
-    s_ev_pos_2_0 = _column(0.0, like)
-    s_ev_pos_2_1 = _column(0.0, like)
-    s_ev_pos_2_2 = _column(0.0, like)
-    s_ev_pos_2_3 = _column(0.0, like)
-    s_ev_pos_3_0 = _column(0.0, like)
-    s_ev_pos_3_1 = _column(0.0, like)
-    s_ev_pos_3_2 = _column(0.0, like)
-    s_ev_pos_3_3 = _column(0.0, like)
-    s_ev_pos_4_0 = _column(0.0, like)
-    s_ev_pos_4_1 = _column(0.0, like)
-    s_ev_pos_4_2 = _column(0.0, like)
-    s_ev_pos_4_3 = _column(0.0, like)
-    s_ev_pos_5_0 = _column(0.0, like)
-    s_ev_pos_5_1 = _column(0.0, like)
-    s_ev_pos_5_2 = _column(0.0, like)
-    s_ev_pos_5_3 = _column(0.0, like)
-    s_ev_pos_6_0 = _column(0.0, like)
-    s_ev_pos_6_1 = _column(0.0, like)
-    s_ev_pos_6_2 = _column(0.0, like)
-    s_ev_pos_6_3 = _column(0.0, like)
-    s_ev_pos_7_0 = _column(0.0, like)
-    s_ev_pos_7_1 = _column(0.0, like)
-    s_ev_pos_7_2 = _column(0.0, like)
-    s_ev_pos_7_3 = _column(0.0, like)
+    s_ev_pos = _entity(0.0, like, 8, 4)  # ev_pos: (8, 4)
     # ev_neg[8, 4]
-    s_ev_neg_0_0 = _column(0.0, like)
-    s_ev_neg_0_1 = _column(0.0, like)
-    s_ev_neg_0_2 = _column(0.0, like)
-    s_ev_neg_0_3 = _column(0.0, like)
-    s_ev_neg_1_0 = _column(0.0, like)
-    s_ev_neg_1_1 = _column(0.0, like)
-    s_ev_neg_1_2 = _column(0.0, like)
-    s_ev_neg_1_3 = _column(0.0, like)
-    s_ev_neg_2_0 = _column(0.0, like)
-    s_ev_neg_2_1 = _column(0.0, like)
-    s_ev_neg_2_2 = _column(0.0, like)
-    s_ev_neg_2_3 = _column(0.0, like)
-    s_ev_neg_3_0 = _column(0.0, like)
-    s_ev_neg_3_1 = _column(0.0, like)
-    s_ev_neg_3_2 = _column(0.0, like)
-    s_ev_neg_3_3 = _column(0.0, like)
-    s_ev_neg_4_0 = _column(0.0, like)
-    s_ev_neg_4_1 = _column(0.0, like)
-    s_ev_neg_4_2 = _column(0.0, like)
-    s_ev_neg_4_3 = _column(0.0, like)
-    s_ev_neg_5_0 = _column(0.0, like)
-    s_ev_neg_5_1 = _column(0.0, like)
-    s_ev_neg_5_2 = _column(0.0, like)
-    s_ev_neg_5_3 = _column(0.0, like)
-    s_ev_neg_6_0 = _column(0.0, like)
-    s_ev_neg_6_1 = _column(0.0, like)
-    s_ev_neg_6_2 = _column(0.0, like)
-    s_ev_neg_6_3 = _column(0.0, like)
-    s_ev_neg_7_0 = _column(0.0, like)
-    s_ev_neg_7_1 = _column(0.0, like)
-    s_ev_neg_7_2 = _column(0.0, like)
-    s_ev_neg_7_3 = _column(0.0, like)
+    s_ev_neg = _entity(0.0, like, 8, 4)  # ev_neg: (8, 4)
     # rx_ok[4]
-    s_rx_ok_0 = _column(100.0, like)
-    s_rx_ok_1 = _column(100.0, like)
-    s_rx_ok_2 = _column(100.0, like)
-    s_rx_ok_3 = _column(100.0, like)
+    s_rx_ok = _entity(100.0, like, 4)  # rx_ok: (4,)
     # rx_fail[4]
-    s_rx_fail_0 = _column(0.0, like)
-    s_rx_fail_1 = _column(0.0, like)
-    s_rx_fail_2 = _column(0.0, like)
-    s_rx_fail_3 = _column(0.0, like)
+    s_rx_fail = _entity(0.0, like, 4)  # rx_fail: (4,)
     # fw_ok[4]
-    s_fw_ok_0 = _column(100.0, like)
-    s_fw_ok_1 = _column(100.0, like)
-    s_fw_ok_2 = _column(100.0, like)
-    s_fw_ok_3 = _column(100.0, like)
+    s_fw_ok = _entity(100.0, like, 4)  # fw_ok: (4,)
     # fw_fail[4]
-    s_fw_fail_0 = _column(0.0, like)
-    s_fw_fail_1 = _column(0.0, like)
-    s_fw_fail_2 = _column(0.0, like)
-    s_fw_fail_3 = _column(0.0, like)
+    s_fw_fail = _entity(0.0, like, 4)  # fw_fail: (4,)
     # lat_sum[4]
-    s_lat_sum_0 = _column(0.0, like)
-    s_lat_sum_1 = _column(0.0, like)
-    s_lat_sum_2 = _column(0.0, like)
-    s_lat_sum_3 = _column(0.0, like)
+    s_lat_sum = _entity(0.0, like, 4)  # lat_sum: (4,)
     # lat_cnt[4]
-    s_lat_cnt_0 = _column(0.0, like)
-    s_lat_cnt_1 = _column(0.0, like)
-    s_lat_cnt_2 = _column(0.0, like)
-    s_lat_cnt_3 = _column(0.0, like)
+    s_lat_cnt = _entity(0.0, like, 4)  # lat_cnt: (4,)
     # rep[8, 4]
-    s_rep_0_0 = _column(0.7, like)
-    s_rep_0_1 = _column(0.7, like)
-    s_rep_0_2 = _column(0.7, like)
-    s_rep_0_3 = _column(0.7, like)
-    s_rep_1_0 = _column(0.7, like)
-    s_rep_1_1 = _column(0.7, like)
-    s_rep_1_2 = _column(0.7, like)
-    s_rep_1_3 = _column(0.7, like)
-    s_rep_2_0 = _column(0.7, like)
-    s_rep_2_1 = _column(0.7, like)
-    s_rep_2_2 = _column(0.7, like)
-    s_rep_2_3 = _column(0.7, like)
-    s_rep_3_0 = _column(0.7, like)
-    s_rep_3_1 = _column(0.7, like)
-    s_rep_3_2 = _column(0.7, like)
-    s_rep_3_3 = _column(0.7, like)
-    s_rep_4_0 = _column(0.7, like)
-    s_rep_4_1 = _column(0.7, like)
-    s_rep_4_2 = _column(0.7, like)
-    s_rep_4_3 = _column(0.7, like)
-    s_rep_5_0 = _column(0.7, like)
-    s_rep_5_1 = _column(0.7, like)
-    s_rep_5_2 = _column(0.7, like)
-    s_rep_5_3 = _column(0.7, like)
-    s_rep_6_0 = _column(0.7, like)
-    s_rep_6_1 = _column(0.7, like)
-    s_rep_6_2 = _column(0.7, like)
-    s_rep_6_3 = _column(0.7, like)
-    s_rep_7_0 = _column(0.7, like)
-    s_rep_7_1 = _column(0.7, like)
-    s_rep_7_2 = _column(0.7, like)
-    s_rep_7_3 = _column(0.7, like)
-    s_slot = _column(0.0, like)
-    return torch.stack([
-        s_pos_0,
-        s_pos_1,
-        s_pos_2,
-        s_pos_3,
-        s_pos_4,
-        s_pos_5,
-        s_pos_6,
-        s_pos_7,
-        s_lane_0,
-        s_lane_1,
-        s_lane_2,
-        s_lane_3,
-        s_lane_4,
-        s_lane_5,
-        s_lane_6,
-        s_lane_7,
-        s_speed_0,
-        s_speed_1,
-        s_speed_2,
-        s_speed_3,
-        s_speed_4,
-        s_speed_5,
-        s_speed_6,
-        s_speed_7,
-        s_host_0_0,
-        s_host_0_1,
-        s_host_0_2,
-        s_host_0_3,
-        s_host_1_0,
-        s_host_1_1,
-        s_host_1_2,
-        s_host_1_3,
-        s_host_2_0,
-        s_host_2_1,
-        s_host_2_2,
-        s_host_2_3,
-        s_host_3_0,
-        s_host_3_1,
-        s_host_3_2,
-        s_host_3_3,
-        s_host_4_0,
-        s_host_4_1,
-        s_host_4_2,
-        s_host_4_3,
-        s_host_5_0,
-        s_host_5_1,
-        s_host_5_2,
-        s_host_5_3,
-        s_host_6_0,
-        s_host_6_1,
-        s_host_6_2,
-        s_host_6_3,
-        s_host_7_0,
-        s_host_7_1,
-        s_host_7_2,
-        s_host_7_3,
-        s_copy_0,
-        s_copy_1,
-        s_copy_2,
-        s_copy_3,
-        s_copy_4,
-        s_copy_5,
-        s_copy_6,
-        s_copy_7,
-        s_load_0,
-        s_load_1,
-        s_load_2,
-        s_load_3,
-        s_bw_0,
-        s_bw_1,
-        s_bw_2,
-        s_bw_3,
-        s_cpu_0,
-        s_cpu_1,
-        s_cpu_2,
-        s_cpu_3,
-        s_D_con_0,
-        s_D_con_1,
-        s_D_con_2,
-        s_D_con_3,
-        s_D_con_4,
-        s_D_con_5,
-        s_D_con_6,
-        s_D_con_7,
-        s_D_raw_0,
-        s_D_raw_1,
-        s_D_raw_2,
-        s_D_raw_3,
-        s_D_raw_4,
-        s_D_raw_5,
-        s_D_raw_6,
-        s_D_raw_7,
-        s_T_max_0,
-        s_T_max_1,
-        s_T_max_2,
-        s_T_max_3,
-        s_T_max_4,
-        s_T_max_5,
-        s_T_max_6,
-        s_T_max_7,
-        s_attack_0,
-        s_attack_1,
-        s_attack_2,
-        s_attack_3,
-        s_loss_rx_0,
-        s_loss_rx_1,
-        s_loss_rx_2,
-        s_loss_rx_3,
-        s_loss_fw_0,
-        s_loss_fw_1,
-        s_loss_fw_2,
-        s_loss_fw_3,
-        s_ev_pos_0_0,
-        s_ev_pos_0_1,
-        s_ev_pos_0_2,
-        s_ev_pos_0_3,
-        s_ev_pos_1_0,
-        s_ev_pos_1_1,
-        s_ev_pos_1_2,
-        s_ev_pos_1_3,
-        s_ev_pos_2_0,
-        s_ev_pos_2_1,
-        s_ev_pos_2_2,
-        s_ev_pos_2_3,
-        s_ev_pos_3_0,
-        s_ev_pos_3_1,
-        s_ev_pos_3_2,
-        s_ev_pos_3_3,
-        s_ev_pos_4_0,
-        s_ev_pos_4_1,
-        s_ev_pos_4_2,
-        s_ev_pos_4_3,
-        s_ev_pos_5_0,
-        s_ev_pos_5_1,
-        s_ev_pos_5_2,
-        s_ev_pos_5_3,
-        s_ev_pos_6_0,
-        s_ev_pos_6_1,
-        s_ev_pos_6_2,
-        s_ev_pos_6_3,
-        s_ev_pos_7_0,
-        s_ev_pos_7_1,
-        s_ev_pos_7_2,
-        s_ev_pos_7_3,
-        s_ev_neg_0_0,
-        s_ev_neg_0_1,
-        s_ev_neg_0_2,
-        s_ev_neg_0_3,
-        s_ev_neg_1_0,
-        s_ev_neg_1_1,
-        s_ev_neg_1_2,
-        s_ev_neg_1_3,
-        s_ev_neg_2_0,
-        s_ev_neg_2_1,
-        s_ev_neg_2_2,
-        s_ev_neg_2_3,
-        s_ev_neg_3_0,
-        s_ev_neg_3_1,
-        s_ev_neg_3_2,
-        s_ev_neg_3_3,
-        s_ev_neg_4_0,
-        s_ev_neg_4_1,
-        s_ev_neg_4_2,
-        s_ev_neg_4_3,
-        s_ev_neg_5_0,
-        s_ev_neg_5_1,
-        s_ev_neg_5_2,
-        s_ev_neg_5_3,
-        s_ev_neg_6_0,
-        s_ev_neg_6_1,
-        s_ev_neg_6_2,
-        s_ev_neg_6_3,
-        s_ev_neg_7_0,
-        s_ev_neg_7_1,
-        s_ev_neg_7_2,
-        s_ev_neg_7_3,
-        s_rx_ok_0,
-        s_rx_ok_1,
-        s_rx_ok_2,
-        s_rx_ok_3,
-        s_rx_fail_0,
-        s_rx_fail_1,
-        s_rx_fail_2,
-        s_rx_fail_3,
-        s_fw_ok_0,
-        s_fw_ok_1,
-        s_fw_ok_2,
-        s_fw_ok_3,
-        s_fw_fail_0,
-        s_fw_fail_1,
-        s_fw_fail_2,
-        s_fw_fail_3,
-        s_lat_sum_0,
-        s_lat_sum_1,
-        s_lat_sum_2,
-        s_lat_sum_3,
-        s_lat_cnt_0,
-        s_lat_cnt_1,
-        s_lat_cnt_2,
-        s_lat_cnt_3,
-        s_rep_0_0,
-        s_rep_0_1,
-        s_rep_0_2,
-        s_rep_0_3,
-        s_rep_1_0,
-        s_rep_1_1,
-        s_rep_1_2,
-        s_rep_1_3,
-        s_rep_2_0,
-        s_rep_2_1,
-        s_rep_2_2,
-        s_rep_2_3,
-        s_rep_3_0,
-        s_rep_3_1,
-        s_rep_3_2,
-        s_rep_3_3,
-        s_rep_4_0,
-        s_rep_4_1,
-        s_rep_4_2,
-        s_rep_4_3,
-        s_rep_5_0,
-        s_rep_5_1,
-        s_rep_5_2,
-        s_rep_5_3,
-        s_rep_6_0,
-        s_rep_6_1,
-        s_rep_6_2,
-        s_rep_6_3,
-        s_rep_7_0,
-        s_rep_7_1,
-        s_rep_7_2,
-        s_rep_7_3,
-        s_slot,
+    s_rep = _entity(0.7, like, 8, 4)  # rep: (8, 4)
+    return torch.cat([
+        s_pos.reshape(batch, -1),
+        s_lane.reshape(batch, -1),
+        s_speed.reshape(batch, -1),
+        s_host.reshape(batch, -1),
+        s_copy.reshape(batch, -1),
+        s_load.reshape(batch, -1),
+        s_bw.reshape(batch, -1),
+        s_cpu.reshape(batch, -1),
+        s_D_con.reshape(batch, -1),
+        s_D_raw.reshape(batch, -1),
+        s_T_max.reshape(batch, -1),
+        s_attack.reshape(batch, -1),
+        s_loss_rx.reshape(batch, -1),
+        s_loss_fw.reshape(batch, -1),
+        s_ev_pos.reshape(batch, -1),
+        s_ev_neg.reshape(batch, -1),
+        s_rx_ok.reshape(batch, -1),
+        s_rx_fail.reshape(batch, -1),
+        s_fw_ok.reshape(batch, -1),
+        s_fw_fail.reshape(batch, -1),
+        s_lat_sum.reshape(batch, -1),
+        s_lat_cnt.reshape(batch, -1),
+        s_rep.reshape(batch, -1),
+        like[:, None],
     ], 1)
 
 
@@ -952,133 +336,36 @@ def initial_states(batch_size: int, generator: torch.Generator | None = None,
 def qualifying(state: torch.Tensor) -> dict[str, torch.Tensor]:
     """Which entries of each masked choice qualify: name -> (B, rows, entries) bool."""
     batch, like = state.shape[0], state[:, 0]
-    s_pos_0, s_pos_1, s_pos_2, s_pos_3, s_pos_4, s_pos_5, s_pos_6, s_pos_7, s_lane_0, s_lane_1, s_lane_2, s_lane_3, s_lane_4, s_lane_5, s_lane_6, s_lane_7, s_speed_0, s_speed_1, s_speed_2, s_speed_3, s_speed_4, s_speed_5, s_speed_6, s_speed_7, s_host_0_0, s_host_0_1, s_host_0_2, s_host_0_3, s_host_1_0, s_host_1_1, s_host_1_2, s_host_1_3, s_host_2_0, s_host_2_1, s_host_2_2, s_host_2_3, s_host_3_0, s_host_3_1, s_host_3_2, s_host_3_3, s_host_4_0, s_host_4_1, s_host_4_2, s_host_4_3, s_host_5_0, s_host_5_1, s_host_5_2, s_host_5_3, s_host_6_0, s_host_6_1, s_host_6_2, s_host_6_3, s_host_7_0, s_host_7_1, s_host_7_2, s_host_7_3, s_copy_0, s_copy_1, s_copy_2, s_copy_3, s_copy_4, s_copy_5, s_copy_6, s_copy_7, s_load_0, s_load_1, s_load_2, s_load_3, s_bw_0, s_bw_1, s_bw_2, s_bw_3, s_cpu_0, s_cpu_1, s_cpu_2, s_cpu_3, s_D_con_0, s_D_con_1, s_D_con_2, s_D_con_3, s_D_con_4, s_D_con_5, s_D_con_6, s_D_con_7, s_D_raw_0, s_D_raw_1, s_D_raw_2, s_D_raw_3, s_D_raw_4, s_D_raw_5, s_D_raw_6, s_D_raw_7, s_T_max_0, s_T_max_1, s_T_max_2, s_T_max_3, s_T_max_4, s_T_max_5, s_T_max_6, s_T_max_7, s_attack_0, s_attack_1, s_attack_2, s_attack_3, s_loss_rx_0, s_loss_rx_1, s_loss_rx_2, s_loss_rx_3, s_loss_fw_0, s_loss_fw_1, s_loss_fw_2, s_loss_fw_3, s_ev_pos_0_0, s_ev_pos_0_1, s_ev_pos_0_2, s_ev_pos_0_3, s_ev_pos_1_0, s_ev_pos_1_1, s_ev_pos_1_2, s_ev_pos_1_3, s_ev_pos_2_0, s_ev_pos_2_1, s_ev_pos_2_2, s_ev_pos_2_3, s_ev_pos_3_0, s_ev_pos_3_1, s_ev_pos_3_2, s_ev_pos_3_3, s_ev_pos_4_0, s_ev_pos_4_1, s_ev_pos_4_2, s_ev_pos_4_3, s_ev_pos_5_0, s_ev_pos_5_1, s_ev_pos_5_2, s_ev_pos_5_3, s_ev_pos_6_0, s_ev_pos_6_1, s_ev_pos_6_2, s_ev_pos_6_3, s_ev_pos_7_0, s_ev_pos_7_1, s_ev_pos_7_2, s_ev_pos_7_3, s_ev_neg_0_0, s_ev_neg_0_1, s_ev_neg_0_2, s_ev_neg_0_3, s_ev_neg_1_0, s_ev_neg_1_1, s_ev_neg_1_2, s_ev_neg_1_3, s_ev_neg_2_0, s_ev_neg_2_1, s_ev_neg_2_2, s_ev_neg_2_3, s_ev_neg_3_0, s_ev_neg_3_1, s_ev_neg_3_2, s_ev_neg_3_3, s_ev_neg_4_0, s_ev_neg_4_1, s_ev_neg_4_2, s_ev_neg_4_3, s_ev_neg_5_0, s_ev_neg_5_1, s_ev_neg_5_2, s_ev_neg_5_3, s_ev_neg_6_0, s_ev_neg_6_1, s_ev_neg_6_2, s_ev_neg_6_3, s_ev_neg_7_0, s_ev_neg_7_1, s_ev_neg_7_2, s_ev_neg_7_3, s_rx_ok_0, s_rx_ok_1, s_rx_ok_2, s_rx_ok_3, s_rx_fail_0, s_rx_fail_1, s_rx_fail_2, s_rx_fail_3, s_fw_ok_0, s_fw_ok_1, s_fw_ok_2, s_fw_ok_3, s_fw_fail_0, s_fw_fail_1, s_fw_fail_2, s_fw_fail_3, s_lat_sum_0, s_lat_sum_1, s_lat_sum_2, s_lat_sum_3, s_lat_cnt_0, s_lat_cnt_1, s_lat_cnt_2, s_lat_cnt_3, s_rep_0_0, s_rep_0_1, s_rep_0_2, s_rep_0_3, s_rep_1_0, s_rep_1_1, s_rep_1_2, s_rep_1_3, s_rep_2_0, s_rep_2_1, s_rep_2_2, s_rep_2_3, s_rep_3_0, s_rep_3_1, s_rep_3_2, s_rep_3_3, s_rep_4_0, s_rep_4_1, s_rep_4_2, s_rep_4_3, s_rep_5_0, s_rep_5_1, s_rep_5_2, s_rep_5_3, s_rep_6_0, s_rep_6_1, s_rep_6_2, s_rep_6_3, s_rep_7_0, s_rep_7_1, s_rep_7_2, s_rep_7_3, s_slot = state.unbind(1)
-    out = {}
-    entries = torch.stack([
-        _column(s_rep_0_0 + (-0.5), like),
-        _column(s_rep_0_1 + (-0.5), like),
-        _column(s_rep_0_2 + (-0.5), like),
-        _column(s_rep_0_3 + (-0.5), like),
-        _column(s_rep_1_0 + (-0.5), like),
-        _column(s_rep_1_1 + (-0.5), like),
-        _column(s_rep_1_2 + (-0.5), like),
-        _column(s_rep_1_3 + (-0.5), like),
-        _column(s_rep_2_0 + (-0.5), like),
-        _column(s_rep_2_1 + (-0.5), like),
-        _column(s_rep_2_2 + (-0.5), like),
-        _column(s_rep_2_3 + (-0.5), like),
-        _column(s_rep_3_0 + (-0.5), like),
-        _column(s_rep_3_1 + (-0.5), like),
-        _column(s_rep_3_2 + (-0.5), like),
-        _column(s_rep_3_3 + (-0.5), like),
-        _column(s_rep_4_0 + (-0.5), like),
-        _column(s_rep_4_1 + (-0.5), like),
-        _column(s_rep_4_2 + (-0.5), like),
-        _column(s_rep_4_3 + (-0.5), like),
-        _column(s_rep_5_0 + (-0.5), like),
-        _column(s_rep_5_1 + (-0.5), like),
-        _column(s_rep_5_2 + (-0.5), like),
-        _column(s_rep_5_3 + (-0.5), like),
-        _column(s_rep_6_0 + (-0.5), like),
-        _column(s_rep_6_1 + (-0.5), like),
-        _column(s_rep_6_2 + (-0.5), like),
-        _column(s_rep_6_3 + (-0.5), like),
-        _column(s_rep_7_0 + (-0.5), like),
-        _column(s_rep_7_1 + (-0.5), like),
-        _column(s_rep_7_2 + (-0.5), like),
-        _column(s_rep_7_3 + (-0.5), like),
-    ], 1).reshape(batch, *(8, 4)).movedim(2, -1).reshape(batch, 8, 4)
-    out['target'] = entries >= 0.0
-    return out
+    s_rep = state[:, 200:232].reshape(batch, 8, 4)
+    q_target = s_rep + (-0.5)
+    return {
+        'target': q_target.movedim(2, -1).reshape(batch, 8, 4) >= 0.0,
+    }
 
 
 def fallback_preferences(state: torch.Tensor) -> dict[str, torch.Tensor]:
     """The fallback preference of every entry of each masked choice: name -> (B, rows, entries)."""
     batch, like = state.shape[0], state[:, 0]
-    s_pos_0, s_pos_1, s_pos_2, s_pos_3, s_pos_4, s_pos_5, s_pos_6, s_pos_7, s_lane_0, s_lane_1, s_lane_2, s_lane_3, s_lane_4, s_lane_5, s_lane_6, s_lane_7, s_speed_0, s_speed_1, s_speed_2, s_speed_3, s_speed_4, s_speed_5, s_speed_6, s_speed_7, s_host_0_0, s_host_0_1, s_host_0_2, s_host_0_3, s_host_1_0, s_host_1_1, s_host_1_2, s_host_1_3, s_host_2_0, s_host_2_1, s_host_2_2, s_host_2_3, s_host_3_0, s_host_3_1, s_host_3_2, s_host_3_3, s_host_4_0, s_host_4_1, s_host_4_2, s_host_4_3, s_host_5_0, s_host_5_1, s_host_5_2, s_host_5_3, s_host_6_0, s_host_6_1, s_host_6_2, s_host_6_3, s_host_7_0, s_host_7_1, s_host_7_2, s_host_7_3, s_copy_0, s_copy_1, s_copy_2, s_copy_3, s_copy_4, s_copy_5, s_copy_6, s_copy_7, s_load_0, s_load_1, s_load_2, s_load_3, s_bw_0, s_bw_1, s_bw_2, s_bw_3, s_cpu_0, s_cpu_1, s_cpu_2, s_cpu_3, s_D_con_0, s_D_con_1, s_D_con_2, s_D_con_3, s_D_con_4, s_D_con_5, s_D_con_6, s_D_con_7, s_D_raw_0, s_D_raw_1, s_D_raw_2, s_D_raw_3, s_D_raw_4, s_D_raw_5, s_D_raw_6, s_D_raw_7, s_T_max_0, s_T_max_1, s_T_max_2, s_T_max_3, s_T_max_4, s_T_max_5, s_T_max_6, s_T_max_7, s_attack_0, s_attack_1, s_attack_2, s_attack_3, s_loss_rx_0, s_loss_rx_1, s_loss_rx_2, s_loss_rx_3, s_loss_fw_0, s_loss_fw_1, s_loss_fw_2, s_loss_fw_3, s_ev_pos_0_0, s_ev_pos_0_1, s_ev_pos_0_2, s_ev_pos_0_3, s_ev_pos_1_0, s_ev_pos_1_1, s_ev_pos_1_2, s_ev_pos_1_3, s_ev_pos_2_0, s_ev_pos_2_1, s_ev_pos_2_2, s_ev_pos_2_3, s_ev_pos_3_0, s_ev_pos_3_1, s_ev_pos_3_2, s_ev_pos_3_3, s_ev_pos_4_0, s_ev_pos_4_1, s_ev_pos_4_2, s_ev_pos_4_3, s_ev_pos_5_0, s_ev_pos_5_1, s_ev_pos_5_2, s_ev_pos_5_3, s_ev_pos_6_0, s_ev_pos_6_1, s_ev_pos_6_2, s_ev_pos_6_3, s_ev_pos_7_0, s_ev_pos_7_1, s_ev_pos_7_2, s_ev_pos_7_3, s_ev_neg_0_0, s_ev_neg_0_1, s_ev_neg_0_2, s_ev_neg_0_3, s_ev_neg_1_0, s_ev_neg_1_1, s_ev_neg_1_2, s_ev_neg_1_3, s_ev_neg_2_0, s_ev_neg_2_1, s_ev_neg_2_2, s_ev_neg_2_3, s_ev_neg_3_0, s_ev_neg_3_1, s_ev_neg_3_2, s_ev_neg_3_3, s_ev_neg_4_0, s_ev_neg_4_1, s_ev_neg_4_2, s_ev_neg_4_3, s_ev_neg_5_0, s_ev_neg_5_1, s_ev_neg_5_2, s_ev_neg_5_3, s_ev_neg_6_0, s_ev_neg_6_1, s_ev_neg_6_2, s_ev_neg_6_3, s_ev_neg_7_0, s_ev_neg_7_1, s_ev_neg_7_2, s_ev_neg_7_3, s_rx_ok_0, s_rx_ok_1, s_rx_ok_2, s_rx_ok_3, s_rx_fail_0, s_rx_fail_1, s_rx_fail_2, s_rx_fail_3, s_fw_ok_0, s_fw_ok_1, s_fw_ok_2, s_fw_ok_3, s_fw_fail_0, s_fw_fail_1, s_fw_fail_2, s_fw_fail_3, s_lat_sum_0, s_lat_sum_1, s_lat_sum_2, s_lat_sum_3, s_lat_cnt_0, s_lat_cnt_1, s_lat_cnt_2, s_lat_cnt_3, s_rep_0_0, s_rep_0_1, s_rep_0_2, s_rep_0_3, s_rep_1_0, s_rep_1_1, s_rep_1_2, s_rep_1_3, s_rep_2_0, s_rep_2_1, s_rep_2_2, s_rep_2_3, s_rep_3_0, s_rep_3_1, s_rep_3_2, s_rep_3_3, s_rep_4_0, s_rep_4_1, s_rep_4_2, s_rep_4_3, s_rep_5_0, s_rep_5_1, s_rep_5_2, s_rep_5_3, s_rep_6_0, s_rep_6_1, s_rep_6_2, s_rep_6_3, s_rep_7_0, s_rep_7_1, s_rep_7_2, s_rep_7_3, s_slot = state.unbind(1)
-    out = {}
-    entries = torch.stack([
-        _column(s_host_0_0, like),
-        _column(s_host_0_1, like),
-        _column(s_host_0_2, like),
-        _column(s_host_0_3, like),
-        _column(s_host_1_0, like),
-        _column(s_host_1_1, like),
-        _column(s_host_1_2, like),
-        _column(s_host_1_3, like),
-        _column(s_host_2_0, like),
-        _column(s_host_2_1, like),
-        _column(s_host_2_2, like),
-        _column(s_host_2_3, like),
-        _column(s_host_3_0, like),
-        _column(s_host_3_1, like),
-        _column(s_host_3_2, like),
-        _column(s_host_3_3, like),
-        _column(s_host_4_0, like),
-        _column(s_host_4_1, like),
-        _column(s_host_4_2, like),
-        _column(s_host_4_3, like),
-        _column(s_host_5_0, like),
-        _column(s_host_5_1, like),
-        _column(s_host_5_2, like),
-        _column(s_host_5_3, like),
-        _column(s_host_6_0, like),
-        _column(s_host_6_1, like),
-        _column(s_host_6_2, like),
-        _column(s_host_6_3, like),
-        _column(s_host_7_0, like),
-        _column(s_host_7_1, like),
-        _column(s_host_7_2, like),
-        _column(s_host_7_3, like),
-    ], 1).reshape(batch, *(8, 4)).movedim(2, -1).reshape(batch, 8, 4)
-    out['target'] = entries
-    return out
+    s_host = state[:, 24:56].reshape(batch, 8, 4)
+    p_target = s_host
+    return {
+        'target': p_target.movedim(2, -1).reshape(batch, 8, 4),
+    }
 
 
 def decisions(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     """Raw actions (B, 68) in [-1, 1] -> decisions (B, 68) in ACTION_LAYOUT order."""
-    batch = action.shape[0]
-    s_pos_0, s_pos_1, s_pos_2, s_pos_3, s_pos_4, s_pos_5, s_pos_6, s_pos_7, s_lane_0, s_lane_1, s_lane_2, s_lane_3, s_lane_4, s_lane_5, s_lane_6, s_lane_7, s_speed_0, s_speed_1, s_speed_2, s_speed_3, s_speed_4, s_speed_5, s_speed_6, s_speed_7, s_host_0_0, s_host_0_1, s_host_0_2, s_host_0_3, s_host_1_0, s_host_1_1, s_host_1_2, s_host_1_3, s_host_2_0, s_host_2_1, s_host_2_2, s_host_2_3, s_host_3_0, s_host_3_1, s_host_3_2, s_host_3_3, s_host_4_0, s_host_4_1, s_host_4_2, s_host_4_3, s_host_5_0, s_host_5_1, s_host_5_2, s_host_5_3, s_host_6_0, s_host_6_1, s_host_6_2, s_host_6_3, s_host_7_0, s_host_7_1, s_host_7_2, s_host_7_3, s_copy_0, s_copy_1, s_copy_2, s_copy_3, s_copy_4, s_copy_5, s_copy_6, s_copy_7, s_load_0, s_load_1, s_load_2, s_load_3, s_bw_0, s_bw_1, s_bw_2, s_bw_3, s_cpu_0, s_cpu_1, s_cpu_2, s_cpu_3, s_D_con_0, s_D_con_1, s_D_con_2, s_D_con_3, s_D_con_4, s_D_con_5, s_D_con_6, s_D_con_7, s_D_raw_0, s_D_raw_1, s_D_raw_2, s_D_raw_3, s_D_raw_4, s_D_raw_5, s_D_raw_6, s_D_raw_7, s_T_max_0, s_T_max_1, s_T_max_2, s_T_max_3, s_T_max_4, s_T_max_5, s_T_max_6, s_T_max_7, s_attack_0, s_attack_1, s_attack_2, s_attack_3, s_loss_rx_0, s_loss_rx_1, s_loss_rx_2, s_loss_rx_3, s_loss_fw_0, s_loss_fw_1, s_loss_fw_2, s_loss_fw_3, s_ev_pos_0_0, s_ev_pos_0_1, s_ev_pos_0_2, s_ev_pos_0_3, s_ev_pos_1_0, s_ev_pos_1_1, s_ev_pos_1_2, s_ev_pos_1_3, s_ev_pos_2_0, s_ev_pos_2_1, s_ev_pos_2_2, s_ev_pos_2_3, s_ev_pos_3_0, s_ev_pos_3_1, s_ev_pos_3_2, s_ev_pos_3_3, s_ev_pos_4_0, s_ev_pos_4_1, s_ev_pos_4_2, s_ev_pos_4_3, s_ev_pos_5_0, s_ev_pos_5_1, s_ev_pos_5_2, s_ev_pos_5_3, s_ev_pos_6_0, s_ev_pos_6_1, s_ev_pos_6_2, s_ev_pos_6_3, s_ev_pos_7_0, s_ev_pos_7_1, s_ev_pos_7_2, s_ev_pos_7_3, s_ev_neg_0_0, s_ev_neg_0_1, s_ev_neg_0_2, s_ev_neg_0_3, s_ev_neg_1_0, s_ev_neg_1_1, s_ev_neg_1_2, s_ev_neg_1_3, s_ev_neg_2_0, s_ev_neg_2_1, s_ev_neg_2_2, s_ev_neg_2_3, s_ev_neg_3_0, s_ev_neg_3_1, s_ev_neg_3_2, s_ev_neg_3_3, s_ev_neg_4_0, s_ev_neg_4_1, s_ev_neg_4_2, s_ev_neg_4_3, s_ev_neg_5_0, s_ev_neg_5_1, s_ev_neg_5_2, s_ev_neg_5_3, s_ev_neg_6_0, s_ev_neg_6_1, s_ev_neg_6_2, s_ev_neg_6_3, s_ev_neg_7_0, s_ev_neg_7_1, s_ev_neg_7_2, s_ev_neg_7_3, s_rx_ok_0, s_rx_ok_1, s_rx_ok_2, s_rx_ok_3, s_rx_fail_0, s_rx_fail_1, s_rx_fail_2, s_rx_fail_3, s_fw_ok_0, s_fw_ok_1, s_fw_ok_2, s_fw_ok_3, s_fw_fail_0, s_fw_fail_1, s_fw_fail_2, s_fw_fail_3, s_lat_sum_0, s_lat_sum_1, s_lat_sum_2, s_lat_sum_3, s_lat_cnt_0, s_lat_cnt_1, s_lat_cnt_2, s_lat_cnt_3, s_rep_0_0, s_rep_0_1, s_rep_0_2, s_rep_0_3, s_rep_1_0, s_rep_1_1, s_rep_1_2, s_rep_1_3, s_rep_2_0, s_rep_2_1, s_rep_2_2, s_rep_2_3, s_rep_3_0, s_rep_3_1, s_rep_3_2, s_rep_3_3, s_rep_4_0, s_rep_4_1, s_rep_4_2, s_rep_4_3, s_rep_5_0, s_rep_5_1, s_rep_5_2, s_rep_5_3, s_rep_6_0, s_rep_6_1, s_rep_6_2, s_rep_6_3, s_rep_7_0, s_rep_7_1, s_rep_7_2, s_rep_7_3, s_slot = state.unbind(1)
+    batch, like = action.shape[0], state[:, 0]
     blocks = []
     raw = action[:, 0:32].reshape(batch, *(8, 4))  # target: softmax
     scores = raw.movedim(2, -1).reshape(batch, 8, 4)
-    chosen = choose(scores, qualifying(state)['target'], fallback_preferences(state)['target'], 3)
+    chosen = choose(scores, qualifying(state)['target'], fallback_preferences(state)['target'],
+                    3)
     blocks.append(chosen.one_hot.reshape(batch, *(8, 4)).movedim(-1, 2))
     raw = action[:, 32:64].reshape(batch, *(4, 8))  # alpha: simplex
-    mask = torch.stack([
-        _column(s_host_0_0, state[:, 0]),
-        _column(s_host_1_0, state[:, 0]),
-        _column(s_host_2_0, state[:, 0]),
-        _column(s_host_3_0, state[:, 0]),
-        _column(s_host_4_0, state[:, 0]),
-        _column(s_host_5_0, state[:, 0]),
-        _column(s_host_6_0, state[:, 0]),
-        _column(s_host_7_0, state[:, 0]),
-        _column(s_host_0_1, state[:, 0]),
-        _column(s_host_1_1, state[:, 0]),
-        _column(s_host_2_1, state[:, 0]),
-        _column(s_host_3_1, state[:, 0]),
-        _column(s_host_4_1, state[:, 0]),
-        _column(s_host_5_1, state[:, 0]),
-        _column(s_host_6_1, state[:, 0]),
-        _column(s_host_7_1, state[:, 0]),
-        _column(s_host_0_2, state[:, 0]),
-        _column(s_host_1_2, state[:, 0]),
-        _column(s_host_2_2, state[:, 0]),
-        _column(s_host_3_2, state[:, 0]),
-        _column(s_host_4_2, state[:, 0]),
-        _column(s_host_5_2, state[:, 0]),
-        _column(s_host_6_2, state[:, 0]),
-        _column(s_host_7_2, state[:, 0]),
-        _column(s_host_0_3, state[:, 0]),
-        _column(s_host_1_3, state[:, 0]),
-        _column(s_host_2_3, state[:, 0]),
-        _column(s_host_3_3, state[:, 0]),
-        _column(s_host_4_3, state[:, 0]),
-        _column(s_host_5_3, state[:, 0]),
-        _column(s_host_6_3, state[:, 0]),
-        _column(s_host_7_3, state[:, 0]),
-    ], 1).reshape(batch, *(4, 8)).clamp(min=0.0)
+    s_host = state[:, 24:56].reshape(batch, 8, 4)
+    mask = s_host.permute(0, 2, 1)
+    mask = mask.clamp(min=0.0)
     weight = mask * torch.exp(raw - raw.amax(2, keepdim=True))
     total = weight.sum(2, keepdim=True)
     blocks.append(torch.where(total > 0, weight / torch.where(total > 0, total, torch.ones_like(total)),
@@ -1089,1566 +376,229 @@ def decisions(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- one slot
-def slot_outputs(state: torch.Tensor, decided: torch.Tensor) -> list[torch.Tensor]:
-    """Every per-slot quantity as (B,) tensors: [reward, constraint excesses, metrics,
-    next-state values, arguments of random draws] (see `score` and `advance`)."""
-    like = state[:, 0]
-    s_pos_0, s_pos_1, s_pos_2, s_pos_3, s_pos_4, s_pos_5, s_pos_6, s_pos_7, s_lane_0, s_lane_1, s_lane_2, s_lane_3, s_lane_4, s_lane_5, s_lane_6, s_lane_7, s_speed_0, s_speed_1, s_speed_2, s_speed_3, s_speed_4, s_speed_5, s_speed_6, s_speed_7, s_host_0_0, s_host_0_1, s_host_0_2, s_host_0_3, s_host_1_0, s_host_1_1, s_host_1_2, s_host_1_3, s_host_2_0, s_host_2_1, s_host_2_2, s_host_2_3, s_host_3_0, s_host_3_1, s_host_3_2, s_host_3_3, s_host_4_0, s_host_4_1, s_host_4_2, s_host_4_3, s_host_5_0, s_host_5_1, s_host_5_2, s_host_5_3, s_host_6_0, s_host_6_1, s_host_6_2, s_host_6_3, s_host_7_0, s_host_7_1, s_host_7_2, s_host_7_3, s_copy_0, s_copy_1, s_copy_2, s_copy_3, s_copy_4, s_copy_5, s_copy_6, s_copy_7, s_load_0, s_load_1, s_load_2, s_load_3, s_bw_0, s_bw_1, s_bw_2, s_bw_3, s_cpu_0, s_cpu_1, s_cpu_2, s_cpu_3, s_D_con_0, s_D_con_1, s_D_con_2, s_D_con_3, s_D_con_4, s_D_con_5, s_D_con_6, s_D_con_7, s_D_raw_0, s_D_raw_1, s_D_raw_2, s_D_raw_3, s_D_raw_4, s_D_raw_5, s_D_raw_6, s_D_raw_7, s_T_max_0, s_T_max_1, s_T_max_2, s_T_max_3, s_T_max_4, s_T_max_5, s_T_max_6, s_T_max_7, s_attack_0, s_attack_1, s_attack_2, s_attack_3, s_loss_rx_0, s_loss_rx_1, s_loss_rx_2, s_loss_rx_3, s_loss_fw_0, s_loss_fw_1, s_loss_fw_2, s_loss_fw_3, s_ev_pos_0_0, s_ev_pos_0_1, s_ev_pos_0_2, s_ev_pos_0_3, s_ev_pos_1_0, s_ev_pos_1_1, s_ev_pos_1_2, s_ev_pos_1_3, s_ev_pos_2_0, s_ev_pos_2_1, s_ev_pos_2_2, s_ev_pos_2_3, s_ev_pos_3_0, s_ev_pos_3_1, s_ev_pos_3_2, s_ev_pos_3_3, s_ev_pos_4_0, s_ev_pos_4_1, s_ev_pos_4_2, s_ev_pos_4_3, s_ev_pos_5_0, s_ev_pos_5_1, s_ev_pos_5_2, s_ev_pos_5_3, s_ev_pos_6_0, s_ev_pos_6_1, s_ev_pos_6_2, s_ev_pos_6_3, s_ev_pos_7_0, s_ev_pos_7_1, s_ev_pos_7_2, s_ev_pos_7_3, s_ev_neg_0_0, s_ev_neg_0_1, s_ev_neg_0_2, s_ev_neg_0_3, s_ev_neg_1_0, s_ev_neg_1_1, s_ev_neg_1_2, s_ev_neg_1_3, s_ev_neg_2_0, s_ev_neg_2_1, s_ev_neg_2_2, s_ev_neg_2_3, s_ev_neg_3_0, s_ev_neg_3_1, s_ev_neg_3_2, s_ev_neg_3_3, s_ev_neg_4_0, s_ev_neg_4_1, s_ev_neg_4_2, s_ev_neg_4_3, s_ev_neg_5_0, s_ev_neg_5_1, s_ev_neg_5_2, s_ev_neg_5_3, s_ev_neg_6_0, s_ev_neg_6_1, s_ev_neg_6_2, s_ev_neg_6_3, s_ev_neg_7_0, s_ev_neg_7_1, s_ev_neg_7_2, s_ev_neg_7_3, s_rx_ok_0, s_rx_ok_1, s_rx_ok_2, s_rx_ok_3, s_rx_fail_0, s_rx_fail_1, s_rx_fail_2, s_rx_fail_3, s_fw_ok_0, s_fw_ok_1, s_fw_ok_2, s_fw_ok_3, s_fw_fail_0, s_fw_fail_1, s_fw_fail_2, s_fw_fail_3, s_lat_sum_0, s_lat_sum_1, s_lat_sum_2, s_lat_sum_3, s_lat_cnt_0, s_lat_cnt_1, s_lat_cnt_2, s_lat_cnt_3, s_rep_0_0, s_rep_0_1, s_rep_0_2, s_rep_0_3, s_rep_1_0, s_rep_1_1, s_rep_1_2, s_rep_1_3, s_rep_2_0, s_rep_2_1, s_rep_2_2, s_rep_2_3, s_rep_3_0, s_rep_3_1, s_rep_3_2, s_rep_3_3, s_rep_4_0, s_rep_4_1, s_rep_4_2, s_rep_4_3, s_rep_5_0, s_rep_5_1, s_rep_5_2, s_rep_5_3, s_rep_6_0, s_rep_6_1, s_rep_6_2, s_rep_6_3, s_rep_7_0, s_rep_7_1, s_rep_7_2, s_rep_7_3, s_slot = state.unbind(1)
-    d_target_0_0, d_target_0_1, d_target_0_2, d_target_0_3, d_target_1_0, d_target_1_1, d_target_1_2, d_target_1_3, d_target_2_0, d_target_2_1, d_target_2_2, d_target_2_3, d_target_3_0, d_target_3_1, d_target_3_2, d_target_3_3, d_target_4_0, d_target_4_1, d_target_4_2, d_target_4_3, d_target_5_0, d_target_5_1, d_target_5_2, d_target_5_3, d_target_6_0, d_target_6_1, d_target_6_2, d_target_6_3, d_target_7_0, d_target_7_1, d_target_7_2, d_target_7_3, d_alpha_0_0, d_alpha_0_1, d_alpha_0_2, d_alpha_0_3, d_alpha_0_4, d_alpha_0_5, d_alpha_0_6, d_alpha_0_7, d_alpha_1_0, d_alpha_1_1, d_alpha_1_2, d_alpha_1_3, d_alpha_1_4, d_alpha_1_5, d_alpha_1_6, d_alpha_1_7, d_alpha_2_0, d_alpha_2_1, d_alpha_2_2, d_alpha_2_3, d_alpha_2_4, d_alpha_2_5, d_alpha_2_6, d_alpha_2_7, d_alpha_3_0, d_alpha_3_1, d_alpha_3_2, d_alpha_3_3, d_alpha_3_4, d_alpha_3_5, d_alpha_3_6, d_alpha_3_7, d_mtd_0, d_mtd_1, d_mtd_2, d_mtd_3 = decided.unbind(1)
-    f_rsu_x_0 = 250.0  # rsu_x(0)
-    f_gap_0_0 = torch.abs(s_pos_0 - f_rsu_x_0)  # gap(0, 0)
-    f_P_0_0 = torch.sqrt(((s_lane_0)*(s_lane_0)) + ((torch.minimum(f_gap_0_0, 2000.0 - f_gap_0_0))*(torch.minimum(f_gap_0_0, 2000.0 - f_gap_0_0))))  # P(0, 0)
-    f_hit_0 = s_attack_0*(1.0 - d_mtd_0)  # hit(0)
-    f_bw_eff_0 = s_bw_0*(1.0 - 0.7*f_hit_0)  # bw_eff(0)
-    f_g_0_0 = (1.637264171181126e-05)/((f_P_0_0)*(f_P_0_0))  # g(0, 0)
-    f_R_up_0_0 = f_bw_eff_0*torch.log(500000000000.0*f_g_0_0 + 1.0)/0.6931471805599453  # R_up(0, 0)
-    f_hit_1 = s_attack_1*(1.0 - d_mtd_1)  # hit(1)
-    f_bw_eff_1 = s_bw_1*(1.0 - 0.7*f_hit_1)  # bw_eff(1)
-    f_rsu_x_1 = 750.0  # rsu_x(1)
-    f_gap_0_1 = torch.abs(s_pos_0 - f_rsu_x_1)  # gap(0, 1)
-    f_P_0_1 = torch.sqrt(((s_lane_0)*(s_lane_0)) + ((torch.minimum(f_gap_0_1, 2000.0 - f_gap_0_1))*(torch.minimum(f_gap_0_1, 2000.0 - f_gap_0_1))))  # P(0, 1)
-    f_g_0_1 = (1.637264171181126e-05)/((f_P_0_1)*(f_P_0_1))  # g(0, 1)
-    f_R_up_0_1 = f_bw_eff_1*torch.log(500000000000.0*f_g_0_1 + 1.0)/0.6931471805599453  # R_up(0, 1)
-    f_hit_2 = s_attack_2*(1.0 - d_mtd_2)  # hit(2)
-    f_bw_eff_2 = s_bw_2*(1.0 - 0.7*f_hit_2)  # bw_eff(2)
-    f_rsu_x_2 = 1250.0  # rsu_x(2)
-    f_gap_0_2 = torch.abs(s_pos_0 - f_rsu_x_2)  # gap(0, 2)
-    f_P_0_2 = torch.sqrt(((s_lane_0)*(s_lane_0)) + ((torch.minimum(f_gap_0_2, 2000.0 - f_gap_0_2))*(torch.minimum(f_gap_0_2, 2000.0 - f_gap_0_2))))  # P(0, 2)
-    f_g_0_2 = (1.637264171181126e-05)/((f_P_0_2)*(f_P_0_2))  # g(0, 2)
-    f_R_up_0_2 = f_bw_eff_2*torch.log(500000000000.0*f_g_0_2 + 1.0)/0.6931471805599453  # R_up(0, 2)
-    f_hit_3 = s_attack_3*(1.0 - d_mtd_3)  # hit(3)
-    f_bw_eff_3 = s_bw_3*(1.0 - 0.7*f_hit_3)  # bw_eff(3)
-    f_rsu_x_3 = 1750.0  # rsu_x(3)
-    f_gap_0_3 = torch.abs(s_pos_0 - f_rsu_x_3)  # gap(0, 3)
-    f_P_0_3 = torch.sqrt(((s_lane_0)*(s_lane_0)) + ((torch.minimum(f_gap_0_3, 2000.0 - f_gap_0_3))*(torch.minimum(f_gap_0_3, 2000.0 - f_gap_0_3))))  # P(0, 3)
-    f_g_0_3 = (1.637264171181126e-05)/((f_P_0_3)*(f_P_0_3))  # g(0, 3)
-    f_R_up_0_3 = f_bw_eff_3*torch.log(500000000000.0*f_g_0_3 + 1.0)/0.6931471805599453  # R_up(0, 3)
-    f_R_down_0_0 = f_bw_eff_0*torch.log(1000000000000.0*f_g_0_0 + 1.0)/0.6931471805599453  # R_down(0, 0)
-    f_R_down_0_1 = f_bw_eff_1*torch.log(1000000000000.0*f_g_0_1 + 1.0)/0.6931471805599453  # R_down(0, 1)
-    f_R_down_0_2 = f_bw_eff_2*torch.log(1000000000000.0*f_g_0_2 + 1.0)/0.6931471805599453  # R_down(0, 2)
-    f_R_down_0_3 = f_bw_eff_3*torch.log(1000000000000.0*f_g_0_3 + 1.0)/0.6931471805599453  # R_down(0, 3)
-    f_cpu_eff_0 = s_cpu_0*(1.0 - 0.7*f_hit_0)  # cpu_eff(0)
-    f_cpu_eff_1 = s_cpu_1*(1.0 - 0.7*f_hit_1)  # cpu_eff(1)
-    f_cpu_eff_2 = s_cpu_2*(1.0 - 0.7*f_hit_2)  # cpu_eff(2)
-    f_cpu_eff_3 = s_cpu_3*(1.0 - 0.7*f_hit_3)  # cpu_eff(3)
-    f_at_host_0 = f_R_up_0_0*s_host_0_0 + f_R_up_0_1*s_host_0_1 + f_R_up_0_2*s_host_0_2 + f_R_up_0_3*s_host_0_3  # at_host(0)
-    f_work_rate_0 = 2.0*d_alpha_0_0*f_cpu_eff_0*s_host_0_0 + 2.0*d_alpha_1_0*f_cpu_eff_1*s_host_0_1 + 2.0*d_alpha_2_0*f_cpu_eff_2*s_host_0_2 + 2.0*d_alpha_3_0*f_cpu_eff_3*s_host_0_3  # work_rate(0)
-    f_down_host_0 = f_R_down_0_0*s_host_0_0 + f_R_down_0_1*s_host_0_1 + f_R_down_0_2*s_host_0_2 + f_R_down_0_3*s_host_0_3  # down_host(0)
-    f_stays_0 = s_host_0_0*d_target_0_0 + s_host_0_1*d_target_0_1 + s_host_0_2*d_target_0_2 + s_host_0_3*d_target_0_3  # stays(0)
-    f_T_uc_0 = s_D_con_0/f_at_host_0  # T_uc(0)
-    f_T_dep_0 = s_D_con_0/f_work_rate_0  # T_dep(0)
-    f_T_um_0 = s_D_raw_0/f_at_host_0  # T_um(0)
-    f_T_down_0 = (0.1)*s_D_raw_0/f_down_host_0  # T_down(0)
-    f_T_pro_0 = s_D_raw_0/f_work_rate_0  # T_pro(0)
-    f_T_mig_0 = (0.001)*s_D_con_0*(1.0 - f_stays_0)  # T_mig(0)
-    f_T_mtd_0 = s_host_0_0*d_mtd_0 + s_host_0_1*d_mtd_1 + s_host_0_2*d_mtd_2 + s_host_0_3*d_mtd_3  # T_mtd(0)
-    f_sees_0_0 = torch.maximum(s_host_0_0, torch.heaviside(300.0 - f_P_0_0, torch.full_like(300.0 - f_P_0_0, 0.0)))  # sees(0, 0)
-    f_T_tot_0 = f_T_down_0 + f_T_mtd_0 + f_T_um_0 + (1.0 - s_copy_0)*(f_T_dep_0 + f_T_uc_0) + torch.maximum(f_T_mig_0, f_T_pro_0)  # T_tot(0)
-    f_bad_0_0 = f_hit_0*f_sees_0_0 + s_host_0_0*(1.0 - f_hit_0)*torch.heaviside(-s_T_max_0 + f_T_tot_0, torch.full_like(-s_T_max_0 + f_T_tot_0, 0.0))  # bad(0, 0)
-    f_p_new_0_0 = -f_bad_0_0 + (0.5)*s_ev_pos_0_0 + f_sees_0_0  # p_new(0, 0)
-    f_q_new_0_0 = f_bad_0_0 + (0.5)*s_ev_neg_0_0  # q_new(0, 0)
-    f_gap_1_0 = torch.abs(s_pos_1 - f_rsu_x_0)  # gap(1, 0)
-    f_P_1_0 = torch.sqrt(((s_lane_1)*(s_lane_1)) + ((torch.minimum(f_gap_1_0, 2000.0 - f_gap_1_0))*(torch.minimum(f_gap_1_0, 2000.0 - f_gap_1_0))))  # P(1, 0)
-    f_sees_1_0 = torch.maximum(s_host_1_0, torch.heaviside(300.0 - f_P_1_0, torch.full_like(300.0 - f_P_1_0, 0.0)))  # sees(1, 0)
-    f_g_1_0 = (1.637264171181126e-05)/((f_P_1_0)*(f_P_1_0))  # g(1, 0)
-    f_R_up_1_0 = f_bw_eff_0*torch.log(500000000000.0*f_g_1_0 + 1.0)/0.6931471805599453  # R_up(1, 0)
-    f_gap_1_1 = torch.abs(s_pos_1 - f_rsu_x_1)  # gap(1, 1)
-    f_P_1_1 = torch.sqrt(((s_lane_1)*(s_lane_1)) + ((torch.minimum(f_gap_1_1, 2000.0 - f_gap_1_1))*(torch.minimum(f_gap_1_1, 2000.0 - f_gap_1_1))))  # P(1, 1)
-    f_g_1_1 = (1.637264171181126e-05)/((f_P_1_1)*(f_P_1_1))  # g(1, 1)
-    f_R_up_1_1 = f_bw_eff_1*torch.log(500000000000.0*f_g_1_1 + 1.0)/0.6931471805599453  # R_up(1, 1)
-    f_gap_1_2 = torch.abs(s_pos_1 - f_rsu_x_2)  # gap(1, 2)
-    f_P_1_2 = torch.sqrt(((s_lane_1)*(s_lane_1)) + ((torch.minimum(f_gap_1_2, 2000.0 - f_gap_1_2))*(torch.minimum(f_gap_1_2, 2000.0 - f_gap_1_2))))  # P(1, 2)
-    f_g_1_2 = (1.637264171181126e-05)/((f_P_1_2)*(f_P_1_2))  # g(1, 2)
-    f_R_up_1_2 = f_bw_eff_2*torch.log(500000000000.0*f_g_1_2 + 1.0)/0.6931471805599453  # R_up(1, 2)
-    f_gap_1_3 = torch.abs(s_pos_1 - f_rsu_x_3)  # gap(1, 3)
-    f_P_1_3 = torch.sqrt(((s_lane_1)*(s_lane_1)) + ((torch.minimum(f_gap_1_3, 2000.0 - f_gap_1_3))*(torch.minimum(f_gap_1_3, 2000.0 - f_gap_1_3))))  # P(1, 3)
-    f_g_1_3 = (1.637264171181126e-05)/((f_P_1_3)*(f_P_1_3))  # g(1, 3)
-    f_R_up_1_3 = f_bw_eff_3*torch.log(500000000000.0*f_g_1_3 + 1.0)/0.6931471805599453  # R_up(1, 3)
-    f_at_host_1 = f_R_up_1_0*s_host_1_0 + f_R_up_1_1*s_host_1_1 + f_R_up_1_2*s_host_1_2 + f_R_up_1_3*s_host_1_3  # at_host(1)
-    f_T_uc_1 = s_D_con_1/f_at_host_1  # T_uc(1)
-    f_work_rate_1 = 2.0*d_alpha_0_1*f_cpu_eff_0*s_host_1_0 + 2.0*d_alpha_1_1*f_cpu_eff_1*s_host_1_1 + 2.0*d_alpha_2_1*f_cpu_eff_2*s_host_1_2 + 2.0*d_alpha_3_1*f_cpu_eff_3*s_host_1_3  # work_rate(1)
-    f_T_dep_1 = s_D_con_1/f_work_rate_1  # T_dep(1)
-    f_T_um_1 = s_D_raw_1/f_at_host_1  # T_um(1)
-    f_R_down_1_0 = f_bw_eff_0*torch.log(1000000000000.0*f_g_1_0 + 1.0)/0.6931471805599453  # R_down(1, 0)
-    f_R_down_1_1 = f_bw_eff_1*torch.log(1000000000000.0*f_g_1_1 + 1.0)/0.6931471805599453  # R_down(1, 1)
-    f_R_down_1_2 = f_bw_eff_2*torch.log(1000000000000.0*f_g_1_2 + 1.0)/0.6931471805599453  # R_down(1, 2)
-    f_R_down_1_3 = f_bw_eff_3*torch.log(1000000000000.0*f_g_1_3 + 1.0)/0.6931471805599453  # R_down(1, 3)
-    f_down_host_1 = f_R_down_1_0*s_host_1_0 + f_R_down_1_1*s_host_1_1 + f_R_down_1_2*s_host_1_2 + f_R_down_1_3*s_host_1_3  # down_host(1)
-    f_T_down_1 = (0.1)*s_D_raw_1/f_down_host_1  # T_down(1)
-    f_T_pro_1 = s_D_raw_1/f_work_rate_1  # T_pro(1)
-    f_stays_1 = s_host_1_0*d_target_1_0 + s_host_1_1*d_target_1_1 + s_host_1_2*d_target_1_2 + s_host_1_3*d_target_1_3  # stays(1)
-    f_T_mig_1 = (0.001)*s_D_con_1*(1.0 - f_stays_1)  # T_mig(1)
-    f_T_mtd_1 = s_host_1_0*d_mtd_0 + s_host_1_1*d_mtd_1 + s_host_1_2*d_mtd_2 + s_host_1_3*d_mtd_3  # T_mtd(1)
-    f_T_tot_1 = f_T_down_1 + f_T_mtd_1 + f_T_um_1 + (1.0 - s_copy_1)*(f_T_dep_1 + f_T_uc_1) + torch.maximum(f_T_mig_1, f_T_pro_1)  # T_tot(1)
-    f_bad_1_0 = f_hit_0*f_sees_1_0 + s_host_1_0*(1.0 - f_hit_0)*torch.heaviside(-s_T_max_1 + f_T_tot_1, torch.full_like(-s_T_max_1 + f_T_tot_1, 0.0))  # bad(1, 0)
-    f_p_new_1_0 = -f_bad_1_0 + (0.5)*s_ev_pos_1_0 + f_sees_1_0  # p_new(1, 0)
-    f_gap_2_0 = torch.abs(s_pos_2 - f_rsu_x_0)  # gap(2, 0)
-    f_P_2_0 = torch.sqrt(((s_lane_2)*(s_lane_2)) + ((torch.minimum(f_gap_2_0, 2000.0 - f_gap_2_0))*(torch.minimum(f_gap_2_0, 2000.0 - f_gap_2_0))))  # P(2, 0)
-    f_sees_2_0 = torch.maximum(s_host_2_0, torch.heaviside(300.0 - f_P_2_0, torch.full_like(300.0 - f_P_2_0, 0.0)))  # sees(2, 0)
-    f_g_2_0 = (1.637264171181126e-05)/((f_P_2_0)*(f_P_2_0))  # g(2, 0)
-    f_R_up_2_0 = f_bw_eff_0*torch.log(500000000000.0*f_g_2_0 + 1.0)/0.6931471805599453  # R_up(2, 0)
-    f_gap_2_1 = torch.abs(s_pos_2 - f_rsu_x_1)  # gap(2, 1)
-    f_P_2_1 = torch.sqrt(((s_lane_2)*(s_lane_2)) + ((torch.minimum(f_gap_2_1, 2000.0 - f_gap_2_1))*(torch.minimum(f_gap_2_1, 2000.0 - f_gap_2_1))))  # P(2, 1)
-    f_g_2_1 = (1.637264171181126e-05)/((f_P_2_1)*(f_P_2_1))  # g(2, 1)
-    f_R_up_2_1 = f_bw_eff_1*torch.log(500000000000.0*f_g_2_1 + 1.0)/0.6931471805599453  # R_up(2, 1)
-    f_gap_2_2 = torch.abs(s_pos_2 - f_rsu_x_2)  # gap(2, 2)
-    f_P_2_2 = torch.sqrt(((s_lane_2)*(s_lane_2)) + ((torch.minimum(f_gap_2_2, 2000.0 - f_gap_2_2))*(torch.minimum(f_gap_2_2, 2000.0 - f_gap_2_2))))  # P(2, 2)
-    f_g_2_2 = (1.637264171181126e-05)/((f_P_2_2)*(f_P_2_2))  # g(2, 2)
-    f_R_up_2_2 = f_bw_eff_2*torch.log(500000000000.0*f_g_2_2 + 1.0)/0.6931471805599453  # R_up(2, 2)
-    f_gap_2_3 = torch.abs(s_pos_2 - f_rsu_x_3)  # gap(2, 3)
-    f_P_2_3 = torch.sqrt(((s_lane_2)*(s_lane_2)) + ((torch.minimum(f_gap_2_3, 2000.0 - f_gap_2_3))*(torch.minimum(f_gap_2_3, 2000.0 - f_gap_2_3))))  # P(2, 3)
-    f_g_2_3 = (1.637264171181126e-05)/((f_P_2_3)*(f_P_2_3))  # g(2, 3)
-    f_R_up_2_3 = f_bw_eff_3*torch.log(500000000000.0*f_g_2_3 + 1.0)/0.6931471805599453  # R_up(2, 3)
-    f_at_host_2 = f_R_up_2_0*s_host_2_0 + f_R_up_2_1*s_host_2_1 + f_R_up_2_2*s_host_2_2 + f_R_up_2_3*s_host_2_3  # at_host(2)
-    f_T_uc_2 = s_D_con_2/f_at_host_2  # T_uc(2)
-    f_work_rate_2 = 2.0*d_alpha_0_2*f_cpu_eff_0*s_host_2_0 + 2.0*d_alpha_1_2*f_cpu_eff_1*s_host_2_1 + 2.0*d_alpha_2_2*f_cpu_eff_2*s_host_2_2 + 2.0*d_alpha_3_2*f_cpu_eff_3*s_host_2_3  # work_rate(2)
-    f_T_dep_2 = s_D_con_2/f_work_rate_2  # T_dep(2)
-    f_T_um_2 = s_D_raw_2/f_at_host_2  # T_um(2)
-    f_R_down_2_0 = f_bw_eff_0*torch.log(1000000000000.0*f_g_2_0 + 1.0)/0.6931471805599453  # R_down(2, 0)
-    f_R_down_2_1 = f_bw_eff_1*torch.log(1000000000000.0*f_g_2_1 + 1.0)/0.6931471805599453  # R_down(2, 1)
-    f_R_down_2_2 = f_bw_eff_2*torch.log(1000000000000.0*f_g_2_2 + 1.0)/0.6931471805599453  # R_down(2, 2)
-    f_R_down_2_3 = f_bw_eff_3*torch.log(1000000000000.0*f_g_2_3 + 1.0)/0.6931471805599453  # R_down(2, 3)
-    f_down_host_2 = f_R_down_2_0*s_host_2_0 + f_R_down_2_1*s_host_2_1 + f_R_down_2_2*s_host_2_2 + f_R_down_2_3*s_host_2_3  # down_host(2)
-    f_T_down_2 = (0.1)*s_D_raw_2/f_down_host_2  # T_down(2)
-    f_T_pro_2 = s_D_raw_2/f_work_rate_2  # T_pro(2)
-    f_stays_2 = s_host_2_0*d_target_2_0 + s_host_2_1*d_target_2_1 + s_host_2_2*d_target_2_2 + s_host_2_3*d_target_2_3  # stays(2)
-    f_T_mig_2 = (0.001)*s_D_con_2*(1.0 - f_stays_2)  # T_mig(2)
-    f_T_mtd_2 = s_host_2_0*d_mtd_0 + s_host_2_1*d_mtd_1 + s_host_2_2*d_mtd_2 + s_host_2_3*d_mtd_3  # T_mtd(2)
-    f_T_tot_2 = f_T_down_2 + f_T_mtd_2 + f_T_um_2 + (1.0 - s_copy_2)*(f_T_dep_2 + f_T_uc_2) + torch.maximum(f_T_mig_2, f_T_pro_2)  # T_tot(2)
-    f_bad_2_0 = f_hit_0*f_sees_2_0 + s_host_2_0*(1.0 - f_hit_0)*torch.heaviside(-s_T_max_2 + f_T_tot_2, torch.full_like(-s_T_max_2 + f_T_tot_2, 0.0))  # bad(2, 0)
-    f_p_new_2_0 = -f_bad_2_0 + (0.5)*s_ev_pos_2_0 + f_sees_2_0  # p_new(2, 0)
-    f_gap_3_0 = torch.abs(s_pos_3 - f_rsu_x_0)  # gap(3, 0)
-    f_P_3_0 = torch.sqrt(((s_lane_3)*(s_lane_3)) + ((torch.minimum(f_gap_3_0, 2000.0 - f_gap_3_0))*(torch.minimum(f_gap_3_0, 2000.0 - f_gap_3_0))))  # P(3, 0)
-    f_sees_3_0 = torch.maximum(s_host_3_0, torch.heaviside(300.0 - f_P_3_0, torch.full_like(300.0 - f_P_3_0, 0.0)))  # sees(3, 0)
-    f_g_3_0 = (1.637264171181126e-05)/((f_P_3_0)*(f_P_3_0))  # g(3, 0)
-    f_R_up_3_0 = f_bw_eff_0*torch.log(500000000000.0*f_g_3_0 + 1.0)/0.6931471805599453  # R_up(3, 0)
-    f_gap_3_1 = torch.abs(s_pos_3 - f_rsu_x_1)  # gap(3, 1)
-    f_P_3_1 = torch.sqrt(((s_lane_3)*(s_lane_3)) + ((torch.minimum(f_gap_3_1, 2000.0 - f_gap_3_1))*(torch.minimum(f_gap_3_1, 2000.0 - f_gap_3_1))))  # P(3, 1)
-    f_g_3_1 = (1.637264171181126e-05)/((f_P_3_1)*(f_P_3_1))  # g(3, 1)
-    f_R_up_3_1 = f_bw_eff_1*torch.log(500000000000.0*f_g_3_1 + 1.0)/0.6931471805599453  # R_up(3, 1)
-    f_gap_3_2 = torch.abs(s_pos_3 - f_rsu_x_2)  # gap(3, 2)
-    f_P_3_2 = torch.sqrt(((s_lane_3)*(s_lane_3)) + ((torch.minimum(f_gap_3_2, 2000.0 - f_gap_3_2))*(torch.minimum(f_gap_3_2, 2000.0 - f_gap_3_2))))  # P(3, 2)
-    f_g_3_2 = (1.637264171181126e-05)/((f_P_3_2)*(f_P_3_2))  # g(3, 2)
-    f_R_up_3_2 = f_bw_eff_2*torch.log(500000000000.0*f_g_3_2 + 1.0)/0.6931471805599453  # R_up(3, 2)
-    f_gap_3_3 = torch.abs(s_pos_3 - f_rsu_x_3)  # gap(3, 3)
-    f_P_3_3 = torch.sqrt(((s_lane_3)*(s_lane_3)) + ((torch.minimum(f_gap_3_3, 2000.0 - f_gap_3_3))*(torch.minimum(f_gap_3_3, 2000.0 - f_gap_3_3))))  # P(3, 3)
-    f_g_3_3 = (1.637264171181126e-05)/((f_P_3_3)*(f_P_3_3))  # g(3, 3)
-    f_R_up_3_3 = f_bw_eff_3*torch.log(500000000000.0*f_g_3_3 + 1.0)/0.6931471805599453  # R_up(3, 3)
-    f_at_host_3 = f_R_up_3_0*s_host_3_0 + f_R_up_3_1*s_host_3_1 + f_R_up_3_2*s_host_3_2 + f_R_up_3_3*s_host_3_3  # at_host(3)
-    f_T_uc_3 = s_D_con_3/f_at_host_3  # T_uc(3)
-    f_work_rate_3 = 2.0*d_alpha_0_3*f_cpu_eff_0*s_host_3_0 + 2.0*d_alpha_1_3*f_cpu_eff_1*s_host_3_1 + 2.0*d_alpha_2_3*f_cpu_eff_2*s_host_3_2 + 2.0*d_alpha_3_3*f_cpu_eff_3*s_host_3_3  # work_rate(3)
-    f_T_dep_3 = s_D_con_3/f_work_rate_3  # T_dep(3)
-    f_T_um_3 = s_D_raw_3/f_at_host_3  # T_um(3)
-    f_R_down_3_0 = f_bw_eff_0*torch.log(1000000000000.0*f_g_3_0 + 1.0)/0.6931471805599453  # R_down(3, 0)
-    f_R_down_3_1 = f_bw_eff_1*torch.log(1000000000000.0*f_g_3_1 + 1.0)/0.6931471805599453  # R_down(3, 1)
-    f_R_down_3_2 = f_bw_eff_2*torch.log(1000000000000.0*f_g_3_2 + 1.0)/0.6931471805599453  # R_down(3, 2)
-    f_R_down_3_3 = f_bw_eff_3*torch.log(1000000000000.0*f_g_3_3 + 1.0)/0.6931471805599453  # R_down(3, 3)
-    f_down_host_3 = f_R_down_3_0*s_host_3_0 + f_R_down_3_1*s_host_3_1 + f_R_down_3_2*s_host_3_2 + f_R_down_3_3*s_host_3_3  # down_host(3)
-    f_T_down_3 = (0.1)*s_D_raw_3/f_down_host_3  # T_down(3)
-    f_T_pro_3 = s_D_raw_3/f_work_rate_3  # T_pro(3)
-    f_stays_3 = s_host_3_0*d_target_3_0 + s_host_3_1*d_target_3_1 + s_host_3_2*d_target_3_2 + s_host_3_3*d_target_3_3  # stays(3)
-    f_T_mig_3 = (0.001)*s_D_con_3*(1.0 - f_stays_3)  # T_mig(3)
-    f_T_mtd_3 = s_host_3_0*d_mtd_0 + s_host_3_1*d_mtd_1 + s_host_3_2*d_mtd_2 + s_host_3_3*d_mtd_3  # T_mtd(3)
-    f_T_tot_3 = f_T_down_3 + f_T_mtd_3 + f_T_um_3 + (1.0 - s_copy_3)*(f_T_dep_3 + f_T_uc_3) + torch.maximum(f_T_mig_3, f_T_pro_3)  # T_tot(3)
-    f_bad_3_0 = f_hit_0*f_sees_3_0 + s_host_3_0*(1.0 - f_hit_0)*torch.heaviside(-s_T_max_3 + f_T_tot_3, torch.full_like(-s_T_max_3 + f_T_tot_3, 0.0))  # bad(3, 0)
-    f_p_new_3_0 = -f_bad_3_0 + (0.5)*s_ev_pos_3_0 + f_sees_3_0  # p_new(3, 0)
-    f_gap_4_0 = torch.abs(s_pos_4 - f_rsu_x_0)  # gap(4, 0)
-    f_P_4_0 = torch.sqrt(((s_lane_4)*(s_lane_4)) + ((torch.minimum(f_gap_4_0, 2000.0 - f_gap_4_0))*(torch.minimum(f_gap_4_0, 2000.0 - f_gap_4_0))))  # P(4, 0)
-    f_sees_4_0 = torch.maximum(s_host_4_0, torch.heaviside(300.0 - f_P_4_0, torch.full_like(300.0 - f_P_4_0, 0.0)))  # sees(4, 0)
-    f_g_4_0 = (1.637264171181126e-05)/((f_P_4_0)*(f_P_4_0))  # g(4, 0)
-    f_R_up_4_0 = f_bw_eff_0*torch.log(500000000000.0*f_g_4_0 + 1.0)/0.6931471805599453  # R_up(4, 0)
-    f_gap_4_1 = torch.abs(s_pos_4 - f_rsu_x_1)  # gap(4, 1)
-    f_P_4_1 = torch.sqrt(((s_lane_4)*(s_lane_4)) + ((torch.minimum(f_gap_4_1, 2000.0 - f_gap_4_1))*(torch.minimum(f_gap_4_1, 2000.0 - f_gap_4_1))))  # P(4, 1)
-    f_g_4_1 = (1.637264171181126e-05)/((f_P_4_1)*(f_P_4_1))  # g(4, 1)
-    f_R_up_4_1 = f_bw_eff_1*torch.log(500000000000.0*f_g_4_1 + 1.0)/0.6931471805599453  # R_up(4, 1)
-    f_gap_4_2 = torch.abs(s_pos_4 - f_rsu_x_2)  # gap(4, 2)
-    f_P_4_2 = torch.sqrt(((s_lane_4)*(s_lane_4)) + ((torch.minimum(f_gap_4_2, 2000.0 - f_gap_4_2))*(torch.minimum(f_gap_4_2, 2000.0 - f_gap_4_2))))  # P(4, 2)
-    f_g_4_2 = (1.637264171181126e-05)/((f_P_4_2)*(f_P_4_2))  # g(4, 2)
-    f_R_up_4_2 = f_bw_eff_2*torch.log(500000000000.0*f_g_4_2 + 1.0)/0.6931471805599453  # R_up(4, 2)
-    f_gap_4_3 = torch.abs(s_pos_4 - f_rsu_x_3)  # gap(4, 3)
-    f_P_4_3 = torch.sqrt(((s_lane_4)*(s_lane_4)) + ((torch.minimum(f_gap_4_3, 2000.0 - f_gap_4_3))*(torch.minimum(f_gap_4_3, 2000.0 - f_gap_4_3))))  # P(4, 3)
-    f_g_4_3 = (1.637264171181126e-05)/((f_P_4_3)*(f_P_4_3))  # g(4, 3)
-    f_R_up_4_3 = f_bw_eff_3*torch.log(500000000000.0*f_g_4_3 + 1.0)/0.6931471805599453  # R_up(4, 3)
-    f_at_host_4 = f_R_up_4_0*s_host_4_0 + f_R_up_4_1*s_host_4_1 + f_R_up_4_2*s_host_4_2 + f_R_up_4_3*s_host_4_3  # at_host(4)
-    f_T_uc_4 = s_D_con_4/f_at_host_4  # T_uc(4)
-    f_work_rate_4 = 2.0*d_alpha_0_4*f_cpu_eff_0*s_host_4_0 + 2.0*d_alpha_1_4*f_cpu_eff_1*s_host_4_1 + 2.0*d_alpha_2_4*f_cpu_eff_2*s_host_4_2 + 2.0*d_alpha_3_4*f_cpu_eff_3*s_host_4_3  # work_rate(4)
-    f_T_dep_4 = s_D_con_4/f_work_rate_4  # T_dep(4)
-    f_T_um_4 = s_D_raw_4/f_at_host_4  # T_um(4)
-    f_R_down_4_0 = f_bw_eff_0*torch.log(1000000000000.0*f_g_4_0 + 1.0)/0.6931471805599453  # R_down(4, 0)
-    f_R_down_4_1 = f_bw_eff_1*torch.log(1000000000000.0*f_g_4_1 + 1.0)/0.6931471805599453  # R_down(4, 1)
-    f_R_down_4_2 = f_bw_eff_2*torch.log(1000000000000.0*f_g_4_2 + 1.0)/0.6931471805599453  # R_down(4, 2)
-    f_R_down_4_3 = f_bw_eff_3*torch.log(1000000000000.0*f_g_4_3 + 1.0)/0.6931471805599453  # R_down(4, 3)
-    f_down_host_4 = f_R_down_4_0*s_host_4_0 + f_R_down_4_1*s_host_4_1 + f_R_down_4_2*s_host_4_2 + f_R_down_4_3*s_host_4_3  # down_host(4)
-    f_T_down_4 = (0.1)*s_D_raw_4/f_down_host_4  # T_down(4)
-    f_T_pro_4 = s_D_raw_4/f_work_rate_4  # T_pro(4)
-    f_stays_4 = s_host_4_0*d_target_4_0 + s_host_4_1*d_target_4_1 + s_host_4_2*d_target_4_2 + s_host_4_3*d_target_4_3  # stays(4)
-    f_T_mig_4 = (0.001)*s_D_con_4*(1.0 - f_stays_4)  # T_mig(4)
-    f_T_mtd_4 = s_host_4_0*d_mtd_0 + s_host_4_1*d_mtd_1 + s_host_4_2*d_mtd_2 + s_host_4_3*d_mtd_3  # T_mtd(4)
-    f_T_tot_4 = f_T_down_4 + f_T_mtd_4 + f_T_um_4 + (1.0 - s_copy_4)*(f_T_dep_4 + f_T_uc_4) + torch.maximum(f_T_mig_4, f_T_pro_4)  # T_tot(4)
-    f_bad_4_0 = f_hit_0*f_sees_4_0 + s_host_4_0*(1.0 - f_hit_0)*torch.heaviside(-s_T_max_4 + f_T_tot_4, torch.full_like(-s_T_max_4 + f_T_tot_4, 0.0))  # bad(4, 0)
-    f_p_new_4_0 = -f_bad_4_0 + (0.5)*s_ev_pos_4_0 + f_sees_4_0  # p_new(4, 0)
-    f_gap_5_0 = torch.abs(s_pos_5 - f_rsu_x_0)  # gap(5, 0)
-    f_P_5_0 = torch.sqrt(((s_lane_5)*(s_lane_5)) + ((torch.minimum(f_gap_5_0, 2000.0 - f_gap_5_0))*(torch.minimum(f_gap_5_0, 2000.0 - f_gap_5_0))))  # P(5, 0)
-    f_sees_5_0 = torch.maximum(s_host_5_0, torch.heaviside(300.0 - f_P_5_0, torch.full_like(300.0 - f_P_5_0, 0.0)))  # sees(5, 0)
-    f_g_5_0 = (1.637264171181126e-05)/((f_P_5_0)*(f_P_5_0))  # g(5, 0)
-    f_R_up_5_0 = f_bw_eff_0*torch.log(500000000000.0*f_g_5_0 + 1.0)/0.6931471805599453  # R_up(5, 0)
-    f_gap_5_1 = torch.abs(s_pos_5 - f_rsu_x_1)  # gap(5, 1)
-    f_P_5_1 = torch.sqrt(((s_lane_5)*(s_lane_5)) + ((torch.minimum(f_gap_5_1, 2000.0 - f_gap_5_1))*(torch.minimum(f_gap_5_1, 2000.0 - f_gap_5_1))))  # P(5, 1)
-    f_g_5_1 = (1.637264171181126e-05)/((f_P_5_1)*(f_P_5_1))  # g(5, 1)
-    f_R_up_5_1 = f_bw_eff_1*torch.log(500000000000.0*f_g_5_1 + 1.0)/0.6931471805599453  # R_up(5, 1)
-    f_gap_5_2 = torch.abs(s_pos_5 - f_rsu_x_2)  # gap(5, 2)
-    f_P_5_2 = torch.sqrt(((s_lane_5)*(s_lane_5)) + ((torch.minimum(f_gap_5_2, 2000.0 - f_gap_5_2))*(torch.minimum(f_gap_5_2, 2000.0 - f_gap_5_2))))  # P(5, 2)
-    f_g_5_2 = (1.637264171181126e-05)/((f_P_5_2)*(f_P_5_2))  # g(5, 2)
-    f_R_up_5_2 = f_bw_eff_2*torch.log(500000000000.0*f_g_5_2 + 1.0)/0.6931471805599453  # R_up(5, 2)
-    f_gap_5_3 = torch.abs(s_pos_5 - f_rsu_x_3)  # gap(5, 3)
-    f_P_5_3 = torch.sqrt(((s_lane_5)*(s_lane_5)) + ((torch.minimum(f_gap_5_3, 2000.0 - f_gap_5_3))*(torch.minimum(f_gap_5_3, 2000.0 - f_gap_5_3))))  # P(5, 3)
-    f_g_5_3 = (1.637264171181126e-05)/((f_P_5_3)*(f_P_5_3))  # g(5, 3)
-    f_R_up_5_3 = f_bw_eff_3*torch.log(500000000000.0*f_g_5_3 + 1.0)/0.6931471805599453  # R_up(5, 3)
-    f_at_host_5 = f_R_up_5_0*s_host_5_0 + f_R_up_5_1*s_host_5_1 + f_R_up_5_2*s_host_5_2 + f_R_up_5_3*s_host_5_3  # at_host(5)
-    f_T_uc_5 = s_D_con_5/f_at_host_5  # T_uc(5)
-    f_work_rate_5 = 2.0*d_alpha_0_5*f_cpu_eff_0*s_host_5_0 + 2.0*d_alpha_1_5*f_cpu_eff_1*s_host_5_1 + 2.0*d_alpha_2_5*f_cpu_eff_2*s_host_5_2 + 2.0*d_alpha_3_5*f_cpu_eff_3*s_host_5_3  # work_rate(5)
-    f_T_dep_5 = s_D_con_5/f_work_rate_5  # T_dep(5)
-    f_T_um_5 = s_D_raw_5/f_at_host_5  # T_um(5)
-    f_R_down_5_0 = f_bw_eff_0*torch.log(1000000000000.0*f_g_5_0 + 1.0)/0.6931471805599453  # R_down(5, 0)
-    f_R_down_5_1 = f_bw_eff_1*torch.log(1000000000000.0*f_g_5_1 + 1.0)/0.6931471805599453  # R_down(5, 1)
-    f_R_down_5_2 = f_bw_eff_2*torch.log(1000000000000.0*f_g_5_2 + 1.0)/0.6931471805599453  # R_down(5, 2)
-    f_R_down_5_3 = f_bw_eff_3*torch.log(1000000000000.0*f_g_5_3 + 1.0)/0.6931471805599453  # R_down(5, 3)
-    f_down_host_5 = f_R_down_5_0*s_host_5_0 + f_R_down_5_1*s_host_5_1 + f_R_down_5_2*s_host_5_2 + f_R_down_5_3*s_host_5_3  # down_host(5)
-    f_T_down_5 = (0.1)*s_D_raw_5/f_down_host_5  # T_down(5)
-    f_T_pro_5 = s_D_raw_5/f_work_rate_5  # T_pro(5)
-    f_stays_5 = s_host_5_0*d_target_5_0 + s_host_5_1*d_target_5_1 + s_host_5_2*d_target_5_2 + s_host_5_3*d_target_5_3  # stays(5)
-    f_T_mig_5 = (0.001)*s_D_con_5*(1.0 - f_stays_5)  # T_mig(5)
-    f_T_mtd_5 = s_host_5_0*d_mtd_0 + s_host_5_1*d_mtd_1 + s_host_5_2*d_mtd_2 + s_host_5_3*d_mtd_3  # T_mtd(5)
-    f_T_tot_5 = f_T_down_5 + f_T_mtd_5 + f_T_um_5 + (1.0 - s_copy_5)*(f_T_dep_5 + f_T_uc_5) + torch.maximum(f_T_mig_5, f_T_pro_5)  # T_tot(5)
-    f_bad_5_0 = f_hit_0*f_sees_5_0 + s_host_5_0*(1.0 - f_hit_0)*torch.heaviside(-s_T_max_5 + f_T_tot_5, torch.full_like(-s_T_max_5 + f_T_tot_5, 0.0))  # bad(5, 0)
-    f_p_new_5_0 = -f_bad_5_0 + (0.5)*s_ev_pos_5_0 + f_sees_5_0  # p_new(5, 0)
-    f_gap_6_0 = torch.abs(s_pos_6 - f_rsu_x_0)  # gap(6, 0)
-    f_P_6_0 = torch.sqrt(((s_lane_6)*(s_lane_6)) + ((torch.minimum(f_gap_6_0, 2000.0 - f_gap_6_0))*(torch.minimum(f_gap_6_0, 2000.0 - f_gap_6_0))))  # P(6, 0)
-    f_sees_6_0 = torch.maximum(s_host_6_0, torch.heaviside(300.0 - f_P_6_0, torch.full_like(300.0 - f_P_6_0, 0.0)))  # sees(6, 0)
-    f_g_6_0 = (1.637264171181126e-05)/((f_P_6_0)*(f_P_6_0))  # g(6, 0)
-    f_R_up_6_0 = f_bw_eff_0*torch.log(500000000000.0*f_g_6_0 + 1.0)/0.6931471805599453  # R_up(6, 0)
-    f_gap_6_1 = torch.abs(s_pos_6 - f_rsu_x_1)  # gap(6, 1)
-    f_P_6_1 = torch.sqrt(((s_lane_6)*(s_lane_6)) + ((torch.minimum(f_gap_6_1, 2000.0 - f_gap_6_1))*(torch.minimum(f_gap_6_1, 2000.0 - f_gap_6_1))))  # P(6, 1)
-    f_g_6_1 = (1.637264171181126e-05)/((f_P_6_1)*(f_P_6_1))  # g(6, 1)
-    f_R_up_6_1 = f_bw_eff_1*torch.log(500000000000.0*f_g_6_1 + 1.0)/0.6931471805599453  # R_up(6, 1)
-    f_gap_6_2 = torch.abs(s_pos_6 - f_rsu_x_2)  # gap(6, 2)
-    f_P_6_2 = torch.sqrt(((s_lane_6)*(s_lane_6)) + ((torch.minimum(f_gap_6_2, 2000.0 - f_gap_6_2))*(torch.minimum(f_gap_6_2, 2000.0 - f_gap_6_2))))  # P(6, 2)
-    f_g_6_2 = (1.637264171181126e-05)/((f_P_6_2)*(f_P_6_2))  # g(6, 2)
-    f_R_up_6_2 = f_bw_eff_2*torch.log(500000000000.0*f_g_6_2 + 1.0)/0.6931471805599453  # R_up(6, 2)
-    f_gap_6_3 = torch.abs(s_pos_6 - f_rsu_x_3)  # gap(6, 3)
-    f_P_6_3 = torch.sqrt(((s_lane_6)*(s_lane_6)) + ((torch.minimum(f_gap_6_3, 2000.0 - f_gap_6_3))*(torch.minimum(f_gap_6_3, 2000.0 - f_gap_6_3))))  # P(6, 3)
-    f_g_6_3 = (1.637264171181126e-05)/((f_P_6_3)*(f_P_6_3))  # g(6, 3)
-    f_R_up_6_3 = f_bw_eff_3*torch.log(500000000000.0*f_g_6_3 + 1.0)/0.6931471805599453  # R_up(6, 3)
-    f_at_host_6 = f_R_up_6_0*s_host_6_0 + f_R_up_6_1*s_host_6_1 + f_R_up_6_2*s_host_6_2 + f_R_up_6_3*s_host_6_3  # at_host(6)
-    f_T_uc_6 = s_D_con_6/f_at_host_6  # T_uc(6)
-    f_work_rate_6 = 2.0*d_alpha_0_6*f_cpu_eff_0*s_host_6_0 + 2.0*d_alpha_1_6*f_cpu_eff_1*s_host_6_1 + 2.0*d_alpha_2_6*f_cpu_eff_2*s_host_6_2 + 2.0*d_alpha_3_6*f_cpu_eff_3*s_host_6_3  # work_rate(6)
-    f_T_dep_6 = s_D_con_6/f_work_rate_6  # T_dep(6)
-    f_T_um_6 = s_D_raw_6/f_at_host_6  # T_um(6)
-    f_R_down_6_0 = f_bw_eff_0*torch.log(1000000000000.0*f_g_6_0 + 1.0)/0.6931471805599453  # R_down(6, 0)
-    f_R_down_6_1 = f_bw_eff_1*torch.log(1000000000000.0*f_g_6_1 + 1.0)/0.6931471805599453  # R_down(6, 1)
-    f_R_down_6_2 = f_bw_eff_2*torch.log(1000000000000.0*f_g_6_2 + 1.0)/0.6931471805599453  # R_down(6, 2)
-    f_R_down_6_3 = f_bw_eff_3*torch.log(1000000000000.0*f_g_6_3 + 1.0)/0.6931471805599453  # R_down(6, 3)
-    f_down_host_6 = f_R_down_6_0*s_host_6_0 + f_R_down_6_1*s_host_6_1 + f_R_down_6_2*s_host_6_2 + f_R_down_6_3*s_host_6_3  # down_host(6)
-    f_T_down_6 = (0.1)*s_D_raw_6/f_down_host_6  # T_down(6)
-    f_T_pro_6 = s_D_raw_6/f_work_rate_6  # T_pro(6)
-    f_stays_6 = s_host_6_0*d_target_6_0 + s_host_6_1*d_target_6_1 + s_host_6_2*d_target_6_2 + s_host_6_3*d_target_6_3  # stays(6)
-    f_T_mig_6 = (0.001)*s_D_con_6*(1.0 - f_stays_6)  # T_mig(6)
-    f_T_mtd_6 = s_host_6_0*d_mtd_0 + s_host_6_1*d_mtd_1 + s_host_6_2*d_mtd_2 + s_host_6_3*d_mtd_3  # T_mtd(6)
-    f_T_tot_6 = f_T_down_6 + f_T_mtd_6 + f_T_um_6 + (1.0 - s_copy_6)*(f_T_dep_6 + f_T_uc_6) + torch.maximum(f_T_mig_6, f_T_pro_6)  # T_tot(6)
-    f_bad_6_0 = f_hit_0*f_sees_6_0 + s_host_6_0*(1.0 - f_hit_0)*torch.heaviside(-s_T_max_6 + f_T_tot_6, torch.full_like(-s_T_max_6 + f_T_tot_6, 0.0))  # bad(6, 0)
-    f_p_new_6_0 = -f_bad_6_0 + (0.5)*s_ev_pos_6_0 + f_sees_6_0  # p_new(6, 0)
-    f_gap_7_0 = torch.abs(s_pos_7 - f_rsu_x_0)  # gap(7, 0)
-    f_P_7_0 = torch.sqrt(((s_lane_7)*(s_lane_7)) + ((torch.minimum(f_gap_7_0, 2000.0 - f_gap_7_0))*(torch.minimum(f_gap_7_0, 2000.0 - f_gap_7_0))))  # P(7, 0)
-    f_sees_7_0 = torch.maximum(s_host_7_0, torch.heaviside(300.0 - f_P_7_0, torch.full_like(300.0 - f_P_7_0, 0.0)))  # sees(7, 0)
-    f_g_7_0 = (1.637264171181126e-05)/((f_P_7_0)*(f_P_7_0))  # g(7, 0)
-    f_R_up_7_0 = f_bw_eff_0*torch.log(500000000000.0*f_g_7_0 + 1.0)/0.6931471805599453  # R_up(7, 0)
-    f_gap_7_1 = torch.abs(s_pos_7 - f_rsu_x_1)  # gap(7, 1)
-    f_P_7_1 = torch.sqrt(((s_lane_7)*(s_lane_7)) + ((torch.minimum(f_gap_7_1, 2000.0 - f_gap_7_1))*(torch.minimum(f_gap_7_1, 2000.0 - f_gap_7_1))))  # P(7, 1)
-    f_g_7_1 = (1.637264171181126e-05)/((f_P_7_1)*(f_P_7_1))  # g(7, 1)
-    f_R_up_7_1 = f_bw_eff_1*torch.log(500000000000.0*f_g_7_1 + 1.0)/0.6931471805599453  # R_up(7, 1)
-    f_gap_7_2 = torch.abs(s_pos_7 - f_rsu_x_2)  # gap(7, 2)
-    f_P_7_2 = torch.sqrt(((s_lane_7)*(s_lane_7)) + ((torch.minimum(f_gap_7_2, 2000.0 - f_gap_7_2))*(torch.minimum(f_gap_7_2, 2000.0 - f_gap_7_2))))  # P(7, 2)
-    f_g_7_2 = (1.637264171181126e-05)/((f_P_7_2)*(f_P_7_2))  # g(7, 2)
-    f_R_up_7_2 = f_bw_eff_2*torch.log(500000000000.0*f_g_7_2 + 1.0)/0.6931471805599453  # R_up(7, 2)
-    f_gap_7_3 = torch.abs(s_pos_7 - f_rsu_x_3)  # gap(7, 3)
-    f_P_7_3 = torch.sqrt(((s_lane_7)*(s_lane_7)) + ((torch.minimum(f_gap_7_3, 2000.0 - f_gap_7_3))*(torch.minimum(f_gap_7_3, 2000.0 - f_gap_7_3))))  # P(7, 3)
-    f_g_7_3 = (1.637264171181126e-05)/((f_P_7_3)*(f_P_7_3))  # g(7, 3)
-    f_R_up_7_3 = f_bw_eff_3*torch.log(500000000000.0*f_g_7_3 + 1.0)/0.6931471805599453  # R_up(7, 3)
-    f_at_host_7 = f_R_up_7_0*s_host_7_0 + f_R_up_7_1*s_host_7_1 + f_R_up_7_2*s_host_7_2 + f_R_up_7_3*s_host_7_3  # at_host(7)
-    f_T_uc_7 = s_D_con_7/f_at_host_7  # T_uc(7)
-    f_work_rate_7 = 2.0*d_alpha_0_7*f_cpu_eff_0*s_host_7_0 + 2.0*d_alpha_1_7*f_cpu_eff_1*s_host_7_1 + 2.0*d_alpha_2_7*f_cpu_eff_2*s_host_7_2 + 2.0*d_alpha_3_7*f_cpu_eff_3*s_host_7_3  # work_rate(7)
-    f_T_dep_7 = s_D_con_7/f_work_rate_7  # T_dep(7)
-    f_T_um_7 = s_D_raw_7/f_at_host_7  # T_um(7)
-    f_R_down_7_0 = f_bw_eff_0*torch.log(1000000000000.0*f_g_7_0 + 1.0)/0.6931471805599453  # R_down(7, 0)
-    f_R_down_7_1 = f_bw_eff_1*torch.log(1000000000000.0*f_g_7_1 + 1.0)/0.6931471805599453  # R_down(7, 1)
-    f_R_down_7_2 = f_bw_eff_2*torch.log(1000000000000.0*f_g_7_2 + 1.0)/0.6931471805599453  # R_down(7, 2)
-    f_R_down_7_3 = f_bw_eff_3*torch.log(1000000000000.0*f_g_7_3 + 1.0)/0.6931471805599453  # R_down(7, 3)
-    f_down_host_7 = f_R_down_7_0*s_host_7_0 + f_R_down_7_1*s_host_7_1 + f_R_down_7_2*s_host_7_2 + f_R_down_7_3*s_host_7_3  # down_host(7)
-    f_T_down_7 = (0.1)*s_D_raw_7/f_down_host_7  # T_down(7)
-    f_T_pro_7 = s_D_raw_7/f_work_rate_7  # T_pro(7)
-    f_stays_7 = s_host_7_0*d_target_7_0 + s_host_7_1*d_target_7_1 + s_host_7_2*d_target_7_2 + s_host_7_3*d_target_7_3  # stays(7)
-    f_T_mig_7 = (0.001)*s_D_con_7*(1.0 - f_stays_7)  # T_mig(7)
-    f_T_mtd_7 = s_host_7_0*d_mtd_0 + s_host_7_1*d_mtd_1 + s_host_7_2*d_mtd_2 + s_host_7_3*d_mtd_3  # T_mtd(7)
-    f_T_tot_7 = f_T_down_7 + f_T_mtd_7 + f_T_um_7 + (1.0 - s_copy_7)*(f_T_dep_7 + f_T_uc_7) + torch.maximum(f_T_mig_7, f_T_pro_7)  # T_tot(7)
-    f_bad_7_0 = f_hit_0*f_sees_7_0 + s_host_7_0*(1.0 - f_hit_0)*torch.heaviside(-s_T_max_7 + f_T_tot_7, torch.full_like(-s_T_max_7 + f_T_tot_7, 0.0))  # bad(7, 0)
-    f_p_new_7_0 = -f_bad_7_0 + (0.5)*s_ev_pos_7_0 + f_sees_7_0  # p_new(7, 0)
-    f_q_new_1_0 = f_bad_1_0 + (0.5)*s_ev_neg_1_0  # q_new(1, 0)
-    f_q_new_2_0 = f_bad_2_0 + (0.5)*s_ev_neg_2_0  # q_new(2, 0)
-    f_q_new_3_0 = f_bad_3_0 + (0.5)*s_ev_neg_3_0  # q_new(3, 0)
-    f_q_new_4_0 = f_bad_4_0 + (0.5)*s_ev_neg_4_0  # q_new(4, 0)
-    f_q_new_5_0 = f_bad_5_0 + (0.5)*s_ev_neg_5_0  # q_new(5, 0)
-    f_q_new_6_0 = f_bad_6_0 + (0.5)*s_ev_neg_6_0  # q_new(6, 0)
-    f_q_new_7_0 = f_bad_7_0 + (0.5)*s_ev_neg_7_0  # q_new(7, 0)
-    f_p_others_0_0 = f_p_new_1_0 + f_p_new_2_0 + f_p_new_3_0 + f_p_new_4_0 + f_p_new_5_0 + f_p_new_6_0 + f_p_new_7_0  # p_others(0, 0)
-    f_q_others_0_0 = f_q_new_1_0 + f_q_new_2_0 + f_q_new_3_0 + f_q_new_4_0 + f_q_new_5_0 + f_q_new_6_0 + f_q_new_7_0  # q_others(0, 0)
-    f_f_rx_0 = (0.8)*f_hit_0*(1.0 - s_loss_rx_0) + s_loss_rx_0  # f_rx(0)
-    f_f_fw_0 = (0.8)*f_hit_0*(1.0 - s_loss_fw_0) + s_loss_fw_0  # f_fw(0)
-    f_rx_ok_new_0 = -100.0*f_f_rx_0 + (0.5)*s_rx_ok_0 + 100.0  # rx_ok_new(0)
-    f_rx_fail_new_0 = 100.0*f_f_rx_0 + (0.5)*s_rx_fail_0  # rx_fail_new(0)
-    f_fw_ok_new_0 = -100.0*f_f_fw_0 + (0.5)*s_fw_ok_0 + 100.0  # fw_ok_new(0)
-    f_fw_fail_new_0 = 100.0*f_f_fw_0 + (0.5)*s_fw_fail_0  # fw_fail_new(0)
-    f_R_D_0 = f_rx_ok_new_0/(f_rx_fail_new_0 + f_rx_ok_new_0)  # R_D(0)
-    f_R_F_0 = f_fw_ok_new_0/(f_fw_fail_new_0 + f_fw_ok_new_0)  # R_F(0)
-    f_lat_sum_new_0 = f_T_tot_0*s_host_0_0 + f_T_tot_1*s_host_1_0 + f_T_tot_2*s_host_2_0 + f_T_tot_3*s_host_3_0 + f_T_tot_4*s_host_4_0 + f_T_tot_5*s_host_5_0 + f_T_tot_6*s_host_6_0 + f_T_tot_7*s_host_7_0 + (0.5)*s_lat_sum_0  # lat_sum_new(0)
-    f_lat_cnt_new_0 = s_host_0_0 + s_host_1_0 + s_host_2_0 + s_host_3_0 + s_host_4_0 + s_host_5_0 + s_host_6_0 + s_host_7_0 + (0.5)*s_lat_cnt_0  # lat_cnt_new(0)
-    f_T_bar_0 = f_lat_sum_new_0/torch.clamp(f_lat_cnt_new_0, min=1e-06)  # T_bar(0)
-    f_R_rel_0 = (0.5)*f_R_D_0 + (0.5)*f_R_F_0  # R_rel(0)
-    f_M_0_0 = torch.clamp(-f_T_bar_0/s_T_max_0 + 1.0, min=0.0)  # M(0, 0)
-    f_A_0_0 = (f_p_new_0_0 + 1.0)/(f_p_new_0_0 + f_q_new_0_0 + 2.0)  # A(0, 0)
-    f_S_norm_0_0 = (f_p_others_0_0 + 1.0)/(f_p_others_0_0 + f_q_others_0_0 + 2.0)  # S_norm(0, 0)
-    f_P_ctrl_0_0 = (0.5)*f_M_0_0 + (0.5)*f_R_rel_0  # P_ctrl(0, 0)
-    f_sees_0_1 = torch.maximum(s_host_0_1, torch.heaviside(300.0 - f_P_0_1, torch.full_like(300.0 - f_P_0_1, 0.0)))  # sees(0, 1)
-    f_bad_0_1 = f_hit_1*f_sees_0_1 + s_host_0_1*(1.0 - f_hit_1)*torch.heaviside(-s_T_max_0 + f_T_tot_0, torch.full_like(-s_T_max_0 + f_T_tot_0, 0.0))  # bad(0, 1)
-    f_p_new_0_1 = -f_bad_0_1 + (0.5)*s_ev_pos_0_1 + f_sees_0_1  # p_new(0, 1)
-    f_sees_0_2 = torch.maximum(s_host_0_2, torch.heaviside(300.0 - f_P_0_2, torch.full_like(300.0 - f_P_0_2, 0.0)))  # sees(0, 2)
-    f_bad_0_2 = f_hit_2*f_sees_0_2 + s_host_0_2*(1.0 - f_hit_2)*torch.heaviside(-s_T_max_0 + f_T_tot_0, torch.full_like(-s_T_max_0 + f_T_tot_0, 0.0))  # bad(0, 2)
-    f_p_new_0_2 = -f_bad_0_2 + (0.5)*s_ev_pos_0_2 + f_sees_0_2  # p_new(0, 2)
-    f_sees_0_3 = torch.maximum(s_host_0_3, torch.heaviside(300.0 - f_P_0_3, torch.full_like(300.0 - f_P_0_3, 0.0)))  # sees(0, 3)
-    f_bad_0_3 = f_hit_3*f_sees_0_3 + s_host_0_3*(1.0 - f_hit_3)*torch.heaviside(-s_T_max_0 + f_T_tot_0, torch.full_like(-s_T_max_0 + f_T_tot_0, 0.0))  # bad(0, 3)
-    f_p_new_0_3 = -f_bad_0_3 + (0.5)*s_ev_pos_0_3 + f_sees_0_3  # p_new(0, 3)
-    f_sees_1_1 = torch.maximum(s_host_1_1, torch.heaviside(300.0 - f_P_1_1, torch.full_like(300.0 - f_P_1_1, 0.0)))  # sees(1, 1)
-    f_bad_1_1 = f_hit_1*f_sees_1_1 + s_host_1_1*(1.0 - f_hit_1)*torch.heaviside(-s_T_max_1 + f_T_tot_1, torch.full_like(-s_T_max_1 + f_T_tot_1, 0.0))  # bad(1, 1)
-    f_p_new_1_1 = -f_bad_1_1 + (0.5)*s_ev_pos_1_1 + f_sees_1_1  # p_new(1, 1)
-    f_sees_1_2 = torch.maximum(s_host_1_2, torch.heaviside(300.0 - f_P_1_2, torch.full_like(300.0 - f_P_1_2, 0.0)))  # sees(1, 2)
-    f_bad_1_2 = f_hit_2*f_sees_1_2 + s_host_1_2*(1.0 - f_hit_2)*torch.heaviside(-s_T_max_1 + f_T_tot_1, torch.full_like(-s_T_max_1 + f_T_tot_1, 0.0))  # bad(1, 2)
-    f_p_new_1_2 = -f_bad_1_2 + (0.5)*s_ev_pos_1_2 + f_sees_1_2  # p_new(1, 2)
-    f_sees_1_3 = torch.maximum(s_host_1_3, torch.heaviside(300.0 - f_P_1_3, torch.full_like(300.0 - f_P_1_3, 0.0)))  # sees(1, 3)
-    f_bad_1_3 = f_hit_3*f_sees_1_3 + s_host_1_3*(1.0 - f_hit_3)*torch.heaviside(-s_T_max_1 + f_T_tot_1, torch.full_like(-s_T_max_1 + f_T_tot_1, 0.0))  # bad(1, 3)
-    f_p_new_1_3 = -f_bad_1_3 + (0.5)*s_ev_pos_1_3 + f_sees_1_3  # p_new(1, 3)
-    f_sees_2_1 = torch.maximum(s_host_2_1, torch.heaviside(300.0 - f_P_2_1, torch.full_like(300.0 - f_P_2_1, 0.0)))  # sees(2, 1)
-    f_bad_2_1 = f_hit_1*f_sees_2_1 + s_host_2_1*(1.0 - f_hit_1)*torch.heaviside(-s_T_max_2 + f_T_tot_2, torch.full_like(-s_T_max_2 + f_T_tot_2, 0.0))  # bad(2, 1)
-    f_p_new_2_1 = -f_bad_2_1 + (0.5)*s_ev_pos_2_1 + f_sees_2_1  # p_new(2, 1)
-    f_sees_2_2 = torch.maximum(s_host_2_2, torch.heaviside(300.0 - f_P_2_2, torch.full_like(300.0 - f_P_2_2, 0.0)))  # sees(2, 2)
-    f_bad_2_2 = f_hit_2*f_sees_2_2 + s_host_2_2*(1.0 - f_hit_2)*torch.heaviside(-s_T_max_2 + f_T_tot_2, torch.full_like(-s_T_max_2 + f_T_tot_2, 0.0))  # bad(2, 2)
-    f_p_new_2_2 = -f_bad_2_2 + (0.5)*s_ev_pos_2_2 + f_sees_2_2  # p_new(2, 2)
-    f_sees_2_3 = torch.maximum(s_host_2_3, torch.heaviside(300.0 - f_P_2_3, torch.full_like(300.0 - f_P_2_3, 0.0)))  # sees(2, 3)
-    f_bad_2_3 = f_hit_3*f_sees_2_3 + s_host_2_3*(1.0 - f_hit_3)*torch.heaviside(-s_T_max_2 + f_T_tot_2, torch.full_like(-s_T_max_2 + f_T_tot_2, 0.0))  # bad(2, 3)
-    f_p_new_2_3 = -f_bad_2_3 + (0.5)*s_ev_pos_2_3 + f_sees_2_3  # p_new(2, 3)
-    f_sees_3_1 = torch.maximum(s_host_3_1, torch.heaviside(300.0 - f_P_3_1, torch.full_like(300.0 - f_P_3_1, 0.0)))  # sees(3, 1)
-    f_bad_3_1 = f_hit_1*f_sees_3_1 + s_host_3_1*(1.0 - f_hit_1)*torch.heaviside(-s_T_max_3 + f_T_tot_3, torch.full_like(-s_T_max_3 + f_T_tot_3, 0.0))  # bad(3, 1)
-    f_p_new_3_1 = -f_bad_3_1 + (0.5)*s_ev_pos_3_1 + f_sees_3_1  # p_new(3, 1)
-    f_sees_3_2 = torch.maximum(s_host_3_2, torch.heaviside(300.0 - f_P_3_2, torch.full_like(300.0 - f_P_3_2, 0.0)))  # sees(3, 2)
-    f_bad_3_2 = f_hit_2*f_sees_3_2 + s_host_3_2*(1.0 - f_hit_2)*torch.heaviside(-s_T_max_3 + f_T_tot_3, torch.full_like(-s_T_max_3 + f_T_tot_3, 0.0))  # bad(3, 2)
-    f_p_new_3_2 = -f_bad_3_2 + (0.5)*s_ev_pos_3_2 + f_sees_3_2  # p_new(3, 2)
-    f_sees_3_3 = torch.maximum(s_host_3_3, torch.heaviside(300.0 - f_P_3_3, torch.full_like(300.0 - f_P_3_3, 0.0)))  # sees(3, 3)
-    f_bad_3_3 = f_hit_3*f_sees_3_3 + s_host_3_3*(1.0 - f_hit_3)*torch.heaviside(-s_T_max_3 + f_T_tot_3, torch.full_like(-s_T_max_3 + f_T_tot_3, 0.0))  # bad(3, 3)
-    f_p_new_3_3 = -f_bad_3_3 + (0.5)*s_ev_pos_3_3 + f_sees_3_3  # p_new(3, 3)
-    f_sees_4_1 = torch.maximum(s_host_4_1, torch.heaviside(300.0 - f_P_4_1, torch.full_like(300.0 - f_P_4_1, 0.0)))  # sees(4, 1)
-    f_bad_4_1 = f_hit_1*f_sees_4_1 + s_host_4_1*(1.0 - f_hit_1)*torch.heaviside(-s_T_max_4 + f_T_tot_4, torch.full_like(-s_T_max_4 + f_T_tot_4, 0.0))  # bad(4, 1)
-    f_p_new_4_1 = -f_bad_4_1 + (0.5)*s_ev_pos_4_1 + f_sees_4_1  # p_new(4, 1)
-    f_sees_4_2 = torch.maximum(s_host_4_2, torch.heaviside(300.0 - f_P_4_2, torch.full_like(300.0 - f_P_4_2, 0.0)))  # sees(4, 2)
-    f_bad_4_2 = f_hit_2*f_sees_4_2 + s_host_4_2*(1.0 - f_hit_2)*torch.heaviside(-s_T_max_4 + f_T_tot_4, torch.full_like(-s_T_max_4 + f_T_tot_4, 0.0))  # bad(4, 2)
-    f_p_new_4_2 = -f_bad_4_2 + (0.5)*s_ev_pos_4_2 + f_sees_4_2  # p_new(4, 2)
-    f_sees_4_3 = torch.maximum(s_host_4_3, torch.heaviside(300.0 - f_P_4_3, torch.full_like(300.0 - f_P_4_3, 0.0)))  # sees(4, 3)
-    f_bad_4_3 = f_hit_3*f_sees_4_3 + s_host_4_3*(1.0 - f_hit_3)*torch.heaviside(-s_T_max_4 + f_T_tot_4, torch.full_like(-s_T_max_4 + f_T_tot_4, 0.0))  # bad(4, 3)
-    f_p_new_4_3 = -f_bad_4_3 + (0.5)*s_ev_pos_4_3 + f_sees_4_3  # p_new(4, 3)
-    f_sees_5_1 = torch.maximum(s_host_5_1, torch.heaviside(300.0 - f_P_5_1, torch.full_like(300.0 - f_P_5_1, 0.0)))  # sees(5, 1)
-    f_bad_5_1 = f_hit_1*f_sees_5_1 + s_host_5_1*(1.0 - f_hit_1)*torch.heaviside(-s_T_max_5 + f_T_tot_5, torch.full_like(-s_T_max_5 + f_T_tot_5, 0.0))  # bad(5, 1)
-    f_p_new_5_1 = -f_bad_5_1 + (0.5)*s_ev_pos_5_1 + f_sees_5_1  # p_new(5, 1)
-    f_sees_5_2 = torch.maximum(s_host_5_2, torch.heaviside(300.0 - f_P_5_2, torch.full_like(300.0 - f_P_5_2, 0.0)))  # sees(5, 2)
-    f_bad_5_2 = f_hit_2*f_sees_5_2 + s_host_5_2*(1.0 - f_hit_2)*torch.heaviside(-s_T_max_5 + f_T_tot_5, torch.full_like(-s_T_max_5 + f_T_tot_5, 0.0))  # bad(5, 2)
-    f_p_new_5_2 = -f_bad_5_2 + (0.5)*s_ev_pos_5_2 + f_sees_5_2  # p_new(5, 2)
-    f_sees_5_3 = torch.maximum(s_host_5_3, torch.heaviside(300.0 - f_P_5_3, torch.full_like(300.0 - f_P_5_3, 0.0)))  # sees(5, 3)
-    f_bad_5_3 = f_hit_3*f_sees_5_3 + s_host_5_3*(1.0 - f_hit_3)*torch.heaviside(-s_T_max_5 + f_T_tot_5, torch.full_like(-s_T_max_5 + f_T_tot_5, 0.0))  # bad(5, 3)
-    f_p_new_5_3 = -f_bad_5_3 + (0.5)*s_ev_pos_5_3 + f_sees_5_3  # p_new(5, 3)
-    f_sees_6_1 = torch.maximum(s_host_6_1, torch.heaviside(300.0 - f_P_6_1, torch.full_like(300.0 - f_P_6_1, 0.0)))  # sees(6, 1)
-    f_bad_6_1 = f_hit_1*f_sees_6_1 + s_host_6_1*(1.0 - f_hit_1)*torch.heaviside(-s_T_max_6 + f_T_tot_6, torch.full_like(-s_T_max_6 + f_T_tot_6, 0.0))  # bad(6, 1)
-    f_p_new_6_1 = -f_bad_6_1 + (0.5)*s_ev_pos_6_1 + f_sees_6_1  # p_new(6, 1)
-    f_sees_6_2 = torch.maximum(s_host_6_2, torch.heaviside(300.0 - f_P_6_2, torch.full_like(300.0 - f_P_6_2, 0.0)))  # sees(6, 2)
-    f_bad_6_2 = f_hit_2*f_sees_6_2 + s_host_6_2*(1.0 - f_hit_2)*torch.heaviside(-s_T_max_6 + f_T_tot_6, torch.full_like(-s_T_max_6 + f_T_tot_6, 0.0))  # bad(6, 2)
-    f_p_new_6_2 = -f_bad_6_2 + (0.5)*s_ev_pos_6_2 + f_sees_6_2  # p_new(6, 2)
-    f_sees_6_3 = torch.maximum(s_host_6_3, torch.heaviside(300.0 - f_P_6_3, torch.full_like(300.0 - f_P_6_3, 0.0)))  # sees(6, 3)
-    f_bad_6_3 = f_hit_3*f_sees_6_3 + s_host_6_3*(1.0 - f_hit_3)*torch.heaviside(-s_T_max_6 + f_T_tot_6, torch.full_like(-s_T_max_6 + f_T_tot_6, 0.0))  # bad(6, 3)
-    f_p_new_6_3 = -f_bad_6_3 + (0.5)*s_ev_pos_6_3 + f_sees_6_3  # p_new(6, 3)
-    f_sees_7_1 = torch.maximum(s_host_7_1, torch.heaviside(300.0 - f_P_7_1, torch.full_like(300.0 - f_P_7_1, 0.0)))  # sees(7, 1)
-    f_bad_7_1 = f_hit_1*f_sees_7_1 + s_host_7_1*(1.0 - f_hit_1)*torch.heaviside(-s_T_max_7 + f_T_tot_7, torch.full_like(-s_T_max_7 + f_T_tot_7, 0.0))  # bad(7, 1)
-    f_p_new_7_1 = -f_bad_7_1 + (0.5)*s_ev_pos_7_1 + f_sees_7_1  # p_new(7, 1)
-    f_sees_7_2 = torch.maximum(s_host_7_2, torch.heaviside(300.0 - f_P_7_2, torch.full_like(300.0 - f_P_7_2, 0.0)))  # sees(7, 2)
-    f_bad_7_2 = f_hit_2*f_sees_7_2 + s_host_7_2*(1.0 - f_hit_2)*torch.heaviside(-s_T_max_7 + f_T_tot_7, torch.full_like(-s_T_max_7 + f_T_tot_7, 0.0))  # bad(7, 2)
-    f_p_new_7_2 = -f_bad_7_2 + (0.5)*s_ev_pos_7_2 + f_sees_7_2  # p_new(7, 2)
-    f_sees_7_3 = torch.maximum(s_host_7_3, torch.heaviside(300.0 - f_P_7_3, torch.full_like(300.0 - f_P_7_3, 0.0)))  # sees(7, 3)
-    f_bad_7_3 = f_hit_3*f_sees_7_3 + s_host_7_3*(1.0 - f_hit_3)*torch.heaviside(-s_T_max_7 + f_T_tot_7, torch.full_like(-s_T_max_7 + f_T_tot_7, 0.0))  # bad(7, 3)
-    f_p_new_7_3 = -f_bad_7_3 + (0.5)*s_ev_pos_7_3 + f_sees_7_3  # p_new(7, 3)
-    f_q_new_0_1 = f_bad_0_1 + (0.5)*s_ev_neg_0_1  # q_new(0, 1)
-    f_q_new_0_2 = f_bad_0_2 + (0.5)*s_ev_neg_0_2  # q_new(0, 2)
-    f_q_new_0_3 = f_bad_0_3 + (0.5)*s_ev_neg_0_3  # q_new(0, 3)
-    f_q_new_1_1 = f_bad_1_1 + (0.5)*s_ev_neg_1_1  # q_new(1, 1)
-    f_q_new_1_2 = f_bad_1_2 + (0.5)*s_ev_neg_1_2  # q_new(1, 2)
-    f_q_new_1_3 = f_bad_1_3 + (0.5)*s_ev_neg_1_3  # q_new(1, 3)
-    f_q_new_2_1 = f_bad_2_1 + (0.5)*s_ev_neg_2_1  # q_new(2, 1)
-    f_q_new_2_2 = f_bad_2_2 + (0.5)*s_ev_neg_2_2  # q_new(2, 2)
-    f_q_new_2_3 = f_bad_2_3 + (0.5)*s_ev_neg_2_3  # q_new(2, 3)
-    f_q_new_3_1 = f_bad_3_1 + (0.5)*s_ev_neg_3_1  # q_new(3, 1)
-    f_q_new_3_2 = f_bad_3_2 + (0.5)*s_ev_neg_3_2  # q_new(3, 2)
-    f_q_new_3_3 = f_bad_3_3 + (0.5)*s_ev_neg_3_3  # q_new(3, 3)
-    f_q_new_4_1 = f_bad_4_1 + (0.5)*s_ev_neg_4_1  # q_new(4, 1)
-    f_q_new_4_2 = f_bad_4_2 + (0.5)*s_ev_neg_4_2  # q_new(4, 2)
-    f_q_new_4_3 = f_bad_4_3 + (0.5)*s_ev_neg_4_3  # q_new(4, 3)
-    f_q_new_5_1 = f_bad_5_1 + (0.5)*s_ev_neg_5_1  # q_new(5, 1)
-    f_q_new_5_2 = f_bad_5_2 + (0.5)*s_ev_neg_5_2  # q_new(5, 2)
-    f_q_new_5_3 = f_bad_5_3 + (0.5)*s_ev_neg_5_3  # q_new(5, 3)
-    f_q_new_6_1 = f_bad_6_1 + (0.5)*s_ev_neg_6_1  # q_new(6, 1)
-    f_q_new_6_2 = f_bad_6_2 + (0.5)*s_ev_neg_6_2  # q_new(6, 2)
-    f_q_new_6_3 = f_bad_6_3 + (0.5)*s_ev_neg_6_3  # q_new(6, 3)
-    f_q_new_7_1 = f_bad_7_1 + (0.5)*s_ev_neg_7_1  # q_new(7, 1)
-    f_q_new_7_2 = f_bad_7_2 + (0.5)*s_ev_neg_7_2  # q_new(7, 2)
-    f_q_new_7_3 = f_bad_7_3 + (0.5)*s_ev_neg_7_3  # q_new(7, 3)
-    f_f_rx_1 = (0.8)*f_hit_1*(1.0 - s_loss_rx_1) + s_loss_rx_1  # f_rx(1)
-    f_rx_ok_new_1 = -100.0*f_f_rx_1 + (0.5)*s_rx_ok_1 + 100.0  # rx_ok_new(1)
-    f_f_rx_2 = (0.8)*f_hit_2*(1.0 - s_loss_rx_2) + s_loss_rx_2  # f_rx(2)
-    f_rx_ok_new_2 = -100.0*f_f_rx_2 + (0.5)*s_rx_ok_2 + 100.0  # rx_ok_new(2)
-    f_f_rx_3 = (0.8)*f_hit_3*(1.0 - s_loss_rx_3) + s_loss_rx_3  # f_rx(3)
-    f_rx_ok_new_3 = -100.0*f_f_rx_3 + (0.5)*s_rx_ok_3 + 100.0  # rx_ok_new(3)
-    f_rx_fail_new_1 = 100.0*f_f_rx_1 + (0.5)*s_rx_fail_1  # rx_fail_new(1)
-    f_rx_fail_new_2 = 100.0*f_f_rx_2 + (0.5)*s_rx_fail_2  # rx_fail_new(2)
-    f_rx_fail_new_3 = 100.0*f_f_rx_3 + (0.5)*s_rx_fail_3  # rx_fail_new(3)
-    f_f_fw_1 = (0.8)*f_hit_1*(1.0 - s_loss_fw_1) + s_loss_fw_1  # f_fw(1)
-    f_fw_ok_new_1 = -100.0*f_f_fw_1 + (0.5)*s_fw_ok_1 + 100.0  # fw_ok_new(1)
-    f_f_fw_2 = (0.8)*f_hit_2*(1.0 - s_loss_fw_2) + s_loss_fw_2  # f_fw(2)
-    f_fw_ok_new_2 = -100.0*f_f_fw_2 + (0.5)*s_fw_ok_2 + 100.0  # fw_ok_new(2)
-    f_f_fw_3 = (0.8)*f_hit_3*(1.0 - s_loss_fw_3) + s_loss_fw_3  # f_fw(3)
-    f_fw_ok_new_3 = -100.0*f_f_fw_3 + (0.5)*s_fw_ok_3 + 100.0  # fw_ok_new(3)
-    f_fw_fail_new_1 = 100.0*f_f_fw_1 + (0.5)*s_fw_fail_1  # fw_fail_new(1)
-    f_fw_fail_new_2 = 100.0*f_f_fw_2 + (0.5)*s_fw_fail_2  # fw_fail_new(2)
-    f_fw_fail_new_3 = 100.0*f_f_fw_3 + (0.5)*s_fw_fail_3  # fw_fail_new(3)
-    f_lat_sum_new_1 = f_T_tot_0*s_host_0_1 + f_T_tot_1*s_host_1_1 + f_T_tot_2*s_host_2_1 + f_T_tot_3*s_host_3_1 + f_T_tot_4*s_host_4_1 + f_T_tot_5*s_host_5_1 + f_T_tot_6*s_host_6_1 + f_T_tot_7*s_host_7_1 + (0.5)*s_lat_sum_1  # lat_sum_new(1)
-    f_lat_sum_new_2 = f_T_tot_0*s_host_0_2 + f_T_tot_1*s_host_1_2 + f_T_tot_2*s_host_2_2 + f_T_tot_3*s_host_3_2 + f_T_tot_4*s_host_4_2 + f_T_tot_5*s_host_5_2 + f_T_tot_6*s_host_6_2 + f_T_tot_7*s_host_7_2 + (0.5)*s_lat_sum_2  # lat_sum_new(2)
-    f_lat_sum_new_3 = f_T_tot_0*s_host_0_3 + f_T_tot_1*s_host_1_3 + f_T_tot_2*s_host_2_3 + f_T_tot_3*s_host_3_3 + f_T_tot_4*s_host_4_3 + f_T_tot_5*s_host_5_3 + f_T_tot_6*s_host_6_3 + f_T_tot_7*s_host_7_3 + (0.5)*s_lat_sum_3  # lat_sum_new(3)
-    f_lat_cnt_new_1 = s_host_0_1 + s_host_1_1 + s_host_2_1 + s_host_3_1 + s_host_4_1 + s_host_5_1 + s_host_6_1 + s_host_7_1 + (0.5)*s_lat_cnt_1  # lat_cnt_new(1)
-    f_lat_cnt_new_2 = s_host_0_2 + s_host_1_2 + s_host_2_2 + s_host_3_2 + s_host_4_2 + s_host_5_2 + s_host_6_2 + s_host_7_2 + (0.5)*s_lat_cnt_2  # lat_cnt_new(2)
-    f_lat_cnt_new_3 = s_host_0_3 + s_host_1_3 + s_host_2_3 + s_host_3_3 + s_host_4_3 + s_host_5_3 + s_host_6_3 + s_host_7_3 + (0.5)*s_lat_cnt_3  # lat_cnt_new(3)
-    f_B_near_0_0 = (0.3333333333333333)*f_A_0_0 + (0.3333333333333333)*f_P_ctrl_0_0 + (0.3333333333333333)*f_S_norm_0_0  # B_near(0, 0)
-    f_A_0_1 = (f_p_new_0_1 + 1.0)/(f_p_new_0_1 + f_q_new_0_1 + 2.0)  # A(0, 1)
-    f_p_others_0_1 = f_p_new_1_1 + f_p_new_2_1 + f_p_new_3_1 + f_p_new_4_1 + f_p_new_5_1 + f_p_new_6_1 + f_p_new_7_1  # p_others(0, 1)
-    f_q_others_0_1 = f_q_new_1_1 + f_q_new_2_1 + f_q_new_3_1 + f_q_new_4_1 + f_q_new_5_1 + f_q_new_6_1 + f_q_new_7_1  # q_others(0, 1)
-    f_S_norm_0_1 = (f_p_others_0_1 + 1.0)/(f_p_others_0_1 + f_q_others_0_1 + 2.0)  # S_norm(0, 1)
-    f_R_D_1 = f_rx_ok_new_1/(f_rx_fail_new_1 + f_rx_ok_new_1)  # R_D(1)
-    f_R_F_1 = f_fw_ok_new_1/(f_fw_fail_new_1 + f_fw_ok_new_1)  # R_F(1)
-    f_R_rel_1 = (0.5)*f_R_D_1 + (0.5)*f_R_F_1  # R_rel(1)
-    f_T_bar_1 = f_lat_sum_new_1/torch.clamp(f_lat_cnt_new_1, min=1e-06)  # T_bar(1)
-    f_M_0_1 = torch.clamp(-f_T_bar_1/s_T_max_0 + 1.0, min=0.0)  # M(0, 1)
-    f_P_ctrl_0_1 = (0.5)*f_M_0_1 + (0.5)*f_R_rel_1  # P_ctrl(0, 1)
-    f_B_near_0_1 = (0.3333333333333333)*f_A_0_1 + (0.3333333333333333)*f_P_ctrl_0_1 + (0.3333333333333333)*f_S_norm_0_1  # B_near(0, 1)
-    f_A_0_2 = (f_p_new_0_2 + 1.0)/(f_p_new_0_2 + f_q_new_0_2 + 2.0)  # A(0, 2)
-    f_p_others_0_2 = f_p_new_1_2 + f_p_new_2_2 + f_p_new_3_2 + f_p_new_4_2 + f_p_new_5_2 + f_p_new_6_2 + f_p_new_7_2  # p_others(0, 2)
-    f_q_others_0_2 = f_q_new_1_2 + f_q_new_2_2 + f_q_new_3_2 + f_q_new_4_2 + f_q_new_5_2 + f_q_new_6_2 + f_q_new_7_2  # q_others(0, 2)
-    f_S_norm_0_2 = (f_p_others_0_2 + 1.0)/(f_p_others_0_2 + f_q_others_0_2 + 2.0)  # S_norm(0, 2)
-    f_R_D_2 = f_rx_ok_new_2/(f_rx_fail_new_2 + f_rx_ok_new_2)  # R_D(2)
-    f_R_F_2 = f_fw_ok_new_2/(f_fw_fail_new_2 + f_fw_ok_new_2)  # R_F(2)
-    f_R_rel_2 = (0.5)*f_R_D_2 + (0.5)*f_R_F_2  # R_rel(2)
-    f_T_bar_2 = f_lat_sum_new_2/torch.clamp(f_lat_cnt_new_2, min=1e-06)  # T_bar(2)
-    f_M_0_2 = torch.clamp(-f_T_bar_2/s_T_max_0 + 1.0, min=0.0)  # M(0, 2)
-    f_P_ctrl_0_2 = (0.5)*f_M_0_2 + (0.5)*f_R_rel_2  # P_ctrl(0, 2)
-    f_B_near_0_2 = (0.3333333333333333)*f_A_0_2 + (0.3333333333333333)*f_P_ctrl_0_2 + (0.3333333333333333)*f_S_norm_0_2  # B_near(0, 2)
-    f_A_0_3 = (f_p_new_0_3 + 1.0)/(f_p_new_0_3 + f_q_new_0_3 + 2.0)  # A(0, 3)
-    f_p_others_0_3 = f_p_new_1_3 + f_p_new_2_3 + f_p_new_3_3 + f_p_new_4_3 + f_p_new_5_3 + f_p_new_6_3 + f_p_new_7_3  # p_others(0, 3)
-    f_q_others_0_3 = f_q_new_1_3 + f_q_new_2_3 + f_q_new_3_3 + f_q_new_4_3 + f_q_new_5_3 + f_q_new_6_3 + f_q_new_7_3  # q_others(0, 3)
-    f_S_norm_0_3 = (f_p_others_0_3 + 1.0)/(f_p_others_0_3 + f_q_others_0_3 + 2.0)  # S_norm(0, 3)
-    f_R_D_3 = f_rx_ok_new_3/(f_rx_fail_new_3 + f_rx_ok_new_3)  # R_D(3)
-    f_R_F_3 = f_fw_ok_new_3/(f_fw_fail_new_3 + f_fw_ok_new_3)  # R_F(3)
-    f_R_rel_3 = (0.5)*f_R_D_3 + (0.5)*f_R_F_3  # R_rel(3)
-    f_T_bar_3 = f_lat_sum_new_3/torch.clamp(f_lat_cnt_new_3, min=1e-06)  # T_bar(3)
-    f_M_0_3 = torch.clamp(-f_T_bar_3/s_T_max_0 + 1.0, min=0.0)  # M(0, 3)
-    f_P_ctrl_0_3 = (0.5)*f_M_0_3 + (0.5)*f_R_rel_3  # P_ctrl(0, 3)
-    f_B_near_0_3 = (0.3333333333333333)*f_A_0_3 + (0.3333333333333333)*f_P_ctrl_0_3 + (0.3333333333333333)*f_S_norm_0_3  # B_near(0, 3)
-    f_A_1_0 = (f_p_new_1_0 + 1.0)/(f_p_new_1_0 + f_q_new_1_0 + 2.0)  # A(1, 0)
-    f_p_others_1_0 = f_p_new_0_0 + f_p_new_2_0 + f_p_new_3_0 + f_p_new_4_0 + f_p_new_5_0 + f_p_new_6_0 + f_p_new_7_0  # p_others(1, 0)
-    f_q_others_1_0 = f_q_new_0_0 + f_q_new_2_0 + f_q_new_3_0 + f_q_new_4_0 + f_q_new_5_0 + f_q_new_6_0 + f_q_new_7_0  # q_others(1, 0)
-    f_S_norm_1_0 = (f_p_others_1_0 + 1.0)/(f_p_others_1_0 + f_q_others_1_0 + 2.0)  # S_norm(1, 0)
-    f_M_1_0 = torch.clamp(-f_T_bar_0/s_T_max_1 + 1.0, min=0.0)  # M(1, 0)
-    f_P_ctrl_1_0 = (0.5)*f_M_1_0 + (0.5)*f_R_rel_0  # P_ctrl(1, 0)
-    f_B_near_1_0 = (0.3333333333333333)*f_A_1_0 + (0.3333333333333333)*f_P_ctrl_1_0 + (0.3333333333333333)*f_S_norm_1_0  # B_near(1, 0)
-    f_A_1_1 = (f_p_new_1_1 + 1.0)/(f_p_new_1_1 + f_q_new_1_1 + 2.0)  # A(1, 1)
-    f_p_others_1_1 = f_p_new_0_1 + f_p_new_2_1 + f_p_new_3_1 + f_p_new_4_1 + f_p_new_5_1 + f_p_new_6_1 + f_p_new_7_1  # p_others(1, 1)
-    f_q_others_1_1 = f_q_new_0_1 + f_q_new_2_1 + f_q_new_3_1 + f_q_new_4_1 + f_q_new_5_1 + f_q_new_6_1 + f_q_new_7_1  # q_others(1, 1)
-    f_S_norm_1_1 = (f_p_others_1_1 + 1.0)/(f_p_others_1_1 + f_q_others_1_1 + 2.0)  # S_norm(1, 1)
-    f_M_1_1 = torch.clamp(-f_T_bar_1/s_T_max_1 + 1.0, min=0.0)  # M(1, 1)
-    f_P_ctrl_1_1 = (0.5)*f_M_1_1 + (0.5)*f_R_rel_1  # P_ctrl(1, 1)
-    f_B_near_1_1 = (0.3333333333333333)*f_A_1_1 + (0.3333333333333333)*f_P_ctrl_1_1 + (0.3333333333333333)*f_S_norm_1_1  # B_near(1, 1)
-    f_A_1_2 = (f_p_new_1_2 + 1.0)/(f_p_new_1_2 + f_q_new_1_2 + 2.0)  # A(1, 2)
-    f_p_others_1_2 = f_p_new_0_2 + f_p_new_2_2 + f_p_new_3_2 + f_p_new_4_2 + f_p_new_5_2 + f_p_new_6_2 + f_p_new_7_2  # p_others(1, 2)
-    f_q_others_1_2 = f_q_new_0_2 + f_q_new_2_2 + f_q_new_3_2 + f_q_new_4_2 + f_q_new_5_2 + f_q_new_6_2 + f_q_new_7_2  # q_others(1, 2)
-    f_S_norm_1_2 = (f_p_others_1_2 + 1.0)/(f_p_others_1_2 + f_q_others_1_2 + 2.0)  # S_norm(1, 2)
-    f_M_1_2 = torch.clamp(-f_T_bar_2/s_T_max_1 + 1.0, min=0.0)  # M(1, 2)
-    f_P_ctrl_1_2 = (0.5)*f_M_1_2 + (0.5)*f_R_rel_2  # P_ctrl(1, 2)
-    f_B_near_1_2 = (0.3333333333333333)*f_A_1_2 + (0.3333333333333333)*f_P_ctrl_1_2 + (0.3333333333333333)*f_S_norm_1_2  # B_near(1, 2)
-    f_A_1_3 = (f_p_new_1_3 + 1.0)/(f_p_new_1_3 + f_q_new_1_3 + 2.0)  # A(1, 3)
-    f_p_others_1_3 = f_p_new_0_3 + f_p_new_2_3 + f_p_new_3_3 + f_p_new_4_3 + f_p_new_5_3 + f_p_new_6_3 + f_p_new_7_3  # p_others(1, 3)
-    f_q_others_1_3 = f_q_new_0_3 + f_q_new_2_3 + f_q_new_3_3 + f_q_new_4_3 + f_q_new_5_3 + f_q_new_6_3 + f_q_new_7_3  # q_others(1, 3)
-    f_S_norm_1_3 = (f_p_others_1_3 + 1.0)/(f_p_others_1_3 + f_q_others_1_3 + 2.0)  # S_norm(1, 3)
-    f_M_1_3 = torch.clamp(-f_T_bar_3/s_T_max_1 + 1.0, min=0.0)  # M(1, 3)
-    f_P_ctrl_1_3 = (0.5)*f_M_1_3 + (0.5)*f_R_rel_3  # P_ctrl(1, 3)
-    f_B_near_1_3 = (0.3333333333333333)*f_A_1_3 + (0.3333333333333333)*f_P_ctrl_1_3 + (0.3333333333333333)*f_S_norm_1_3  # B_near(1, 3)
-    f_A_2_0 = (f_p_new_2_0 + 1.0)/(f_p_new_2_0 + f_q_new_2_0 + 2.0)  # A(2, 0)
-    f_p_others_2_0 = f_p_new_0_0 + f_p_new_1_0 + f_p_new_3_0 + f_p_new_4_0 + f_p_new_5_0 + f_p_new_6_0 + f_p_new_7_0  # p_others(2, 0)
-    f_q_others_2_0 = f_q_new_0_0 + f_q_new_1_0 + f_q_new_3_0 + f_q_new_4_0 + f_q_new_5_0 + f_q_new_6_0 + f_q_new_7_0  # q_others(2, 0)
-    f_S_norm_2_0 = (f_p_others_2_0 + 1.0)/(f_p_others_2_0 + f_q_others_2_0 + 2.0)  # S_norm(2, 0)
-    f_M_2_0 = torch.clamp(-f_T_bar_0/s_T_max_2 + 1.0, min=0.0)  # M(2, 0)
-    f_P_ctrl_2_0 = (0.5)*f_M_2_0 + (0.5)*f_R_rel_0  # P_ctrl(2, 0)
-    f_B_near_2_0 = (0.3333333333333333)*f_A_2_0 + (0.3333333333333333)*f_P_ctrl_2_0 + (0.3333333333333333)*f_S_norm_2_0  # B_near(2, 0)
-    f_A_2_1 = (f_p_new_2_1 + 1.0)/(f_p_new_2_1 + f_q_new_2_1 + 2.0)  # A(2, 1)
-    f_p_others_2_1 = f_p_new_0_1 + f_p_new_1_1 + f_p_new_3_1 + f_p_new_4_1 + f_p_new_5_1 + f_p_new_6_1 + f_p_new_7_1  # p_others(2, 1)
-    f_q_others_2_1 = f_q_new_0_1 + f_q_new_1_1 + f_q_new_3_1 + f_q_new_4_1 + f_q_new_5_1 + f_q_new_6_1 + f_q_new_7_1  # q_others(2, 1)
-    f_S_norm_2_1 = (f_p_others_2_1 + 1.0)/(f_p_others_2_1 + f_q_others_2_1 + 2.0)  # S_norm(2, 1)
-    f_M_2_1 = torch.clamp(-f_T_bar_1/s_T_max_2 + 1.0, min=0.0)  # M(2, 1)
-    f_P_ctrl_2_1 = (0.5)*f_M_2_1 + (0.5)*f_R_rel_1  # P_ctrl(2, 1)
-    f_B_near_2_1 = (0.3333333333333333)*f_A_2_1 + (0.3333333333333333)*f_P_ctrl_2_1 + (0.3333333333333333)*f_S_norm_2_1  # B_near(2, 1)
-    f_A_2_2 = (f_p_new_2_2 + 1.0)/(f_p_new_2_2 + f_q_new_2_2 + 2.0)  # A(2, 2)
-    f_p_others_2_2 = f_p_new_0_2 + f_p_new_1_2 + f_p_new_3_2 + f_p_new_4_2 + f_p_new_5_2 + f_p_new_6_2 + f_p_new_7_2  # p_others(2, 2)
-    f_q_others_2_2 = f_q_new_0_2 + f_q_new_1_2 + f_q_new_3_2 + f_q_new_4_2 + f_q_new_5_2 + f_q_new_6_2 + f_q_new_7_2  # q_others(2, 2)
-    f_S_norm_2_2 = (f_p_others_2_2 + 1.0)/(f_p_others_2_2 + f_q_others_2_2 + 2.0)  # S_norm(2, 2)
-    f_M_2_2 = torch.clamp(-f_T_bar_2/s_T_max_2 + 1.0, min=0.0)  # M(2, 2)
-    f_P_ctrl_2_2 = (0.5)*f_M_2_2 + (0.5)*f_R_rel_2  # P_ctrl(2, 2)
-    f_B_near_2_2 = (0.3333333333333333)*f_A_2_2 + (0.3333333333333333)*f_P_ctrl_2_2 + (0.3333333333333333)*f_S_norm_2_2  # B_near(2, 2)
-    f_A_2_3 = (f_p_new_2_3 + 1.0)/(f_p_new_2_3 + f_q_new_2_3 + 2.0)  # A(2, 3)
-    f_p_others_2_3 = f_p_new_0_3 + f_p_new_1_3 + f_p_new_3_3 + f_p_new_4_3 + f_p_new_5_3 + f_p_new_6_3 + f_p_new_7_3  # p_others(2, 3)
-    f_q_others_2_3 = f_q_new_0_3 + f_q_new_1_3 + f_q_new_3_3 + f_q_new_4_3 + f_q_new_5_3 + f_q_new_6_3 + f_q_new_7_3  # q_others(2, 3)
-    f_S_norm_2_3 = (f_p_others_2_3 + 1.0)/(f_p_others_2_3 + f_q_others_2_3 + 2.0)  # S_norm(2, 3)
-    f_M_2_3 = torch.clamp(-f_T_bar_3/s_T_max_2 + 1.0, min=0.0)  # M(2, 3)
-    f_P_ctrl_2_3 = (0.5)*f_M_2_3 + (0.5)*f_R_rel_3  # P_ctrl(2, 3)
-    f_B_near_2_3 = (0.3333333333333333)*f_A_2_3 + (0.3333333333333333)*f_P_ctrl_2_3 + (0.3333333333333333)*f_S_norm_2_3  # B_near(2, 3)
-    f_A_3_0 = (f_p_new_3_0 + 1.0)/(f_p_new_3_0 + f_q_new_3_0 + 2.0)  # A(3, 0)
-    f_p_others_3_0 = f_p_new_0_0 + f_p_new_1_0 + f_p_new_2_0 + f_p_new_4_0 + f_p_new_5_0 + f_p_new_6_0 + f_p_new_7_0  # p_others(3, 0)
-    f_q_others_3_0 = f_q_new_0_0 + f_q_new_1_0 + f_q_new_2_0 + f_q_new_4_0 + f_q_new_5_0 + f_q_new_6_0 + f_q_new_7_0  # q_others(3, 0)
-    f_S_norm_3_0 = (f_p_others_3_0 + 1.0)/(f_p_others_3_0 + f_q_others_3_0 + 2.0)  # S_norm(3, 0)
-    f_M_3_0 = torch.clamp(-f_T_bar_0/s_T_max_3 + 1.0, min=0.0)  # M(3, 0)
-    f_P_ctrl_3_0 = (0.5)*f_M_3_0 + (0.5)*f_R_rel_0  # P_ctrl(3, 0)
-    f_B_near_3_0 = (0.3333333333333333)*f_A_3_0 + (0.3333333333333333)*f_P_ctrl_3_0 + (0.3333333333333333)*f_S_norm_3_0  # B_near(3, 0)
-    f_A_3_1 = (f_p_new_3_1 + 1.0)/(f_p_new_3_1 + f_q_new_3_1 + 2.0)  # A(3, 1)
-    f_p_others_3_1 = f_p_new_0_1 + f_p_new_1_1 + f_p_new_2_1 + f_p_new_4_1 + f_p_new_5_1 + f_p_new_6_1 + f_p_new_7_1  # p_others(3, 1)
-    f_q_others_3_1 = f_q_new_0_1 + f_q_new_1_1 + f_q_new_2_1 + f_q_new_4_1 + f_q_new_5_1 + f_q_new_6_1 + f_q_new_7_1  # q_others(3, 1)
-    f_S_norm_3_1 = (f_p_others_3_1 + 1.0)/(f_p_others_3_1 + f_q_others_3_1 + 2.0)  # S_norm(3, 1)
-    f_M_3_1 = torch.clamp(-f_T_bar_1/s_T_max_3 + 1.0, min=0.0)  # M(3, 1)
-    f_P_ctrl_3_1 = (0.5)*f_M_3_1 + (0.5)*f_R_rel_1  # P_ctrl(3, 1)
-    f_B_near_3_1 = (0.3333333333333333)*f_A_3_1 + (0.3333333333333333)*f_P_ctrl_3_1 + (0.3333333333333333)*f_S_norm_3_1  # B_near(3, 1)
-    f_A_3_2 = (f_p_new_3_2 + 1.0)/(f_p_new_3_2 + f_q_new_3_2 + 2.0)  # A(3, 2)
-    f_p_others_3_2 = f_p_new_0_2 + f_p_new_1_2 + f_p_new_2_2 + f_p_new_4_2 + f_p_new_5_2 + f_p_new_6_2 + f_p_new_7_2  # p_others(3, 2)
-    f_q_others_3_2 = f_q_new_0_2 + f_q_new_1_2 + f_q_new_2_2 + f_q_new_4_2 + f_q_new_5_2 + f_q_new_6_2 + f_q_new_7_2  # q_others(3, 2)
-    f_S_norm_3_2 = (f_p_others_3_2 + 1.0)/(f_p_others_3_2 + f_q_others_3_2 + 2.0)  # S_norm(3, 2)
-    f_M_3_2 = torch.clamp(-f_T_bar_2/s_T_max_3 + 1.0, min=0.0)  # M(3, 2)
-    f_P_ctrl_3_2 = (0.5)*f_M_3_2 + (0.5)*f_R_rel_2  # P_ctrl(3, 2)
-    f_B_near_3_2 = (0.3333333333333333)*f_A_3_2 + (0.3333333333333333)*f_P_ctrl_3_2 + (0.3333333333333333)*f_S_norm_3_2  # B_near(3, 2)
-    f_A_3_3 = (f_p_new_3_3 + 1.0)/(f_p_new_3_3 + f_q_new_3_3 + 2.0)  # A(3, 3)
-    f_p_others_3_3 = f_p_new_0_3 + f_p_new_1_3 + f_p_new_2_3 + f_p_new_4_3 + f_p_new_5_3 + f_p_new_6_3 + f_p_new_7_3  # p_others(3, 3)
-    f_q_others_3_3 = f_q_new_0_3 + f_q_new_1_3 + f_q_new_2_3 + f_q_new_4_3 + f_q_new_5_3 + f_q_new_6_3 + f_q_new_7_3  # q_others(3, 3)
-    f_S_norm_3_3 = (f_p_others_3_3 + 1.0)/(f_p_others_3_3 + f_q_others_3_3 + 2.0)  # S_norm(3, 3)
-    f_M_3_3 = torch.clamp(-f_T_bar_3/s_T_max_3 + 1.0, min=0.0)  # M(3, 3)
-    f_P_ctrl_3_3 = (0.5)*f_M_3_3 + (0.5)*f_R_rel_3  # P_ctrl(3, 3)
-    f_B_near_3_3 = (0.3333333333333333)*f_A_3_3 + (0.3333333333333333)*f_P_ctrl_3_3 + (0.3333333333333333)*f_S_norm_3_3  # B_near(3, 3)
-    f_A_4_0 = (f_p_new_4_0 + 1.0)/(f_p_new_4_0 + f_q_new_4_0 + 2.0)  # A(4, 0)
-    f_p_others_4_0 = f_p_new_0_0 + f_p_new_1_0 + f_p_new_2_0 + f_p_new_3_0 + f_p_new_5_0 + f_p_new_6_0 + f_p_new_7_0  # p_others(4, 0)
-    f_q_others_4_0 = f_q_new_0_0 + f_q_new_1_0 + f_q_new_2_0 + f_q_new_3_0 + f_q_new_5_0 + f_q_new_6_0 + f_q_new_7_0  # q_others(4, 0)
-    f_S_norm_4_0 = (f_p_others_4_0 + 1.0)/(f_p_others_4_0 + f_q_others_4_0 + 2.0)  # S_norm(4, 0)
-    f_M_4_0 = torch.clamp(-f_T_bar_0/s_T_max_4 + 1.0, min=0.0)  # M(4, 0)
-    f_P_ctrl_4_0 = (0.5)*f_M_4_0 + (0.5)*f_R_rel_0  # P_ctrl(4, 0)
-    f_B_near_4_0 = (0.3333333333333333)*f_A_4_0 + (0.3333333333333333)*f_P_ctrl_4_0 + (0.3333333333333333)*f_S_norm_4_0  # B_near(4, 0)
-    f_A_4_1 = (f_p_new_4_1 + 1.0)/(f_p_new_4_1 + f_q_new_4_1 + 2.0)  # A(4, 1)
-    f_p_others_4_1 = f_p_new_0_1 + f_p_new_1_1 + f_p_new_2_1 + f_p_new_3_1 + f_p_new_5_1 + f_p_new_6_1 + f_p_new_7_1  # p_others(4, 1)
-    f_q_others_4_1 = f_q_new_0_1 + f_q_new_1_1 + f_q_new_2_1 + f_q_new_3_1 + f_q_new_5_1 + f_q_new_6_1 + f_q_new_7_1  # q_others(4, 1)
-    f_S_norm_4_1 = (f_p_others_4_1 + 1.0)/(f_p_others_4_1 + f_q_others_4_1 + 2.0)  # S_norm(4, 1)
-    f_M_4_1 = torch.clamp(-f_T_bar_1/s_T_max_4 + 1.0, min=0.0)  # M(4, 1)
-    f_P_ctrl_4_1 = (0.5)*f_M_4_1 + (0.5)*f_R_rel_1  # P_ctrl(4, 1)
-    f_B_near_4_1 = (0.3333333333333333)*f_A_4_1 + (0.3333333333333333)*f_P_ctrl_4_1 + (0.3333333333333333)*f_S_norm_4_1  # B_near(4, 1)
-    f_A_4_2 = (f_p_new_4_2 + 1.0)/(f_p_new_4_2 + f_q_new_4_2 + 2.0)  # A(4, 2)
-    f_p_others_4_2 = f_p_new_0_2 + f_p_new_1_2 + f_p_new_2_2 + f_p_new_3_2 + f_p_new_5_2 + f_p_new_6_2 + f_p_new_7_2  # p_others(4, 2)
-    f_q_others_4_2 = f_q_new_0_2 + f_q_new_1_2 + f_q_new_2_2 + f_q_new_3_2 + f_q_new_5_2 + f_q_new_6_2 + f_q_new_7_2  # q_others(4, 2)
-    f_S_norm_4_2 = (f_p_others_4_2 + 1.0)/(f_p_others_4_2 + f_q_others_4_2 + 2.0)  # S_norm(4, 2)
-    f_M_4_2 = torch.clamp(-f_T_bar_2/s_T_max_4 + 1.0, min=0.0)  # M(4, 2)
-    f_P_ctrl_4_2 = (0.5)*f_M_4_2 + (0.5)*f_R_rel_2  # P_ctrl(4, 2)
-    f_B_near_4_2 = (0.3333333333333333)*f_A_4_2 + (0.3333333333333333)*f_P_ctrl_4_2 + (0.3333333333333333)*f_S_norm_4_2  # B_near(4, 2)
-    f_A_4_3 = (f_p_new_4_3 + 1.0)/(f_p_new_4_3 + f_q_new_4_3 + 2.0)  # A(4, 3)
-    f_p_others_4_3 = f_p_new_0_3 + f_p_new_1_3 + f_p_new_2_3 + f_p_new_3_3 + f_p_new_5_3 + f_p_new_6_3 + f_p_new_7_3  # p_others(4, 3)
-    f_q_others_4_3 = f_q_new_0_3 + f_q_new_1_3 + f_q_new_2_3 + f_q_new_3_3 + f_q_new_5_3 + f_q_new_6_3 + f_q_new_7_3  # q_others(4, 3)
-    f_S_norm_4_3 = (f_p_others_4_3 + 1.0)/(f_p_others_4_3 + f_q_others_4_3 + 2.0)  # S_norm(4, 3)
-    f_M_4_3 = torch.clamp(-f_T_bar_3/s_T_max_4 + 1.0, min=0.0)  # M(4, 3)
-    f_P_ctrl_4_3 = (0.5)*f_M_4_3 + (0.5)*f_R_rel_3  # P_ctrl(4, 3)
-    f_B_near_4_3 = (0.3333333333333333)*f_A_4_3 + (0.3333333333333333)*f_P_ctrl_4_3 + (0.3333333333333333)*f_S_norm_4_3  # B_near(4, 3)
-    f_A_5_0 = (f_p_new_5_0 + 1.0)/(f_p_new_5_0 + f_q_new_5_0 + 2.0)  # A(5, 0)
-    f_p_others_5_0 = f_p_new_0_0 + f_p_new_1_0 + f_p_new_2_0 + f_p_new_3_0 + f_p_new_4_0 + f_p_new_6_0 + f_p_new_7_0  # p_others(5, 0)
-    f_q_others_5_0 = f_q_new_0_0 + f_q_new_1_0 + f_q_new_2_0 + f_q_new_3_0 + f_q_new_4_0 + f_q_new_6_0 + f_q_new_7_0  # q_others(5, 0)
-    f_S_norm_5_0 = (f_p_others_5_0 + 1.0)/(f_p_others_5_0 + f_q_others_5_0 + 2.0)  # S_norm(5, 0)
-    f_M_5_0 = torch.clamp(-f_T_bar_0/s_T_max_5 + 1.0, min=0.0)  # M(5, 0)
-    f_P_ctrl_5_0 = (0.5)*f_M_5_0 + (0.5)*f_R_rel_0  # P_ctrl(5, 0)
-    f_B_near_5_0 = (0.3333333333333333)*f_A_5_0 + (0.3333333333333333)*f_P_ctrl_5_0 + (0.3333333333333333)*f_S_norm_5_0  # B_near(5, 0)
-    f_A_5_1 = (f_p_new_5_1 + 1.0)/(f_p_new_5_1 + f_q_new_5_1 + 2.0)  # A(5, 1)
-    f_p_others_5_1 = f_p_new_0_1 + f_p_new_1_1 + f_p_new_2_1 + f_p_new_3_1 + f_p_new_4_1 + f_p_new_6_1 + f_p_new_7_1  # p_others(5, 1)
-    f_q_others_5_1 = f_q_new_0_1 + f_q_new_1_1 + f_q_new_2_1 + f_q_new_3_1 + f_q_new_4_1 + f_q_new_6_1 + f_q_new_7_1  # q_others(5, 1)
-    f_S_norm_5_1 = (f_p_others_5_1 + 1.0)/(f_p_others_5_1 + f_q_others_5_1 + 2.0)  # S_norm(5, 1)
-    f_M_5_1 = torch.clamp(-f_T_bar_1/s_T_max_5 + 1.0, min=0.0)  # M(5, 1)
-    f_P_ctrl_5_1 = (0.5)*f_M_5_1 + (0.5)*f_R_rel_1  # P_ctrl(5, 1)
-    f_B_near_5_1 = (0.3333333333333333)*f_A_5_1 + (0.3333333333333333)*f_P_ctrl_5_1 + (0.3333333333333333)*f_S_norm_5_1  # B_near(5, 1)
-    f_A_5_2 = (f_p_new_5_2 + 1.0)/(f_p_new_5_2 + f_q_new_5_2 + 2.0)  # A(5, 2)
-    f_p_others_5_2 = f_p_new_0_2 + f_p_new_1_2 + f_p_new_2_2 + f_p_new_3_2 + f_p_new_4_2 + f_p_new_6_2 + f_p_new_7_2  # p_others(5, 2)
-    f_q_others_5_2 = f_q_new_0_2 + f_q_new_1_2 + f_q_new_2_2 + f_q_new_3_2 + f_q_new_4_2 + f_q_new_6_2 + f_q_new_7_2  # q_others(5, 2)
-    f_S_norm_5_2 = (f_p_others_5_2 + 1.0)/(f_p_others_5_2 + f_q_others_5_2 + 2.0)  # S_norm(5, 2)
-    f_M_5_2 = torch.clamp(-f_T_bar_2/s_T_max_5 + 1.0, min=0.0)  # M(5, 2)
-    f_P_ctrl_5_2 = (0.5)*f_M_5_2 + (0.5)*f_R_rel_2  # P_ctrl(5, 2)
-    f_B_near_5_2 = (0.3333333333333333)*f_A_5_2 + (0.3333333333333333)*f_P_ctrl_5_2 + (0.3333333333333333)*f_S_norm_5_2  # B_near(5, 2)
-    f_A_5_3 = (f_p_new_5_3 + 1.0)/(f_p_new_5_3 + f_q_new_5_3 + 2.0)  # A(5, 3)
-    f_p_others_5_3 = f_p_new_0_3 + f_p_new_1_3 + f_p_new_2_3 + f_p_new_3_3 + f_p_new_4_3 + f_p_new_6_3 + f_p_new_7_3  # p_others(5, 3)
-    f_q_others_5_3 = f_q_new_0_3 + f_q_new_1_3 + f_q_new_2_3 + f_q_new_3_3 + f_q_new_4_3 + f_q_new_6_3 + f_q_new_7_3  # q_others(5, 3)
-    f_S_norm_5_3 = (f_p_others_5_3 + 1.0)/(f_p_others_5_3 + f_q_others_5_3 + 2.0)  # S_norm(5, 3)
-    f_M_5_3 = torch.clamp(-f_T_bar_3/s_T_max_5 + 1.0, min=0.0)  # M(5, 3)
-    f_P_ctrl_5_3 = (0.5)*f_M_5_3 + (0.5)*f_R_rel_3  # P_ctrl(5, 3)
-    f_B_near_5_3 = (0.3333333333333333)*f_A_5_3 + (0.3333333333333333)*f_P_ctrl_5_3 + (0.3333333333333333)*f_S_norm_5_3  # B_near(5, 3)
-    f_A_6_0 = (f_p_new_6_0 + 1.0)/(f_p_new_6_0 + f_q_new_6_0 + 2.0)  # A(6, 0)
-    f_p_others_6_0 = f_p_new_0_0 + f_p_new_1_0 + f_p_new_2_0 + f_p_new_3_0 + f_p_new_4_0 + f_p_new_5_0 + f_p_new_7_0  # p_others(6, 0)
-    f_q_others_6_0 = f_q_new_0_0 + f_q_new_1_0 + f_q_new_2_0 + f_q_new_3_0 + f_q_new_4_0 + f_q_new_5_0 + f_q_new_7_0  # q_others(6, 0)
-    f_S_norm_6_0 = (f_p_others_6_0 + 1.0)/(f_p_others_6_0 + f_q_others_6_0 + 2.0)  # S_norm(6, 0)
-    f_M_6_0 = torch.clamp(-f_T_bar_0/s_T_max_6 + 1.0, min=0.0)  # M(6, 0)
-    f_P_ctrl_6_0 = (0.5)*f_M_6_0 + (0.5)*f_R_rel_0  # P_ctrl(6, 0)
-    f_B_near_6_0 = (0.3333333333333333)*f_A_6_0 + (0.3333333333333333)*f_P_ctrl_6_0 + (0.3333333333333333)*f_S_norm_6_0  # B_near(6, 0)
-    f_A_6_1 = (f_p_new_6_1 + 1.0)/(f_p_new_6_1 + f_q_new_6_1 + 2.0)  # A(6, 1)
-    f_p_others_6_1 = f_p_new_0_1 + f_p_new_1_1 + f_p_new_2_1 + f_p_new_3_1 + f_p_new_4_1 + f_p_new_5_1 + f_p_new_7_1  # p_others(6, 1)
-    f_q_others_6_1 = f_q_new_0_1 + f_q_new_1_1 + f_q_new_2_1 + f_q_new_3_1 + f_q_new_4_1 + f_q_new_5_1 + f_q_new_7_1  # q_others(6, 1)
-    f_S_norm_6_1 = (f_p_others_6_1 + 1.0)/(f_p_others_6_1 + f_q_others_6_1 + 2.0)  # S_norm(6, 1)
-    f_M_6_1 = torch.clamp(-f_T_bar_1/s_T_max_6 + 1.0, min=0.0)  # M(6, 1)
-    f_P_ctrl_6_1 = (0.5)*f_M_6_1 + (0.5)*f_R_rel_1  # P_ctrl(6, 1)
-    f_B_near_6_1 = (0.3333333333333333)*f_A_6_1 + (0.3333333333333333)*f_P_ctrl_6_1 + (0.3333333333333333)*f_S_norm_6_1  # B_near(6, 1)
-    f_A_6_2 = (f_p_new_6_2 + 1.0)/(f_p_new_6_2 + f_q_new_6_2 + 2.0)  # A(6, 2)
-    f_p_others_6_2 = f_p_new_0_2 + f_p_new_1_2 + f_p_new_2_2 + f_p_new_3_2 + f_p_new_4_2 + f_p_new_5_2 + f_p_new_7_2  # p_others(6, 2)
-    f_q_others_6_2 = f_q_new_0_2 + f_q_new_1_2 + f_q_new_2_2 + f_q_new_3_2 + f_q_new_4_2 + f_q_new_5_2 + f_q_new_7_2  # q_others(6, 2)
-    f_S_norm_6_2 = (f_p_others_6_2 + 1.0)/(f_p_others_6_2 + f_q_others_6_2 + 2.0)  # S_norm(6, 2)
-    f_M_6_2 = torch.clamp(-f_T_bar_2/s_T_max_6 + 1.0, min=0.0)  # M(6, 2)
-    f_P_ctrl_6_2 = (0.5)*f_M_6_2 + (0.5)*f_R_rel_2  # P_ctrl(6, 2)
-    f_B_near_6_2 = (0.3333333333333333)*f_A_6_2 + (0.3333333333333333)*f_P_ctrl_6_2 + (0.3333333333333333)*f_S_norm_6_2  # B_near(6, 2)
-    f_A_6_3 = (f_p_new_6_3 + 1.0)/(f_p_new_6_3 + f_q_new_6_3 + 2.0)  # A(6, 3)
-    f_p_others_6_3 = f_p_new_0_3 + f_p_new_1_3 + f_p_new_2_3 + f_p_new_3_3 + f_p_new_4_3 + f_p_new_5_3 + f_p_new_7_3  # p_others(6, 3)
-    f_q_others_6_3 = f_q_new_0_3 + f_q_new_1_3 + f_q_new_2_3 + f_q_new_3_3 + f_q_new_4_3 + f_q_new_5_3 + f_q_new_7_3  # q_others(6, 3)
-    f_S_norm_6_3 = (f_p_others_6_3 + 1.0)/(f_p_others_6_3 + f_q_others_6_3 + 2.0)  # S_norm(6, 3)
-    f_M_6_3 = torch.clamp(-f_T_bar_3/s_T_max_6 + 1.0, min=0.0)  # M(6, 3)
-    f_P_ctrl_6_3 = (0.5)*f_M_6_3 + (0.5)*f_R_rel_3  # P_ctrl(6, 3)
-    f_B_near_6_3 = (0.3333333333333333)*f_A_6_3 + (0.3333333333333333)*f_P_ctrl_6_3 + (0.3333333333333333)*f_S_norm_6_3  # B_near(6, 3)
-    f_A_7_0 = (f_p_new_7_0 + 1.0)/(f_p_new_7_0 + f_q_new_7_0 + 2.0)  # A(7, 0)
-    f_p_others_7_0 = f_p_new_0_0 + f_p_new_1_0 + f_p_new_2_0 + f_p_new_3_0 + f_p_new_4_0 + f_p_new_5_0 + f_p_new_6_0  # p_others(7, 0)
-    f_q_others_7_0 = f_q_new_0_0 + f_q_new_1_0 + f_q_new_2_0 + f_q_new_3_0 + f_q_new_4_0 + f_q_new_5_0 + f_q_new_6_0  # q_others(7, 0)
-    f_S_norm_7_0 = (f_p_others_7_0 + 1.0)/(f_p_others_7_0 + f_q_others_7_0 + 2.0)  # S_norm(7, 0)
-    f_M_7_0 = torch.clamp(-f_T_bar_0/s_T_max_7 + 1.0, min=0.0)  # M(7, 0)
-    f_P_ctrl_7_0 = (0.5)*f_M_7_0 + (0.5)*f_R_rel_0  # P_ctrl(7, 0)
-    f_B_near_7_0 = (0.3333333333333333)*f_A_7_0 + (0.3333333333333333)*f_P_ctrl_7_0 + (0.3333333333333333)*f_S_norm_7_0  # B_near(7, 0)
-    f_A_7_1 = (f_p_new_7_1 + 1.0)/(f_p_new_7_1 + f_q_new_7_1 + 2.0)  # A(7, 1)
-    f_p_others_7_1 = f_p_new_0_1 + f_p_new_1_1 + f_p_new_2_1 + f_p_new_3_1 + f_p_new_4_1 + f_p_new_5_1 + f_p_new_6_1  # p_others(7, 1)
-    f_q_others_7_1 = f_q_new_0_1 + f_q_new_1_1 + f_q_new_2_1 + f_q_new_3_1 + f_q_new_4_1 + f_q_new_5_1 + f_q_new_6_1  # q_others(7, 1)
-    f_S_norm_7_1 = (f_p_others_7_1 + 1.0)/(f_p_others_7_1 + f_q_others_7_1 + 2.0)  # S_norm(7, 1)
-    f_M_7_1 = torch.clamp(-f_T_bar_1/s_T_max_7 + 1.0, min=0.0)  # M(7, 1)
-    f_P_ctrl_7_1 = (0.5)*f_M_7_1 + (0.5)*f_R_rel_1  # P_ctrl(7, 1)
-    f_B_near_7_1 = (0.3333333333333333)*f_A_7_1 + (0.3333333333333333)*f_P_ctrl_7_1 + (0.3333333333333333)*f_S_norm_7_1  # B_near(7, 1)
-    f_A_7_2 = (f_p_new_7_2 + 1.0)/(f_p_new_7_2 + f_q_new_7_2 + 2.0)  # A(7, 2)
-    f_p_others_7_2 = f_p_new_0_2 + f_p_new_1_2 + f_p_new_2_2 + f_p_new_3_2 + f_p_new_4_2 + f_p_new_5_2 + f_p_new_6_2  # p_others(7, 2)
-    f_q_others_7_2 = f_q_new_0_2 + f_q_new_1_2 + f_q_new_2_2 + f_q_new_3_2 + f_q_new_4_2 + f_q_new_5_2 + f_q_new_6_2  # q_others(7, 2)
-    f_S_norm_7_2 = (f_p_others_7_2 + 1.0)/(f_p_others_7_2 + f_q_others_7_2 + 2.0)  # S_norm(7, 2)
-    f_M_7_2 = torch.clamp(-f_T_bar_2/s_T_max_7 + 1.0, min=0.0)  # M(7, 2)
-    f_P_ctrl_7_2 = (0.5)*f_M_7_2 + (0.5)*f_R_rel_2  # P_ctrl(7, 2)
-    f_B_near_7_2 = (0.3333333333333333)*f_A_7_2 + (0.3333333333333333)*f_P_ctrl_7_2 + (0.3333333333333333)*f_S_norm_7_2  # B_near(7, 2)
-    f_A_7_3 = (f_p_new_7_3 + 1.0)/(f_p_new_7_3 + f_q_new_7_3 + 2.0)  # A(7, 3)
-    f_p_others_7_3 = f_p_new_0_3 + f_p_new_1_3 + f_p_new_2_3 + f_p_new_3_3 + f_p_new_4_3 + f_p_new_5_3 + f_p_new_6_3  # p_others(7, 3)
-    f_q_others_7_3 = f_q_new_0_3 + f_q_new_1_3 + f_q_new_2_3 + f_q_new_3_3 + f_q_new_4_3 + f_q_new_5_3 + f_q_new_6_3  # q_others(7, 3)
-    f_S_norm_7_3 = (f_p_others_7_3 + 1.0)/(f_p_others_7_3 + f_q_others_7_3 + 2.0)  # S_norm(7, 3)
-    f_M_7_3 = torch.clamp(-f_T_bar_3/s_T_max_7 + 1.0, min=0.0)  # M(7, 3)
-    f_P_ctrl_7_3 = (0.5)*f_M_7_3 + (0.5)*f_R_rel_3  # P_ctrl(7, 3)
-    f_B_near_7_3 = (0.3333333333333333)*f_A_7_3 + (0.3333333333333333)*f_P_ctrl_7_3 + (0.3333333333333333)*f_S_norm_7_3  # B_near(7, 3)
-    t_0 = d_target_0_0 + d_target_1_0 + d_target_2_0 + d_target_3_0 + d_target_4_0 + d_target_5_0 + d_target_6_0 + d_target_7_0
-    t_1 = d_target_0_1 + d_target_1_1 + d_target_2_1 + d_target_3_1 + d_target_4_1 + d_target_5_1 + d_target_6_1 + d_target_7_1
-    t_2 = d_target_0_2 + d_target_1_2 + d_target_2_2 + d_target_3_2 + d_target_4_2 + d_target_5_2 + d_target_6_2 + d_target_7_2
-    t_3 = d_target_0_3 + d_target_1_3 + d_target_2_3 + d_target_3_3 + d_target_4_3 + d_target_5_3 + d_target_6_3 + d_target_7_3
-    return [
-        -f_T_tot_0 - f_T_tot_1 - f_T_tot_2 - f_T_tot_3 - f_T_tot_4 - f_T_tot_5 - f_T_tot_6 - f_T_tot_7,
-        d_alpha_0_0*s_host_0_0 + d_alpha_0_1*s_host_1_0 + d_alpha_0_2*s_host_2_0 + d_alpha_0_3*s_host_3_0 + d_alpha_0_4*s_host_4_0 + d_alpha_0_5*s_host_5_0 + d_alpha_0_6*s_host_6_0 + d_alpha_0_7*s_host_7_0 + (-1.0),
-        d_alpha_1_0*s_host_0_1 + d_alpha_1_1*s_host_1_1 + d_alpha_1_2*s_host_2_1 + d_alpha_1_3*s_host_3_1 + d_alpha_1_4*s_host_4_1 + d_alpha_1_5*s_host_5_1 + d_alpha_1_6*s_host_6_1 + d_alpha_1_7*s_host_7_1 + (-1.0),
-        d_alpha_2_0*s_host_0_2 + d_alpha_2_1*s_host_1_2 + d_alpha_2_2*s_host_2_2 + d_alpha_2_3*s_host_3_2 + d_alpha_2_4*s_host_4_2 + d_alpha_2_5*s_host_5_2 + d_alpha_2_6*s_host_6_2 + d_alpha_2_7*s_host_7_2 + (-1.0),
-        d_alpha_3_0*s_host_0_3 + d_alpha_3_1*s_host_1_3 + d_alpha_3_2*s_host_2_3 + d_alpha_3_3*s_host_3_3 + d_alpha_3_4*s_host_4_3 + d_alpha_3_5*s_host_5_3 + d_alpha_3_6*s_host_6_3 + d_alpha_3_7*s_host_7_3 + (-1.0),
-        t_0 + (-3.0),
-        t_1 + (-3.0),
-        t_2 + (-3.0),
-        t_3 + (-3.0),
-        -s_rep_0_0*d_target_0_0 - s_rep_0_1*d_target_0_1 - s_rep_0_2*d_target_0_2 - s_rep_0_3*d_target_0_3 + 0.5,
-        -s_rep_1_0*d_target_1_0 - s_rep_1_1*d_target_1_1 - s_rep_1_2*d_target_1_2 - s_rep_1_3*d_target_1_3 + 0.5,
-        -s_rep_2_0*d_target_2_0 - s_rep_2_1*d_target_2_1 - s_rep_2_2*d_target_2_2 - s_rep_2_3*d_target_2_3 + 0.5,
-        -s_rep_3_0*d_target_3_0 - s_rep_3_1*d_target_3_1 - s_rep_3_2*d_target_3_2 - s_rep_3_3*d_target_3_3 + 0.5,
-        -s_rep_4_0*d_target_4_0 - s_rep_4_1*d_target_4_1 - s_rep_4_2*d_target_4_2 - s_rep_4_3*d_target_4_3 + 0.5,
-        -s_rep_5_0*d_target_5_0 - s_rep_5_1*d_target_5_1 - s_rep_5_2*d_target_5_2 - s_rep_5_3*d_target_5_3 + 0.5,
-        -s_rep_6_0*d_target_6_0 - s_rep_6_1*d_target_6_1 - s_rep_6_2*d_target_6_2 - s_rep_6_3*d_target_6_3 + 0.5,
-        -s_rep_7_0*d_target_7_0 - s_rep_7_1*d_target_7_1 - s_rep_7_2*d_target_7_2 - s_rep_7_3*d_target_7_3 + 0.5,
-        f_P_0_0,
-        f_P_0_1,
-        f_P_0_2,
-        f_P_0_3,
-        f_P_1_0,
-        f_P_1_1,
-        f_P_1_2,
-        f_P_1_3,
-        f_P_2_0,
-        f_P_2_1,
-        f_P_2_2,
-        f_P_2_3,
-        f_P_3_0,
-        f_P_3_1,
-        f_P_3_2,
-        f_P_3_3,
-        f_P_4_0,
-        f_P_4_1,
-        f_P_4_2,
-        f_P_4_3,
-        f_P_5_0,
-        f_P_5_1,
-        f_P_5_2,
-        f_P_5_3,
-        f_P_6_0,
-        f_P_6_1,
-        f_P_6_2,
-        f_P_6_3,
-        f_P_7_0,
-        f_P_7_1,
-        f_P_7_2,
-        f_P_7_3,
-        f_g_0_0,
-        f_g_0_1,
-        f_g_0_2,
-        f_g_0_3,
-        f_g_1_0,
-        f_g_1_1,
-        f_g_1_2,
-        f_g_1_3,
-        f_g_2_0,
-        f_g_2_1,
-        f_g_2_2,
-        f_g_2_3,
-        f_g_3_0,
-        f_g_3_1,
-        f_g_3_2,
-        f_g_3_3,
-        f_g_4_0,
-        f_g_4_1,
-        f_g_4_2,
-        f_g_4_3,
-        f_g_5_0,
-        f_g_5_1,
-        f_g_5_2,
-        f_g_5_3,
-        f_g_6_0,
-        f_g_6_1,
-        f_g_6_2,
-        f_g_6_3,
-        f_g_7_0,
-        f_g_7_1,
-        f_g_7_2,
-        f_g_7_3,
-        f_R_up_0_0,
-        f_R_up_0_1,
-        f_R_up_0_2,
-        f_R_up_0_3,
-        f_R_up_1_0,
-        f_R_up_1_1,
-        f_R_up_1_2,
-        f_R_up_1_3,
-        f_R_up_2_0,
-        f_R_up_2_1,
-        f_R_up_2_2,
-        f_R_up_2_3,
-        f_R_up_3_0,
-        f_R_up_3_1,
-        f_R_up_3_2,
-        f_R_up_3_3,
-        f_R_up_4_0,
-        f_R_up_4_1,
-        f_R_up_4_2,
-        f_R_up_4_3,
-        f_R_up_5_0,
-        f_R_up_5_1,
-        f_R_up_5_2,
-        f_R_up_5_3,
-        f_R_up_6_0,
-        f_R_up_6_1,
-        f_R_up_6_2,
-        f_R_up_6_3,
-        f_R_up_7_0,
-        f_R_up_7_1,
-        f_R_up_7_2,
-        f_R_up_7_3,
-        f_R_down_0_0,
-        f_R_down_0_1,
-        f_R_down_0_2,
-        f_R_down_0_3,
-        f_R_down_1_0,
-        f_R_down_1_1,
-        f_R_down_1_2,
-        f_R_down_1_3,
-        f_R_down_2_0,
-        f_R_down_2_1,
-        f_R_down_2_2,
-        f_R_down_2_3,
-        f_R_down_3_0,
-        f_R_down_3_1,
-        f_R_down_3_2,
-        f_R_down_3_3,
-        f_R_down_4_0,
-        f_R_down_4_1,
-        f_R_down_4_2,
-        f_R_down_4_3,
-        f_R_down_5_0,
-        f_R_down_5_1,
-        f_R_down_5_2,
-        f_R_down_5_3,
-        f_R_down_6_0,
-        f_R_down_6_1,
-        f_R_down_6_2,
-        f_R_down_6_3,
-        f_R_down_7_0,
-        f_R_down_7_1,
-        f_R_down_7_2,
-        f_R_down_7_3,
-        f_T_uc_0,
-        f_T_uc_1,
-        f_T_uc_2,
-        f_T_uc_3,
-        f_T_uc_4,
-        f_T_uc_5,
-        f_T_uc_6,
-        f_T_uc_7,
-        f_T_dep_0,
-        f_T_dep_1,
-        f_T_dep_2,
-        f_T_dep_3,
-        f_T_dep_4,
-        f_T_dep_5,
-        f_T_dep_6,
-        f_T_dep_7,
-        f_T_um_0,
-        f_T_um_1,
-        f_T_um_2,
-        f_T_um_3,
-        f_T_um_4,
-        f_T_um_5,
-        f_T_um_6,
-        f_T_um_7,
-        f_T_pro_0,
-        f_T_pro_1,
-        f_T_pro_2,
-        f_T_pro_3,
-        f_T_pro_4,
-        f_T_pro_5,
-        f_T_pro_6,
-        f_T_pro_7,
-        f_T_down_0,
-        f_T_down_1,
-        f_T_down_2,
-        f_T_down_3,
-        f_T_down_4,
-        f_T_down_5,
-        f_T_down_6,
-        f_T_down_7,
-        f_T_mig_0,
-        f_T_mig_1,
-        f_T_mig_2,
-        f_T_mig_3,
-        f_T_mig_4,
-        f_T_mig_5,
-        f_T_mig_6,
-        f_T_mig_7,
-        f_T_tot_0,
-        f_T_tot_1,
-        f_T_tot_2,
-        f_T_tot_3,
-        f_T_tot_4,
-        f_T_tot_5,
-        f_T_tot_6,
-        f_T_tot_7,
-        f_A_0_0,
-        f_A_0_1,
-        f_A_0_2,
-        f_A_0_3,
-        f_A_1_0,
-        f_A_1_1,
-        f_A_1_2,
-        f_A_1_3,
-        f_A_2_0,
-        f_A_2_1,
-        f_A_2_2,
-        f_A_2_3,
-        f_A_3_0,
-        f_A_3_1,
-        f_A_3_2,
-        f_A_3_3,
-        f_A_4_0,
-        f_A_4_1,
-        f_A_4_2,
-        f_A_4_3,
-        f_A_5_0,
-        f_A_5_1,
-        f_A_5_2,
-        f_A_5_3,
-        f_A_6_0,
-        f_A_6_1,
-        f_A_6_2,
-        f_A_6_3,
-        f_A_7_0,
-        f_A_7_1,
-        f_A_7_2,
-        f_A_7_3,
-        f_S_norm_0_0,
-        f_S_norm_0_1,
-        f_S_norm_0_2,
-        f_S_norm_0_3,
-        f_S_norm_1_0,
-        f_S_norm_1_1,
-        f_S_norm_1_2,
-        f_S_norm_1_3,
-        f_S_norm_2_0,
-        f_S_norm_2_1,
-        f_S_norm_2_2,
-        f_S_norm_2_3,
-        f_S_norm_3_0,
-        f_S_norm_3_1,
-        f_S_norm_3_2,
-        f_S_norm_3_3,
-        f_S_norm_4_0,
-        f_S_norm_4_1,
-        f_S_norm_4_2,
-        f_S_norm_4_3,
-        f_S_norm_5_0,
-        f_S_norm_5_1,
-        f_S_norm_5_2,
-        f_S_norm_5_3,
-        f_S_norm_6_0,
-        f_S_norm_6_1,
-        f_S_norm_6_2,
-        f_S_norm_6_3,
-        f_S_norm_7_0,
-        f_S_norm_7_1,
-        f_S_norm_7_2,
-        f_S_norm_7_3,
-        f_R_rel_0,
-        f_R_rel_1,
-        f_R_rel_2,
-        f_R_rel_3,
-        f_M_0_0,
-        f_M_0_1,
-        f_M_0_2,
-        f_M_0_3,
-        f_M_1_0,
-        f_M_1_1,
-        f_M_1_2,
-        f_M_1_3,
-        f_M_2_0,
-        f_M_2_1,
-        f_M_2_2,
-        f_M_2_3,
-        f_M_3_0,
-        f_M_3_1,
-        f_M_3_2,
-        f_M_3_3,
-        f_M_4_0,
-        f_M_4_1,
-        f_M_4_2,
-        f_M_4_3,
-        f_M_5_0,
-        f_M_5_1,
-        f_M_5_2,
-        f_M_5_3,
-        f_M_6_0,
-        f_M_6_1,
-        f_M_6_2,
-        f_M_6_3,
-        f_M_7_0,
-        f_M_7_1,
-        f_M_7_2,
-        f_M_7_3,
-        f_P_ctrl_0_0,
-        f_P_ctrl_0_1,
-        f_P_ctrl_0_2,
-        f_P_ctrl_0_3,
-        f_P_ctrl_1_0,
-        f_P_ctrl_1_1,
-        f_P_ctrl_1_2,
-        f_P_ctrl_1_3,
-        f_P_ctrl_2_0,
-        f_P_ctrl_2_1,
-        f_P_ctrl_2_2,
-        f_P_ctrl_2_3,
-        f_P_ctrl_3_0,
-        f_P_ctrl_3_1,
-        f_P_ctrl_3_2,
-        f_P_ctrl_3_3,
-        f_P_ctrl_4_0,
-        f_P_ctrl_4_1,
-        f_P_ctrl_4_2,
-        f_P_ctrl_4_3,
-        f_P_ctrl_5_0,
-        f_P_ctrl_5_1,
-        f_P_ctrl_5_2,
-        f_P_ctrl_5_3,
-        f_P_ctrl_6_0,
-        f_P_ctrl_6_1,
-        f_P_ctrl_6_2,
-        f_P_ctrl_6_3,
-        f_P_ctrl_7_0,
-        f_P_ctrl_7_1,
-        f_P_ctrl_7_2,
-        f_P_ctrl_7_3,
-        f_B_near_0_0,
-        f_B_near_0_1,
-        f_B_near_0_2,
-        f_B_near_0_3,
-        f_B_near_1_0,
-        f_B_near_1_1,
-        f_B_near_1_2,
-        f_B_near_1_3,
-        f_B_near_2_0,
-        f_B_near_2_1,
-        f_B_near_2_2,
-        f_B_near_2_3,
-        f_B_near_3_0,
-        f_B_near_3_1,
-        f_B_near_3_2,
-        f_B_near_3_3,
-        f_B_near_4_0,
-        f_B_near_4_1,
-        f_B_near_4_2,
-        f_B_near_4_3,
-        f_B_near_5_0,
-        f_B_near_5_1,
-        f_B_near_5_2,
-        f_B_near_5_3,
-        f_B_near_6_0,
-        f_B_near_6_1,
-        f_B_near_6_2,
-        f_B_near_6_3,
-        f_B_near_7_0,
-        f_B_near_7_1,
-        f_B_near_7_2,
-        f_B_near_7_3,
-        f_hit_0,
-        f_hit_1,
-        f_hit_2,
-        f_hit_3,
-        (s_pos_0 + 10.0*s_speed_0) % 2000.0,
-        (s_pos_1 + 10.0*s_speed_1) % 2000.0,
-        (s_pos_2 + 10.0*s_speed_2) % 2000.0,
-        (s_pos_3 + 10.0*s_speed_3) % 2000.0,
-        (s_pos_4 + 10.0*s_speed_4) % 2000.0,
-        (s_pos_5 + 10.0*s_speed_5) % 2000.0,
-        (s_pos_6 + 10.0*s_speed_6) % 2000.0,
-        (s_pos_7 + 10.0*s_speed_7) % 2000.0,
-        d_target_0_0,
-        d_target_0_1,
-        d_target_0_2,
-        d_target_0_3,
-        d_target_1_0,
-        d_target_1_1,
-        d_target_1_2,
-        d_target_1_3,
-        d_target_2_0,
-        d_target_2_1,
-        d_target_2_2,
-        d_target_2_3,
-        d_target_3_0,
-        d_target_3_1,
-        d_target_3_2,
-        d_target_3_3,
-        d_target_4_0,
-        d_target_4_1,
-        d_target_4_2,
-        d_target_4_3,
-        d_target_5_0,
-        d_target_5_1,
-        d_target_5_2,
-        d_target_5_3,
-        d_target_6_0,
-        d_target_6_1,
-        d_target_6_2,
-        d_target_6_3,
-        d_target_7_0,
-        d_target_7_1,
-        d_target_7_2,
-        d_target_7_3,
-        -f_hit_0*d_target_0_0 - f_hit_1*d_target_0_1 - f_hit_2*d_target_0_2 - f_hit_3*d_target_0_3 + 1.0,
-        -f_hit_0*d_target_1_0 - f_hit_1*d_target_1_1 - f_hit_2*d_target_1_2 - f_hit_3*d_target_1_3 + 1.0,
-        -f_hit_0*d_target_2_0 - f_hit_1*d_target_2_1 - f_hit_2*d_target_2_2 - f_hit_3*d_target_2_3 + 1.0,
-        -f_hit_0*d_target_3_0 - f_hit_1*d_target_3_1 - f_hit_2*d_target_3_2 - f_hit_3*d_target_3_3 + 1.0,
-        -f_hit_0*d_target_4_0 - f_hit_1*d_target_4_1 - f_hit_2*d_target_4_2 - f_hit_3*d_target_4_3 + 1.0,
-        -f_hit_0*d_target_5_0 - f_hit_1*d_target_5_1 - f_hit_2*d_target_5_2 - f_hit_3*d_target_5_3 + 1.0,
-        -f_hit_0*d_target_6_0 - f_hit_1*d_target_6_1 - f_hit_2*d_target_6_2 - f_hit_3*d_target_6_3 + 1.0,
-        -f_hit_0*d_target_7_0 - f_hit_1*d_target_7_1 - f_hit_2*d_target_7_2 - f_hit_3*d_target_7_3 + 1.0,
-        t_0,
-        t_1,
-        t_2,
-        t_3,
-        _column(280.0, like),
-        _column(560.0, like),
-        _column(280.0, like),
-        _column(560.0, like),
-        _column(280.0, like),
-        _column(560.0, like),
-        _column(280.0, like),
-        _column(560.0, like),
-        _column(280.0, like),
-        _column(560.0, like),
-        _column(280.0, like),
-        _column(560.0, like),
-        _column(280.0, like),
-        _column(560.0, like),
-        _column(280.0, like),
-        _column(560.0, like),
-        s_attack_0*(0.8 - 0.7*d_mtd_0) - 0.1*s_attack_0 + 0.1,
-        s_attack_1*(0.8 - 0.7*d_mtd_1) - 0.1*s_attack_1 + 0.1,
-        s_attack_2*(0.8 - 0.7*d_mtd_2) - 0.1*s_attack_2 + 0.1,
-        s_attack_3*(0.8 - 0.7*d_mtd_3) - 0.1*s_attack_3 + 0.1,
-        _column(0.0, like),
-        _column(0.05, like),
-        _column(0.0, like),
-        _column(0.05, like),
-        _column(0.0, like),
-        _column(0.05, like),
-        _column(0.0, like),
-        _column(0.05, like),
-        _column(0.0, like),
-        _column(0.05, like),
-        _column(0.0, like),
-        _column(0.05, like),
-        _column(0.0, like),
-        _column(0.05, like),
-        _column(0.0, like),
-        _column(0.05, like),
-        f_p_new_0_0,
-        f_p_new_0_1,
-        f_p_new_0_2,
-        f_p_new_0_3,
-        f_p_new_1_0,
-        f_p_new_1_1,
-        f_p_new_1_2,
-        f_p_new_1_3,
-        f_p_new_2_0,
-        f_p_new_2_1,
-        f_p_new_2_2,
-        f_p_new_2_3,
-        f_p_new_3_0,
-        f_p_new_3_1,
-        f_p_new_3_2,
-        f_p_new_3_3,
-        f_p_new_4_0,
-        f_p_new_4_1,
-        f_p_new_4_2,
-        f_p_new_4_3,
-        f_p_new_5_0,
-        f_p_new_5_1,
-        f_p_new_5_2,
-        f_p_new_5_3,
-        f_p_new_6_0,
-        f_p_new_6_1,
-        f_p_new_6_2,
-        f_p_new_6_3,
-        f_p_new_7_0,
-        f_p_new_7_1,
-        f_p_new_7_2,
-        f_p_new_7_3,
-        f_q_new_0_0,
-        f_q_new_0_1,
-        f_q_new_0_2,
-        f_q_new_0_3,
-        f_q_new_1_0,
-        f_q_new_1_1,
-        f_q_new_1_2,
-        f_q_new_1_3,
-        f_q_new_2_0,
-        f_q_new_2_1,
-        f_q_new_2_2,
-        f_q_new_2_3,
-        f_q_new_3_0,
-        f_q_new_3_1,
-        f_q_new_3_2,
-        f_q_new_3_3,
-        f_q_new_4_0,
-        f_q_new_4_1,
-        f_q_new_4_2,
-        f_q_new_4_3,
-        f_q_new_5_0,
-        f_q_new_5_1,
-        f_q_new_5_2,
-        f_q_new_5_3,
-        f_q_new_6_0,
-        f_q_new_6_1,
-        f_q_new_6_2,
-        f_q_new_6_3,
-        f_q_new_7_0,
-        f_q_new_7_1,
-        f_q_new_7_2,
-        f_q_new_7_3,
-        f_rx_ok_new_0,
-        f_rx_ok_new_1,
-        f_rx_ok_new_2,
-        f_rx_ok_new_3,
-        f_rx_fail_new_0,
-        f_rx_fail_new_1,
-        f_rx_fail_new_2,
-        f_rx_fail_new_3,
-        f_fw_ok_new_0,
-        f_fw_ok_new_1,
-        f_fw_ok_new_2,
-        f_fw_ok_new_3,
-        f_fw_fail_new_0,
-        f_fw_fail_new_1,
-        f_fw_fail_new_2,
-        f_fw_fail_new_3,
-        f_lat_sum_new_0,
-        f_lat_sum_new_1,
-        f_lat_sum_new_2,
-        f_lat_sum_new_3,
-        f_lat_cnt_new_0,
-        f_lat_cnt_new_1,
-        f_lat_cnt_new_2,
-        f_lat_cnt_new_3,
-        (0.7)*f_B_near_0_0 + (0.3)*s_rep_0_0,
-        (0.7)*f_B_near_0_1 + (0.3)*s_rep_0_1,
-        (0.7)*f_B_near_0_2 + (0.3)*s_rep_0_2,
-        (0.7)*f_B_near_0_3 + (0.3)*s_rep_0_3,
-        (0.7)*f_B_near_1_0 + (0.3)*s_rep_1_0,
-        (0.7)*f_B_near_1_1 + (0.3)*s_rep_1_1,
-        (0.7)*f_B_near_1_2 + (0.3)*s_rep_1_2,
-        (0.7)*f_B_near_1_3 + (0.3)*s_rep_1_3,
-        (0.7)*f_B_near_2_0 + (0.3)*s_rep_2_0,
-        (0.7)*f_B_near_2_1 + (0.3)*s_rep_2_1,
-        (0.7)*f_B_near_2_2 + (0.3)*s_rep_2_2,
-        (0.7)*f_B_near_2_3 + (0.3)*s_rep_2_3,
-        (0.7)*f_B_near_3_0 + (0.3)*s_rep_3_0,
-        (0.7)*f_B_near_3_1 + (0.3)*s_rep_3_1,
-        (0.7)*f_B_near_3_2 + (0.3)*s_rep_3_2,
-        (0.7)*f_B_near_3_3 + (0.3)*s_rep_3_3,
-        (0.7)*f_B_near_4_0 + (0.3)*s_rep_4_0,
-        (0.7)*f_B_near_4_1 + (0.3)*s_rep_4_1,
-        (0.7)*f_B_near_4_2 + (0.3)*s_rep_4_2,
-        (0.7)*f_B_near_4_3 + (0.3)*s_rep_4_3,
-        (0.7)*f_B_near_5_0 + (0.3)*s_rep_5_0,
-        (0.7)*f_B_near_5_1 + (0.3)*s_rep_5_1,
-        (0.7)*f_B_near_5_2 + (0.3)*s_rep_5_2,
-        (0.7)*f_B_near_5_3 + (0.3)*s_rep_5_3,
-        (0.7)*f_B_near_6_0 + (0.3)*s_rep_6_0,
-        (0.7)*f_B_near_6_1 + (0.3)*s_rep_6_1,
-        (0.7)*f_B_near_6_2 + (0.3)*s_rep_6_2,
-        (0.7)*f_B_near_6_3 + (0.3)*s_rep_6_3,
-        (0.7)*f_B_near_7_0 + (0.3)*s_rep_7_0,
-        (0.7)*f_B_near_7_1 + (0.3)*s_rep_7_1,
-        (0.7)*f_B_near_7_2 + (0.3)*s_rep_7_2,
-        (0.7)*f_B_near_7_3 + (0.3)*s_rep_7_3,
-    ]
+def slot_outputs(state: torch.Tensor, decided: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every per-slot quantity, one (B, *shape) tensor each: the reward, constraint excesses
+    (g_), metrics (m_), next-state values and arguments of random draws (n_); see `score`
+    and `advance`."""
+    batch, like = state.shape[0], state[:, 0]
+    s_pos = state[:, 0:8]
+    s_lane = state[:, 8:16]
+    s_speed = state[:, 16:24]
+    s_host = state[:, 24:56].reshape(batch, 8, 4)
+    s_copy = state[:, 56:64]
+    s_bw = state[:, 68:72]
+    s_cpu = state[:, 72:76]
+    s_D_con = state[:, 76:84]
+    s_D_raw = state[:, 84:92]
+    s_T_max = state[:, 92:100]
+    s_attack = state[:, 100:104]
+    s_loss_rx = state[:, 104:108]
+    s_loss_fw = state[:, 108:112]
+    s_ev_pos = state[:, 112:144].reshape(batch, 8, 4)
+    s_ev_neg = state[:, 144:176].reshape(batch, 8, 4)
+    s_rx_ok = state[:, 176:180]
+    s_rx_fail = state[:, 180:184]
+    s_fw_ok = state[:, 184:188]
+    s_fw_fail = state[:, 188:192]
+    s_lat_sum = state[:, 192:196]
+    s_lat_cnt = state[:, 196:200]
+    s_rep = state[:, 200:232].reshape(batch, 8, 4)
+    d_target = decided[:, 0:32].reshape(batch, 8, 4)
+    d_alpha = decided[:, 32:64].reshape(batch, 4, 8)
+    d_mtd = decided[:, 64:68]
+    f_rsu_x = _entity(like.new_tensor(TABLE_0).view(1, 4), like, 4)  # rsu_x: (4,)
+    f_gap = torch.abs(f_rsu_x[:, None] - s_pos[:, :, None])  # gap: (8, 4)
+    # P: (8, 4)
+    f_P = (torch.sqrt(((s_lane[:, :, None])*(s_lane[:, :, None])) + ((torch.minimum(f_gap, 2000.0
+        - f_gap))*(torch.minimum(f_gap, 2000.0 - f_gap)))))
+    f_hit = s_attack*(1.0 - d_mtd)  # hit: (4,)
+    f_bw_eff = s_bw*(1.0 - 0.7*f_hit)  # bw_eff: (4,)
+    f_g = (1.637264171181126e-05)/((f_P)*(f_P))  # g: (8, 4)
+    f_R_up = f_bw_eff[:, None]*torch.log(500000000000.0*f_g + 1.0)/0.6931471805599453  # R_up: (8, 4)
+    f_R_down = f_bw_eff[:, None]*torch.log(1000000000000.0*f_g + 1.0)/0.6931471805599453  # R_down: (8, 4)
+    f_cpu_eff = s_cpu*(1.0 - 0.7*f_hit)  # cpu_eff: (4,)
+    f_at_host = (f_R_up*s_host).sum(2)  # at_host: (8,)
+    f_work_rate = (2.0*s_host*d_alpha.permute(0, 2, 1)*f_cpu_eff[:, None]).sum(2)  # work_rate: (8,)
+    f_down_host = (s_host*f_R_down).sum(2)  # down_host: (8,)
+    f_stays = (s_host*d_target).sum(2)  # stays: (8,)
+    f_T_uc = s_D_con/f_at_host  # T_uc: (8,)
+    f_T_dep = s_D_con/f_work_rate  # T_dep: (8,)
+    f_T_um = s_D_raw/f_at_host  # T_um: (8,)
+    f_T_down = (0.1)*s_D_raw/f_down_host  # T_down: (8,)
+    f_T_pro = s_D_raw/f_work_rate  # T_pro: (8,)
+    f_T_mig = (0.001)*s_D_con*(1.0 - f_stays)  # T_mig: (8,)
+    f_T_mtd = (s_host*d_mtd[:, None]).sum(2)  # T_mtd: (8,)
+    f_sees = torch.maximum(s_host, _step(300.0 - f_P, 0.0))  # sees: (8, 4)
+    # T_tot: (8,)
+    f_T_tot = (f_T_down + f_T_mtd + f_T_um + (1.0 - s_copy)*(f_T_dep + f_T_uc) + torch.maximum(f_T_mig, f_T_pro))
+    # bad: (8, 4)
+    f_bad = (s_host*(1.0 - f_hit[:, None])*_step(f_T_tot[:, :, None] - s_T_max[:, :, None], 0.0) + f_hit[:,
+        None]*f_sees)
+    f_p_new = f_sees - f_bad + (0.5)*s_ev_pos  # p_new: (8, 4)
+    f_q_new = f_bad + (0.5)*s_ev_neg  # q_new: (8, 4)
+    f_p_others = -f_p_new + (f_p_new.permute(0, 2, 1)[:, None]).sum(3)  # p_others: (8, 4)
+    f_q_others = -f_q_new + (f_q_new.permute(0, 2, 1)[:, None]).sum(3)  # q_others: (8, 4)
+    f_f_rx = s_loss_rx + (0.8)*f_hit*(1.0 - s_loss_rx)  # f_rx: (4,)
+    f_f_fw = s_loss_fw + (0.8)*f_hit*(1.0 - s_loss_fw)  # f_fw: (4,)
+    f_rx_ok_new = -100.0*f_f_rx + (0.5)*s_rx_ok + 100.0  # rx_ok_new: (4,)
+    f_rx_fail_new = 100.0*f_f_rx + (0.5)*s_rx_fail  # rx_fail_new: (4,)
+    f_fw_ok_new = -100.0*f_f_fw + (0.5)*s_fw_ok + 100.0  # fw_ok_new: (4,)
+    f_fw_fail_new = 100.0*f_f_fw + (0.5)*s_fw_fail  # fw_fail_new: (4,)
+    f_R_D = f_rx_ok_new/(f_rx_fail_new + f_rx_ok_new)  # R_D: (4,)
+    f_R_F = f_fw_ok_new/(f_fw_fail_new + f_fw_ok_new)  # R_F: (4,)
+    f_lat_sum_new = (0.5)*s_lat_sum + (f_T_tot[:, None]*s_host.permute(0, 2, 1)).sum(2)  # lat_sum_new: (4,)
+    f_lat_cnt_new = (0.5)*s_lat_cnt + (s_host.permute(0, 2, 1)).sum(2)  # lat_cnt_new: (4,)
+    f_T_bar = f_lat_sum_new/torch.clamp(f_lat_cnt_new, min=1e-06)  # T_bar: (4,)
+    f_R_rel = (0.5)*f_R_D + (0.5)*f_R_F  # R_rel: (4,)
+    f_M = torch.clamp(1.0 - f_T_bar[:, None]/s_T_max[:, :, None], min=0.0)  # M: (8, 4)
+    f_A = (f_p_new + 1.0)/(f_p_new + f_q_new + 2.0)  # A: (8, 4)
+    f_S_norm = (f_p_others + 1.0)/(f_p_others + f_q_others + 2.0)  # S_norm: (8, 4)
+    f_P_ctrl = (0.5)*f_M + (0.5)*f_R_rel[:, None]  # P_ctrl: (8, 4)
+    # B_near: (8, 4)
+    f_B_near = ((0.3333333333333333)*f_A + (0.3333333333333333)*f_P_ctrl + (0.3333333333333333)*f_S_norm)
+    reward = (-f_T_tot).sum(1)  # the reward: (B,)
+    g_c22b = (s_host.permute(0, 2, 1)*d_alpha).sum(2) + (-1.0)  # excess of c22b: (B, 4)
+    g_c22c = (d_target.permute(0, 2, 1)).sum(2) + (-3.0)  # excess of c22c: (B, 4)
+    g_c22d = (-d_target*s_rep).sum(2) + 0.5  # excess of c22d: (B, 8)
+    n_pos = torch.remainder(s_pos + 10.0*s_speed, 2000.0)
+    n_copy = (-d_target*f_hit[:, None]).sum(2) + 1.0
+    n_load = (d_target.permute(0, 2, 1)).sum(2)
+    n_rep = (0.3)*s_rep + (0.7)*f_B_near
+    n_attack_arg0 = s_attack*(0.8 - 0.7*d_mtd) - 0.1*s_attack + 0.1
+    return {
+        'reward': reward,
+        'g_c22b': g_c22b,
+        'g_c22c': g_c22c,
+        'g_c22d': g_c22d,
+        'm_dist': f_P,
+        'm_gain': f_g,
+        'm_rate_up': f_R_up,
+        'm_rate_down': f_R_down,
+        'm_lat_uc': f_T_uc,
+        'm_lat_dep': f_T_dep,
+        'm_lat_um': f_T_um,
+        'm_lat_pro': f_T_pro,
+        'm_lat_down': f_T_down,
+        'm_lat_mig': f_T_mig,
+        'm_lat_tot': f_T_tot,
+        'm_attitude': f_A,
+        'm_norm': f_S_norm,
+        'm_reliability': f_R_rel,
+        'm_efficiency': f_M,
+        'm_control': f_P_ctrl,
+        'm_rep_near': f_B_near,
+        'm_hits': f_hit,
+        'n_pos': n_pos,
+        'n_host': d_target,
+        'n_copy': n_copy,
+        'n_load': n_load,
+        'n_ev_pos': f_p_new,
+        'n_ev_neg': f_q_new,
+        'n_rx_ok': f_rx_ok_new,
+        'n_rx_fail': f_rx_fail_new,
+        'n_fw_ok': f_fw_ok_new,
+        'n_fw_fail': f_fw_fail_new,
+        'n_lat_sum': f_lat_sum_new,
+        'n_lat_cnt': f_lat_cnt_new,
+        'n_rep': n_rep,
+        'n_attack_arg0': n_attack_arg0,
+    }
 
 
 class Slot(NamedTuple):
-    reward: torch.Tensor               # (B,)
-    penalty: torch.Tensor              # (B,)
-    violation: torch.Tensor            # (B,) largest avoidable constraint excess, >= 0
-    excess: dict[str, torch.Tensor]    # label -> (B, instances)
-    metrics: dict[str, torch.Tensor]   # name -> (B, *shape)
-    out: list[torch.Tensor]
-    counts: dict[str, torch.Tensor]    # "fallback_<action>", "unavoidable_<label>" -> (B,)
+    reward: torch.Tensor                  # (B,)
+    penalty: torch.Tensor                 # (B,)
+    violation: torch.Tensor               # (B,) largest avoidable constraint excess, >= 0
+    excess: dict[str, torch.Tensor]       # label -> (B, instances)
+    metrics: dict[str, torch.Tensor]      # name -> (B, *shape)
+    transition: dict[str, torch.Tensor]   # every output of `slot_outputs` by name (next states: n_...)
+    counts: dict[str, torch.Tensor]       # "fallback_<action>", "unavoidable_<label>" -> (B,)
 
 
 def score(state: torch.Tensor, decided: torch.Tensor) -> Slot:
     """Reward, penalties and metrics of decisions (B, 68) on states."""
     out = slot_outputs(state, decided)
     batch = state.shape[0]
+    reward = out["reward"]
     excess = {
-        'c22b': torch.stack(out[1:5], 1),
-        'c22c': torch.stack(out[5:9], 1),
-        'c22d': torch.stack(out[9:17], 1),
+        'c22b': out['g_c22b'].reshape(batch, -1),
+        'c22c': out['g_c22c'].reshape(batch, -1),
+        'c22d': out['g_c22d'].reshape(batch, -1),
     }
-    penalty = torch.zeros_like(out[0])
-    violation = torch.zeros_like(out[0])
+    penalty = torch.zeros_like(reward)
+    violation = torch.zeros_like(reward)
     counts = {}
     qualified = qualifying(state)
     unplaced = {}  # R - M*: rows no capacity-respecting decision can put on a qualifying entry
-    taken = decided[:, 0:32].reshape(batch, *(8, 4)).movedim(2, -1).reshape(batch, 8, 4)
-    counts['fallback_target'] = ((taken > 0.5) & ~qualified['target']).any(2).sum(1).to(out[0].dtype)
-    unplaced['target'] = (8 - max_qualifying(qualified['target'], 3)).to(out[0].dtype)
+    taken = decided[:, 0:32].reshape(batch, *(8, 4)).movedim(2, -1)
+    taken = taken.reshape(batch, 8, 4)
+    counts['fallback_target'] = ((taken > 0.5) & ~qualified['target']).any(2).sum(1).to(reward.dtype)
+    unplaced['target'] = (8 - max_qualifying(qualified['target'], 3)).to(reward.dtype)
     positive = excess['c22b'].clamp(min=0.0)
     penalty = penalty + 20.0 * positive.sum(1)
     violation = torch.maximum(violation, positive.amax(1))
     positive = excess['c22c'].clamp(min=0.0)
     violation = torch.maximum(violation, positive.amax(1))
     positive = excess['c22d'].clamp(min=0.0)
-    violated = (positive > VIOLATION_TOLERANCE).sum(1).to(out[0].dtype)
+    violated = (positive > VIOLATION_TOLERANCE).sum(1).to(reward.dtype)
     counts['unavoidable_c22d'] = torch.minimum(violated, unplaced['target'])
     avoidable = violated > unplaced['target']
     violation = torch.maximum(violation, torch.where(avoidable, positive.amax(1), torch.zeros_like(violation)))
     metrics = {
-        'dist': torch.stack(out[17:49], 1).reshape(batch, *(8, 4)),
-        'gain': torch.stack(out[49:81], 1).reshape(batch, *(8, 4)),
-        'rate_up': torch.stack(out[81:113], 1).reshape(batch, *(8, 4)),
-        'rate_down': torch.stack(out[113:145], 1).reshape(batch, *(8, 4)),
-        'lat_uc': torch.stack(out[145:153], 1).reshape(batch, *(8,)),
-        'lat_dep': torch.stack(out[153:161], 1).reshape(batch, *(8,)),
-        'lat_um': torch.stack(out[161:169], 1).reshape(batch, *(8,)),
-        'lat_pro': torch.stack(out[169:177], 1).reshape(batch, *(8,)),
-        'lat_down': torch.stack(out[177:185], 1).reshape(batch, *(8,)),
-        'lat_mig': torch.stack(out[185:193], 1).reshape(batch, *(8,)),
-        'lat_tot': torch.stack(out[193:201], 1).reshape(batch, *(8,)),
-        'attitude': torch.stack(out[201:233], 1).reshape(batch, *(8, 4)),
-        'norm': torch.stack(out[233:265], 1).reshape(batch, *(8, 4)),
-        'reliability': torch.stack(out[265:269], 1).reshape(batch, *(4,)),
-        'efficiency': torch.stack(out[269:301], 1).reshape(batch, *(8, 4)),
-        'control': torch.stack(out[301:333], 1).reshape(batch, *(8, 4)),
-        'rep_near': torch.stack(out[333:365], 1).reshape(batch, *(8, 4)),
-        'hits': torch.stack(out[365:369], 1).reshape(batch, *(4,)),
+        'dist': out['m_dist'],
+        'gain': out['m_gain'],
+        'rate_up': out['m_rate_up'],
+        'rate_down': out['m_rate_down'],
+        'lat_uc': out['m_lat_uc'],
+        'lat_dep': out['m_lat_dep'],
+        'lat_um': out['m_lat_um'],
+        'lat_pro': out['m_lat_pro'],
+        'lat_down': out['m_lat_down'],
+        'lat_mig': out['m_lat_mig'],
+        'lat_tot': out['m_lat_tot'],
+        'attitude': out['m_attitude'],
+        'norm': out['m_norm'],
+        'reliability': out['m_reliability'],
+        'efficiency': out['m_efficiency'],
+        'control': out['m_control'],
+        'rep_near': out['m_rep_near'],
+        'hits': out['m_hits'],
     }
-    return Slot(out[0], penalty, violation, excess, metrics, out, counts)
+    return Slot(reward, penalty, violation, excess, metrics, out, counts)
 
 
 def advance(state: torch.Tensor, slot: Slot, generator: torch.Generator | None) -> torch.Tensor:
     """The next states: deterministic transitions, random draws, unchanged columns."""
-    out, like = slot.out, state[:, 0]
-    return torch.stack([
-        out[369],
-        out[370],
-        out[371],
-        out[372],
-        out[373],
-        out[374],
-        out[375],
-        out[376],
-        state[:, 8],
-        state[:, 9],
-        state[:, 10],
-        state[:, 11],
-        state[:, 12],
-        state[:, 13],
-        state[:, 14],
-        state[:, 15],
-        state[:, 16],
-        state[:, 17],
-        state[:, 18],
-        state[:, 19],
-        state[:, 20],
-        state[:, 21],
-        state[:, 22],
-        state[:, 23],
-        out[377],
-        out[378],
-        out[379],
-        out[380],
-        out[381],
-        out[382],
-        out[383],
-        out[384],
-        out[385],
-        out[386],
-        out[387],
-        out[388],
-        out[389],
-        out[390],
-        out[391],
-        out[392],
-        out[393],
-        out[394],
-        out[395],
-        out[396],
-        out[397],
-        out[398],
-        out[399],
-        out[400],
-        out[401],
-        out[402],
-        out[403],
-        out[404],
-        out[405],
-        out[406],
-        out[407],
-        out[408],
-        out[409],
-        out[410],
-        out[411],
-        out[412],
-        out[413],
-        out[414],
-        out[415],
-        out[416],
-        out[417],
-        out[418],
-        out[419],
-        out[420],
-        state[:, 68],
-        state[:, 69],
-        state[:, 70],
-        state[:, 71],
-        state[:, 72],
-        state[:, 73],
-        state[:, 74],
-        state[:, 75],
-        state[:, 76],
-        state[:, 77],
-        state[:, 78],
-        state[:, 79],
-        state[:, 80],
-        state[:, 81],
-        state[:, 82],
-        state[:, 83],
-        _uniform(out[421], out[422], like, generator),
-        _uniform(out[423], out[424], like, generator),
-        _uniform(out[425], out[426], like, generator),
-        _uniform(out[427], out[428], like, generator),
-        _uniform(out[429], out[430], like, generator),
-        _uniform(out[431], out[432], like, generator),
-        _uniform(out[433], out[434], like, generator),
-        _uniform(out[435], out[436], like, generator),
-        state[:, 92],
-        state[:, 93],
-        state[:, 94],
-        state[:, 95],
-        state[:, 96],
-        state[:, 97],
-        state[:, 98],
-        state[:, 99],
-        _bernoulli(out[437], like, generator),
-        _bernoulli(out[438], like, generator),
-        _bernoulli(out[439], like, generator),
-        _bernoulli(out[440], like, generator),
-        _uniform(out[441], out[442], like, generator),
-        _uniform(out[443], out[444], like, generator),
-        _uniform(out[445], out[446], like, generator),
-        _uniform(out[447], out[448], like, generator),
-        _uniform(out[449], out[450], like, generator),
-        _uniform(out[451], out[452], like, generator),
-        _uniform(out[453], out[454], like, generator),
-        _uniform(out[455], out[456], like, generator),
-        out[457],
-        out[458],
-        out[459],
-        out[460],
-        out[461],
-        out[462],
-        out[463],
-        out[464],
-        out[465],
-        out[466],
-        out[467],
-        out[468],
-        out[469],
-        out[470],
-        out[471],
-        out[472],
-        out[473],
-        out[474],
-        out[475],
-        out[476],
-        out[477],
-        out[478],
-        out[479],
-        out[480],
-        out[481],
-        out[482],
-        out[483],
-        out[484],
-        out[485],
-        out[486],
-        out[487],
-        out[488],
-        out[489],
-        out[490],
-        out[491],
-        out[492],
-        out[493],
-        out[494],
-        out[495],
-        out[496],
-        out[497],
-        out[498],
-        out[499],
-        out[500],
-        out[501],
-        out[502],
-        out[503],
-        out[504],
-        out[505],
-        out[506],
-        out[507],
-        out[508],
-        out[509],
-        out[510],
-        out[511],
-        out[512],
-        out[513],
-        out[514],
-        out[515],
-        out[516],
-        out[517],
-        out[518],
-        out[519],
-        out[520],
-        out[521],
-        out[522],
-        out[523],
-        out[524],
-        out[525],
-        out[526],
-        out[527],
-        out[528],
-        out[529],
-        out[530],
-        out[531],
-        out[532],
-        out[533],
-        out[534],
-        out[535],
-        out[536],
-        out[537],
-        out[538],
-        out[539],
-        out[540],
-        out[541],
-        out[542],
-        out[543],
-        out[544],
-        out[545],
-        out[546],
-        out[547],
-        out[548],
-        out[549],
-        out[550],
-        out[551],
-        out[552],
-        out[553],
-        out[554],
-        out[555],
-        out[556],
-        out[557],
-        out[558],
-        out[559],
-        out[560],
-        out[561],
-        out[562],
-        out[563],
-        out[564],
-        out[565],
-        out[566],
-        out[567],
-        out[568],
-        out[569],
-        out[570],
-        out[571],
-        out[572],
-        out[573],
-        out[574],
-        out[575],
-        out[576],
-        state[:, 232] + 1.0,
+    batch, like = state.shape[0], state[:, 0]
+    n_D_raw = _uniform(280.0, 560.0, like, (8,), generator)
+    n_attack = _bernoulli(slot.transition["n_attack_arg0"], like, (4,), generator)
+    n_loss_rx = _uniform(0.0, 0.05, like, (4,), generator)
+    n_loss_fw = _uniform(0.0, 0.05, like, (4,), generator)
+    return torch.cat([
+        slot.transition["n_pos"].reshape(batch, 8),
+        state[:, 8:16],
+        state[:, 16:24],
+        slot.transition["n_host"].reshape(batch, 32),
+        slot.transition["n_copy"].reshape(batch, 8),
+        slot.transition["n_load"].reshape(batch, 4),
+        state[:, 68:72],
+        state[:, 72:76],
+        state[:, 76:84],
+        n_D_raw.reshape(batch, 8),
+        state[:, 92:100],
+        n_attack.reshape(batch, 4),
+        n_loss_rx.reshape(batch, 4),
+        n_loss_fw.reshape(batch, 4),
+        slot.transition["n_ev_pos"].reshape(batch, 32),
+        slot.transition["n_ev_neg"].reshape(batch, 32),
+        slot.transition["n_rx_ok"].reshape(batch, 4),
+        slot.transition["n_rx_fail"].reshape(batch, 4),
+        slot.transition["n_fw_ok"].reshape(batch, 4),
+        slot.transition["n_fw_fail"].reshape(batch, 4),
+        slot.transition["n_lat_sum"].reshape(batch, 4),
+        slot.transition["n_lat_cnt"].reshape(batch, 4),
+        slot.transition["n_rep"].reshape(batch, 32),
+        state[:, 232:233] + 1.0,
     ], 1)
 
 

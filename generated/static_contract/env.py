@@ -233,10 +233,10 @@ def _objective_and_slacks(quantities, decisions: torch.Tensor, items: tuple[torc
     u1 = _utility(rows[2:4].view(1, 2, 1, -1), decisions[0:2].view(1, 1, 2, -1), decisions[2:4].view(1, 1, 2, -1), v_c)
     truthful_u1 = u1.diagonal(0, 1, 2).transpose(1, 2).reshape(2, batch)
     slacks = torch.cat([
-        truthful_u1,  # IR period 1, every history and type
-        _incentive_slacks(u1),  # IC period 1, every history, type and report
-        decisions,  # bounds: every decision >= its lower bound
-        k.decision_upper - decisions,  # bounds: every decision <= its upper bound
+        truthful_u1,  # IR period 1: every type
+        _incentive_slacks(u1),  # IC period 1: every type vs every report
+        decisions,  # bound: every decision >= its lower bound
+        k.decision_upper - decisions,  # bound: every decision <= its upper bound
     ])
     utilities = {
         'u1[0]': truthful_u1[0],
@@ -254,10 +254,10 @@ def _score(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...])
 
 
 SLACK_LABELS = (  # the constraint families whose slacks `_score` concatenates, in order
-    'IR period 1, every history and type',
-    'IC period 1, every history, type and report',
-    'bounds: every decision >= its lower bound',
-    'bounds: every decision <= its upper bound',
+    'IR period 1: every type',
+    'IC period 1: every type vs every report',
+    'bound: every decision >= its lower bound',
+    'bound: every decision <= its upper bound',
 )
 
 

@@ -298,13 +298,13 @@ def _objective_and_slacks(quantities, decisions: torch.Tensor, items: tuple[torc
     truthful_u1 = u1.diagonal(0, 1, 2).transpose(1, 2).reshape(2, batch)
     truthful_u2 = u2.diagonal(0, 1, 2).transpose(1, 2).reshape(4, batch)
     slacks = torch.cat([
-        truthful_u1,  # IR period 1, every history and type
-        truthful_u2,  # IR period 2, every history and type
-        _incentive_slacks(value1),  # IIC period 1, every history, type and report
-        _incentive_slacks(u2),  # IC period 2, every history, type and report
-        decisions,  # bounds: every decision >= its lower bound
-        k.decision_upper - decisions,  # bounds: every decision <= its upper bound
-        torch.diff(decisions[0:2].view(2, -1), dim=-2).reshape(-1, batch),  # monotone T1: every entry >= the previous one along the last index
+        truthful_u1,  # IR period 1: every type
+        truthful_u2,  # IR period 2 after every history: every type
+        _incentive_slacks(value1),  # IIC period 1: every type vs every report
+        _incentive_slacks(u2),  # IC period 2 after every history: every type vs every report
+        decisions,  # bound: every decision >= its lower bound
+        k.decision_upper - decisions,  # bound: every decision <= its upper bound
+        torch.diff(decisions[0:2].view(2, -1), dim=-2).reshape(-1, batch),  # monotone: every entry of T1 >= the previous one along the last index
     ])
     utilities = {
         'u1[0]': truthful_u1[0],
@@ -326,13 +326,13 @@ def _score(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...])
 
 
 SLACK_LABELS = (  # the constraint families whose slacks `_score` concatenates, in order
-    'IR period 1, every history and type',
-    'IR period 2, every history and type',
-    'IIC period 1, every history, type and report',
-    'IC period 2, every history, type and report',
-    'bounds: every decision >= its lower bound',
-    'bounds: every decision <= its upper bound',
-    'monotone T1: every entry >= the previous one along the last index',
+    'IR period 1: every type',
+    'IR period 2 after every history: every type',
+    'IIC period 1: every type vs every report',
+    'IC period 2 after every history: every type vs every report',
+    'bound: every decision >= its lower bound',
+    'bound: every decision <= its upper bound',
+    'monotone: every entry of T1 >= the previous one along the last index',
 )
 
 

@@ -19,6 +19,7 @@ import torch
 from mechdsl.runtime.package import import_folder
 
 HERE = Path(__file__).resolve().parent
+VIOLATION_TOLERANCE = 1e-06  # a violation above this is infeasible (mechdsl.tolerances)
 
 
 def load_package():
@@ -33,7 +34,7 @@ def random_baseline(env, states: int, candidates: int, seed: int) -> float:
     action = 2 * torch.rand(tiled.shape[0], env.action_dim, generator=generator, device=env.device,
                             dtype=env.dtype) - 1
     result = env.evaluate(tiled, action)
-    reward = torch.where(result.violation <= 1e-6, result.reward, torch.full_like(result.reward, -float("inf")))
+    reward = torch.where(result.violation <= VIOLATION_TOLERANCE, result.reward, torch.full_like(result.reward, -float("inf")))
     best = reward.reshape(states, candidates).amax(1)
     optimum = env.optimum(state)
     ratio = float(best.mean() / optimum.mean())

@@ -54,7 +54,7 @@ def describe_write(plan) -> list[str]:
 
 def run(args) -> int:
     from mechdsl.codegen.generate import check_target, plan_package_write, write_package
-    from mechdsl.pipelines import pipeline_of
+    from mechdsl.kinds import kind_of_model
 
     source = read_spec(args.spec)
     overrides = parse_overrides(args.set)
@@ -63,7 +63,7 @@ def run(args) -> int:
         source = "# compiled with " + " ".join(f"--set {k}={v:g}" for k, v in overrides.items()) + "\n" + source
     out = Path(args.out) if args.out else Path("generated") / model.name
     check_target(out, args.force)  # before the (slower) rendering
-    files = rendered_package(pipeline_of(model), model, source)
+    files = rendered_package(kind_of_model(model).pipeline(), model, source)
     plan = plan_package_write(out, files)
     if not plan.conflicts or args.replace_user_files:
         for line in describe_write(plan):

@@ -19,18 +19,15 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from mechdsl.cli.output import UsageError
+    from mechdsl.kinds.runs import evaluate_run
     from mechdsl.rl.evaluate import HELDOUT_SEED
-    from mechdsl.lang import load_source
-    from mechdsl.pipelines import pipeline_of
     from mechdsl.rl.runs import RunConfig
 
     run_dir = Path(args.run_dir)
     if args.states < 1:
         raise UsageError("--states must be at least 1")
     config = RunConfig.load(run_dir)
-    model = load_source(config.source, config.spec, config.overrides)
-    report = pipeline_of(model).evaluate_run(config, run_dir, model, args.states,
-                                             HELDOUT_SEED if args.seed is None else args.seed)
+    report = evaluate_run(config, run_dir, args.states, HELDOUT_SEED if args.seed is None else args.seed)
     if args.json:
         print(json.dumps(report))
         return 0

@@ -1,9 +1,10 @@
 """Entry point of the `mechdsl` command: argument parsing and the error boundary.
 
 Every subcommand lives in its own module under `mechdsl/cli/` and exposes
-`register(subparsers)`, which adds its parser and sets `func`. User mistakes
-(`SpecError`, `UsageError`) print positioned messages and exit 2; anything else is a bug
-in mechdsl and prints one line asking for a report (the traceback only with `--debug`).
+`register(subparsers)`, which adds its parser and sets `func`. User mistakes are the error
+types of `mechdsl.errors` (`SpecError` prints positioned messages with carets, every other
+`MechdslError` one line and its hint) and exit 2; anything else is a bug in mechdsl and
+prints one line asking for a report (the traceback only with `--debug`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sys
 import traceback
 
 from mechdsl import __version__
-from mechdsl.cli.output import UsageError, print_error
+from mechdsl.cli.output import print_error, read_spec
+from mechdsl.errors import MechdslError
 from mechdsl.lang.diagnostics import SpecError, render_all
 
 SUBCOMMANDS = ("check", "fmt", "derive", "solve", "compile", "train", "eval", "run", "sweep")
@@ -59,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def require_verb(args) -> None:
+    """A verb on a spec whose kind does not support it (`derive` of a game): one line, exit 2,
+    before the command starts (`mechdsl.kinds.Kind.require`)."""
+    path = getattr(args, "spec", None)
+    if path is None:
+        return
+    from mechdsl.kinds import kind_of_source
+
+    kind_of_source(read_spec(path), path).require(args.command, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -66,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USER_ERROR
     try:
+        require_verb(args)
         return int(args.func(args) or 0)
     except SpecError as error:
         print(render_all(error.path, error.source, error.diagnostics, color=sys.stderr.isatty()), file=sys.stderr)
@@ -73,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if count > 1:
             print(f"{count} errors", file=sys.stderr)
         return EXIT_USER_ERROR
-    except UsageError as error:
+    except MechdslError as error:
         print_error(str(error), hint=error.hint)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -1,17 +1,15 @@
-"""Shared CLI output helpers: user errors without positions and spec loading."""
+"""Shared CLI output helpers: user errors without positions and spec loading.
+
+`UsageError` is defined in `mechdsl.errors` (library code raises it too); it is re-exported
+here so `from mechdsl.cli.output import UsageError` keeps working.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-
-class UsageError(Exception):
-    """A mistake in how mechdsl was called (missing file, bad --set), not in a spec."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
+from mechdsl.errors import UsageError
 
 
 def print_error(message: str, hint: str | None = None) -> None:

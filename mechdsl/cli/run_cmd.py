@@ -16,7 +16,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mechdsl.rl.runs import train_run
+    from mechdsl.kinds.runs import train_run
     from mechdsl.rl.stages import StageClock
 
     config, folder = start(args)

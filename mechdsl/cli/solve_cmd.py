@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from mechdsl.cli.output import SET_HELP, UsageError, add_set_argument, load_model, parse_overrides
-from mechdsl.model import Model
+from mechdsl.cli.output import SET_HELP, UsageError, add_set_argument, load_model, parse_overrides, read_spec
+from mechdsl.model_json import state_json
 
 
 def register(subparsers) -> None:
@@ -20,20 +20,8 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def state_json(model: Model, state: dict[str, float]) -> dict:
-    """Every parameter, derived quantity, type vector and probability table by spec name."""
-    out: dict[str, object] = {}
-    for name in [*model.constants, *model.randoms, *model.derived]:
-        out[name] = state[name]
-    for entity in [*model.types.values(), *model.probs.values()]:
-        flat = [state[s.name] for s in entity.symbols()]
-        out[entity.name] = np.asarray(flat).reshape(entity.shape).tolist()
-    return out
-
-
 def split_overrides(model_path: str, overrides: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
     """--set values for sizes/constants (re-check the spec) vs. pinned state entries."""
-    from mechdsl.cli.output import read_spec
     from mechdsl.lang import parse
 
     spec = parse(read_spec(model_path), model_path)
@@ -42,22 +30,11 @@ def split_overrides(model_path: str, overrides: dict[str, float]) -> tuple[dict[
             {k: v for k, v in overrides.items() if k not in structural})
 
 
-def _is_game_spec(path: str) -> bool:
-    from mechdsl.cli.output import read_spec
-    from mechdsl.lang import parse
-    from mechdsl.lang.game_checker import is_game
-
-    return is_game(parse(read_spec(path), path))
-
-
 def run_game(args) -> int:
     """`mechdsl solve` of a game spec (`game NAME`): Stackelberg equilibrium, tier-2 auction, certificate."""
-    from mechdsl.cli.output import read_spec
     from mechdsl.games.solve import solve_game
-    from mechdsl.lang.game_checker import load_game_source
 
-    overrides = parse_overrides(args.set)
-    model = load_game_source(read_spec(args.spec), args.spec, overrides)
+    model = load_model(args.spec, parse_overrides(args.set))
     solution = solve_game(model, args.seed)
     report = solution.as_json()
     if args.json:
@@ -82,9 +59,8 @@ def run_game(args) -> int:
     return 0
 
 
-def run(args) -> int:
-    if _is_game_spec(args.spec):
-        return run_game(args)
+def run_contract(args) -> int:
+    """`mechdsl solve` of a contract spec: one state (drawn or pinned), its exact optimum and certificate."""
     from mechdsl.solve.exact import solve  # cvxpy is imported only when solving
     from mechdsl.solve.state import sample_states, state_at
 
@@ -110,3 +86,13 @@ def run(args) -> int:
     c = solution.certificate
     print(f"  certificate: worst slack {c.worst:.3g} over {c.constraints} original constraints ({c.where})")
     return 0
+
+
+# The solver of each kind that supports `solve` (`mechdsl.kinds`; a test keeps them in step).
+SOLVERS = {"contract": run_contract, "game": run_game}
+
+
+def run(args) -> int:
+    from mechdsl.kinds import kind_of_source
+
+    return SOLVERS[kind_of_source(read_spec(args.spec), args.spec).name](args)

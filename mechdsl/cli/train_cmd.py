@@ -85,7 +85,7 @@ def print_summary(run_dir: Path, evaluation: dict) -> None:
 
 
 def run(args) -> int:
-    from mechdsl.rl.runs import train_run
+    from mechdsl.kinds.runs import train_run
 
     config, folder = start(args)
     evaluation = train_run(config, folder.path, resume=folder.resume, log="plain" if args.quiet else "rich",

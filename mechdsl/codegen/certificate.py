@@ -17,7 +17,9 @@ the continuation C*(t, i, h, r) of `certify`, as a broadcast product summed over
 `truthful_later_play` the max over r' is replaced by r' = j (V_{t+1}[(h, r), j, j]): together
 with IC at every later history this is the same constraint set (`mechdsl.solve.exact`), and
 every slack is then affine in the payments when the utility is (the payment repair's LP). The
-slacks come in one (n, B) block per constraint family, concatenated and reduced once:
+slacks come in one (n, B) block per constraint family of `mechdsl.constraints` (labelled by the
+family's `block` place: `SLACK_LABELS`), concatenated and reduced once. The families known here
+are vectorised; any other item family is printed instance by instance (optimal later play):
 
   * IR (per period): U_t[h, i, i] >= 0; lifetime IR: V_1[i, i] >= 0;
   * IC / IIC: V_t[h, i, i] - V_t[h, i, r] >= 0 for every r. The r = i entries add zero
@@ -38,8 +40,10 @@ import sympy as sp
 
 from mechdsl.codegen.layout import Layout, LayoutError
 from mechdsl.codegen.printer import float_literal, print_expression
+from mechdsl.constraints import BOUNDS, DECLARED, ITEM_FAMILIES, OPTIMAL, ItemFamily, Screening
+from mechdsl.constraints.families import Incentive, LifetimeIR, PerPeriodIR
 from mechdsl.model import Model
-from mechdsl.reduce.structure import Screening
+from mechdsl.tolerances import VIOLATION_TOLERANCE
 
 UTILITY_ARGUMENTS = ("type_value", "allocation", "payment")  # `_utility`'s own parameters
 
@@ -60,6 +64,7 @@ class CertificateCode:
     statements: tuple[tuple[str, str], ...]   # (local, code), in order
     slacks: tuple[tuple[str, str], ...]       # (label, code of an (n, B) block of slacks)
     utilities: tuple[tuple[str, str], ...]    # ("u<t>[h..., i]", code) truthful utilities
+    violation_tolerance: str = repr(VIOLATION_TOLERANCE)  # rendered as VIOLATION_TOLERANCE (`mechdsl.tolerances`)
 
 
 def _rows(layout_symbols: list[sp.Symbol], wanted: list[sp.Symbol], what: str) -> tuple[int, int]:
@@ -127,13 +132,8 @@ def certificate_code(model: Model, layout: Layout, fold: dict, contract: list[sp
 
     for t in range(1, periods + 1):  # u_t[h, i, i] as rows h * K + i, (H_t K, B)
         statements.append((f"truthful_u{t}", f"u{t}.diagonal(0, 1, 2).transpose(1, 2).reshape({K ** t}, batch)"))
-    slacks: list[tuple[str, str]] = []
-    if model.ir_scope() == "lifetime":
-        slacks.append(("lifetime IR, every type", f"{value[1]}.diagonal(0, 1, 2).transpose(1, 2).reshape({K}, batch)"))
-    else:
-        slacks += [(f"IR period {t}, every history and type", f"truthful_u{t}") for t in range(1, periods + 1)]
-    slacks += [(f"{'IIC' if t < periods else 'IC'} period {t}, every history, type and report",
-                f"_incentive_slacks({value[t]})") for t in range(1, periods + 1)]
+    slacks = [(str(family.block(s, t)), _item_block(family, s, t, value, layout, fold))
+              for family in ITEM_FAMILIES if family.applies(model) for t in family.periods(s)]
     slacks += _declared_slacks(model, layout, fold, contract)
     utilities = [(f"u{t}[{', '.join(map(str, h + (i,)))}]", f"truthful_u{t}[{flat * K + i}]")
                  for t in range(1, periods + 1) for flat, h in enumerate(s.histories(t)) for i in range(K)]
@@ -145,14 +145,41 @@ def _factor(expr: sp.Expr, names: dict[sp.Symbol, str]) -> str:
     return code if expr.is_Atom or code.startswith("(") else f"({code})"
 
 
+_VECTORISED = {  # item family -> its (rows, B) block of period t, vectorised over histories, types, reports
+    PerPeriodIR: lambda s, t, value: f"truthful_u{t}",
+    LifetimeIR: lambda s, t, value: f"{value[1]}.diagonal(0, 1, 2).transpose(1, 2).reshape({s.K}, batch)",
+    Incentive: lambda s, t, value: f"_incentive_slacks({value[t]})",
+}
+
+
+def _item_block(family: ItemFamily, s: Screening, t: int, value: dict[int, str], layout: Layout, fold: dict) -> str:
+    """The family's slacks of period t: vectorised when `_VECTORISED` knows the family, else
+    its instances (optimal later play) printed one per row."""
+    if type(family) in _VECTORISED:
+        return _VECTORISED[type(family)](s, t, value)
+    instances = [c for h in s.histories(t) for i in range(s.K) for c in family.at(s, t, h, i, OPTIMAL)]
+    return _printed_rows([c.g for c in instances], layout, fold)
+
+
+def _row_code(g: sp.Expr, layout: Layout, fold: dict) -> str:
+    """One printed row of slacks (B,), constants folded."""
+    g = g.xreplace(fold)
+    return print_expression(g, layout.names) if g.free_symbols else f"_per_sample({float_literal(g)}, rows)"
+
+
+def _printed_rows(expressions: list[sp.Expr], layout: Layout, fold: dict) -> str:
+    return f"torch.stack([{', '.join(_row_code(g, layout, fold) for g in expressions)}])"
+
+
 def _declared_slacks(model: Model, layout: Layout, fold: dict, contract: list[sp.Symbol]) -> list[tuple[str, str]]:
     """Bounds of every decision, declared `monotone` and plain constraints, (n, B) each."""
     lower_zero = all(v.lower == 0 for v in model.variables.values())
     lower = "decisions" if lower_zero else "decisions - k.decision_lower"  # x - 0 is x: no torch call
-    slacks = [("bounds: every decision >= its lower bound", lower)]
+    slacks = [(str(BOUNDS.block("lower")), lower)]
     if any(v.upper is not None for v in model.variables.values()):
-        slacks.append(("bounds: every decision <= its upper bound", "k.decision_upper - decisions"))
+        slacks.append((str(BOUNDS.block("upper")), "k.decision_upper - decisions"))
     for c in model.constraints:
+        family = DECLARED.get(c.kind)
         if c.kind == "monotone":
             for name in c.names:
                 var = model.variables[name]
@@ -160,16 +187,14 @@ def _declared_slacks(model: Model, layout: Layout, fold: dict, contract: list[sp
                     continue
                 start, stop = _rows(contract, var.symbols(), f"{name}")
                 shape = ", ".join(map(str, var.shape))
-                slacks.append((f"monotone {name}: every entry >= the previous one along the last index",
+                slacks.append((str(family.block(name)),
                                f"torch.diff(decisions[{start}:{stop}].view({shape}, -1), dim=-2).reshape(-1, batch)"))
-        elif c.kind == "plain":
-            codes = []
-            for g, op in c.instances:
-                g = g.xreplace(fold)
-                code = (print_expression(g, layout.names) if g.free_symbols
-                        else f"_per_sample({float_literal(g)}, rows)")
-                codes.append(code if op == ">=" else f"-torch.abs({code})")
-            slacks.append((f"line {c.line}: {c.text}", f"torch.stack([{', '.join(codes)}])"))
+        elif c.kind == "plain":  # an equality g == 0 as one row -|g|
+            codes = [_row_code(g, layout, fold) if op == ">=" else f"-torch.abs({_row_code(g, layout, fold)})"
+                     for g, op in c.instances]
+            slacks.append((str(family.block(c)), f"torch.stack([{', '.join(codes)}])"))
+        elif family is not None:
+            slacks.append((str(family.block(c)), _printed_rows([i.g for i in family.instances(model, c)], layout, fold)))
     return slacks
 
 

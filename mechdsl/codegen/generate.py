@@ -23,14 +23,14 @@ from typing import Callable
 import jinja2
 import sympy as sp
 
-from mechdsl.cli.output import UsageError
+from mechdsl.errors import UsageError
 from mechdsl.codegen.certificate import certificate_code
 from mechdsl.codegen.layout import Layout, LayoutError, build_layout
 from mechdsl.codegen.printer import (UnsafeIdentifier, check_identifier, emit_function_body, float_literal,
                                      print_expression)
 from mechdsl.codegen.templating import CheckedEnvironment
 from mechdsl.codegen.vectorize import vectorized_body
-from mechdsl.model import Model
+from mechdsl.model import Model, exact_constants
 from mechdsl.reduce import derive
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.runtime import sampling
@@ -108,12 +108,7 @@ def _folding(model: Model) -> dict[sp.Symbol, sp.Expr]:
     constants only. Folded into all formulas at compile time, so the generated code does
     one tensor operation less per constant and never calls a torch function on a number.
     Values are the decimals the spec wrote (`Rational(repr(value))`), exact until printed."""
-    fold: dict[sp.Symbol, sp.Expr] = {c.symbol(): sp.Rational(repr(float(c.value))) for c in model.constants.values()}
-    for d in model.derived.values():  # the checker stores them in dependency order
-        value = d.expr.xreplace(fold)
-        if not value.free_symbols:
-            fold[d.symbol()] = value
-    return fold
+    return exact_constants(model.constants, model.derived)  # the checker stores lets in dependency order
 
 
 def _derived_statements(model: Model, fold: dict, names: dict) -> list[tuple[str, str, str]]:

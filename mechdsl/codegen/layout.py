@@ -90,7 +90,7 @@ def _state_bounds(entity: Indexed) -> list[tuple[float, float]]:
 def monotonicity(derivation: Derivation) -> list[Inequality]:
     """x_b - x_a >= 0 constraints the action map builds in: those the reduction derived
     (static screening) and the spec's own `constraint monotone X` (declared residuals)."""
-    declared = [c for c in derivation.residual if c.name.startswith("monotone ")]
+    declared = [c for c in derivation.residual if c.family == "monotone"]
     unique: dict[sp.Expr, Inequality] = {}
     for inequality in [*derivation.monotone, *declared]:
         unique.setdefault(sp.expand(inequality.g), inequality)

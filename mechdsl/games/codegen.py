@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mechdsl.cli.output import UsageError
+from mechdsl.errors import CompileError
 from mechdsl.codegen.generate import MARKER, _environment, sampling_code, write_package
 from mechdsl.codegen.printer import UnsafeIdentifier, check_identifier
 from mechdsl.games.model import GameModel
@@ -45,23 +45,23 @@ def _context(model: GameModel, source: str) -> dict:
     auction = model.auction
     where = f"cannot compile {model.path}"
     if auction is None:
-        raise UsageError(f"{where}: the game has no auction, so there is no auctioneer to train",
+        raise CompileError(f"{where}: the game has no auction, so there is no auctioneer to train",
                          hint="add an `auction NAME { mechanism double_dutch ... }` block")
     if auction.mechanism != "double_dutch":
-        raise UsageError(f"{where}: the RL env learns clock settings, but '{auction.mechanism}' is a sealed-bid "
+        raise CompileError(f"{where}: the RL env learns clock settings, but '{auction.mechanism}' is a sealed-bid "
                          "auction without clocks", hint="use `mechanism double_dutch` in the auction block")
     if ROUND_COST not in model.constants:
-        raise UsageError(f"{where}: the auctioneer's reward needs the cost of one clock tick",
+        raise CompileError(f"{where}: the auctioneer's reward needs the cost of one clock tick",
                          hint=f"declare `param {ROUND_COST} = 0.02` (welfare units per tick)")
     distributions = [*auction.buyers.distributions, *auction.sellers.distributions]
     for d in distributions:
         if d.name not in BOUNDED:
-            raise UsageError(f"{where}: a private value/cost ~ {d.name}(...) is unbounded; the clocks need a "
+            raise CompileError(f"{where}: a private value/cost ~ {d.name}(...) is unbounded; the clocks need a "
                              f"finite price range", hint="use uniform(lo, hi) or loguniform(lo, hi)")
     try:
         check_identifier(model.name)
     except UnsafeIdentifier as error:
-        raise UsageError(f"{where}: {error}") from None
+        raise CompileError(f"{where}: {error}") from None
     low = min(float(d.args[0]) for d in distributions)
     high = max(float(d.args[1]) for d in distributions)
     step_max = (high - low) / 2

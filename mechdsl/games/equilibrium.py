@@ -29,7 +29,7 @@ import numpy as np
 import sympy as sp
 
 from mechdsl.games.follower import FollowerResponse, derive_follower
-from mechdsl.cli.output import UsageError
+from mechdsl.errors import UsageError
 from mechdsl.games.model import GameModel
 
 

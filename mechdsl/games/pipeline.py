@@ -1,4 +1,4 @@
-"""The game pipeline (`game NAME` specs) in the interface of `mechdsl.pipelines`.
+"""The game back end (`game NAME` specs), in the interface of `mechdsl.kinds.kind`.
 
 What is trained is the tier-2 auctioneer (`mechdsl.games.codegen`): the spec's algorithm
 learns the double Dutch auction's clock settings per market. A run folder holds what a
@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from mechdsl.games.codegen import compile_game
-from mechdsl.rl.runs import RunConfig
+from mechdsl.rl.runs import RunConfig, load_package
 
 COMPARISON_SHARE = 4  # the comparison algorithm trains for steps // 4 (PPO collects 256 markets per step)
 
@@ -27,8 +27,6 @@ def compile(model, target: Path, *, source: str, force: bool = False) -> list[Pa
 
 def build_env(config: RunConfig, run_dir: Path, model, dtype: torch.dtype = torch.float32):
     """Compile the auctioneer env into `run_dir/package` (idempotent) and instantiate it."""
-    from mechdsl.rl.runs import load_package
-
     compile_game(model, Path(run_dir) / "package", source=config.source)
     return load_package(Path(run_dir) / "package").Env(device=config.device, dtype=dtype)
 

@@ -1,27 +1,37 @@
-"""Front end of mechdsl: grammar, AST, parser, checker, diagnostics and formatter."""
+"""Front end of mechdsl: grammar, AST, parser, checkers, diagnostics and formatter."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from mechdsl.lang import ast
+from mechdsl.lang.checker import ContractChecker
 from mechdsl.lang.checker import check as check_contract
 from mechdsl.lang.diagnostics import Diagnostic, SpecError
+from mechdsl.lang.game_checker import GameChecker
 from mechdsl.lang.parser import parse
+from mechdsl.lang.scenario_checker import ScenarioChecker
+
+# The checker of each kind, in the order their declarations are looked for: a spec that
+# declares `scenario NAME` is a scenario, else `game NAME` a game, else a contract (whose
+# checker reports a missing `mechanism NAME`).
+CHECKERS = (ScenarioChecker, GameChecker, ContractChecker)
 
 
-def check(spec, overrides: dict[str, float] | None = None):
-    """Check a parsed spec: a `game` spec gives a `GameModel`, a `scenario` spec a
-    `ScenarioModel`, any other a contract `Model`."""
-    from mechdsl.lang.game_checker import check_game, is_game
-    from mechdsl.lang.scenario_checker import check_scenario, is_scenario
+def checker_for(spec: ast.Spec) -> type:
+    """The checker class of a parsed spec's kind."""
+    declared = {type(s) for s in spec.statements}
+    return next((c for c in CHECKERS if c.DECLARATION in declared), ContractChecker)
 
-    if is_scenario(spec):
-        return check_scenario(spec, overrides)
-    return check_game(spec, overrides) if is_game(spec) else check_contract(spec, overrides)
+
+def check(spec: ast.Spec, overrides: dict[str, float] | None = None):
+    """Check a parsed spec with its kind's checker: a contract `Model`, a `GameModel` or a
+    `ScenarioModel`; raises `SpecError` listing every mistake."""
+    return checker_for(spec)(spec, dict(overrides or {})).check()
 
 
 def load_source(source: str, path: str = "<string>", overrides: dict[str, float] | None = None):
-    """Parse and check spec text; returns the checked `Model`."""
+    """Parse and check spec text; returns the checked model."""
     return check(parse(source, path), overrides)
 
 
@@ -30,4 +40,5 @@ def load_file(path: str | Path, overrides: dict[str, float] | None = None):
     return load_source(path.read_text(encoding="utf-8"), str(path), overrides)
 
 
-__all__ = ["Diagnostic", "SpecError", "check", "check_contract", "load_file", "load_source", "parse"]
+__all__ = ["CHECKERS", "Diagnostic", "SpecError", "check", "check_contract", "checker_for", "load_file",
+           "load_source", "parse"]

@@ -10,6 +10,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from mechdsl.errors import MechdslError
 from mechdsl.lang.ast import Span
 
 
@@ -21,7 +22,7 @@ class Diagnostic:
     severity: str = "error"
 
 
-class SpecError(Exception):
+class SpecError(MechdslError):
     """One or more user mistakes in a spec; never a bug in mechdsl."""
 
     def __init__(self, path: str, source: str, diagnostics: Sequence[Diagnostic]):

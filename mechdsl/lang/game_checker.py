@@ -1,7 +1,8 @@
 """Checker of game specs: `ast.Spec` (starting with `game NAME`) -> `mechdsl.games.model.GameModel`.
 
-It reuses the contract checker for everything the two languages share (sizes, constants,
-random parameters, `let` values and functions, indexed sums, positioned diagnostics) and
+It reuses the checking every kind shares (`spec_checker.SpecChecker`: sizes, constants,
+random parameters, `let` values and functions, the train block, positioned diagnostics)
+and the index-size checks it shares with scenarios (`indexed_checker.IndexedChecker`), and
 adds the game statements: `leader`/`follower` populations, `strategy` variables with
 bounds, per-player `utility P[i] = ...`, budget (simplex) constraints and the tier-2
 `auction { ... }` block. Every mistake is gathered and reported together.
@@ -14,58 +15,41 @@ import sympy as sp
 from mechdsl import model as m
 from mechdsl.games import model as g
 from mechdsl.lang import ast
-from mechdsl.lang.checker import RESERVED, Checker, IndexFunctionBodies, _AlreadyReported, _article, _Declared
-from mechdsl.lang.diagnostics import SpecError, did_you_mean, source_lines
+from mechdsl.lang.diagnostics import did_you_mean, source_lines
+from mechdsl.lang.indexed_checker import IndexedChecker
 from mechdsl.lang.lowering import Context, LoweringError, fail, lower
+from mechdsl.lang.spec_checker import SHARED_STATEMENTS, SpecChecker, _AlreadyReported
 
 AUCTION_MECHANISMS = ("double_dutch", "mcafee", "k_double")
 
-# Contract statements that have no meaning in a game.
-_CONTRACT_ONLY = {
-    ast.MechanismDecl: "mechanism", ast.TypesDecl: "types", ast.TypesFixed: "types", ast.ProbRandom: "prob",
-    ast.ProbFixed: "prob", ast.PrincipalDecl: "principal", ast.AgentDecl: "agent",
-    ast.UtilityDecl: "utility NAME(type, allocation, payment)", ast.VariableDecl: "allocation/payment",
-    ast.PeriodDecl: "period", ast.ObjectiveDecl: "maximize/minimize", ast.ConstraintIR: "constraint ir",
-    ast.ConstraintIC: "constraint ic", ast.ConstraintIIC: "constraint iic",
-    ast.ConstraintMonotone: "constraint monotone",
-}
+class GameChecker(IndexedChecker, SpecChecker):
+    KIND = "game"
+    DECLARATION = ast.GameDecl
+    DECLARATION_KEYWORD = "game"
+    STATEMENTS = SHARED_STATEMENTS | {
+        ast.GameDecl, ast.ParamRandom, ast.ParamRandomIndexed, ast.PlayerDecl, ast.StrategyDecl,
+        ast.PlayerUtility, ast.ConstraintPlain, ast.AuctionDecl,
+    }
+    DECLARES = {ast.ParamRandomIndexed: "indexed random parameter", ast.StrategyDecl: "strategy",
+                ast.PlayerDecl: "player"}
+    CONTENTS = "leader/follower, strategy, utility P[i] = ..., auction { ... }"
 
-
-def is_game(spec: ast.Spec) -> bool:
-    """A spec is a game when it declares `game NAME` (a contract declares `mechanism NAME`)."""
-    return any(isinstance(s, ast.GameDecl) for s in spec.statements)
-
-
-class GameChecker(IndexFunctionBodies, Checker):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.indexed_randoms: dict[str, g.IndexedRandom] = {}
         self.strategies: dict[str, g.Strategy] = {}
         self.players: dict[str, ast.PlayerDecl] = {}
-        self.index_sizes: dict[str, tuple[str, ...]] = {}  # entity -> size name of each index
 
     # ================================================================ driver
-    def check(self) -> g.GameModel:
-        self._collect()
-        self._apply_unknown_overrides()
-        for node in self.spec.statements:
-            if type(node) in _CONTRACT_ONLY:
-                self._error(f"'{_CONTRACT_ONLY[type(node)]}' belongs to contract specs, not to a game", node.span,
-                            hint="a game declares leader/follower, strategy, utility P[i] = ..., auction { ... }")
-        games = self._of(ast.GameDecl)
-        for extra in games[1:]:
-            self._error("a second game name; only one is allowed", extra.span)
-        self._check_parameters()
+    def _declarations(self) -> None:
         for node in self._of(ast.ParamRandomIndexed):
             self._declare(self._indexed_random, node)
         for node in self._of(ast.PlayerDecl):
             self._declare(self._player, node)
         for node in self._of(ast.StrategyDecl):
             self._declare(self._strategy, node)
-        for node in self._of(ast.LetValue):
-            self._declare(lambda n: (self._check_indices(n.value, {}), self._let_value(n.name)), node)
-        for node in self._of(ast.LetFunction):
-            self._declare(self._function_body_check, node)
+
+    def _statements(self) -> dict:
         utilities = self._utilities()
         budgets = tuple(b for node in self._of(ast.ConstraintPlain)
                         for b in (self._attempt(self._budget, node) or ()))
@@ -74,42 +58,16 @@ class GameChecker(IndexFunctionBodies, Checker):
             self._error("only one auction block is allowed", extra.span)
         auction = self._attempt(self._auction, auctions[0]) if auctions else None
         leaders, followers = self._populations(utilities)
-        trains = self._of(ast.TrainDecl)  # validated as in contracts (`Checker._train`)
-        for extra in trains[1:]:
-            self._error("only one train block is allowed", extra.span)
-        train = self._attempt(self._train, trains[0]) if trains else {}
-        if self.diagnostics:
-            raise SpecError(self.spec.path, self.spec.source, self.diagnostics)
+        return dict(budgets=budgets, auction=auction, leaders=leaders, followers=followers)
+
+    def _model(self, name: str, parts: dict, train: dict) -> g.GameModel:
         return g.GameModel(
-            name=games[0].name, path=self.spec.path, sizes=dict(self.sizes), constants=self.constants,
+            name=name, path=self.spec.path, sizes=dict(self.sizes), constants=self.constants,
             randoms=self.randoms, indexed_randoms=self.indexed_randoms, derived=self.derived,
-            strategies=self.strategies, leaders=leaders, followers=followers, budgets=budgets,
-            auction=auction, train=train or {},
+            strategies=self.strategies, train=train, **parts,
         )
 
     # ================================================================ declarations
-    def _collect(self) -> None:
-        super()._collect()
-        kinds = {ast.ParamRandomIndexed: "indexed random parameter", ast.StrategyDecl: "strategy",
-                 ast.PlayerDecl: "player"}
-        for node in self.spec.statements:
-            kind = kinds.get(type(node))
-            if kind is None:
-                continue
-            if node.name in RESERVED or node.name.startswith("__"):
-                self._error(f"'{node.name}' is a reserved word and cannot name {_article(kind)} {kind}", node.span,
-                            hint="pick another name; reserved words would clash in generated code")
-                self._rejected.add(id(node))
-            elif node.name in self.declared:
-                first = self.declared[node.name].node.span.line
-                self._error(f"'{node.name}' is already defined (line {first})", node.span,
-                            hint="each name may be declared once")
-                self._rejected.add(id(node))
-            else:
-                self.declared[node.name] = _Declared(kind, node)
-        if not any(isinstance(s, ast.GameDecl) for s in self.spec.statements):
-            self._error("the spec declares no game name", ast.Span(1, 1, 1, 2), hint="start with `game my_game`")
-
     def _indexed_random(self, node: ast.ParamRandomIndexed) -> None:
         shape = tuple(self.size_of(b) for b in node.bindings)
         dists = []
@@ -163,32 +121,6 @@ class GameChecker(IndexFunctionBodies, Checker):
 
     def _decision_symbols(self) -> list[sp.Symbol]:
         return [s for v in self.strategies.values() for s in v.symbols()]
-
-    # ================================================================ index sizes
-    def _check_indices(self, node: ast.Expr, bound: dict[str, str]) -> None:
-        """`o[i, n]` where `o` is declared `[N, I]`: an index bound over one size used in a
-        position of another. Only plain bound index names are checked (arithmetic on
-        indices, like `k + 1`, is left to the range check)."""
-        if isinstance(node, ast.Subscript):
-            sizes = self.index_sizes.get(node.name)
-            if sizes is not None and len(sizes) == len(node.indices):
-                for position, (index, size) in enumerate(zip(node.indices, sizes)):
-                    if isinstance(index, ast.Name) and index.name in bound and bound[index.name] != size:
-                        raise fail(f"index '{index.name}' ranges over {bound[index.name]}, but position "
-                                   f"{position + 1} of '{node.name}' is indexed by {size}", index.span,
-                                   hint=f"'{node.name}' is declared [{', '.join(sizes)}]")
-            for index in node.indices:
-                self._check_indices(index, bound)
-        elif isinstance(node, ast.IndexedSum):
-            self._check_indices(node.body, {**bound, node.binding.index: node.binding.size})
-        elif isinstance(node, ast.BinaryOp):
-            self._check_indices(node.left, bound)
-            self._check_indices(node.right, bound)
-        elif isinstance(node, ast.Negate):
-            self._check_indices(node.operand, bound)
-        elif isinstance(node, ast.Call):
-            for arg in node.args:
-                self._check_indices(arg, bound)
 
     # ================================================================ utilities
     def _utilities(self) -> dict[str, tuple[sp.Expr, ...]]:

@@ -1,8 +1,9 @@
 """Checker of scenario specs: `ast.Spec` (starting with `scenario NAME`) -> `ScenarioModel`.
 
-Like the game checker it reuses the contract checker's prologue (sizes with `--set`,
-constants, `let` values and functions, indexed sums, positioned diagnostics gathered and
-reported together) and adds the scenario statements: `state`, `observe`, `action`, `next`,
+It reuses the checking every kind shares (`spec_checker.SpecChecker`: sizes with `--set`,
+constants, `let` values and functions, the train block, positioned diagnostics gathered and
+reported together) and the index-size checks it shares with games
+(`indexed_checker.IndexedChecker`), and adds the scenario statements: `state`, `observe`, `action`, `next`,
 `reward`, `constraint LABEL: ... penalty w`, `metric` and `horizon` (docs/scenarios.md).
 """
 
@@ -12,11 +13,11 @@ import sympy as sp
 
 from mechdsl import model as m
 from mechdsl.lang import ast
-from mechdsl.lang.checker import RESERVED, Checker, IndexFunctionBodies, _AlreadyReported, _article, _Declared
-from mechdsl.lang.diagnostics import SpecError, did_you_mean, source_lines
+from mechdsl.lang.diagnostics import did_you_mean
 from mechdsl.lang.fmt import format_constraint_body
-from mechdsl.lang.game_checker import GameChecker
+from mechdsl.lang.indexed_checker import IndexedChecker
 from mechdsl.lang.lowering import Context, LoweringError, fail, lower
+from mechdsl.lang.spec_checker import SHARED_STATEMENTS, SpecChecker, _AlreadyReported, _article
 from mechdsl.scenario.hard import NotBuiltIn, kept_by
 from mechdsl.scenario.model import (SCENARIO_DISTRIBUTIONS, SLOT, Action, Draw, Metric, PenalisedConstraint,
                                     ScenarioModel, StateVariable)
@@ -30,49 +31,30 @@ SCENARIO_FUNCTIONS = {
 
 MAX_MASKED_ENTRIES = 12  # a masked choice with a capacity checks 2^entries covers per decision
 
-_NOT_IN_SCENARIOS = {
-    ast.MechanismDecl: "mechanism", ast.TypesDecl: "types", ast.TypesFixed: "types", ast.ProbRandom: "prob",
-    ast.ProbFixed: "prob",
-    ast.PrincipalDecl: "principal", ast.AgentDecl: "agent", ast.UtilityDecl: "utility",
-    ast.VariableDecl: "allocation/payment", ast.PeriodDecl: "period", ast.ObjectiveDecl: "maximize/minimize",
-    ast.ConstraintIR: "constraint ir", ast.ConstraintIC: "constraint ic", ast.ConstraintIIC: "constraint iic",
-    ast.ConstraintMonotone: "constraint monotone", ast.GameDecl: "game", ast.PlayerDecl: "leader/follower",
-    ast.StrategyDecl: "strategy", ast.PlayerUtility: "utility P[i]", ast.AuctionDecl: "auction",
-}
+class ScenarioChecker(IndexedChecker, SpecChecker):
+    KIND = "scenario"
+    DECLARATION = ast.ScenarioDecl
+    DECLARATION_KEYWORD = "scenario"
+    # random parameters and plain constraints are recognised to say what a scenario writes instead
+    STATEMENTS = SHARED_STATEMENTS | {
+        ast.ScenarioDecl, ast.ParamRandom, ast.ParamRandomIndexed, ast.StateDecl, ast.ObserveDecl, ast.ActionDecl,
+        ast.NextDecl, ast.RewardDecl, ast.MetricDecl, ast.HorizonDecl, ast.ConstraintPenalised, ast.ConstraintPlain,
+    }
+    DECLARES = {ast.StateDecl: "state variable", ast.ActionDecl: "action", ast.MetricDecl: "metric"}
+    CONTENTS = "state, observe, action, next, reward, constraint, horizon"
 
-
-def is_scenario(spec: ast.Spec) -> bool:
-    """A spec is a scenario when it declares `scenario NAME`."""
-    return any(isinstance(s, ast.ScenarioDecl) for s in spec.statements)
-
-
-class ScenarioChecker(IndexFunctionBodies, Checker):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.states: dict[str, StateVariable] = {}
         self.actions: dict[str, Action] = {}
-        self.index_sizes: dict[str, tuple[str, ...]] = {}
         self._labels: list[str] = []
         # `f(2, 1)` of a `let` function at whole-number arguments: lowered once and kept as a
         # named intermediate symbol, so formulas stay small (the generator emits each once)
         self.intermediates: dict[sp.Symbol, sp.Expr] = {}
         self._dependencies: dict[sp.Symbol, frozenset[sp.Symbol]] = {}
 
-    # borrowed from the game checker: an index bound over one size used where another belongs
-    _check_indices = GameChecker._check_indices
-
     # ================================================================ driver
-    def check(self) -> ScenarioModel:
-        self._collect()
-        self._apply_unknown_overrides()
-        for node in self.spec.statements:
-            if type(node) in _NOT_IN_SCENARIOS:
-                self._error(f"'{_NOT_IN_SCENARIOS[type(node)]}' has no meaning in a scenario", node.span,
-                            hint="a scenario declares state, observe, action, next, reward, constraint, horizon")
-        scenarios = self._of(ast.ScenarioDecl)
-        for extra in scenarios[1:]:
-            self._error("a second scenario name; only one is allowed", extra.span)
-        self._check_parameters()
+    def _declarations(self) -> None:
         for node in self._of(ast.ParamRandom, ast.ParamRandomIndexed):
             self._error(f"random parameter '{node.name}': a scenario draws per-episode values as states",
                         node.span, hint=f"write `state {node.name}[...] in [lo, hi] ~ {node.distribution.name}(...)`")
@@ -80,10 +62,8 @@ class ScenarioChecker(IndexFunctionBodies, Checker):
             self._declare(self._state, node)
         for node in self._of(ast.ActionDecl):
             self._declare(self._action, node)
-        for node in self._of(ast.LetValue):
-            self._declare(lambda n: (self._check_indices(n.value, {}), self._let_value(n.name)), node)
-        for node in self._of(ast.LetFunction):
-            self._declare(self._function_body_check, node)
+
+    def _statements(self) -> dict:
         observed = self._observed()
         transitions = self._transitions()
         reward = self._reward()
@@ -98,49 +78,24 @@ class ScenarioChecker(IndexFunctionBodies, Checker):
             if metric is not None:
                 metrics[metric.name] = metric
         horizon, discount = self._horizon()
-        trains = self._of(ast.TrainDecl)
-        for extra in trains[1:]:
-            self._error("only one train block is allowed", extra.span)
-        train = self._attempt(self._train, trains[0]) if trains else {}
         if not self.actions and not any(n.name in self._failed for n in self._of(ast.ActionDecl)):
             self._error_at_end("the scenario declares no action", "add e.g. `action go[v in V] softmax over s`")
-        if self.diagnostics:
-            raise SpecError(self.spec.path, self.spec.source, self.diagnostics)
+        return dict(observed=observed, transitions=transitions, reward=reward, constraints=constraints,
+                    metrics=metrics, horizon=horizon, discount=discount)
+
+    def _model(self, name: str, parts: dict, train: dict) -> ScenarioModel:
+        observed = parts.pop("observed")
         states = {n: StateVariable(v.name, v.shape, v.index_sizes, v.lower, v.upper, v.init, n in observed)
                   for n, v in self.states.items()}
-        return ScenarioModel(
-            name=scenarios[0].name, path=self.spec.path, sizes=dict(self.sizes), constants=self.constants,
-            derived=self.derived, states=states, actions=self.actions, transitions=transitions, reward=reward,
-            constraints=constraints, metrics=metrics, horizon=horizon, discount=discount, train=train or {},
-            intermediates=dict(self.intermediates))
-
-    def _error_at_end(self, message: str, hint: str) -> None:
-        end = len(source_lines(self.spec.source))
-        self._error(message, ast.Span(end, 1, end, 2), hint=hint)
+        return ScenarioModel(name=name, path=self.spec.path, sizes=dict(self.sizes), constants=self.constants,
+                             derived=self.derived, states=states, actions=self.actions, train=train,
+                             intermediates=dict(self.intermediates), **parts)
 
     # ================================================================ declarations
-    def _collect(self) -> None:
-        super()._collect()
-        kinds = {ast.StateDecl: "state variable", ast.ActionDecl: "action", ast.MetricDecl: "metric"}
-        for node in self.spec.statements:
-            kind = kinds.get(type(node))
-            if kind is None:
-                continue
-            if node.name in RESERVED or node.name.startswith("__") or node.name == SLOT:
-                self._error(f"'{node.name}' is a reserved word and cannot name {_article(kind)} {kind}", node.span,
-                            hint=f"pick another name; '{SLOT}' is the implicit slot counter"
-                            if node.name == SLOT else "pick another name; reserved words would clash in generated code")
-                self._rejected.add(id(node))
-            elif node.name in self.declared:
-                first = self.declared[node.name].node.span.line
-                self._error(f"'{node.name}' is already defined (line {first})", node.span,
-                            hint="each name may be declared once")
-                self._rejected.add(id(node))
-            else:
-                self.declared[node.name] = _Declared(kind, node)
-        if not any(isinstance(s, ast.ScenarioDecl) for s in self.spec.statements):
-            self._error("the spec declares no scenario name", ast.Span(1, 1, 1, 2),
-                        hint="start with `scenario my_scenario`")
+    def _reserved_hint(self, name: str) -> str | None:
+        if name == SLOT:
+            return f"pick another name; '{SLOT}' is the implicit slot counter"
+        return super()._reserved_hint(name)
 
     def _bindings_shape(self, bindings: tuple[ast.Binding, ...]) -> tuple[int, ...]:
         seen = set()

@@ -1,15 +1,13 @@
 """What a spec's `train { ... }` block may say: algorithm names and typed hyperparameters.
 
-Kept apart from `mechdsl.rl` so checking a spec does not import torch; a test asserts that
-this table and the RL registry agree.
+Kept apart from `mechdsl.rl` so checking a spec does not import torch: the algorithm names
+and hyperparameter types come from `algorithm_table`, generated from the RL registry's
+hyperparameter dataclasses (`python -m mechdsl.rl.algorithm_table`).
 """
 
 from __future__ import annotations
 
-ALGORITHMS = (
-    "edmsac", "dmsac", "dmddpg", "cgdm", "amortized",
-    "sac", "td3", "ddpg", "ppo", "random",
-)
+from mechdsl.lang.algorithm_table import ALGORITHM_HYPERPARAMETERS, ALGORITHMS
 
 # Settings of the run itself (not of an algorithm): name -> (type, low, high, description).
 RUN_SETTINGS: dict[str, tuple[type, float | None, float | None, str]] = {
@@ -39,21 +37,6 @@ STRING_CHOICES = {
     "actor_q": ("min", "mean"),
     "inference_start": ("mode", "sample"),
 }
-
-# Hyperparameters of each algorithm, mirrored from `mechdsl.rl` (a test keeps them equal).
-ALGORITHM_HYPERPARAMETERS: dict[str, dict[str, type]] = {
-    "amortized": {"actor_lr": float, "collect_batch": int, "grad_clip": float, "hidden": tuple, "lr_final": float, "lr_schedule": str, "reward_scale": float, "updates_per_step": int, "violation_penalty": str, "violation_weight": float, "weight_decay": float},
-    "cgdm": {"act_with_target": bool, "actor_lr": float, "batch_size": int, "boundary_penalty": float, "buffer_size": int, "clip_denoised": bool, "collect_batch": int, "confidence": bool, "confidence_sensitivity": float, "consistency": bool, "consistency_weight": float, "critic_activation": str, "critic_hidden": tuple, "critic_lr": float, "denoise_steps": int, "exploration_noise": float, "gamma": float, "grad_clip": float, "hidden": tuple, "inference_start": str, "lr_final": float, "lr_schedule": str, "noise_scale": float, "reward_scale": float, "schedule": str, "straight_through": bool, "tau": float, "time_dim": int, "updates_per_step": int, "variance": str, "violation_penalty": str, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
-    "ddpg": {"actor_lr": float, "batch_size": int, "buffer_size": int, "collect_batch": int, "critic_activation": str, "critic_hidden": tuple, "critic_lr": float, "exploration_noise": float, "gamma": float, "grad_clip": float, "hidden": tuple, "lr_final": float, "lr_schedule": str, "reward_scale": float, "tau": float, "updates_per_step": int, "violation_penalty": str, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
-    "dmddpg": {"act_with_target": bool, "actor_lr": float, "batch_size": int, "boundary_penalty": float, "buffer_size": int, "clip_denoised": bool, "collect_batch": int, "critic_activation": str, "critic_hidden": tuple, "critic_lr": float, "denoise_steps": int, "exploration_noise": float, "gamma": float, "grad_clip": float, "hidden": tuple, "inference_start": str, "lr_final": float, "lr_schedule": str, "noise_scale": float, "reward_scale": float, "schedule": str, "straight_through": bool, "tau": float, "time_dim": int, "updates_per_step": int, "variance": str, "violation_penalty": str, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
-    "dmsac": {"act_with_target": bool, "actor_every": int, "actor_lr": float, "actor_q": str, "autotune_temperature": bool, "batch_size": int, "boundary_penalty": float, "buffer_size": int, "clip_denoised": bool, "collect_batch": int, "critic_activation": str, "critic_hidden": tuple, "critic_lr": float, "denoise_steps": int, "entropy": str, "gamma": float, "grad_clip": float, "hidden": tuple, "inference_start": str, "init_log_std": float, "init_temperature": float, "lr_final": float, "lr_schedule": str, "noise_scale": float, "reward_scale": float, "schedule": str, "straight_through": bool, "target_entropy": float, "tau": float, "temperature_lr": float, "time_dim": int, "updates_per_step": int, "variance": str, "violation_penalty": str, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
-    "edmsac": {"act_with_target": bool, "actor_every": int, "actor_lr": float, "actor_q": str, "autotune_temperature": bool, "batch_size": int, "boundary_penalty": float, "buffer_size": int, "clip_denoised": bool, "collect_batch": int, "critic_activation": str, "critic_hidden": tuple, "critic_lr": float, "denoise_steps": int, "entropy": str, "gamma": float, "grad_clip": float, "hidden": tuple, "inference_start": str, "init_log_std": float, "init_temperature": float, "lr_final": float, "lr_schedule": str, "noise_scale": float, "prune_events": int, "prune_every": int, "prune_rate": float, "reward_scale": float, "schedule": str, "straight_through": bool, "target_entropy": float, "tau": float, "temperature_lr": float, "time_dim": int, "updates_per_step": int, "variance": str, "violation_penalty": str, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
-    "ppo": {"actor_lr": float, "clip_ratio": float, "collect_batch": int, "critic_lr": float, "entropy_coef": float, "epochs": int, "gamma": float, "grad_clip": float, "hidden": tuple, "init_log_std": float, "lr_final": float, "lr_schedule": str, "minibatch_size": int, "reward_scale": float, "updates_per_step": int, "violation_penalty": str, "violation_weight": float},
-    "random": {"collect_batch": int, "lr_final": float, "lr_schedule": str, "reward_scale": float, "updates_per_step": int, "violation_penalty": str, "violation_weight": float},
-    "sac": {"actor_lr": float, "alpha_lr": float, "autotune_alpha": bool, "batch_size": int, "buffer_size": int, "collect_batch": int, "critic_activation": str, "critic_hidden": tuple, "critic_lr": float, "gamma": float, "grad_clip": float, "hidden": tuple, "init_alpha": float, "lr_final": float, "lr_schedule": str, "reward_scale": float, "tau": float, "updates_per_step": int, "violation_penalty": str, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
-    "td3": {"actor_lr": float, "batch_size": int, "buffer_size": int, "collect_batch": int, "critic_activation": str, "critic_hidden": tuple, "critic_lr": float, "exploration_noise": float, "gamma": float, "grad_clip": float, "hidden": tuple, "lr_final": float, "lr_schedule": str, "policy_delay": int, "reward_scale": float, "target_noise": float, "target_noise_clip": float, "tau": float, "updates_per_step": int, "violation_penalty": str, "violation_weight": float, "warmup_steps": int, "weight_decay": float},
-}
-
 
 def hyperparameters_of(algorithm: str | None) -> dict[str, type]:
     """Names a train block may set for `algorithm` (all algorithms' names when unknown)."""

@@ -15,7 +15,7 @@ from mechdsl.reduce.screening import screening_steps
 
 def derive(model: Model) -> Derivation:
     chain = Chain(screening_steps(model))
-    derivation, _ = chain.apply(Derivation(model))
+    derivation = chain.apply(Derivation(model))
     derivation.steps = chain.log
     return derivation
 

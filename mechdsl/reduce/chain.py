@@ -1,16 +1,18 @@
-"""The reduction chain: small steps, each with a precondition, a rewrite and a way back.
+"""The reduction chain: small steps, each with a precondition and a rewrite, logged in order.
 
-Modelled on CVXPY's `Reduction`/`Chain`: `accepts(problem)` states the precondition,
-`apply(problem)` returns the rewritten problem and the data needed to map back, and
-`invert(solution, data)` maps a solution of the rewritten problem to the user's variables.
-The chain records what every step assumed, proved and left as residual, with timings.
+Modelled on CVXPY's `Reduction`/`Chain`: `accepts(problem)` states the precondition and
+`apply(problem)` returns the rewritten problem with a record of what the step assumed,
+proved and left as residual. The chain logs every record with its timing. (A derivation
+is mapped back by its payment rules, `Derivation.closed_form`, so no step needs CVXPY's
+`invert`.)
 """
 
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 
 @dataclass
@@ -22,12 +24,16 @@ class StepRecord:
     residual: list[str] = field(default_factory=list)
 
 
-class Reduction(Protocol):
+class Reduction(ABC):
+    """A step of the chain. `accepts` defaults to no precondition; `apply` is the rewrite."""
+
     name: str
 
-    def accepts(self, problem: Any) -> tuple[bool, str]: ...
-    def apply(self, problem: Any) -> tuple[Any, Any, StepRecord]: ...
-    def invert(self, solution: dict, data: Any) -> dict: ...
+    def accepts(self, problem: Any) -> tuple[bool, str]:
+        return True, ""
+
+    @abstractmethod
+    def apply(self, problem: Any) -> tuple[Any, StepRecord]: ...
 
 
 class ReductionRefused(Exception):
@@ -36,23 +42,16 @@ class ReductionRefused(Exception):
 
 @dataclass
 class Chain:
-    steps: list
+    steps: list[Reduction]
     log: list[StepRecord] = field(default_factory=list)
 
-    def apply(self, problem: Any) -> tuple[Any, list]:
-        inverse_data = []
+    def apply(self, problem: Any) -> Any:
         for step in self.steps:
             ok, why = step.accepts(problem)
             if not ok:
                 raise ReductionRefused(f"{step.name}: {why}")
             start = time.perf_counter()
-            problem, data, record = step.apply(problem)
+            problem, record = step.apply(problem)
             record.seconds = time.perf_counter() - start
             self.log.append(record)
-            inverse_data.append(data)
-        return problem, inverse_data
-
-    def invert(self, solution: dict, inverse_data: list) -> dict:
-        for step, data in reversed(list(zip(self.steps, inverse_data))):
-            solution = step.invert(solution, data)
-        return solution
+        return problem

@@ -6,17 +6,12 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from mechdsl.constraints import Instance
 from mechdsl.model import Model
 from mechdsl.reduce.chain import StepRecord
 from mechdsl.reduce.single_crossing import SingleCrossingVerdict
 
-
-@dataclass(frozen=True)
-class Inequality:
-    """g >= 0, named after the original constraint it stands for."""
-
-    name: str
-    g: sp.Expr
+Inequality = Instance  # a constraint g >= 0 of the reduced problem, labelled as its original family
 
 
 @dataclass
@@ -68,11 +63,7 @@ class Derivation:
 
     def declared(self) -> list[Inequality]:
         """The spec's own monotone/plain constraints and payment bounds kept as residuals."""
-        return [c for c in self.residual if not c.name.startswith("upward IIC")]
-
-    def residual_in_allocations(self) -> list[Inequality]:
-        closed = self.closed_form()
-        return [Inequality(c.name, c.g.xreplace(closed)) for c in self.residual]
+        return [c for c in self.residual if c.family != "iic"]
 
     @property
     def allocation_symbols(self) -> list[sp.Symbol]:

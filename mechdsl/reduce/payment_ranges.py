@@ -6,7 +6,7 @@ contract), the optimum may pay more than those floors: period-t rents above the 
 an upward misreport of period t-1 less attractive. To reach every feasible contract, the
 generated env parametrises each such payment inside its exact feasible interval.
 
-Notation of `structure.py`: at period t after history h, type i's item is (x_i, y_i),
+Notation of `mechdsl.constraints.structure`: at period t after history h, type i's item is (x_i, y_i),
 V(i, r) = u(theta_i, x_r, y_r) + C(i, r) with the continuation C (later payments as their
 own symbols, not substituted), and y = phi(theta, x, v) solves u(theta, x, y) = v
 (`payment_inverse.py`; phi is increasing in v since du/dy > 0).
@@ -49,10 +49,10 @@ from dataclasses import dataclass
 import sympy as sp
 
 from mechdsl.reduce.assumptions import with_signs
-from mechdsl.reduce.chain import StepRecord
+from mechdsl.reduce.chain import Reduction, StepRecord
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.reduce.payment_inverse import payment_inverse
-from mechdsl.reduce.structure import Screening
+from mechdsl.constraints.structure import Screening
 
 
 UNBOUNDED_SPAN = 1e3  # an allocation without an upper bound is searched in [lower, lower + 1e3]
@@ -97,17 +97,9 @@ def slack_payments(d: Derivation) -> set[sp.Symbol]:
     payments as their own symbols: the upward IIC pairs and the spec's declared inequalities."""
     s = Screening(d.model)
     payments = set(s.payment_symbols)
-    upward = [c for c in d.reduced if c.name.startswith("IIC ") and _is_upward(c.name)]
-    declared = [c for c in d.residual if not c.name.startswith(("upward IIC", "monotone "))
-                and not _is_own_bound(c, payments)]
+    upward = [c for c in d.reduced if c.family == "iic" and c.report > c.type]
+    declared = [c for c in d.residual if c.family not in ("iic", "monotone") and not _is_own_bound(c, payments)]
     return {sym for c in [*upward, *declared] for sym in c.g.free_symbols & payments}
-
-
-def _is_upward(name: str) -> bool:
-    """`IIC period t...: type i vs report r` with r > i."""
-    head, _, tail = name.rpartition("type ")
-    i, _, r = tail.partition(" vs report ")
-    return head != "" and i.isdigit() and r.isdigit() and int(r) > int(i)
 
 
 def _is_own_bound(c, payments) -> bool:
@@ -131,7 +123,7 @@ def payment_ranges(d: Derivation) -> dict[sp.Symbol, PaymentRange]:
                 y = s.payment(t, h, i)
                 floor, ceiling = _period_terms(d, s, phi, t, h, i)
                 v = variables[y]
-                lower = (sp.Float(v.lower),) if _bound_is_residual(d, f"{y} >= {v.lower:g}") else ()
+                lower = (sp.Float(v.lower),) if _lower_bound_is_residual(d, y) else ()
                 upper = (sp.Float(v.upper),) if v.upper is not None else ()
                 # a lower bound limits the principal's end when it pays (f = 1), the agent's when it is paid
                 floor, ceiling = (floor + lower, ceiling + upper) if flow > 0 else (floor + upper, ceiling + lower)
@@ -140,13 +132,10 @@ def payment_ranges(d: Derivation) -> dict[sp.Symbol, PaymentRange]:
 
 
 @dataclass
-class PaymentRanges:
+class PaymentRanges(Reduction):
     """Last step of the chain: each payment's range and whether it needs a slack."""
 
     name: str = "payment ranges"
-
-    def accepts(self, d: Derivation) -> tuple[bool, str]:
-        return True, ""
 
     def apply(self, d: Derivation):
         record = StepRecord(self.name, 0.0)
@@ -162,10 +151,7 @@ class PaymentRanges:
         else:
             record.assumed.append("no residual constraint involves a payment; SymPy could not prove that the "
                                   "objective decreases in every payment, so the least payments are assumed optimal")
-        return d, None, record
-
-    def invert(self, solution, data):
-        return solution
+        return d, record
 
 
 def _objective_decreases_in_payments(d: Derivation) -> bool:
@@ -174,8 +160,9 @@ def _objective_decreases_in_payments(d: Derivation) -> bool:
     return all(with_signs(sign * sp.diff(objective.expr, y), d.model).is_nonnegative for y in d.payment_ranges)
 
 
-def _bound_is_residual(d: Derivation, name: str) -> bool:
-    return any(c.name == name for c in d.residual)
+def _lower_bound_is_residual(d: Derivation, payment: sp.Symbol) -> bool:
+    """The reduction could not prove `payment >= lower` from its rule (`CarryDeclaredConstraints`)."""
+    return any(c.bound is not None and c.bound[:2] == (payment, "lower") for c in d.residual)
 
 
 def _period_terms(d, s, phi, t, h, i) -> tuple[tuple[sp.Expr, ...], tuple[sp.Expr, ...]]:

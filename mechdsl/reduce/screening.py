@@ -25,17 +25,19 @@ Backward in time (t = P, ..., 1), for every report history h:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
+from mechdsl.constraints import (BOUNDS, DECLARED, INCENTIVE, LIFETIME_IR, PER_PERIOD_IR, TRUTHFUL,
+                                 declared_constraints)
+from mechdsl.constraints.structure import Screening
 from mechdsl.model import Model
-from mechdsl.reduce.chain import ReductionRefused, StepRecord
-from mechdsl.reduce.derivation import Derivation, Inequality
+from mechdsl.reduce.chain import Reduction, ReductionRefused, StepRecord
+from mechdsl.reduce.derivation import Derivation
 from mechdsl.reduce.payment_inverse import payment_inverse
 from mechdsl.reduce.payment_ranges import PaymentRanges
 from mechdsl.reduce.single_crossing import check_single_crossing
-from mechdsl.reduce.structure import Screening
 
 
 def _history_label(h: tuple[int, ...]) -> str:
@@ -43,7 +45,7 @@ def _history_label(h: tuple[int, ...]) -> str:
 
 
 @dataclass
-class CheckScreeningModel:
+class CheckScreeningModel(Reduction):
     name: str = "screening preconditions"
 
     def accepts(self, d: Derivation) -> tuple[bool, str]:
@@ -61,32 +63,23 @@ class CheckScreeningModel:
             raise ReductionRefused(verdict.message)
         record = StepRecord(self.name, 0.0, assumed=["types sorted ascending in every period"],
                             proved=[verdict.message])
-        return d, None, record
-
-    def invert(self, solution, data):
-        return solution
+        return d, record
 
 
 @dataclass
-class TruthfulLaterPlay:
+class TruthfulLaterPlay(Reduction):
     name: str = "truthful continuation"
-
-    def accepts(self, d: Derivation) -> tuple[bool, str]:
-        return True, ""
 
     def apply(self, d: Derivation):
         record = StepRecord(self.name, 0.0)
         if len(d.model.periods) > 1:
             record.proved.append("IIC with optimal later play = IIC with truthful later play, because IC is "
                                  "imposed at every later history (on and off the path)")
-        return d, None, record
-
-    def invert(self, solution, data):
-        return solution
+        return d, record
 
 
 @dataclass
-class ScreenPeriod:
+class ScreenPeriod(Reduction):
     """Least payments of period t at every history; see the module docstring."""
 
     t: int
@@ -94,11 +87,6 @@ class ScreenPeriod:
 
     def __post_init__(self):
         self.name = f"screen period {self.t}"
-
-    def accepts(self, d: Derivation) -> tuple[bool, str]:
-        later = [s for t in range(self.t + 1, len(d.model.periods) + 1)
-                 for s in Screening(d.model).histories(t)]
-        return True, "" if later is not None else ""
 
     def apply(self, d: Derivation):
         s = Screening(d.model)
@@ -115,7 +103,7 @@ class ScreenPeriod:
         if final and d.model.ir_scope() == "lifetime" and s.periods > 1:
             record.assumed.append("lifetime IR: the least-payment rule normalises the lowest later-period "
                                   "utility to 0 (without loss when utility is linear in the payment)")
-        return d, None, record
+        return d, record
 
     def _final_block(self, d, s, phi, h, where, record) -> None:
         """Static screening at history h of the last period (Theorem 2 for linear utility)."""
@@ -127,14 +115,10 @@ class ScreenPeriod:
             d.rules[y_i] = phi(s.theta(t, i), x_i, target)
             d.branches[y_i] = [d.rules[y_i]]
             if i == 0 and not lifetime:
-                d.reduced.append(Inequality(f"IR {where}, type 0", s.u(t, 0, h, 0)))
-            if i > 0:
-                x_prev = s.allocation(t, h, i - 1)
-                d.monotone.append(Inequality(f"monotone {x_i} >= {x_prev}", x_i - x_prev))
-                d.reduced.append(Inequality(f"local downward IC {where}, type {i}",
-                                            s.u(t, i, h, i) - s.u(t, i, h, i - 1)))
-                d.reduced.append(Inequality(f"local upward IC {where}, type {i - 1}",
-                                            s.u(t, i - 1, h, i - 1) - s.u(t, i - 1, h, i)))
+                d.reduced += PER_PERIOD_IR.at(s, t, h, 0, TRUTHFUL)
+            if i > 0:  # monotone allocations, local downward and local upward IC
+                d.monotone.append(DECLARED["monotone"].pair(x_i, s.allocation(t, h, i - 1)))
+                d.reduced += [INCENTIVE.pair(s, t, h, i, i - 1, TRUTHFUL), INCENTIVE.pair(s, t, h, i - 1, i, TRUTHFUL)]
         record.proved.append(f"{where}: {K} IR + {K * (K - 1)} IC <= lowest IR + {K - 1} local downward + "
                              f"{K - 1} local upward IC + monotone allocations (single crossing)")
         d.binding.append(f"{where}: lowest-type IR and local downward IC bind for the {d.payment_rule_name}")
@@ -154,17 +138,11 @@ class ScreenPeriod:
             targets = [floor, *downward] if (i > 0 and not lifetime) or i == 0 else downward
             d.branches[y_i] = [phi(s.theta(t, i), x_i, a) for a in targets]
             d.rules[y_i] = phi(s.theta(t, i), x_i, sp.Max(*targets, evaluate=False) if len(targets) > 1 else targets[0])
-            if not lifetime:
-                d.reduced.append(Inequality(f"IR {where}, type {i}", s.u(t, i, h, i)))
-            elif t == 1:
-                d.reduced.append(Inequality(f"lifetime IR, type {i}", value(i, i, None)))
-            for r in range(K):
-                if r == i:
-                    continue
-                d.reduced.append(Inequality(f"IIC {where}: type {i} vs report {r}", value(i, i, None) - value(i, r, None)))
-                if r > i:
-                    d.residual.append(Inequality(f"upward IIC {where}: type {i} does not report {r}",
-                                                 value(i, i, closed) - value(i, r, closed)))
+            d.reduced += (LIFETIME_IR if lifetime else PER_PERIOD_IR).at(s, t, h, i, TRUTHFUL)
+            for pair in INCENTIVE.at(s, t, h, i, TRUTHFUL):
+                d.reduced.append(pair)
+                if pair.report > i:  # upward IIC, later payments in closed form
+                    d.residual.append(replace(pair, g=pair.g.xreplace(closed)))
         record.proved.append(f"{where}: least payments satisfy every downward IIC and the IR floor "
                              "(Max over the floor and all downward IIC)")
         record.residual.append(f"{where}: {K * (K - 1) // 2} upward IIC kept (not implied without stochastic "
@@ -173,42 +151,29 @@ class ScreenPeriod:
 
 
 @dataclass
-class CarryDeclaredConstraints:
+class CarryDeclaredConstraints(Reduction):
     """Bounds on payments and the user's own constraints stay as residual constraints
     unless SymPy proves them from the payment rules and the sign facts."""
 
     name: str = "declared constraints"
-
-    def accepts(self, d: Derivation) -> tuple[bool, str]:
-        return True, ""
 
     def apply(self, d: Derivation):
         from mechdsl.reduce.assumptions import with_signs
 
         record = StepRecord(self.name, 0.0)
         closed = d.closed_form()
-        for v in d.model.variables.values():
-            if v.kind != "payment":
-                continue
-            for symbol in v.symbols():
-                bounds = [(f"{symbol} >= {v.lower:g}", symbol - v.lower)]
-                if v.upper is not None:
-                    bounds.append((f"{symbol} <= {v.upper:g}", v.upper - symbol))
-                for name, g in bounds:
-                    closed_g = g.xreplace(closed)
-                    provable = not closed_g.has(sp.Max) and sp.count_ops(closed_g) < 60
-                    if provable and with_signs(closed_g, d.model).is_nonnegative:
-                        record.proved.append(f"{name} (from the payment rule)")
-                    else:
-                        d.residual.append(Inequality(name, g))
-                        record.residual.append(name)
-        for name, g in d.model.declared_inequalities():
-            d.residual.append(Inequality(name, g))
-            record.residual.append(f"declared: {name}")
-        return d, None, record
-
-    def invert(self, solution, data):
-        return solution
+        for bound in BOUNDS.instances(d.model, kind="payment"):
+            closed_g = bound.g.xreplace(closed)
+            provable = not closed_g.has(sp.Max) and sp.count_ops(closed_g) < 60
+            if provable and with_signs(closed_g, d.model).is_nonnegative:
+                record.proved.append(f"{bound.name} (from the payment rule)")
+            else:
+                d.residual.append(bound)
+                record.residual.append(bound.name)
+        for declared in declared_constraints(d.model):
+            d.residual.append(declared)
+            record.residual.append(f"declared: {declared.name}")
+        return d, record
 
 
 def screening_steps(model: Model) -> list:

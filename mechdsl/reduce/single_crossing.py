@@ -21,6 +21,7 @@ import sympy as sp
 
 from mechdsl.model import Model
 from mechdsl.reduce.assumptions import with_signs
+from mechdsl.seeds import SINGLE_CROSSING_SEED
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,22 @@ def _variable_range(model: Model, kind: str) -> tuple[float, float]:
     return low, (max(highs) if highs else low + 100.0)
 
 
-def check_single_crossing(model: Model, samples: int = 2000, seed: int = 0) -> SingleCrossingVerdict:
+def _parameter_samples(model: Model, samples: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Every constant at its value, every other state symbol uniform over its support (the
+    whole range must satisfy single crossing, not only where draws are likely)."""
+    values = {name: np.full(samples, c.value) for name, c in model.constants.items()}
+    for r in model.randoms.values():
+        values[r.name] = rng.uniform(*r.distribution.support(), samples)
+    for t in model.types.values():
+        for k, s in enumerate(t.symbols()):
+            values[s.name] = rng.uniform(*t.entry_range(k), samples)
+    for p in model.probs.values():
+        for s in p.symbols():
+            values[s.name] = rng.uniform(0.0, 1.0, samples)
+    return values
+
+
+def check_single_crossing(model: Model, samples: int = 2000, seed: int = SINGLE_CROSSING_SEED) -> SingleCrossingVerdict:
     u = model.utility
     theta, x, y = u.type_symbol, u.allocation_symbol, u.payment_symbol
     flow = model.payment_flow
@@ -70,20 +86,19 @@ def check_single_crossing(model: Model, samples: int = 2000, seed: int = 0) -> S
                     f"(du/d{y} = {sp.diff(u.expr, y)}); if the money flows the other way, declare the payment {other}")
         return SingleCrossingVerdict(False, "symbolic", mrs, d_mrs, du_dy,
                                      f"single crossing fails: {what}; ordered-type screening does not apply")
-    # Numeric fallback: sample every free symbol within its declared range.
-    from mechdsl.solve.state import sample_states
-
+    # Numeric fallback: sample every free symbol uniformly within its declared range.
     rng = np.random.default_rng(seed)
-    states = sample_states(model, samples, rng)
+    lets = model.derived_substitution()
+    money_expr, slope_expr = du_dy.xreplace(lets), d_mrs.xreplace(lets)  # in parameters only
     t_lo, t_hi = _type_range(model)
     x_lo, x_hi = _variable_range(model, "allocation")
     y_lo, y_hi = _variable_range(model, "payment")
-    values = {**states, theta.name: rng.uniform(t_lo, t_hi, samples),
+    values = {**_parameter_samples(model, samples, rng), theta.name: rng.uniform(t_lo, t_hi, samples),
               x.name: rng.uniform(x_lo, x_hi, samples), y.name: rng.uniform(y_lo, y_hi, samples)}
-    symbols = sorted((du_dy.free_symbols | d_mrs.free_symbols), key=lambda s: s.name)
+    symbols = sorted((money_expr.free_symbols | slope_expr.free_symbols), key=lambda s: s.name)
     args = [np.broadcast_to(values[s.name], (samples,)) for s in symbols]
-    money = np.asarray(sp.lambdify(symbols, du_dy, "numpy")(*args)) * np.ones(samples)
-    slope = np.asarray(sp.lambdify(symbols, d_mrs, "numpy")(*args)) * np.ones(samples)
+    money = np.asarray(sp.lambdify(symbols, money_expr, "numpy")(*args)) * np.ones(samples)
+    slope = np.asarray(sp.lambdify(symbols, slope_expr, "numpy")(*args)) * np.ones(samples)
     ok = bool(np.all(money > 0) and np.all(slope < 0))
     message = (f"single crossing holds numerically on {samples} samples (SymPy could not decide the sign of "
                f"dMRS/d{theta} = {d_mrs})" if ok else

@@ -1,29 +1,125 @@
-"""The contract pipeline (`mechanism NAME` specs) in the interface of `mechdsl.pipelines`."""
+"""The contract back end (`mechanism NAME` specs), in the interface of `mechdsl.kinds.kind`:
+compile the env package, build its env in a run folder, train, evaluate against the exact
+optimum, and report (learning curves, optimality ratio, contract items per type)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from mechdsl.rl.runs import RunConfig
+import numpy as np
+import torch
+
+from mechdsl.codegen import compile_spec
+from mechdsl.model_json import state_json
+from mechdsl.rl.loop import train
+from mechdsl.rl.runs import RunConfig, load_agent, load_package, load_package_of, state_dicts
+from mechdsl.rl.stages import StageClock
 
 
 def compile(model, target: Path, *, source: str, force: bool = False) -> list[Path]:
-    from mechdsl.codegen import compile_spec
-
     return compile_spec(model, target, force=force, source=source)
 
 
-def train_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, log: str = "rich",
-              eval_states: int = 1000, curve_states: int = 256, stages=None) -> dict:
-    from mechdsl.rl.runs import train_contract_run
+def build_env(config: RunConfig, run_dir: Path, model, dtype: torch.dtype = torch.float32):
+    """Compile the spec into `run_dir/package` (idempotent) and instantiate its env."""
+    compile_spec(model, Path(run_dir) / "package", source=config.source)
+    return load_package(Path(run_dir) / "package").Env(device=config.device, dtype=dtype)
 
-    return train_contract_run(config, run_dir, model, resume=resume, log=log, eval_states=eval_states,
-                              curve_states=curve_states, stages=stages)
+
+def train_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, log: str = "rich",
+              eval_states: int = 1000, curve_states: int = 256, stages: StageClock | None = None) -> dict:
+    """A contract run: `curve_states` held-out states score the learning curve (each costs one
+    exact solve)."""
+    stages = stages if stages is not None else StageClock()
+    with stages.stage("compile"):
+        env = build_env(config, run_dir, model)
+    with stages.stage("train"):
+        result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
+                       preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
+                       eval_every=max(1, config.steps // 20), eval_states=curve_states, log=log)
+    return evaluate_and_report(config, run_dir, model, env, result.agent, result.rows, eval_states, stages)
+
+
+def contract_means(contract: dict[str, torch.Tensor], model) -> dict[str, dict[int, float]]:
+    """{group: {type: mean over states}} for the plot of contract items per type; a
+    variable indexed by earlier reports gets one group per report history (`T2[1, .]`)."""
+    out: dict[str, dict[int, float]] = {}
+    for name, v in model.variables.items():
+        for index, symbol in zip(np.ndindex(*v.shape), v.symbols()):
+            group = name if len(index) == 1 else f"{name}[{', '.join(map(str, index[:-1]))}, .]"
+            out.setdefault(group, {})[index[-1]] = float(contract[symbol.name].double().mean())
+    return out
+
+
+def policy_contracts(env, agent, state: torch.Tensor, seed: int):
+    """(StepResult, {contract entry name: (B,) tensor}) of the deterministic policy."""
+    from mechdsl.rl.env import observation
+
+    obs = observation(env, state)
+    action = agent.act(obs, explore=False, generator=torch.Generator(device=obs.device).manual_seed(seed))
+    result = env.evaluate(state, action)
+    return result, {name: result.info[name] for name in load_package_of(env).CONTRACT_LAYOUT}
+
+
+def evaluate_and_report(config: RunConfig, run_dir: Path, model, env, agent, rows, eval_states: int,
+                        stages: StageClock | None = None) -> dict:
+    from mechdsl.rl.evaluate import evaluate_policy, heldout_states
+    from mechdsl.rl.report import write_report
+
+    def solve_one(state_row: torch.Tensor) -> float:
+        return float(env.optimum(state_row[None])[0])
+
+    stages = stages if stages is not None else StageClock()
+    with stages.stage("evaluate"):
+        evaluation = evaluate_policy(env, agent, n_states=eval_states, solve_one=solve_one, solver_states=20)
+        summary = evaluation.as_dict()
+        state = heldout_states(env, 256)
+        _, contract = policy_contracts(env, agent, state, config.seed)
+        items = contract_means(contract, model)
+        reference = exact_contract_means(model, env, state[:32])
+    (run_dir / "evaluation.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    with stages.stage("report"):
+        write_report(run_dir, {config.algo: rows}, {config.algo: evaluation}, optimum=evaluation.mean_optimum,
+                     items=items, items_reference=reference,
+                     title=f"{model.name}: {config.algo}, seed {config.seed}",
+                     notes=(f"Spec `{config.spec}`, {config.steps} steps, preset `{config.preset}`, device "
+                            f"`{config.device}`. Optimality ratio = mean policy utility / mean exact optimum on "
+                            f"{evaluation.n_states} held-out states. The env's payments follow the least-payment "
+                            "rule; in dynamic contracts the exact optimum may pay more (docs/method.md), so a "
+                            "perfect policy can score slightly below 1."))
+    return summary
+
+
+def exact_contract_means(model, env, state: torch.Tensor) -> dict[str, dict[int, float]]:
+    """Mean exact-optimal contract over a few states (reference bars in the report)."""
+    from mechdsl.solve.exact import solve
+
+    solutions = [solve(model, named).contract for named in state_dicts(model, env, state)]
+    means = {name: torch.tensor([sum(c[name] for c in solutions) / len(solutions)])
+             for name in solutions[0]}
+    return contract_means(means, model)
+
+
+def evaluate_states(model, env, agent, n: int, seed: int) -> dict:
+    """Per-state policy contracts and utilities against the exact optimum, in the layout of
+    `mechdsl solve --json` ("states", "contracts"), plus "objective", "optimum" (per state),
+    "optimality_ratio" (mean objective / mean optimum) and "violation_rate"."""
+    state = env.reset(n, torch.Generator(device=env.device).manual_seed(seed))
+    result, contract = policy_contracts(env, agent, state, seed)
+    optimum = env.optimum(state).double().cpu().numpy()
+    objective = result.reward.double().cpu().numpy()
+    states = [state_json(model, named) for named in state_dicts(model, env, state)]
+    contracts = []
+    for b in range(n):
+        contracts.append({name: np.asarray([float(contract[s.name][b]) for s in v.symbols()]).reshape(v.shape).tolist()
+                          for name, v in model.variables.items()})
+    return {"states": states, "contracts": contracts, "objective": objective.tolist(), "optimum": optimum.tolist(),
+            "optimality_ratio": float(objective.mean() / optimum.mean()),
+            "violation_rate": float((result.violation > 1e-6).double().mean())}
 
 
 def evaluate_run(config: RunConfig, run_dir: Path, model, n_states: int, seed: int) -> dict:
-    from mechdsl.rl.runs import build_env, evaluate_states, load_agent
-
-    model, env = build_env(config, run_dir)
+    env = build_env(config, run_dir, model)
     agent, _ = load_agent(config, run_dir, env)
     return evaluate_states(model, env, agent, n_states, seed)

@@ -27,8 +27,9 @@ from torch import nn
 from mechdsl.rl.algorithms.base import Agent
 from mechdsl.rl.env import BatchedEnv, learning_reward, observation
 from mechdsl.rl.pruning import inference_flops, parameter_count
+from mechdsl.seeds import ACTION_SEED_OFFSET, HELDOUT_SEED, INFERENCE_TIMING_SEED, TIMING_SEED_OFFSET
+from mechdsl.tolerances import RATIO_FLOOR, VIOLATION_TOLERANCE
 
-HELDOUT_SEED = 7_777_777  # differs from the loop's evaluation seed: these states are never seen in training
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _repair_value_lost(result, optimum: torch.Tensor | None) -> tuple[float, flo
     rows = repaired > 0
     if not bool(rows.any()):
         return 0.0, 0.0
-    lost = (proposal[rows] - result.reward[rows]) / optimum[rows].abs().clamp(min=1e-12)
+    lost = (proposal[rows] - result.reward[rows]) / optimum[rows].abs().clamp(min=RATIO_FLOOR)
     return float(lost.mean()), float(lost.max())
 
 
@@ -93,18 +94,18 @@ def heldout_states(env: BatchedEnv, n: int, seed: int = HELDOUT_SEED) -> torch.T
 
 def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed: int = HELDOUT_SEED,
                     timing_states: int = 10_000, solve_one: Callable[[torch.Tensor], float] | None = None,
-                    solver_states: int = 20, tol: float = 1e-6) -> Evaluation:
+                    solver_states: int = 20, tol: float = VIOLATION_TOLERANCE) -> Evaluation:
     """Evaluate ``agent`` (explore=False) on ``n_states`` held-out states drawn with ``seed``."""
     if n_states < 1:
         raise ValueError("n_states must be >= 1")
     state = heldout_states(env, n_states, seed)
     obs = observation(env, state)
-    gen = torch.Generator(device=obs.device).manual_seed(seed + 1)
+    gen = torch.Generator(device=obs.device).manual_seed(seed + ACTION_SEED_OFFSET)
     result = env.evaluate(state, agent.act(obs, explore=False, generator=gen))
     utility = float(result.reward.mean())
     opt = env.optimum(state)
     mean_opt = None if opt is None else float(opt.mean())
-    ratio = None if mean_opt is None or abs(mean_opt) < 1e-12 else utility / mean_opt
+    ratio = None if mean_opt is None or abs(mean_opt) < RATIO_FLOOR else utility / mean_opt
     violating = result.violation > tol
     repair = result.info.get("repair")
     proposal = result.info.get("proposal_violation")
@@ -113,9 +114,9 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
     mean_violation = float(result.violation[violating].mean()) if bool(violating.any()) else 0.0
 
     dense, deployed = agent.actor, agent.deployable_actor()
-    timing_obs = observation(env, heldout_states(env, timing_states, seed + 2))
+    timing_obs = observation(env, heldout_states(env, timing_states, seed + TIMING_SEED_OFFSET))
     def fresh() -> torch.Generator:
-        return torch.Generator(device=obs.device).manual_seed(0)
+        return torch.Generator(device=obs.device).manual_seed(INFERENCE_TIMING_SEED)
 
     inference = _timed(lambda: agent.act(timing_obs, explore=False, generator=fresh()))
     inference_dense = None

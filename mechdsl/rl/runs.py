@@ -1,4 +1,7 @@
-"""A training run of a spec: compile its env into the run folder, train, evaluate, report.
+"""What every training run shares, whatever the spec's kind: its configuration (`RunConfig`,
+run.json), its folder (never replacing a user's files), the generated package it imports,
+and the agent rebuilt from its checkpoint. The kind's back end (`mechdsl.kinds`) does the
+compiling, training, evaluating and reporting.
 
 A run folder holds everything needed to evaluate it again later:
     run.json          the configuration (spec path and text, algorithm, seed, settings)
@@ -23,8 +26,8 @@ from types import ModuleType
 import numpy as np
 import torch
 
+from mechdsl.errors import UsageError
 from mechdsl.lang.train_schema import RUN_SETTINGS
-from mechdsl.rl.stages import StageClock
 
 RUN_FILE = "run.json"
 DEFAULT_STEPS = 2000
@@ -51,8 +54,6 @@ class RunConfig:
     def load(run_dir: Path) -> "RunConfig":
         path = Path(run_dir) / RUN_FILE
         if not path.is_file():
-            from mechdsl.cli.output import UsageError
-
             raise UsageError(f"{run_dir} is not a mechdsl run folder (no {RUN_FILE})",
                              hint="pass the folder that `mechdsl train` or `mechdsl run` wrote")
         return RunConfig(**json.loads(path.read_text()))
@@ -69,16 +70,6 @@ def load_package(folder: Path) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
-
-
-def build_env(config: RunConfig, run_dir: Path, dtype: torch.dtype = torch.float32):
-    """Compile the spec into `run_dir/package` (idempotent) and instantiate its env."""
-    from mechdsl.codegen import compile_spec
-    from mechdsl.lang import load_source
-
-    model = load_source(config.source, config.spec, config.overrides)
-    compile_spec(model, run_dir / "package", source=config.source)
-    return model, load_package(run_dir / "package").Env(device=config.device, dtype=dtype)
 
 
 def configure(spec_path: str, source: str, model, *, algo: str | None, steps: int | None, seed: int | None,
@@ -225,40 +216,6 @@ def check_resumable(config: RunConfig, folder: RunFolder) -> None:
                                       "use --overwrite or another --out for a new run")
 
 
-def train_run(config: RunConfig, run_dir: Path, *, resume: bool = False, log: str = "rich",
-              eval_states: int = 1000, curve_states: int = 256, stages: StageClock | None = None) -> dict:
-    """Train, evaluate on held-out states and write the report; returns the evaluation.
-    Dispatches on the spec kind (contract, game, scenario) through `mechdsl.pipelines`.
-    The time of each stage goes into `stages` (if given) and at the end of report.md."""
-    from mechdsl.lang import load_source
-    from mechdsl.pipelines import pipeline_of
-
-    stages = stages if stages is not None else StageClock()
-    model = load_source(config.source, config.spec, config.overrides)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir)
-    summary = pipeline_of(model).train_run(config, run_dir, model, resume=resume, log=log, eval_states=eval_states,
-                                           curve_states=curve_states, stages=stages)
-    stages.append_to_report(run_dir / "report.md")
-    return summary
-
-
-def train_contract_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, log: str = "rich",
-                       eval_states: int = 1000, curve_states: int = 256, stages: StageClock | None = None) -> dict:
-    """A contract run: `curve_states` held-out states score the learning curve (each costs one
-    exact solve)."""
-    from mechdsl.rl import train
-
-    stages = stages if stages is not None else StageClock()
-    with stages.stage("compile"):
-        model, env = build_env(config, run_dir)
-    with stages.stage("train"):
-        result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
-                       preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
-                       eval_every=max(1, config.steps // 20), eval_states=curve_states, log=log)
-    return evaluate_and_report(config, run_dir, model, env, result.agent, result.rows, eval_states, stages)
-
-
 def load_agent(config: RunConfig, run_dir: Path, env):
     """The trained agent of a run folder, rebuilt from its checkpoint; also the curve rows."""
     from mechdsl.rl import resolve_hparams
@@ -268,8 +225,6 @@ def load_agent(config: RunConfig, run_dir: Path, env):
     device = torch.device(config.device)
     checkpoint = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME, device)
     if checkpoint is None:
-        from mechdsl.cli.output import UsageError
-
         raise UsageError(f"{run_dir} has no checkpoint yet", hint="train first: mechdsl train SPEC --out RUN_DIR")
     hp = resolve_hparams(config.algo, config.preset, config.hparams)
     agent = make_agent(config.algo, env, hp, torch.Generator(device=device).manual_seed(config.seed), device)
@@ -277,69 +232,9 @@ def load_agent(config: RunConfig, run_dir: Path, env):
     return agent, checkpoint["rows"]
 
 
-def contract_means(contract: dict[str, torch.Tensor], model) -> dict[str, dict[int, float]]:
-    """{group: {type: mean over states}} for the plot of contract items per type; a
-    variable indexed by earlier reports gets one group per report history (`T2[1, .]`)."""
-    out: dict[str, dict[int, float]] = {}
-    for name, v in model.variables.items():
-        for index, symbol in zip(np.ndindex(*v.shape), v.symbols()):
-            group = name if len(index) == 1 else f"{name}[{', '.join(map(str, index[:-1]))}, .]"
-            out.setdefault(group, {})[index[-1]] = float(contract[symbol.name].double().mean())
-    return out
-
-
-def policy_contracts(env, agent, state: torch.Tensor, seed: int):
-    """(StepResult, {contract entry name: (B,) tensor}) of the deterministic policy."""
-    from mechdsl.rl.env import observation
-
-    obs = observation(env, state)
-    action = agent.act(obs, explore=False, generator=torch.Generator(device=obs.device).manual_seed(seed))
-    result = env.evaluate(state, action)
-    return result, {name: result.info[name] for name in load_package_of(env).CONTRACT_LAYOUT}
-
-
 def load_package_of(env) -> ModuleType:
     """The generated `env.py` module of an env instance (layouts, constants)."""
     return sys.modules[type(env).__module__]
-
-
-def evaluate_and_report(config: RunConfig, run_dir: Path, model, env, agent, rows, eval_states: int,
-                        stages: StageClock | None = None) -> dict:
-    from mechdsl.rl.evaluate import evaluate_policy, heldout_states
-    from mechdsl.rl.report import write_report
-
-    def solve_one(state_row: torch.Tensor) -> float:
-        return float(env.optimum(state_row[None])[0])
-
-    stages = stages if stages is not None else StageClock()
-    with stages.stage("evaluate"):
-        evaluation = evaluate_policy(env, agent, n_states=eval_states, solve_one=solve_one, solver_states=20)
-        summary = evaluation.as_dict()
-        state = heldout_states(env, 256)
-        _, contract = policy_contracts(env, agent, state, config.seed)
-        items = contract_means(contract, model)
-        reference = exact_contract_means(model, env, state[:32])
-    (run_dir / "evaluation.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-    with stages.stage("report"):
-        write_report(run_dir, {config.algo: rows}, {config.algo: evaluation}, optimum=evaluation.mean_optimum,
-                     items=items, items_reference=reference,
-                     title=f"{model.name}: {config.algo}, seed {config.seed}",
-                     notes=(f"Spec `{config.spec}`, {config.steps} steps, preset `{config.preset}`, device "
-                            f"`{config.device}`. Optimality ratio = mean policy utility / mean exact optimum on "
-                            f"{evaluation.n_states} held-out states. The env's payments follow the least-payment "
-                            "rule; in dynamic contracts the exact optimum may pay more (docs/method.md), so a "
-                            "perfect policy can score slightly below 1."))
-    return summary
-
-
-def exact_contract_means(model, env, state: torch.Tensor) -> dict[str, dict[int, float]]:
-    """Mean exact-optimal contract over a few states (reference bars in the report)."""
-    from mechdsl.solve.exact import solve
-
-    solutions = [solve(model, named).contract for named in state_dicts(model, env, state)]
-    means = {name: torch.tensor([sum(c[name] for c in solutions) / len(solutions)])
-             for name in solutions[0]}
-    return contract_means(means, model)
 
 
 def state_dicts(model, env, state: torch.Tensor) -> list[dict[str, float]]:
@@ -352,23 +247,3 @@ def state_dicts(model, env, state: torch.Tensor) -> list[dict[str, float]]:
     named.update({name: rows[:, i] for i, name in enumerate(package.STATE_LAYOUT)})
     full = with_derived(model, named)
     return [{k: float(v[i]) for k, v in full.items()} for i in range(len(rows))]
-
-
-def evaluate_states(model, env, agent, n: int, seed: int) -> dict:
-    """Per-state policy contracts and utilities against the exact optimum, in the layout of
-    `mechdsl solve --json` ("states", "contracts"), plus "objective", "optimum" (per state),
-    "optimality_ratio" (mean objective / mean optimum) and "violation_rate"."""
-    from mechdsl.cli.solve_cmd import state_json
-
-    state = env.reset(n, torch.Generator(device=env.device).manual_seed(seed))
-    result, contract = policy_contracts(env, agent, state, seed)
-    optimum = env.optimum(state).double().cpu().numpy()
-    objective = result.reward.double().cpu().numpy()
-    states = [state_json(model, named) for named in state_dicts(model, env, state)]
-    contracts = []
-    for b in range(n):
-        contracts.append({name: np.asarray([float(contract[s.name][b]) for s in v.symbols()]).reshape(v.shape).tolist()
-                          for name, v in model.variables.items()})
-    return {"states": states, "contracts": contracts, "objective": objective.tolist(), "optimum": optimum.tolist(),
-            "optimality_ratio": float(objective.mean() / optimum.mean()),
-            "violation_rate": float((result.violation > 1e-6).double().mean())}

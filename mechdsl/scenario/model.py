@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from mechdsl.model import ConstParam, Derived, Indexed, all_indices
+from mechdsl.model import ConstParam, Derived, Indexed, all_indices, exact_constants
 
 if TYPE_CHECKING:
     from mechdsl.scenario.hard import KeptBy
@@ -149,11 +149,7 @@ class ScenarioModel:
 
     def constant_substitution(self) -> dict[sp.Symbol, sp.Expr]:
         """Constants and constant-only lets -> exact values (folded into every formula)."""
-        fold: dict[sp.Symbol, sp.Expr] = {c.symbol(): sp.Rational(repr(float(c.value)))
-                                          for c in self.constants.values()}
-        for d in self.derived.values():
-            fold[d.symbol()] = d.expr.xreplace(fold)
-        return fold
+        return exact_constants(self.constants, self.derived, inline_lets=True)
 
     # ------------------------------------------------------------- description
     def summary(self) -> str:

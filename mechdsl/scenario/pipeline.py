@@ -1,10 +1,12 @@
-"""The scenario pipeline (`scenario NAME` specs) in the interface of `mechdsl.pipelines`."""
+"""The scenario back end (`scenario NAME` specs), in the interface of `mechdsl.kinds.kind`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from mechdsl.rl.runs import RunConfig
+import torch
+
+from mechdsl.rl.runs import RunConfig, load_package
 
 
 def compile(model, target: Path, *, source: str, force: bool = False) -> list[Path]:
@@ -13,18 +15,12 @@ def compile(model, target: Path, *, source: str, force: bool = False) -> list[Pa
     return compile_scenario(model, target, force=force, source=source)
 
 
-def build_env(config: RunConfig, run_dir: Path, dtype=None):
-    """Compile the spec into `run_dir/package` (idempotent); (model, package, env)."""
-    import torch
-
-    from mechdsl.lang import load_source
-    from mechdsl.rl.runs import load_package
+def build_env(config: RunConfig, run_dir: Path, model, dtype: torch.dtype = torch.float32):
+    """Compile the spec into `run_dir/package` (idempotent) and instantiate its env."""
     from mechdsl.scenario.codegen import compile_scenario
 
-    model = load_source(config.source, config.spec, config.overrides)
-    compile_scenario(model, run_dir / "package", source=config.source)
-    package = load_package(run_dir / "package")
-    return model, package, package.Env(device=config.device, dtype=dtype or torch.float32)
+    compile_scenario(model, Path(run_dir) / "package", source=config.source)
+    return load_package(Path(run_dir) / "package").Env(device=config.device, dtype=dtype)
 
 
 def learning_hparams(config: RunConfig, model) -> dict:
@@ -49,7 +45,8 @@ def train_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, 
 
     stages = stages if stages is not None else StageClock()
     with stages.stage("compile"):
-        model, package, env = build_env(config, run_dir)
+        env = build_env(config, run_dir, model)
+        package = load_package(run_dir / "package")
     with stages.stage("train"):
         result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
                        preset=config.preset, hparams=learning_hparams(config, model), out_dir=run_dir,
@@ -67,7 +64,7 @@ def evaluate_run(config: RunConfig, run_dir: Path, model, n_states: int, seed: i
     from mechdsl.rl.runs import load_agent
     from mechdsl.scenario.rollout import agent_policy, rollout
 
-    model, package, env = build_env(config, run_dir)
+    env = build_env(config, run_dir, model)
     agent, _ = load_agent(config, run_dir, env)
     episodes = rollout(env, agent_policy(agent, seed), n_states, seed)
     return {"objective": episodes.returns.tolist(), "violation_rate": episodes.violation_rate,

@@ -1,6 +1,7 @@
 """Certificate: every ORIGINAL constraint of a contract evaluated on numbers.
 
-Given states and a full contract (allocations and payments), evaluate, per sample:
+Given states and a full contract (allocations and payments), evaluate, per sample, every
+instance of `mechdsl.constraints.original_constraints(model, OPTIMAL, bounds=True)`:
   * IR: u_t(theta_i; item i) >= 0 for every period t, history h and type i
     (`ir per_period`), or the lifetime value V_1(i) >= 0 (`ir lifetime`);
   * IC / intertemporal IC at every period t, history h, type i and report r != i, with
@@ -8,22 +9,20 @@ Given states and a full contract (allocations and payments), evaluate, per sampl
         u_t(i; i) + C*(i, i) >= u_t(i; r) + C*(i, r),
         C*(i, r) = delta_{t+1} sum_j P_{t+1}(j | i) max_{r'} [u_{t+1}(j; r') + C*(...)];
   * declared bounds, monotonicity and plain constraints.
-The slack of each is (left - right); the certificate reports the worst (most negative)
-slack and where it occurs. Nothing here uses the reduction's formulas: it is the
-independent check of them.
+The slack of each is g (left - right); the certificate reports the worst (most negative)
+slack and where it occurs, by the constraint's label. Nothing here uses the reduction's
+formulas: it is the independent check of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import sympy as sp
 
+from mechdsl.constraints import OPTIMAL, original_constraints
 from mechdsl.model import Model
-from mechdsl.reduce.structure import Screening
-from mechdsl.solve.state import evaluate
 
 
 @dataclass(frozen=True)
@@ -43,62 +42,112 @@ class Certificate:
                 "constraints_checked": self.constraints}
 
 
+_REDUCERS = {sp.Add: np.add, sp.Mul: np.multiply, sp.Max: np.maximum, sp.Min: np.minimum}
+_NUMPY = [{"Max": np.maximum, "Min": np.minimum}, "numpy"]
+
+
+class SlackProgram:
+    """SymPy expressions -> NumPy, each DISTINCT subexpression computed once per call.
+
+    The constraint families share their subexpressions (every IIC of a history reads the
+    same later max_r' values, `Screening.optimal_continuation`), so the expressions are a
+    small DAG over a huge tree: `lambdify` would print the tree. Here every node becomes one
+    step `slot = f(*slots)`: sums, products, Max and Min fold their arguments pairwise with
+    NumPy, any other function is its own `lambdify` on the argument slots, and a node whose
+    arguments are not all expressions (Piecewise, ...) is lambdified whole."""
+
+    def __init__(self, expressions: list[sp.Expr]):
+        self.inputs: list[str] = []
+        self._values: list = []          # slot -> constant value (None for inputs and steps)
+        self._steps: list[tuple[int, object, tuple[int, ...]]] = []
+        self._slots: dict[sp.Expr, int] = {}
+        self._functions: dict[tuple[object, int], object] = {}
+        self.outputs = tuple(self._slot(e) for e in expressions)
+
+    def _new_slot(self, value=None) -> int:
+        self._values.append(value)
+        return len(self._values) - 1
+
+    def _slot(self, expr: sp.Expr) -> int:
+        if expr in self._slots:
+            return self._slots[expr]
+        if isinstance(expr, sp.Symbol):
+            slot = self._new_slot()
+            self.inputs.append(expr.name)
+            self._steps.append((slot, None, (len(self.inputs) - 1,)))
+        elif expr.is_number:
+            slot = self._new_slot(float(expr))
+        elif all(isinstance(a, sp.Expr) for a in expr.args):
+            arguments = tuple(self._slot(a) for a in expr.args)
+            slot = self._new_slot()
+            self._steps.append((slot, self._function(expr.func, len(arguments)), arguments))
+        else:
+            symbols = sorted(expr.free_symbols, key=lambda x: x.name)
+            arguments = tuple(self._slot(x) for x in symbols)
+            slot = self._new_slot()
+            self._steps.append((slot, sp.lambdify(symbols, expr, _NUMPY), arguments))
+        self._slots[expr] = slot
+        return slot
+
+    def _function(self, func, arity: int):
+        if func in _REDUCERS:
+            reduce = _REDUCERS[func]
+
+            def folded(*values):
+                total = values[0]
+                for v in values[1:]:
+                    total = reduce(total, v)
+                return total
+            return folded
+        key = (func, arity)
+        if key not in self._functions:
+            dummies = sp.symbols(f"a0:{arity}", real=True)
+            self._functions[key] = sp.lambdify(dummies, func(*dummies), _NUMPY)
+        return self._functions[key]
+
+    def __call__(self, inputs: list[np.ndarray]) -> list:
+        values = list(self._values)
+        for slot, function, arguments in self._steps:
+            if function is None:
+                values[slot] = inputs[arguments[0]]
+            else:
+                values[slot] = function(*(values[a] for a in arguments))
+        return [values[o] for o in self.outputs]
+
+
+@dataclass(frozen=True)
+class CompiledCertificate:
+    """The labels of a model's original constraints and the program of their slacks."""
+
+    labels: tuple[str, ...]
+    program: SlackProgram
+
+
+def compile_certificate(model: Model) -> CompiledCertificate:
+    """Every original constraint g (optimal later play, bounds included), compiled once."""
+    instances = original_constraints(model, OPTIMAL, bounds=True)
+    return CompiledCertificate(tuple(c.name for c in instances), SlackProgram([c.g for c in instances]))
+
+
+_COMPILED: dict[int, tuple[Model, CompiledCertificate]] = {}  # id(model) -> (model, its certificate)
+
+
+def _compiled(model: Model) -> CompiledCertificate:
+    entry = _COMPILED.get(id(model))
+    if entry is None or entry[0] is not model:
+        if len(_COMPILED) >= 8:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[id(model)] = entry = (model, compile_certificate(model))
+    return entry[1]
+
+
 def certify(model: Model, values: dict[str, np.ndarray], contract: dict[str, np.ndarray]) -> Certificate:
     """values: state arrays by symbol name; contract: decision arrays by symbol name."""
-    s = Screening(model)
-    u = model.utility
-    others = sorted(u.expr.free_symbols - {u.type_symbol, u.allocation_symbol, u.payment_symbol},
-                    key=lambda x: x.name)
-    u_fn = sp.lambdify([u.type_symbol, u.allocation_symbol, u.payment_symbol, *others], u.expr, "numpy")
-    other_values = [values[o.name] for o in others]
-    n = len(next(iter(contract.values())))
-    discount = {t: np.broadcast_to(evaluate(model.periods[t - 1].discount, values)
-                                   if model.periods[t - 1].discount.free_symbols
-                                   else float(model.periods[t - 1].discount), (n,))
-                for t in range(1, s.periods + 1)}
-
-    def util(t, i, h, r):
-        return np.broadcast_to(u_fn(values[s.theta(t, i).name], contract[s.allocation(t, h, r).name],
-                                    contract[s.payment(t, h, r).name], *other_values), (n,))
-
-    @lru_cache(maxsize=None)
-    def continuation(t, i, h, r):
-        if t == s.periods:
-            return np.zeros(n)
-        total = np.zeros(n)
-        for j in range(s.K):
-            total = total + values[s.prob(t + 1, i, j).name] * best(t + 1, h + (r,), j)
-        return discount[t + 1] * total
-
-    @lru_cache(maxsize=None)
-    def best(t, h, i):
-        return np.max(np.stack([util(t, i, h, r) + continuation(t, i, h, r) for r in range(s.K)]), axis=0)
-
-    slacks: list[tuple[str, np.ndarray]] = []
-    lifetime = model.ir_scope() == "lifetime"
-    for t in range(1, s.periods + 1):
-        for h in s.histories(t):
-            where = f"period {t}" + (f" after reports {list(h)}" if h else "")
-            for i in range(s.K):
-                if not lifetime:
-                    slacks.append((f"IR {where}, type {i}", util(t, i, h, i)))
-                elif t == 1:
-                    slacks.append((f"lifetime IR, type {i}", util(t, i, h, i) + continuation(t, i, h, i)))
-                truthful = util(t, i, h, i) + continuation(t, i, h, i)
-                for r in range(s.K):
-                    if r != i:
-                        kind = "IIC" if t < s.periods else "IC"
-                        slacks.append((f"{kind} {where}: type {i} vs report {r}",
-                                       truthful - util(t, i, h, r) - continuation(t, i, h, r)))
+    compiled = _compiled(model)
     merged = {**values, **contract}
-    for v in model.variables.values():
-        for symbol in v.symbols():
-            slacks.append((f"{symbol} >= {v.lower:g}", contract[symbol.name] - v.lower))
-            if v.upper is not None:
-                slacks.append((f"{symbol} <= {v.upper:g}", v.upper - contract[symbol.name]))
-    for name, g in model.declared_inequalities():
-        slacks.append((name, evaluate(g, merged)))
-    matrix = np.stack([np.broadcast_to(v, (n,)) for _, v in slacks])
+    n = len(next(iter(contract.values())))
+    slacks = compiled.program([merged[name] for name in compiled.program.inputs])
+    matrix = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in slacks])
     flat = int(np.argmin(matrix))
     row, sample = divmod(flat, n)
-    return Certificate(float(matrix[row, sample]), slacks[row][0], sample, matrix.min(axis=0), len(slacks))
+    return Certificate(float(matrix[row, sample]), compiled.labels[row], sample, matrix.min(axis=0), len(compiled.labels))

@@ -18,11 +18,14 @@ import cvxpy as cp
 import numpy as np
 import sympy as sp
 
+from mechdsl import constraints as constraint_families
+from mechdsl.constraints import BOUNDS, TRUTHFUL
 from mechdsl.model import Model
+from mechdsl.seeds import SLSQP_START_SEED
 from mechdsl.reduce.derivation import Derivation
-from mechdsl.reduce.structure import Screening
 from mechdsl.solve.certificate import Certificate, certify
 from mechdsl.solve.to_cvxpy import NotConvexible, to_cvxpy
+from mechdsl.tolerances import LOCAL_FEASIBILITY_TOLERANCE, SCS_ACCURACY, SLSQP_ACCURACY
 
 
 @dataclass(frozen=True)
@@ -47,35 +50,16 @@ def numeric_substitution(model: Model, state: dict[str, float]) -> dict[sp.Symbo
 
 
 def original_constraints(model: Model) -> list[tuple[str, sp.Expr]]:
-    """Every original constraint as (name, g) meaning g >= 0, with truthful later play."""
-    s = Screening(model)
-    out: list[tuple[str, sp.Expr]] = []
-    lifetime = model.ir_scope() == "lifetime"
-    for t in range(1, s.periods + 1):
-        for h in s.histories(t):
-            where = f"period {t}" + (f" after {list(h)}" if h else "")
-            for i in range(s.K):
-                stay = s.u(t, i, h, i) + s.continuation(t, i, h, i)
-                if not lifetime:
-                    out.append((f"IR {where} type {i}", s.u(t, i, h, i)))
-                elif t == 1:
-                    out.append((f"lifetime IR type {i}", stay))
-                for r in range(s.K):
-                    if r != i:
-                        out.append((f"IC {where} type {i} vs {r}", stay - s.u(t, i, h, r) - s.continuation(t, i, h, r)))
-    out.extend(model.declared_inequalities())
-    return out
+    """Every original constraint as (label, g) meaning g >= 0, with truthful later play
+    (`mechdsl.constraints`; the bounds are the CVXPY variables' own, `cvxpy_variables`)."""
+    return [(c.name, c.g) for c in constraint_families.original_constraints(model, TRUTHFUL)]
 
 
-def _variables(model: Model) -> tuple[dict[sp.Symbol, cp.Variable], list]:
-    variables, bounds = {}, []
-    for v in model.variables.values():
-        for symbol in v.symbols():
-            var = cp.Variable(name=symbol.name.replace(" ", ""))
-            variables[symbol] = var
-            bounds.append(var >= v.lower)
-            if v.upper is not None:
-                bounds.append(var <= v.upper)
+def cvxpy_variables(model: Model) -> tuple[dict[sp.Symbol, cp.Variable], list]:
+    """One CVXPY variable per decision symbol and the bounds family as `var >= lower`, `var <= upper`."""
+    variables = {s: cp.Variable(name=s.name.replace(" ", "")) for s in model.decision_symbols()}
+    bounds = [variables[symbol] >= value if side == "lower" else variables[symbol] <= value
+              for symbol, side, value in (c.bound for c in BOUNDS.instances(model))]
     return variables, bounds
 
 
@@ -88,7 +72,7 @@ def _solve_cvxpy(problem: cp.Problem) -> None:
     try:
         problem.solve(solver=cp.CLARABEL)
     except cp.error.SolverError:
-        problem.solve(solver=cp.SCS, eps=1e-9, max_iters=200000)
+        problem.solve(solver=cp.SCS, eps=SCS_ACCURACY, max_iters=200000)
 
 
 def _finish(model: Model, state: dict[str, float], contract: dict[str, float], solver: str) -> Solution:
@@ -104,7 +88,7 @@ def _solve_convex(model: Model, state: dict[str, float], inequalities: list[sp.E
     """Maximise/minimise the objective subject to bounds and `g >= 0` for each g, in CVXPY
     with the state's numbers substituted; None when the problem is not DCP."""
     numbers = numeric_substitution(model, state)
-    variables, constraints = _variables(model)
+    variables, constraints = cvxpy_variables(model)
     try:
         objective = _objective(model, numbers, variables)
         for g in inequalities:
@@ -142,7 +126,7 @@ def _complete(derivation: Derivation, state: dict[str, float], allocations: dict
     return contract
 
 
-def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int = 3, seed: int = 0) -> Solution:
+def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int = 3, seed: int = SLSQP_START_SEED) -> Solution:
     """SLSQP on the reduced constraint set over allocations AND payments (payments may exceed
     the least-payment rule, which matters in dynamic contracts), started from least-payment
     contracts; local, so it is reported as such when the problem is not convex."""
@@ -182,8 +166,8 @@ def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int 
         with np.errstate(divide="ignore", invalid="ignore"):
             result = minimize(lambda z: float(objective(z)), z0, method="SLSQP", bounds=bounds,
                               jac=lambda z: np.asarray(gradient(z), dtype=float), constraints=[constraint],
-                              options={"maxiter": 1000, "ftol": 1e-12})
-        feasible = bool(np.all(constraint["fun"](result.x) >= -1e-7))
+                              options={"maxiter": 1000, "ftol": SLSQP_ACCURACY})
+        feasible = bool(np.all(constraint["fun"](result.x) >= -LOCAL_FEASIBILITY_TOLERANCE))
         if feasible and (best is None or result.fun < best.fun):
             best = result
     if best is None:

@@ -20,7 +20,7 @@ import sympy as sp
 
 from mechdsl.model import Model
 from mechdsl.reduce.assumptions import with_signs
-from mechdsl.solve.exact import original_constraints
+from mechdsl.solve.exact import cvxpy_variables, original_constraints
 
 
 class NotParametric(Exception):
@@ -105,14 +105,7 @@ class ParametricOracle:
         problem); a derivation's reduced set gives the compiled reduced problem."""
         self.model = model
         decision = model.decision_symbols()
-        variables, constraints = {}, []
-        for v in model.variables.values():
-            for s in v.symbols():
-                var = cp.Variable(name=s.name.replace(" ", ""))
-                variables[s] = var
-                constraints.append(var >= v.lower)
-                if v.upper is not None:
-                    constraints.append(var <= v.upper)
+        variables, constraints = cvxpy_variables(model)
         builder = _Builder(model, set(decision), variables)
         constants = {s: sp.Float(v) for s, v in model.constant_values().items()}  # fixed per model
         objective = builder.translate(_expand(model.objective.expr.xreplace(constants)))

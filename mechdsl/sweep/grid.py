@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mechdsl.cli.output import UsageError
+from mechdsl.errors import UsageError
 from mechdsl.lang.train_schema import ALGORITHM_HYPERPARAMETERS, ALGORITHMS
 from mechdsl.rl.runs import RUN_FILE, RunConfig, configure
 

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from mechdsl.cli.output import UsageError
+from mechdsl.errors import UsageError
 from mechdsl.sweep.grid import Trial
 from mechdsl.sweep.ray_connect import connect
 from mechdsl.sweep.trial import ERROR_FILE, METRICS, read_row, set_threads, train_trial, write_quietly

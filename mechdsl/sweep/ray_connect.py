@@ -20,7 +20,7 @@ import socket
 import sys
 from pathlib import Path
 
-from mechdsl.cli.output import UsageError
+from mechdsl.errors import UsageError
 
 PROBE_SECONDS = 5.0
 GCS_ATTEMPTS = 2

@@ -32,7 +32,7 @@ def train_trial(trial: Trial, out: Path, *, ray_node_id: str | None = None) -> d
     """Train and evaluate one trial (resuming from its checkpoint if a previous attempt was
     interrupted); writes the run folder and `trial.json` (status, error, wall time, the host and,
     on Ray, the node that ran it); returns the trial's row. Any exception is a failed row."""
-    from mechdsl.rl.runs import train_run
+    from mechdsl.kinds.runs import train_run
 
     folder = Path(out) / trial.trial_id
     config = trial.config

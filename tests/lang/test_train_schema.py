@@ -1,17 +1,34 @@
-"""The train-block schema of the checker mirrors the RL registry exactly."""
+"""The train-block schema of the checker is generated from the RL registry and current."""
 
 import typing
 
 from mechdsl.lang.train_schema import ALGORITHM_HYPERPARAMETERS, ALGORITHMS
 from mechdsl.rl import ALGORITHMS as RL_ALGORITHMS
 from mechdsl.rl import hyperparameter_names
+from mechdsl.rl.algorithm_table import TABLE, render_table
+
+
+def test_the_generated_table_is_current():
+    assert TABLE.read_text(encoding="utf-8") == render_table(), \
+        "stale: run `python -m mechdsl.rl.algorithm_table` and commit mechdsl/lang/algorithm_table.py"
 
 
 def test_algorithms_agree():
-    assert set(ALGORITHMS) == set(RL_ALGORITHMS)
+    assert ALGORITHMS == tuple(RL_ALGORITHMS)
 
 
 def test_hyperparameters_agree():
     for algorithm in RL_ALGORITHMS:
         expected = {name: typing.get_origin(kind) or kind for name, kind in hyperparameter_names(algorithm).items()}
         assert ALGORITHM_HYPERPARAMETERS[algorithm] == expected, algorithm
+
+
+def test_checking_a_spec_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from mechdsl.lang import load_file; load_file('specs/two_period.mech'); "
+            "print('torch' in sys.modules)")
+    root = TABLE.parents[2]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    assert result.stdout.strip() == "False"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import mechdsl
+from mechdsl.constraints import declared_constraints
 from mechdsl.reduce import derive
 from mechdsl.solve.exact import solve, solve_reduced, solve_unreduced
 from mechdsl.solve.state import sample_states, state_at
@@ -65,5 +66,7 @@ def test_declared_plain_and_monotone_constraints_are_enforced():
     s = solution.arrays(model)["s"]
     assert min(s) >= 400 - 1e-6
     assert solution.certificate.worst >= -1e-6
-    names = [n for n, _ in model.declared_inequalities()]
-    assert any(n.startswith("monotone r") for n in names) and sum("s[k] >= 400" in n for n in names) == 2
+    names = [c.name for c in declared_constraints(model)]
+    line = source.splitlines().index("constraint s[k] >= 400 for k in K") + 1
+    assert names == [f"line {line}: s[k] >= 400 for k in K [0]", f"line {line}: s[k] >= 400 for k in K [1]",
+                     "monotone: r[1] >= r[0]"]

@@ -85,3 +85,26 @@ class Screening:
             total += self.prob(t + 1, i, j) * value
         expr = self.discount(t + 1) * total
         return expr.xreplace(later) if later else expr
+
+    def optimal_continuation(self, t: int, i: int, h: History, report: int) -> sp.Expr:
+        """C*(t, i, h, r) = delta_{t+1} sum_j P_{t+1}(j | i) max_{r'} [u_{t+1}(j; r') + C*(t+1, j, (h, r), r')]:
+        the continuation when the agent re-optimises every later report (no later IC assumed)."""
+        if t == self.periods:
+            return sp.Integer(0)
+        h_next = h + (report,)
+        total = sp.Integer(0)
+        for j in range(self.K):
+            total += self.prob(t + 1, i, j) * self._best_value(t + 1, h_next, j)
+        return self.discount(t + 1) * total
+
+    def _best_value(self, t: int, h: History, j: int) -> sp.Expr:
+        """max_{r'} [u_t(j; r') + C*(t, j, h, r')], built once per (t, h, j) (Max kept unevaluated)."""
+        key = (t, h, j)
+        if key not in self._best_values:
+            options = [self.u(t, j, h, r) + self.optimal_continuation(t, j, h, r) for r in range(self.K)]
+            self._best_values[key] = sp.Max(*options, evaluate=False)
+        return self._best_values[key]
+
+    @cached_property
+    def _best_values(self) -> dict[tuple[int, History, int], sp.Expr]:
+        return {}

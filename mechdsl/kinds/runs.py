@@ -1,0 +1,35 @@
+"""A training run of a spec of any kind: check it, save its configuration, hand it to the
+kind's back end, and append the time of each stage to the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mechdsl.kinds.registry import kind_of_model
+from mechdsl.lang import load_source
+from mechdsl.rl.runs import RunConfig
+from mechdsl.rl.stages import StageClock
+
+
+def train_run(config: RunConfig, run_dir: Path, *, resume: bool = False, log: str = "rich",
+              eval_states: int = 1000, curve_states: int = 256, stages: StageClock | None = None) -> dict:
+    """Train, evaluate on held-out states and write the report; returns the evaluation.
+    The time of each stage goes into `stages` (if given) and at the end of report.md."""
+    stages = stages if stages is not None else StageClock()
+    model = load_source(config.source, config.spec, config.overrides)
+    kind = kind_of_model(model)
+    kind.require("train", config.spec)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir)
+    summary = kind.pipeline().train_run(config, run_dir, model, resume=resume, log=log, eval_states=eval_states,
+                                        curve_states=curve_states, stages=stages)
+    stages.append_to_report(run_dir / "report.md")
+    return summary
+
+
+def evaluate_run(config: RunConfig, run_dir: Path, n_states: int, seed: int) -> dict:
+    """The per-state evaluation of a finished run, as `mechdsl eval --json` prints it."""
+    model = load_source(config.source, config.spec, config.overrides)
+    kind = kind_of_model(model)
+    kind.require("eval", config.spec)
+    return kind.pipeline().evaluate_run(config, run_dir, model, n_states, seed)

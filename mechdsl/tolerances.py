@@ -1,0 +1,22 @@
+"""Named numerical tolerances shared by solve, codegen (rendered into generated code) and rl.
+
+Bottom layer: no mechdsl imports, no torch. A literal tolerance elsewhere is a bug: name it here.
+"""
+
+from __future__ import annotations
+
+VIOLATION_TOLERANCE = 1e-6
+"""A contract violates its constraints when its worst violation max(0, -min slack) exceeds this:
+the violation rate of an evaluation, the feasibility gate of the generated random baseline."""
+
+LOCAL_FEASIBILITY_TOLERANCE = 1e-7
+"""A local (SLSQP) solution of the reduced problem is feasible when every g >= -this."""
+
+SCS_ACCURACY = 1e-9
+"""SCS's `eps` when Clarabel fails on an exact problem (SCS's default 1e-4 is far too loose)."""
+
+SLSQP_ACCURACY = 1e-12
+"""SLSQP's `ftol` on the reduced problem's objective."""
+
+RATIO_FLOOR = 1e-12
+"""|optimum| below which an optimality ratio (value / optimum) is not reported."""
