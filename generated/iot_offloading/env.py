@@ -25,15 +25,17 @@ The auctioneer of the `aerial` double Dutch auction as a contextual bandit
   * `greedy_action(state)`: the greedy auctioneer (docs/games.md) starts the seller clock
     at the lowest reported cost and the buyer clock at the highest reported value, with
     the finest step STEP_MIN: it never loses a trade to rounding and ignores the tick cost.
+  * the samplers and the reset/step logic are imported from `mechdsl.runtime`
+    (`sampling`, `bandit_env.HorizonOneEnv`); this module holds what the spec determines.
 """
 from __future__ import annotations
-
-import math
 
 import torch
 
 from mechdsl.auction import ClockGrids, double_dutch, efficient_trade
 from mechdsl.rl.env import StepResult
+from mechdsl.runtime import sampling
+from mechdsl.runtime.bandit_env import HorizonOneEnv
 
 GAME = 'iot_offloading'
 AUCTION = 'aerial'
@@ -57,27 +59,19 @@ ROUND_COST = 0.02  # `param round_cost`: cost of one clock tick
 ACTION_PENALTY = 0.0
 
 
-def _uniform(shape, low, high, generator, device, dtype):
-    return low + (high - low) * torch.rand(shape, generator=generator, device=device, dtype=dtype)
-
-
-def _loguniform(shape, low, high, generator, device, dtype):
-    return torch.exp(_uniform(shape, math.log(low), math.log(high), generator, device, dtype))
+STATE_SAMPLING = (  # one block per STATE_LAYOUT column (`mechdsl.runtime.sampling`)
+    sampling.Scalar('uniform', (6.0, 12.0)),  # FA[0].value
+    sampling.Scalar('uniform', (6.0, 12.0)),  # FA[1].value
+    sampling.Scalar('uniform', (2.0, 8.0)),  # AA[0].cost
+    sampling.Scalar('uniform', (2.0, 8.0)),  # AA[1].cost
+    sampling.Scalar('uniform', (2.0, 8.0)),  # AA[2].cost
+)
 
 
 def sample_states(batch_size: int, generator: torch.Generator | None = None, device="cpu",
                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(B, 5) markets, one column after the other in `STATE_LAYOUT` order."""
-    device = torch.device(device)
-    shape = (batch_size,)
-    columns = [
-        _uniform(shape, 6.0, 12.0, generator, device, dtype),  # FA[0].value
-        _uniform(shape, 6.0, 12.0, generator, device, dtype),  # FA[1].value
-        _uniform(shape, 2.0, 8.0, generator, device, dtype),  # AA[0].cost
-        _uniform(shape, 2.0, 8.0, generator, device, dtype),  # AA[1].cost
-        _uniform(shape, 2.0, 8.0, generator, device, dtype),  # AA[2].cost
-    ]
-    return torch.stack(columns, dim=1)
+    return sampling.sample_columns(STATE_SAMPLING, batch_size, sampling.TorchDraws(generator, device, dtype))
 
 
 def clock_from_action(action: torch.Tensor) -> ClockGrids:
@@ -125,30 +119,16 @@ def score(state: torch.Tensor, action: torch.Tensor) -> StepResult:
     return StepResult(reward=reward, penalty=penalty, violation=torch.zeros_like(reward), info=info)
 
 
-class IotOffloadingEnv:
-    """`mechdsl.rl.env.BatchedEnv` of the auctioneer (see the module docstring)."""
+class IotOffloadingEnv(HorizonOneEnv):
+    """`mechdsl.rl.env.BatchedEnv` of the auctioneer (see the module docstring):
+    `IotOffloadingEnv(device="cpu", dtype=torch.float32)`."""
 
     state_dim = 5
     action_dim = 3
     state_names = STATE_LAYOUT
     action_names = ACTION_LAYOUT
-    horizon = 1
-
-    def __init__(self, device="cpu", dtype: torch.dtype = torch.float32):
-        self.device = torch.device(device)
-        self.dtype = dtype
-        self.state_low = torch.tensor(STATE_LOW, device=self.device, dtype=dtype)
-        self.state_high = torch.tensor(STATE_HIGH, device=self.device, dtype=dtype)
-        self._state: torch.Tensor | None = None
-
-    def reset(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        self._state = sample_states(batch_size, generator, self.device, self.dtype)
-        return self._state
-
-    def step(self, action: torch.Tensor) -> StepResult:
-        if self._state is None:
-            raise RuntimeError("call reset() before step()")
-        return score(self._state, action)
+    state_bounds = (STATE_LOW, STATE_HIGH)
+    sample = staticmethod(sample_states)
 
     def evaluate(self, state: torch.Tensor, action: torch.Tensor) -> StepResult:
         return score(state, action)

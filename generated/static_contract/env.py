@@ -31,18 +31,33 @@ Contract design as a contextual bandit (horizon 1), satisfying `mechdsl.rl.env.B
     few constant tensors are built once per device and dtype.
   * `optimum(state)` solves each state exactly with `mechdsl.solve.exact.solve` on the CPU
     (slow, one convex program per state; meant for evaluation on a few hundred states).
+  * the helpers that do not depend on the spec (samplers, batching, the action map's range
+    maps, the repair, the env base class, the optimum loop) are imported from
+    `mechdsl.runtime`; this module holds what the spec determines.
 """
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from mechdsl.rl.env import StepResult
-from mechdsl.runtime.linear_program import maximize_linear
+from mechdsl.runtime import sampling
+from mechdsl.runtime.action_map import SLACK_D_MAX, ActionTensors, action_tensors, slack_fractions
+from mechdsl.runtime.action_map import fraction as _fraction
+from mechdsl.runtime.action_map import unbounded as _unbounded
+from mechdsl.runtime.action_map import unbounded_inverse as _unbounded_inverse
+from mechdsl.runtime.action_map import within as _within
+from mechdsl.runtime.batching import batch_last as _batch_last
+from mechdsl.runtime.batching import per_sample as _per_sample
+from mechdsl.runtime.certificate import incentive_slacks as _incentive_slacks
+from mechdsl.runtime.certificate import later_play as _later_play
+from mechdsl.runtime.certificate import violation_beyond_rounding
+from mechdsl.runtime.contract_env import ContractEnv
+from mechdsl.runtime.optimum import optimum_per_state
+from mechdsl.runtime.repair import REPAIR_STEPS, ContractFunctions, deploy, optimal_payments
 
 from . import formulas
 
@@ -77,49 +92,23 @@ SIZES = {  # as compiled (after any --set override of the spec's sizes)
     'K': 2.0,
 }
 ACTION_PENALTY = 0.0
+MAXIMIZE = True  # the spec maximises its objective (rewards are the objective)
 ALGORITHM = 'edmsac'
 
 
 # ---------------------------------------------------------------- sampling
-def _uniform(shape, low, high, generator, device, dtype):
-    return low + (high - low) * torch.rand(shape, generator=generator, device=device, dtype=dtype)
-
-
-def _loguniform(shape, low, high, generator, device, dtype):
-    return torch.exp(_uniform(shape, math.log(low), math.log(high), generator, device, dtype))
-
-
-def _normal(shape, mean, sd, generator, device, dtype):
-    return mean + sd * torch.randn(shape, generator=generator, device=device, dtype=dtype)
-
-
-def _choice(shape, values, generator, device, dtype):
-    index = torch.randint(len(values), shape, generator=generator, device=device)
-    return torch.tensor(values, device=device, dtype=dtype)[index]
-
-
-def _dirichlet(batch_size, rows, alpha, generator, device, dtype):
-    """Dirichlet(alpha) rows as normalised Gamma(alpha_j, 1) draws (B, rows, width)."""
-    concentration = torch.tensor(alpha, device=device, dtype=dtype).expand(batch_size, rows, len(alpha))
-    gamma = torch._standard_gamma(concentration.contiguous(), generator=generator)
-    return gamma / gamma.sum(-1, keepdim=True)
+STATE_SAMPLING = (  # one block per state entity, filling consecutive STATE_LAYOUT columns (`mechdsl.runtime.sampling`)
+    sampling.Scalar('uniform', (25.0, 35.0)),  # c
+    sampling.Scalar('uniform', (10.0, 15.0)),  # vartheta
+    sampling.SortedTypes((('uniform', (50.0, 100.0)), ('uniform', (200.0, 250.0)))),  # psi
+    sampling.DirichletRows(1, (1.0, 1.0)),  # q
+)
 
 
 def sample_states(batch_size: int, generator: torch.Generator | None = None,
                   device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(batch_size, 6) raw states in STATE_LAYOUT order."""
-    shape = (batch_size,)
-    columns = []
-    columns.append(_uniform(shape, 25.0, 35.0, generator, device, dtype))  # c
-    columns.append(_uniform(shape, 10.0, 15.0, generator, device, dtype))  # vartheta
-    draws = torch.stack([
-        _uniform(shape, 50.0, 100.0, generator, device, dtype),
-        _uniform(shape, 200.0, 250.0, generator, device, dtype),
-    ], 1)
-    columns.extend(torch.sort(draws, 1).values.unbind(1))  # psi, sorted ascending
-    table = _dirichlet(batch_size, 1, (1.0, 1.0), generator, device, dtype)
-    columns.extend(table.reshape(batch_size, 2).unbind(1))  # q
-    return torch.stack(columns, 1)
+    return sampling.sample_columns(STATE_SAMPLING, batch_size, sampling.TorchDraws(generator, device, dtype))
 
 
 # ---------------------------------------------------------------- constants
@@ -131,10 +120,6 @@ _ACTION_HALF_SPAN = (1000.0, 1000.0)  # (hi - lo) / 2
 DECISION_LOWER = (0.0, 0.0, 0.0, 0.0)  # per CONTRACT_LAYOUT entry
 DECISION_UPPER = (2000.0, 2000.0, float('inf'), float('inf'))
 _POOL_GROUPS = (0.0, 0.0)  # per action entry: the allocation it belongs to (pooled together)
-REPAIR_STEPS = 16  # bisection steps of the feasibility repair: lambda* within 2^-16 of the boundary
-REPAIR_MARGIN = 1e-10  # the payment LP tightens each constraint by this fraction of its scale
-REPAIR_CHUNK = 1024  # states per batch of payment LPs
-SLACK_D_MAX = 0.99  # cap of a slack without ceiling: at most 49 scales above the floor
 UNBOUNDED_SLACKS = ()  # action entries of the slacks without a ceiling
 ALLOCATION_DIM = 2  # action entries [0, ALLOCATION_DIM) are allocations, the rest payment slacks
 SLACK_DIM = 0
@@ -142,39 +127,12 @@ PAYMENT_COLUMNS = (2, 3)  # CONTRACT_LAYOUT positions of the payments
 PAYMENT_FLOW = 1  # +1: payments go to the agent, -1: the agent pays (slacks move toward the agent)
 
 
-class _Tensors(NamedTuple):
-    action_mid: torch.Tensor        # (action_dim, 1)
-    action_half_span: torch.Tensor  # (action_dim, 1)
-    decision_lower: torch.Tensor    # (len(CONTRACT_LAYOUT), 1)
-    decision_upper: torch.Tensor    # (len(CONTRACT_LAYOUT), 1), inf where unbounded
-    pooling: torch.Tensor           # (action_dim, action_dim): x -> per-allocation means of x
-
-
 @lru_cache(maxsize=None)
-def _tensors(device: torch.device, dtype: torch.dtype) -> _Tensors:
-    def column(values):
-        return torch.tensor(values, device=device, dtype=dtype).unsqueeze(1)
-
-    groups = torch.tensor(_POOL_GROUPS, device=device)
-    same = (groups.unsqueeze(0) == groups.unsqueeze(1)).to(dtype)
-    return _Tensors(column(_ACTION_MID), column(_ACTION_HALF_SPAN), column(DECISION_LOWER), column(DECISION_UPPER),
-                    same / same.sum(1, keepdim=True))
-
-
-def _per_sample(value: float, rows: torch.Tensor) -> torch.Tensor:
-    """A formula that folded to a number, as a (B,) tensor."""
-    return torch.full(rows.shape[1:], value, device=rows.device, dtype=rows.dtype)
+def _tensors(device: torch.device, dtype: torch.dtype) -> ActionTensors:
+    return action_tensors(_ACTION_MID, _ACTION_HALF_SPAN, DECISION_LOWER, DECISION_UPPER, _POOL_GROUPS, device, dtype)
 
 
 # ---------------------------------------------------------------- state quantities
-def _batch_last(matrix: torch.Tensor) -> torch.Tensor:
-    """(B, n) -> contiguous (n, B). Writing through the transposed view is about twice as
-    fast on CPU as `.t().contiguous()`; differentiable (CopySlices)."""
-    rows = matrix.new_empty((matrix.shape[1], matrix.shape[0]))
-    rows.t().copy_(matrix)
-    return rows
-
-
 def _state_quantities(state: torch.Tensor):
     """(rows, quantities): the states transposed to rows (S, B), one per STATE_LAYOUT
     column, and every per-sample quantity the formulas read, (B,) each: the columns, then
@@ -199,35 +157,7 @@ def _allocations(quantities, raw: torch.Tensor) -> torch.Tensor:
 
 def _slack_fractions(raw: torch.Tensor) -> torch.Tensor:
     """Raw actions as rows -> the payment slacks d = (a + 1) / 2 in [0, 1], (0, B)."""
-    return 0.5 * (torch.clamp(raw[ALLOCATION_DIM:], -1.0, 1.0) + 1.0)
-
-
-def _within(floor: torch.Tensor, ceiling: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    """floor + d (ceiling - floor), d in [0, 1], in the direction of the money flow; the floor
-    where the range is empty."""
-    return floor + PAYMENT_FLOW * d * torch.clamp(PAYMENT_FLOW * (ceiling - floor), min=0.0)
-
-
-def _unbounded(d: torch.Tensor) -> torch.Tensor:
-    """d in [0, 1] -> d^2 / (1 - d^2): the slack of a payment no upward constraint bounds, in
-    units of its scale (0.33 at d = 0.5, 4.3 at 0.9, at most 49 with d capped at SLACK_D_MAX).
-    The cap keeps random actions from paying without bound (a uniform d pays 1.7 scales on
-    average); a payment more than 49 allocation-cost spans above its floor is not representable."""
-    square = d.clamp(max=SLACK_D_MAX).square()
-    return square / (1.0 - square)
-
-
-def _unbounded_inverse(r: torch.Tensor) -> torch.Tensor:
-    """The inverse of `_unbounded`: r >= 0 -> sqrt(r / (1 + r)) (negative r, below the floor: 0)."""
-    r = r.clamp(min=0.0)
-    return (r / (1.0 + r)).sqrt().clamp(max=SLACK_D_MAX)
-
-
-def _fraction(part: torch.Tensor, whole: torch.Tensor) -> torch.Tensor:
-    """part / whole clamped to [0, 1] (0 where whole <= 0): the inverse of a range map."""
-    positive = whole > 0
-    return torch.where(positive, part / torch.where(positive, whole, torch.ones_like(whole)),
-                       torch.zeros_like(part)).clamp(0.0, 1.0)
+    return slack_fractions(raw, ALLOCATION_DIM)
 
 
 def _contract_of(quantities, allocations: torch.Tensor, slack: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
@@ -246,104 +176,23 @@ def _violation(quantities, allocations: torch.Tensor, slack: torch.Tensor | None
     return _score(quantities, torch.stack(items), items)[1]
 
 
-def _toward(x: torch.Tensor, x_ref: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
-    """x_ref + lam (x - x_ref), written x + (1 - lam)(x_ref - x): exactly x where lam = 1, and
-    the same floating-point operations in the bisection and in the returned contract (float32
-    rounding must not undo a feasible step)."""
-    return x + (1.0 - lam) * (x_ref - x)
-
-
-def _columns(quantities, columns: torch.Tensor):
-    """The state quantities of a subset of the batch."""
-    rows, values = quantities
-    return rows[:, columns], tuple(v[columns] for v in values)
-
-
 def _optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The payments (len(PAYMENT_COLUMNS), F) that maximise the reward for the allocations of
     `decisions` (len(CONTRACT_LAYOUT), B) at `columns` (F states), subject to every original
-    constraint. The utility and the objective are affine in the payments, so every slack of the
-    certificate with truthful later play is s = A y + c: A and c are read off it at y = 0 and
-    the unit vectors (float64), and `mechdsl.runtime.linear_program.maximize_linear` solves the LP, with
-    each constraint tightened by REPAIR_MARGIN of its scale so the result passes the certificate.
-    Also returns, per state, whether the LP was solved (False: no payments make the allocations
-    feasible)."""
-    n, width = len(PAYMENT_COLUMNS), columns.shape[0]
-    state = quantities[0][:, columns].t().to(torch.float64).repeat(n + 1, 1)  # block k: probe k
-    probe = decisions[:, columns].to(torch.float64).repeat(1, n + 1)
-    unit = torch.cat([torch.zeros(n, 1, dtype=torch.float64), torch.eye(n, dtype=torch.float64)], 1)
-    probe[list(PAYMENT_COLUMNS)] = unit.to(probe.device).repeat_interleave(width, 1)
-    objective, slacks, _ = _objective_and_slacks(_state_quantities(state), probe, probe.unbind(0), True)
-    reward = (objective).reshape(n + 1, width)
-    slacks = slacks.reshape(-1, n + 1, width)
-    c = slacks[:, 0]                                          # (m, F)
-    A = slacks[:, 1:] - c.unsqueeze(1)                        # (m, n, F)
-    depends = torch.isfinite(c) & (A.abs().amax(1) > 0)  # (m, F): the constraint involves a payment
-    rows = depends.any(1)
-    c, A, keep = c[rows], A[rows], depends[rows]
-    start = decisions[list(PAYMENT_COLUMNS)][:, columns].to(torch.float64)
-    margin = REPAIR_MARGIN * (1.0 + c.abs() + (A.abs() * start.abs().unsqueeze(0)).sum(1))
-    c = torch.where(keep, c - margin, torch.ones_like(c))
-    A = torch.where(keep.unsqueeze(1), A, torch.zeros_like(A))
-    payments, solved = maximize_linear((reward[1:] - reward[0]).t(), A.permute(2, 0, 1), c.t(), start.t())
-    return payments.t().to(decisions.dtype), solved
+    constraint, and whether each LP was solved (`mechdsl.runtime.repair.optimal_payments`)."""
+    return optimal_payments(quantities, decisions, columns, PAYMENT_COLUMNS, _objective_and_slacks, _state_quantities,
+                            MAXIMIZE)
 
 
 def _repair(quantities, allocations: torch.Tensor, slack: torch.Tensor,
             items: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], dict]:
-    """The deployed contract for a proposal (allocations, slack, its items) and the repair's record.
-
-    A feasible proposal is deployed as it is. An infeasible one (a residual constraint fails)
-    first keeps its allocations and gets the best feasible payments for them
-    (`_optimal_payments`);
-    where that fails it is shrunk toward the pooled menu x_ref: x_ref + lambda* (x - x_ref),
-    slack lambda* d, lambda* the largest feasible lambda in [0, 1] found by REPAIR_STEPS
-    bisection steps (the pooled menu with least payments is feasible: one item per period).
-    Values are the repaired contract's, gradients the proposal's (straight-through payments,
-    lambda* held constant). The bisection runs on the whole batch: the certificate's
-    reductions then see the same shapes as the final contract's, so a step judged feasible
-    stays feasible to the last bit."""
-    deployed = torch.stack(items)
-    with torch.no_grad():
-        proposal_objective, proposal_violation, _ = _score(quantities, deployed, items)
-    kind = torch.zeros_like(proposal_violation)
-    scale = torch.ones_like(proposal_violation)
-    remaining = proposal_violation > 0
-    if bool(remaining.any()):
-        with torch.no_grad():
-            fixed = torch.zeros_like(remaining)
-            columns = remaining.nonzero().squeeze(1)
-            candidate = deployed.detach()[:, columns].clone()
-            solved = torch.zeros_like(columns, dtype=torch.bool)
-            for start in range(0, len(columns), REPAIR_CHUNK):  # bounded memory: (chunk, constraints, payments)
-                part = slice(start, start + REPAIR_CHUNK)
-                candidate[list(PAYMENT_COLUMNS), part], solved[part] = _optimal_payments(
-                    quantities, deployed.detach(), columns[part])
-            # finite payments only: an infinite one would also blow up the certificate's rounding allowance
-            feasible = solved & torch.isfinite(candidate).all(0) & (
-                _score(_columns(quantities, columns), candidate, candidate.unbind(0))[1] <= 0)
-            fixed[columns[feasible]] = True
-            repaired = deployed.detach().clone()
-            repaired[:, columns[feasible]] = candidate[:, feasible]
-            remaining = remaining & ~fixed
-            kind = torch.where(fixed, torch.ones_like(kind), kind)
-        deployed = repaired + (deployed - deployed.detach())  # exactly `repaired`, gradients of the proposal
-        if bool(remaining.any()):
-            pooled = _tensors(allocations.device, allocations.dtype).pooling @ allocations
-            with torch.no_grad():
-                x, x_ref, d = allocations.detach(), pooled.detach(), slack.detach()
-                low, high = torch.zeros_like(scale), torch.ones_like(scale)
-                for _ in range(REPAIR_STEPS):
-                    mid = 0.5 * (low + high)
-                    ok = _violation(quantities, _toward(x, x_ref, mid), d * mid) <= 0
-                    low, high = torch.where(ok, mid, low), torch.where(ok, high, mid)
-                pooling = remaining & (_violation(quantities, x_ref, d * 0.0) <= 0)
-                scale = torch.where(pooling, low, scale)
-                kind = torch.where(pooling, torch.full_like(kind, 2.0), kind)
-            shrunk = torch.stack(_contract_of(quantities, _toward(allocations, pooled, scale), slack * scale))
-            deployed = torch.where(pooling, shrunk, deployed)
-    return deployed.unbind(0), {"repair": 1.0 - scale, "repaired": kind, "proposal_violation": proposal_violation,
-                                "proposal_reward": proposal_objective}
+    """The deployed contract for a proposal (allocations, slack, its items) and the repair's
+    record (`mechdsl.runtime.repair.deploy`): a feasible proposal as it is; an infeasible one
+    with the best feasible payments for its allocations (`_optimal_payments`), or else shrunk
+    toward the pooled menu by REPAIR_STEPS bisection steps."""
+    spec = ContractFunctions(_score, _violation, _contract_of, _optimal_payments,
+                             _tensors(allocations.device, allocations.dtype).pooling, PAYMENT_COLUMNS, MAXIMIZE)
+    return deploy(spec, quantities, allocations, slack, items)
 
 
 def _contract(quantities, raw: torch.Tensor, repair: bool = True) -> tuple[tuple[torch.Tensor, ...], dict]:
@@ -362,17 +211,6 @@ def _utility(type_value, allocation, payment, v_c):
     """u(psi, s, r) = -c*s - c0 + psi*r*rho: the agent's per-period utility, broadcasting
     (constants folded)."""
     return (0.6)*type_value*payment + (-v_c*allocation + (-0.01))
-
-
-def _incentive_slacks(value: torch.Tensor) -> torch.Tensor:
-    """value[h, i, i] - value[h, i, r] for value (H, K, K, B), as rows (H K K, B)."""
-    return (value.diagonal(0, 1, 2).transpose(1, 2).unsqueeze(2) - value).reshape(-1, value.shape[-1])
-
-
-def _later_play(value: torch.Tensor, truthful: bool) -> torch.Tensor:
-    """value (H, K, K, B) of every (history, type, report) -> the value of each type's later
-    play (H, K, B): the best report (optimal later play) or the truthful one."""
-    return value.diagonal(0, 1, 2).movedim(-1, 1) if truthful else value.amax(2)
 
 
 def _objective_and_slacks(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...],
@@ -409,16 +247,10 @@ def _objective_and_slacks(quantities, decisions: torch.Tensor, items: tuple[torc
 
 def _score(quantities, decisions: torch.Tensor, items: tuple[torch.Tensor, ...]):
     """(objective, violation, truthful utilities) of decisions (len(CONTRACT_LAYOUT), B),
-    whose rows are `items`: violation = max(0, -min slack) beyond rounding."""
-    rows = quantities[0]
+    whose rows are `items`: violation = max(0, -min slack) beyond rounding
+    (`mechdsl.runtime.certificate.violation_beyond_rounding`)."""
     objective, slacks, utilities = _objective_and_slacks(quantities, decisions, items)
-    worst = slacks.amin(0)
-    # A float32 contract misses its binding constraints by rounding alone (~1e-3 at the
-    # scale of these utilities): slack within a few ulps of the largest product of a
-    # decision and a state quantity is not a violation (negligible in float64).
-    rounding = 16 * torch.finfo(rows.dtype).eps * (decisions.abs().amax(0) * rows.abs().amax(0) + 1)
-    violation = torch.clamp(-worst - rounding, min=0.0)
-    return objective, violation, utilities
+    return objective, violation_beyond_rounding(slacks, decisions, quantities[0]), utilities
 
 
 SLACK_LABELS = (  # the constraint families whose slacks `_score` concatenates, in order
@@ -482,55 +314,34 @@ def _model():
     return load_source(path.read_text(encoding="utf-8"), 'static_contract.mech', {**SIZES, **CONSTANTS})
 
 
-class StaticContractEnv:
-    """`mechdsl.rl.env.BatchedEnv` for `static_contract` (see the module docstring)."""
+def _exact_reward(point: dict[str, float]) -> float:
+    """The reward of the exact optimum at one state (constants and state columns by name):
+    `mechdsl.solve.exact.solve` on the compiled model, the derived `let`s added first."""
+    from mechdsl.solve.exact import solve
+    from mechdsl.solve.state import with_derived
 
-    horizon = 1
+    model = _model()
+    values = with_derived(model, {name: np.array([value]) for name, value in point.items()})
+    objective = solve(model, {name: float(v[0]) for name, v in values.items()}).objective
+    return objective
+
+
+class StaticContractEnv(ContractEnv):
+    """`mechdsl.rl.env.BatchedEnv` for `static_contract` (see the module docstring):
+    `StaticContractEnv(device="cpu", dtype=torch.float32, action_penalty=None (ACTION_PENALTY), repair=True)`."""
+
     state_names = STATE_LAYOUT
     action_names = ACTION_LAYOUT
     state_dim = len(STATE_LAYOUT)
     action_dim = len(ACTION_LAYOUT)
-
-    def __init__(self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                 action_penalty: float = ACTION_PENALTY, repair: bool = True):
-        self.device = torch.device(device)
-        self.dtype = dtype
-        self.action_penalty = float(action_penalty)
-        self.repair = bool(repair)
-        self.state_low = torch.tensor(STATE_LOW, device=self.device, dtype=dtype)
-        self.state_high = torch.tensor(STATE_HIGH, device=self.device, dtype=dtype)
-        self.state: torch.Tensor | None = None
-
-    def reset(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        self.state = sample_states(batch_size, generator, self.device, self.dtype)
-        return self.state
-
-    def step(self, action: torch.Tensor) -> StepResult:
-        if self.state is None:
-            raise RuntimeError("call reset() before step()")
-        return self.evaluate(self.state, action)
-
-    def evaluate(self, state: torch.Tensor, action: torch.Tensor) -> StepResult:
-        return evaluate(state.to(self.device, self.dtype), action.to(self.device, self.dtype), self.action_penalty,
-                        self.repair)
+    state_bounds = (STATE_LOW, STATE_HIGH)
+    default_action_penalty = ACTION_PENALTY
+    sample = staticmethod(sample_states)
+    score_actions = staticmethod(evaluate)
 
     def optimum(self, state: torch.Tensor) -> torch.Tensor:
         """Exact optimal reward per state via `mechdsl.solve.exact.solve` (CPU, one solve per row)."""
-        import numpy as np
-
-        from mechdsl.solve.exact import solve
-        from mechdsl.solve.state import with_derived
-
-        model = _model()
-        rows = state.detach().to("cpu", torch.float64).numpy()
-        values = []
-        for row in rows:
-            named = {name: np.array([value]) for name, value in CONSTANTS.items()}
-            named.update({name: np.array([float(v)]) for name, v in zip(STATE_LAYOUT, row)})
-            point = {name: float(v[0]) for name, v in with_derived(model, named).items()}
-            objective = solve(model, point).objective
-            values.append(objective)
-        return torch.tensor(values, device=state.device, dtype=state.dtype)
+        return optimum_per_state(state, STATE_LAYOUT, CONSTANTS, _exact_reward)
 
 
 Env = StaticContractEnv

@@ -11,11 +11,12 @@ otherwise (or with --baseline) scores a random-contract baseline: the best feasi
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
 import torch
+
+from mechdsl.runtime.package import import_folder
 
 HERE = Path(__file__).resolve().parent
 VIOLATION_TOLERANCE = 1e-06  # a violation above this is infeasible (mechdsl.tolerances)
@@ -23,14 +24,7 @@ VIOLATION_TOLERANCE = 1e-06  # a violation above this is infeasible (mechdsl.tol
 
 def load_package():
     """Import this folder as a package whatever the current directory is."""
-    name = "_mechdsl_generated_" + 'static_contract'
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / "__init__.py", submodule_search_locations=[str(HERE)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_folder(HERE, "_mechdsl_generated_" + 'static_contract')
 
 
 def random_baseline(env, states: int, candidates: int, seed: int) -> float:

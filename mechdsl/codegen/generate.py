@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -30,9 +30,11 @@ from mechdsl.codegen.printer import (UnsafeIdentifier, check_identifier, emit_fu
                                      print_expression)
 from mechdsl.codegen.templating import CheckedEnvironment
 from mechdsl.codegen.vectorize import vectorized_body
-from mechdsl.model import Distribution, Model, ProbTable, RandomParam, TypeVector, exact_constants
+from mechdsl.model import Model, exact_constants
 from mechdsl.reduce import derive
 from mechdsl.reduce.derivation import Derivation
+from mechdsl.runtime import sampling
+from mechdsl.solve.state import state_block
 
 MARKER = ".mechdsl-generated"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -71,60 +73,32 @@ def _environment() -> jinja2.Environment:
 
 
 # ------------------------------------------------------------------ sampling code
-def _draw_code(d: Distribution) -> str:
-    a = [float_literal(x) for x in d.args]
-    if d.name == "uniform":
-        return f"_uniform(shape, {a[0]}, {a[1]}, generator, device, dtype)"
-    if d.name == "loguniform":
-        return f"_loguniform(shape, {a[0]}, {a[1]}, generator, device, dtype)"
-    if d.name == "normal":
-        return f"_normal(shape, {a[0]}, {a[1]}, generator, device, dtype)"
-    if d.name == "choice":
-        return f"_choice(shape, ({', '.join(a)},), generator, device, dtype)"
-    raise LayoutError(f"cannot draw a scalar from {d}")
+def sampling_code(block: sampling.Block) -> str:
+    """Python source of a `mechdsl.runtime.sampling` block, its fields as literals (counts as
+    integers, numbers as float literals): `sampling.Scalar('uniform', (1.0, 2.0))`."""
+    def literal(value) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return repr(value)
+        if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+            return "(" + ", ".join(literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        return _py(value)
+
+    arguments = ", ".join(literal(getattr(block, field.name)) for field in fields(block))
+    return f"sampling.{type(block).__name__}({arguments})"
 
 
-@dataclass(frozen=True)
-class SamplingBlock:
-    """The code that fills the state columns of one state entity in `sample_states`.
-
-    kind "random" (one scalar draw), "types" (one draw per type, sorted), "dirichlet" (rows
-    of a probability table) or "fixed" (`table`: the entity's row-major values as a Python
-    literal, repeated for every state). A dataclass, not a dict: a template reading a field
-    it does not have fails instead of printing a dict method."""
-
-    name: str
-    kind: str
-    draws: tuple[str, ...] = ()
-    rows: int = 1
-    width: int = 1
-    alpha: str = ""
-    table: str = ""
-
-
-def _fixed_block(name: str, values, rows: int, width: int) -> SamplingBlock:
-    return SamplingBlock(name, "fixed", rows=rows, width=width, table=_py(tuple(float(v) for v in values)))
-
-
-def _sampling_blocks(model: Model) -> list[SamplingBlock]:
-    """One block per state entity, in layout order, each filling consecutive columns."""
+def _sampling_blocks(model: Model) -> list[tuple[str, str]]:
+    """(entity name, code of its `mechdsl.runtime.sampling` block) per state entity, in
+    layout order; `mechdsl.solve.state.state_block` says which block an entity is."""
     blocks = []
     for entity in model.state_entities():
-        if isinstance(entity, RandomParam):
-            blocks.append(SamplingBlock(entity.name, "random", draws=(_draw_code(entity.distribution),)))
-        elif isinstance(entity, TypeVector) and entity.values is not None:
-            blocks.append(_fixed_block(entity.name, entity.values, 1, len(entity.values)))
-        elif isinstance(entity, TypeVector):
-            blocks.append(SamplingBlock(entity.name, "types", draws=tuple(_draw_code(d) for d in entity.distributions)))
-        elif isinstance(entity, ProbTable):
-            rows, width = (1 if len(entity.shape) == 1 else int(entity.shape[0])), int(entity.shape[-1])
-            if entity.distribution is None:
-                blocks.append(_fixed_block(entity.name, entity.values, rows, width))
-                continue
-            args = entity.distribution.args
-            alpha = list(args) * (width if len(args) == 1 else 1)
-            blocks.append(SamplingBlock(entity.name, "dirichlet", rows=rows, width=width,
-                                        alpha=_py(tuple(float(x) for x in alpha))))
+        block = state_block(entity)
+        draws = [(block.distribution, block.args)] if isinstance(block, sampling.Scalar) else getattr(
+            block, "distributions", ())
+        for name, args in draws:
+            if name not in sampling.SCALAR_DISTRIBUTIONS:
+                raise LayoutError(f"cannot draw a scalar from {name}{args} ({entity.name})")
+        blocks.append((entity.name, sampling_code(block)))
     return blocks
 
 

@@ -19,10 +19,11 @@ import json
 from pathlib import Path
 
 from mechdsl.errors import CompileError
-from mechdsl.codegen.generate import MARKER, _environment, write_package
-from mechdsl.codegen.printer import UnsafeIdentifier, check_identifier, float_literal
+from mechdsl.codegen.generate import MARKER, _environment, sampling_code, write_package
+from mechdsl.codegen.printer import UnsafeIdentifier, check_identifier
 from mechdsl.games.model import GameModel
 from mechdsl.model import Distribution
+from mechdsl.runtime import sampling
 
 FILES = {  # output file -> template
     "__init__.py": "game_init.py.j2",
@@ -36,8 +37,8 @@ BOUNDED = ("uniform", "loguniform")
 
 
 def _draw(d: Distribution) -> str:
-    low, high = (float_literal(x) for x in d.args)
-    return f"_{d.name}(shape, {low}, {high}, generator, device, dtype)"
+    """Code of the `mechdsl.runtime.sampling` block drawing one private value or cost."""
+    return sampling_code(sampling.Scalar(d.name, tuple(float(a) for a in d.args)))
 
 
 def _context(model: GameModel, source: str) -> dict:

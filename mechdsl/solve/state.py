@@ -10,20 +10,30 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from mechdsl.model import Distribution, Model
+from mechdsl.model import Distribution, Model, ProbTable, RandomParam, TypeVector
+from mechdsl.runtime import sampling
 
 
 def draw(distribution: Distribution, n: int, rng: np.random.Generator) -> np.ndarray:
-    a = distribution.args
-    if distribution.name == "uniform":
-        return rng.uniform(a[0], a[1], n)
-    if distribution.name == "loguniform":
-        return np.exp(rng.uniform(np.log(a[0]), np.log(a[1]), n))
-    if distribution.name == "normal":
-        return rng.normal(a[0], a[1], n)
-    if distribution.name == "choice":
-        return rng.choice(np.asarray(a, dtype=float), n)
-    raise ValueError(f"cannot draw a scalar from {distribution}")
+    """n draws of a scalar distribution (`mechdsl.runtime.sampling` defines each one)."""
+    return sampling.draw(sampling.NumpyDraws(rng), distribution.name, distribution.args, n)
+
+
+def state_block(entity: RandomParam | TypeVector | ProbTable) -> sampling.Block:
+    """The `mechdsl.runtime.sampling` block that draws one state entity's columns (its
+    symbols in row-major order): a random parameter's draw, a type vector's sorted draws or
+    fixed values, a probability table's Dirichlet rows or fixed values."""
+    if isinstance(entity, RandomParam):
+        return sampling.Scalar(entity.distribution.name, tuple(float(a) for a in entity.distribution.args))
+    if isinstance(entity, TypeVector):
+        if entity.values is not None:
+            return sampling.Fixed(tuple(float(v) for v in entity.values))
+        return sampling.SortedTypes(tuple((d.name, tuple(float(a) for a in d.args)) for d in entity.distributions))
+    rows = 1 if len(entity.shape) == 1 else int(np.prod(entity.shape[:-1]))
+    if entity.distribution is None:
+        return sampling.Fixed(tuple(float(v) for v in entity.values))
+    width, args = int(entity.shape[-1]), tuple(float(a) for a in entity.distribution.args)
+    return sampling.DirichletRows(rows, args * width if len(args) == 1 else args)
 
 
 def sample_states(model: Model, n: int, rng: np.random.Generator,
@@ -32,26 +42,10 @@ def sample_states(model: Model, n: int, rng: np.random.Generator,
     `fixed` pins entries by name (e.g. {'sigma': 0.7, 'theta1[0]': 16})."""
     fixed = fixed or {}
     values: dict[str, np.ndarray] = {name: np.full(n, c.value) for name, c in model.constants.items()}
-    for name, r in model.randoms.items():
-        values[name] = draw(r.distribution, n, rng)
-    for t in model.types.values():
-        if t.values is not None:
-            draws = np.broadcast_to(np.asarray(t.values, dtype=float), (n, len(t.values)))
-        else:
-            draws = np.sort(np.stack([draw(d, n, rng) for d in t.distributions], axis=1), axis=1)
-        for k, s in enumerate(t.symbols()):
-            values[s.name] = draws[:, k]
-    for p in model.probs.values():
-        rows = int(np.prod(p.shape[:-1])) if len(p.shape) > 1 else 1
-        width = p.shape[-1]
-        if p.distribution is not None:
-            alpha = np.broadcast_to(np.asarray(p.distribution.args, dtype=float), (width,))
-            table = rng.dirichlet(alpha, size=(n, rows))
-        else:
-            table = np.broadcast_to(np.asarray(p.values, dtype=float).reshape(1, rows, width), (n, rows, width))
-        flat = table.reshape(n, rows * width)
-        for index, s in enumerate(p.symbols()):
-            values[s.name] = flat[:, index].copy()
+    entities = model.state_entities()
+    table = sampling.sample_columns([state_block(e) for e in entities], n, sampling.NumpyDraws(rng))
+    for column, symbol in enumerate(model.state_symbols()):
+        values[symbol.name] = table[:, column].copy()
     for name, value in fixed.items():
         values[name] = np.full(n, float(value))
     return with_derived(model, values)

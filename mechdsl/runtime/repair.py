@@ -1,0 +1,142 @@
+"""The feasibility repair of a generated contract env: what it deploys for a proposal.
+
+A feasible proposal is deployed as it is. An infeasible one (a residual constraint the
+action map could not build in fails) first keeps its allocations and gets the best feasible
+payments for them (`optimal_payments`: a linear program in the payments, when the utility
+and the objective are affine in them); where that fails it is shrunk toward the pooled menu
+x_ref (one item per period, feasible with least payments): x_ref + lambda* (x - x_ref), slack
+lambda* d, lambda* the largest feasible lambda in [0, 1] found by REPAIR_STEPS bisection
+steps. Values are the repaired contract's, gradients the proposal's (straight-through
+payments, lambda* held constant).
+
+The spec-dependent parts come in as `ContractFunctions`, the generated module's own
+functions, looked up when the generated `_repair` runs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import torch
+
+from mechdsl.runtime.action_map import toward
+from mechdsl.runtime.batching import columns_of, straight_through
+from mechdsl.runtime.linear_program import maximize_linear
+
+REPAIR_STEPS = 16  # bisection steps of the feasibility repair: lambda* within 2^-16 of the boundary
+REPAIR_MARGIN = 1e-10  # the payment LP tightens each constraint by this fraction of its scale
+REPAIR_CHUNK = 1024  # states per batch of payment LPs
+
+
+class ContractFunctions(NamedTuple):
+    """The spec-dependent functions of a generated contract env that the repair calls.
+
+    score(quantities, decisions, items) -> (objective, violation, utilities);
+    violation(quantities, allocations, slack) -> violation of the contract they map to;
+    contract_of(quantities, allocations, slack) -> every contract item (B,);
+    optimal_payments(quantities, decisions, columns) -> (payments, solved), or None where the
+    payments do not enter affinely (no LP);
+    pooling: the (action_dim, action_dim) matrix of per-allocation means; maximize: the sense."""
+
+    score: Callable
+    violation: Callable
+    contract_of: Callable
+    optimal_payments: Callable | None
+    pooling: torch.Tensor
+    payment_columns: tuple[int, ...]
+    maximize: bool
+
+
+def optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor, payment_columns: tuple[int, ...],
+                     objective_and_slacks: Callable, state_quantities: Callable,
+                     maximize: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The payments (len(payment_columns), F) that maximise the reward for the allocations of
+    `decisions` (len(CONTRACT_LAYOUT), B) at `columns` (F states), subject to every original
+    constraint. The utility and the objective are affine in the payments, so every slack of the
+    certificate with truthful later play (`objective_and_slacks(..., True)`) is s = A y + c: A
+    and c are read off it at y = 0 and the unit vectors (float64), and
+    `mechdsl.runtime.linear_program.maximize_linear` solves the LP, with each constraint
+    tightened by REPAIR_MARGIN of its scale so the result passes the certificate. Also returns,
+    per state, whether the LP was solved (False: no payments make the allocations feasible)."""
+    n, width = len(payment_columns), columns.shape[0]
+    state = quantities[0][:, columns].t().to(torch.float64).repeat(n + 1, 1)  # block k: probe k
+    probe = decisions[:, columns].to(torch.float64).repeat(1, n + 1)
+    unit = torch.cat([torch.zeros(n, 1, dtype=torch.float64), torch.eye(n, dtype=torch.float64)], 1)
+    probe[list(payment_columns)] = unit.to(probe.device).repeat_interleave(width, 1)
+    objective, slacks, _ = objective_and_slacks(state_quantities(state), probe, probe.unbind(0), True)
+    reward = (objective if maximize else -objective).reshape(n + 1, width)
+    slacks = slacks.reshape(-1, n + 1, width)
+    c = slacks[:, 0]                                          # (m, F)
+    A = slacks[:, 1:] - c.unsqueeze(1)                        # (m, n, F)
+    depends = torch.isfinite(c) & (A.abs().amax(1) > 0)  # (m, F): the constraint involves a payment
+    rows = depends.any(1)
+    c, A, keep = c[rows], A[rows], depends[rows]
+    start = decisions[list(payment_columns)][:, columns].to(torch.float64)
+    margin = REPAIR_MARGIN * (1.0 + c.abs() + (A.abs() * start.abs().unsqueeze(0)).sum(1))
+    c = torch.where(keep, c - margin, torch.ones_like(c))
+    A = torch.where(keep.unsqueeze(1), A, torch.zeros_like(A))
+    payments, solved = maximize_linear((reward[1:] - reward[0]).t(), A.permute(2, 0, 1), c.t(), start.t())
+    return payments.t().to(decisions.dtype), solved
+
+
+def _repaired_payments(spec: ContractFunctions, quantities, deployed: torch.Tensor,
+                       remaining: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the decisions with LP payments where they make the proposal feasible, where they do)."""
+    fixed = torch.zeros_like(remaining)
+    if spec.optimal_payments is None:
+        return deployed.detach().clone(), fixed
+    columns = remaining.nonzero().squeeze(1)
+    candidate = deployed.detach()[:, columns].clone()
+    solved = torch.zeros_like(columns, dtype=torch.bool)
+    for start in range(0, len(columns), REPAIR_CHUNK):  # bounded memory: (chunk, constraints, payments)
+        part = slice(start, start + REPAIR_CHUNK)
+        candidate[list(spec.payment_columns), part], solved[part] = spec.optimal_payments(
+            quantities, deployed.detach(), columns[part])
+    # finite payments only: an infinite one would also blow up the certificate's rounding allowance
+    feasible = solved & torch.isfinite(candidate).all(0) & (
+        spec.score(columns_of(quantities, columns), candidate, candidate.unbind(0))[1] <= 0)
+    fixed[columns[feasible]] = True
+    repaired = deployed.detach().clone()
+    repaired[:, columns[feasible]] = candidate[:, feasible]
+    return repaired, fixed
+
+
+def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack: torch.Tensor,
+           items: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], dict]:
+    """The deployed contract for a proposal (allocations, slack, its items) and the repair's
+    record (module docstring): "repaired" = 0 (feasible as proposed), 1 (best payments for the
+    proposed allocations), 2 (shrunk toward the pooled menu); "repair" = 1 - lambda*;
+    "proposal_violation" and "proposal_reward" of the proposal. The bisection runs on the whole
+    batch: the certificate's reductions then see the same shapes as the final contract's, so a
+    step judged feasible stays feasible to the last bit."""
+    deployed = torch.stack(items)
+    with torch.no_grad():
+        proposal_objective, proposal_violation, _ = spec.score(quantities, deployed, items)
+    kind = torch.zeros_like(proposal_violation)
+    scale = torch.ones_like(proposal_violation)
+    remaining = proposal_violation > 0
+    if bool(remaining.any()):
+        with torch.no_grad():
+            repaired, fixed = _repaired_payments(spec, quantities, deployed, remaining)
+            remaining = remaining & ~fixed
+            kind = torch.where(fixed, torch.ones_like(kind), kind)
+        deployed = straight_through(repaired, deployed)
+        if bool(remaining.any()):
+            pooled = spec.pooling @ allocations
+            with torch.no_grad():
+                x, x_ref, d = allocations.detach(), pooled.detach(), slack.detach()
+                low, high = torch.zeros_like(scale), torch.ones_like(scale)
+                for _ in range(REPAIR_STEPS):
+                    mid = 0.5 * (low + high)
+                    ok = spec.violation(quantities, toward(x, x_ref, mid), d * mid) <= 0
+                    low, high = torch.where(ok, mid, low), torch.where(ok, high, mid)
+                pooling = remaining & (spec.violation(quantities, x_ref, d * 0.0) <= 0)
+                scale = torch.where(pooling, low, scale)
+                kind = torch.where(pooling, torch.full_like(kind, 2.0), kind)
+            shrunk = torch.stack(spec.contract_of(quantities, toward(allocations, pooled, scale), slack * scale))
+            deployed = torch.where(pooling, shrunk, deployed)
+    return deployed.unbind(0), {"repair": 1.0 - scale, "repaired": kind, "proposal_violation": proposal_violation,
+                                "proposal_reward": proposal_objective if spec.maximize else -proposal_objective}
+
+
+__all__ = ["ContractFunctions", "REPAIR_CHUNK", "REPAIR_MARGIN", "REPAIR_STEPS", "deploy", "optimal_payments"]
