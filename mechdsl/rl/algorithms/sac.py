@@ -63,7 +63,7 @@ class SACAgent(Agent):
         optimizer_step(self.critic_opt, critic_loss, self.critic.parameters(), hp.grad_clip)
 
         action, logp = self.policy(batch.obs, generator=generator)
-        actor_loss = (alpha * logp - self.critic.min_q(batch.obs, action)).mean()
+        actor_loss = (alpha * logp - self.critic.actor_value(batch.obs, action, "min")).mean()
         optimizer_step(self.actor_opt, actor_loss, self.policy.parameters(), hp.grad_clip)
 
         metrics = {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "alpha": alpha.item()}

@@ -75,7 +75,7 @@ class TD3Agent(Agent):
         metrics = {"critic_loss": critic_loss.item()}
 
         if step % hp.policy_delay == 0:
-            actor_loss = -self.critic.q1(batch.obs, self.policy(batch.obs)).mean()
+            actor_loss = -self.critic.actor_value(batch.obs, self.policy(batch.obs), "first").mean()
             optimizer_step(self.actor_opt, actor_loss, self.policy.parameters(), hp.grad_clip)
             soft_update(self.policy_target, self.policy, hp.tau)
             soft_update(self.critic_target, self.critic, hp.tau)
