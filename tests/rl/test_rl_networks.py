@@ -77,3 +77,21 @@ def test_reads_the_state_dict_of_the_former_two_module_layout():
     twin.load_state_dict(legacy)
     obs, action = _inputs()
     assert torch.allclose(twin(obs, action)[1], q2(obs, action), atol=1e-6, rtol=0)
+
+
+def test_adam_foreach_is_bitwise_the_per_tensor_loop():
+    from mechdsl.rl.algorithms.base import adam
+
+    generator = torch.Generator().manual_seed(2)
+    start = [torch.randn(shape, generator=generator) for shape in [(2, 16, 9), (2, 16), (5,)]]
+    runs = []
+    for make in (lambda ps: adam(ps, 1e-3, 1e-4), lambda ps: torch.optim.Adam(ps, lr=1e-3, weight_decay=1e-4, foreach=False)):
+        params = [p.clone().requires_grad_() for p in start]
+        opt, grads = make(params), torch.Generator().manual_seed(3)
+        for _ in range(20):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=grads)
+            opt.step()
+        runs.append(params)
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+    assert not torch.equal(runs[0][0], start[0])
