@@ -175,6 +175,29 @@ class TwinCritic(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
+def stack_legacy_twin_state(saved: dict, optimizer: torch.optim.Optimizer) -> dict:
+    """An optimizer state saved for two separate critics (params q1..., q2...) rearranged for the
+    batched ``TwinCritic`` that replaced them: per-parameter state of member tensors stacked, in
+    the order of ``EnsembleLinear.weight``/``bias``. Any other state is returned unchanged."""
+    groups, current = saved.get("param_groups", []), optimizer.param_groups
+    if len(groups) != len(current) or any(len(g["params"]) != 2 * len(c["params"]) for g, c in zip(groups, current)):
+        return saved
+    state, new_state, new_groups, index = saved["state"], {}, [], 0
+    for group, live in zip(groups, current):
+        half = len(live["params"])
+        ids = []
+        for j, param in enumerate(live["params"]):
+            first, second = state.get(group["params"][j]), state.get(group["params"][j + half])
+            if first is None or second is None or param.shape[:1] != (2,):
+                return saved
+            new_state[index] = {k: (torch.stack([v, second[k]]) if isinstance(v, torch.Tensor) and v.dim() > 0 else v)
+                                for k, v in first.items()}
+            ids.append(index)
+            index += 1
+        new_groups.append({**group, "params": ids})
+    return {"state": new_state, "param_groups": new_groups}
+
+
 class DeterministicActor(nn.Module):
     """a = tanh(f(o)) in [-1, 1]^d (DDPG / TD3 / amortized)."""
 

@@ -95,3 +95,25 @@ def test_adam_foreach_is_bitwise_the_per_tensor_loop():
         runs.append(params)
     assert all(torch.equal(a, b) for a, b in zip(*runs))
     assert not torch.equal(runs[0][0], start[0])
+
+
+def test_an_optimizer_state_of_two_separate_critics_loads_into_the_batched_one():
+    from mechdsl.rl.algorithms.base import adam
+    from mechdsl.rl.networks import stack_legacy_twin_state
+
+    q1, q2, twin = _separate_and_batched()
+    legacy = adam([*q1.parameters(), *q2.parameters()], 1e-3)
+    obs, action = _inputs()
+    for _ in range(3):
+        legacy.zero_grad()
+        (q1(obs, action).pow(2).mean() + q2(obs, action).sin().mean()).backward()
+        legacy.step()
+    optimizer = adam(twin.parameters(), 1e-3)
+    optimizer.load_state_dict(stack_legacy_twin_state(legacy.state_dict(), optimizer))
+    for l, weight in enumerate(p for p in twin.parameters() if p.dim() == 3):
+        moments = optimizer.state[weight]
+        assert torch.equal(moments["exp_avg"], torch.stack([legacy.state[q1.net[2 * l].weight]["exp_avg"],
+                                                            legacy.state[q2.net[2 * l].weight]["exp_avg"]]))
+        assert float(moments["step"]) == 3
+    own = optimizer.state_dict()
+    assert stack_legacy_twin_state(own, optimizer) is own  # a current state passes through

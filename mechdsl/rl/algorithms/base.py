@@ -15,6 +15,7 @@ from torch import nn
 
 from mechdsl.rl.buffer import Transition
 from mechdsl.rl.env import BatchedEnv
+from mechdsl.rl.networks import stack_legacy_twin_state
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ class Agent(ABC):
             if isinstance(value, torch.Tensor):
                 with torch.no_grad():
                     value.copy_(state[name])
+            elif isinstance(value, torch.optim.Optimizer):
+                value.load_state_dict(stack_legacy_twin_state(state[name], value))
             else:
                 value.load_state_dict(state[name])
 
