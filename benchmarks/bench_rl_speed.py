@@ -206,10 +206,10 @@ def markdown(results: dict, args, command: str, machine_before: str, machine_aft
         ratios = [b["total"] / n["total"] for b, n in zip(by_code.get("baseline", []), by_code["new"])]
         wall_ratios = [b["wall"] / n["wall"] for b, n in zip(by_code.get("baseline", []), by_code["new"])]
         for code, label in (("baseline", f"{baseline}"), ("new", "this tree")):
-            rounds = by_code.get(code)
+            rounds = (by_code.get(code) or [])[:len(by_code["new"])] if code == "baseline" else by_code["new"]
             if not rounds:
                 continue
-            median = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+            median = {key: statistics.median(r.get(key, 0.0) for r in rounds) for key in rounds[0]}
             speed = f"{statistics.median(ratios):.2f}x | {statistics.median(wall_ratios):.2f}x" \
                 if code == "new" and ratios else " |"
             lines.append(f"| {algo} | {k} | {threads} | {label} | " + " | ".join(fmt(median, p) for p in PHASES)
@@ -261,11 +261,12 @@ def main() -> None:
                     results[algo, k, threads][code].append(timing)
                     print(f"round {round_ + 1} {algo} K={k} threads={threads} {code}: {timing['total']:.1f} ms/step "
                           f"(wall {timing['wall']:.1f}; load {os.getloadavg()[0]:.1f})", flush=True)
-    text = markdown(results, args, command, machine_before, machine(), (time.perf_counter() - start) / 60)
+                    # rewritten after every measurement, so an interrupted run keeps what it measured
+                    text = markdown(results, args, command, machine_before, machine(), (time.perf_counter() - start) / 60)
+                    out = Path(args.out)
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_text(text, encoding="utf-8")
     print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
     print(f"wrote {out}")
 
 
