@@ -27,11 +27,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import os
-import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +41,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.baseline import extract_revision, machine  # noqa: E402
 from mechdsl.lang import load_file  # noqa: E402
 from mechdsl.reduce import derive  # noqa: E402
 from mechdsl.solve.state import with_derived  # noqa: E402
@@ -89,24 +87,9 @@ def timed(work) -> float:
     return time.perf_counter() - start
 
 
-def machine() -> str:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
-            f"(load average {load}), python {platform.python_version()}, torch {torch.__version__}")
-
-
 def package_at(revision: str, spec: str, folder: Path):
     """The package committed under generated/<spec>/ at git `revision`, imported from `folder`."""
-    target = folder / f"{spec}_at_{revision}"
-    target.mkdir(parents=True, exist_ok=True)
-    listed = subprocess.run(["git", "ls-tree", "--name-only", revision, f"generated/{spec}/"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.split()
-    for file in ("__init__.py", "env.py", "formulas.py", "spec.mech"):
-        if f"generated/{spec}/{file}" not in listed:
-            continue
-        text = subprocess.run(["git", "show", f"{revision}:generated/{spec}/{file}"], cwd=ROOT, check=True,
-                              capture_output=True, text=True).stdout
-        (target / file).write_text(text, encoding="utf-8")
+    target = extract_revision(revision, [f"generated/{spec}"], folder / f"{spec}_at_{revision}") / "generated" / spec
     name = f"baseline_{spec}_{revision}".replace("-", "_")
     module_spec = importlib.util.spec_from_file_location(name, target / "__init__.py",
                                                          submodule_search_locations=[str(target)])

@@ -186,14 +186,24 @@ class DiffusionActor(nn.Module):
 
         Also returns sum_i relu(|x0_hat_i| - 1)^2, how far the unclipped x_0 estimate left [-1, 1].
         """
-        i, dt = m - 1, x.dtype
+        noise_weight, scale, coef1, coef2, sigma = self.step_constants(x.dtype)[m - 1]
         eps = self.predict_noise(x, obs, m, time_features)
-        x0_hat = (x - self.sqrt_one_minus_alpha_bars[i].to(dt) * eps) / self.sqrt_alpha_bars[i].to(dt)
+        x0_hat = (x - noise_weight * eps) / scale
         excess = (x0_hat.abs() - 1).clamp_min(0).pow(2).sum(-1)
         if self.clip_denoised:
             x0_hat = clip_unit(x0_hat, self.straight_through)
-        mean = self.coef1[i].to(dt) * x0_hat + self.coef2[i].to(dt) * x
-        return mean + self.sigma[i].to(dt) * noise, excess
+        mean = coef1 * x0_hat + coef2 * x
+        return mean + sigma * noise, excess
+
+    def step_constants(self, dtype: torch.dtype) -> list[tuple[float, ...]]:
+        """Per step m (index m - 1): (sqrt(1 - alpha_bar_m), sqrt(alpha_bar_m), c1_m, c2_m, eta sigma_m),
+        each rounded once to ``dtype`` (the value a cast of the float64 buffer gives) and kept as
+        a Python number, so the chain's inner loop makes no casts and no host reads per step."""
+        cache = self.__dict__.setdefault("_step_constants", {})
+        if dtype not in cache:
+            columns = [self.sqrt_one_minus_alpha_bars, self.sqrt_alpha_bars, self.coef1, self.coef2, self.sigma]
+            cache[dtype] = list(zip(*(c.to(dtype).tolist() for c in columns)))
+        return cache[dtype]
 
     def sample_with_excess(self, obs: torch.Tensor, generator: torch.Generator | None = None, *,
                            clip_action: bool = True, start_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:

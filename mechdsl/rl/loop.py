@@ -189,15 +189,17 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
                 buffer.add(batch)
             if hp.lr_schedule != "constant":
                 agent.scale_learning_rates(lr_factor(hp.lr_schedule, hp.lr_final, (step - 1) / steps))
+            step_losses: list[tuple[str, torch.Tensor | float]] = []
             for _ in range(hp.updates_per_step):
                 if buffer is not None and len(buffer) < hp.batch_size:
                     break
                 sample = buffer.sample(hp.batch_size, agent_gen) if buffer is not None else batch
                 losses = agent.update(sample, step=updates + 1, generator=agent_gen, env=env)
                 updates += 1
-                for name, value in losses.items():
-                    _check_finite(step, name, value)
-                    _add(accum, name, value)
+                step_losses += losses.items()
+            for name, value in _host_values(step_losses):
+                _check_finite(step, name, value)
+                _add(accum, name, value)
 
             episode_step += 1
             state = next_state
@@ -242,6 +244,15 @@ def probe_reward_scale(env: BatchedEnv, hp, seed: int, device: torch.device, pro
     action = 2 * torch.rand(probe, env.action_dim, generator=generator, device=env.device, dtype=env.dtype) - 1
     spread = float(learning_reward(env.evaluate(state, action), hp.violation_weight, hp.violation_penalty).double().std())
     return 1.0 / spread if math.isfinite(spread) and spread > 1e-12 else 1.0
+
+
+def _host_values(losses: list[tuple[str, torch.Tensor | float]]) -> list[tuple[str, float]]:
+    """The losses of one training step as Python floats, in update order, read from the device
+    in one transfer (an agent may return 0-d tensors so that its update loop never waits for
+    the device); float32 values convert exactly, so the sums are those of per-update ``.item()``."""
+    tensors = [value.detach().reshape(()).to(torch.float64) for _, value in losses if isinstance(value, torch.Tensor)]
+    read = iter(torch.stack(tensors).tolist() if tensors else [])
+    return [(name, next(read) if isinstance(value, torch.Tensor) else float(value)) for name, value in losses]
 
 
 def _add(accum: dict[str, tuple[float, int]], name: str, value: float) -> None:

@@ -115,11 +115,12 @@ def test_beats_random_on_the_compiled_static_contract(algo, static_contract_env)
 @pytest.mark.parametrize("algo", ["edmsac", "sac", "td3", "ddpg", "cgdm"])
 def test_critic_hidden_sets_the_critic_widths_only(algo):
     from mechdsl.rl.algorithms import make_agent
+    from mechdsl.rl.networks import EnsembleLinear
 
     env = ScreeningContractEnv()
     hp = resolve_hparams(algo, overrides={"hidden": (24, 24), "critic_hidden": (40, 8, 40)})
     agent = make_agent(algo, env, hp, torch.Generator().manual_seed(0), torch.device("cpu"))
-    critic_widths = [m.out_features for m in agent.critic.modules() if isinstance(m, torch.nn.Linear)]
+    critic_widths = [m.out_features for m in agent.critic.modules() if isinstance(m, (torch.nn.Linear, EnsembleLinear))]
     assert critic_widths.count(40) >= 2 and 8 in critic_widths and 24 not in critic_widths
     actor_widths = [m.out_features for m in agent.actor.modules() if isinstance(m, torch.nn.Linear)]
     assert 24 in actor_widths and 40 not in actor_widths

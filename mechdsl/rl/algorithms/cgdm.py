@@ -88,7 +88,7 @@ class CGDMAgent(Agent):
                                        self.diffusion.noise_prediction_loss(batch.obs, action.detach(), generator))
         else:
             confidence = torch.ones(batch.obs.shape[0], device=batch.obs.device, dtype=batch.obs.dtype)
-        actor_loss = ((hp.boundary_penalty * excess - confidence * self.critic.min_q(batch.obs, action)).mean()
+        actor_loss = ((hp.boundary_penalty * excess - confidence * self.critic.actor_value(batch.obs, action, "min")).mean()
                       + (hp.consistency_weight * consistency if hp.consistency else 0.0))
         optimizer_step(self.actor_opt, actor_loss, self.diffusion.parameters(), hp.grad_clip)
 

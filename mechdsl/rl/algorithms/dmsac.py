@@ -123,10 +123,10 @@ class DMSACAgent(Agent):
             net = self.diffusion_target if self.hp.act_with_target else self.deployable_actor()
             return net.sample(obs, generator, start_scale=self.hp.inference_start_scale)
 
-    def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, float]:
+    def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, torch.Tensor]:
         hp, kappa = self.hp, self.kappa()
         self.before_update(step)
-        metrics = {"kappa": kappa.item(), "sigma": self.log_std.detach().exp().mean().item()}
+        metrics = {"kappa": kappa, "sigma": self.log_std.detach().exp().mean()}
         actor_turn = step % hp.actor_every == 0
 
         # actor, eqs. (55) and (59)
@@ -137,7 +137,7 @@ class DMSACAgent(Agent):
             optimizer_step(self.actor_opt, actor_loss, [*self.diffusion.parameters(), self.log_std], hp.grad_clip,
                            before_step=self.before_actor_step)
             self.after_actor_step()
-            metrics["actor_loss"] = actor_loss.item()
+            metrics["actor_loss"] = actor_loss.detach()
             if hp.entropy == "final_gaussian" and hp.autotune_temperature:
                 kappa_loss = -(self.log_kappa * (logp.detach() + self.target_entropy)).mean()
                 optimizer_step(self.kappa_opt, kappa_loss, [self.log_kappa])
@@ -151,7 +151,7 @@ class DMSACAgent(Agent):
         q1, q2 = self.critic(batch.obs, batch.action)
         critic_loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
         optimizer_step(self.critic_opt, critic_loss, self.critic.parameters(), hp.grad_clip)
-        metrics["critic_loss"] = critic_loss.item()
+        metrics["critic_loss"] = critic_loss.detach()
 
         # targets, eq. (60)
         if actor_turn:

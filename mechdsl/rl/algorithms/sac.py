@@ -50,7 +50,7 @@ class SACAgent(Agent):
         with torch.no_grad():
             return self.policy(obs, deterministic=not explore, generator=generator)[0]
 
-    def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, float]:
+    def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, torch.Tensor]:
         hp, alpha = self.hp, self.log_alpha.exp().detach()
 
         def next_value(next_obs: torch.Tensor) -> torch.Tensor:
@@ -63,10 +63,10 @@ class SACAgent(Agent):
         optimizer_step(self.critic_opt, critic_loss, self.critic.parameters(), hp.grad_clip)
 
         action, logp = self.policy(batch.obs, generator=generator)
-        actor_loss = (alpha * logp - self.critic.min_q(batch.obs, action)).mean()
+        actor_loss = (alpha * logp - self.critic.actor_value(batch.obs, action, "min")).mean()
         optimizer_step(self.actor_opt, actor_loss, self.policy.parameters(), hp.grad_clip)
 
-        metrics = {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "alpha": alpha.item()}
+        metrics = {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(), "alpha": alpha}
         if hp.autotune_alpha:
             alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
             optimizer_step(self.alpha_opt, alpha_loss, [self.log_alpha])

@@ -59,7 +59,7 @@ class TD3Agent(Agent):
                 action = action + gaussian_noise(action.shape, self.hp.exploration_noise, generator, action)
             return action.clamp(-1, 1)
 
-    def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, float]:
+    def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, torch.Tensor]:
         hp = self.hp
 
         def next_value(next_obs: torch.Tensor) -> torch.Tensor:
@@ -72,14 +72,14 @@ class TD3Agent(Agent):
         q1, q2 = self.critic(batch.obs, batch.action)
         critic_loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
         optimizer_step(self.critic_opt, critic_loss, self.critic.parameters(), hp.grad_clip)
-        metrics = {"critic_loss": critic_loss.item()}
+        metrics = {"critic_loss": critic_loss.detach()}
 
         if step % hp.policy_delay == 0:
-            actor_loss = -self.critic.q1(batch.obs, self.policy(batch.obs)).mean()
+            actor_loss = -self.critic.actor_value(batch.obs, self.policy(batch.obs), "first").mean()
             optimizer_step(self.actor_opt, actor_loss, self.policy.parameters(), hp.grad_clip)
             soft_update(self.policy_target, self.policy, hp.tau)
             soft_update(self.critic_target, self.critic, hp.tau)
-            metrics["actor_loss"] = actor_loss.item()
+            metrics["actor_loss"] = actor_loss.detach()
         return metrics
 
 
