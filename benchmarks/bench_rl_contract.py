@@ -105,6 +105,23 @@ def spec_hparams(model, algo: str) -> dict:
     return {k: v for k, v in model.train.items() if k not in RUN_SETTINGS and k in known}
 
 
+def parse_override(text: str) -> tuple[str, object]:
+    """`NAME=VALUE` with a JSON value (a bare word stays a string): `updates_per_step=4`, `lr_schedule=cosine`."""
+    name, _, value = text.partition("=")
+    try:
+        return name.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return name.strip(), value.strip()
+
+
+def accepted(overrides: dict, algo: str) -> dict:
+    """The overrides this algorithm has a hyperparameter for."""
+    from mechdsl.rl import hyperparameter_names
+
+    known = hyperparameter_names(algo)
+    return {k: v for k, v in overrides.items() if k in known}
+
+
 def summarize(trials: list[dict]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for algo in dict.fromkeys(t["algo"] for t in trials):
@@ -201,6 +218,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--algos", default=",".join(ALL_ALGOS))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--hparam", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a hyperparameter of every algorithm that has it (JSON value), repeatable")
     parser.add_argument("--out", default=None, help="Markdown file (default benchmarks/results/rl_two_period_K<K>.md)")
     args = parser.parse_args()
     command = "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0]).relative_to(ROOT)
@@ -216,7 +235,8 @@ def main() -> None:
     table = optimum_table(package)
     print(f"exact optima of {len(table)} states: {time.perf_counter() - start:.0f} s", flush=True)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
-    jobs = [(str(package), algo, seed, args.samples, spec_hparams(model, algo), table)
+    overrides = dict(parse_override(text) for text in args.hparam)
+    jobs = [(str(package), algo, seed, args.samples, {**spec_hparams(model, algo), **accepted(overrides, algo)}, table)
             for algo in algos for seed in range(args.seeds if algo != "random" else 1)]
     trials = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:

@@ -45,7 +45,7 @@ import torch
 
 from mechdsl.rl.env import StepResult
 from mechdsl.runtime import sampling
-from mechdsl.runtime.action_map import SLACK_D_MAX, ActionTensors, action_tensors, slack_fractions
+from mechdsl.runtime.action_map import SLACK_D_MAX, ActionTensors, action_tensors, slack_actions, slack_fractions
 from mechdsl.runtime.action_map import fraction as _fraction
 from mechdsl.runtime.action_map import unbounded as _unbounded
 from mechdsl.runtime.action_map import unbounded_inverse as _unbounded_inverse
@@ -156,7 +156,7 @@ def _allocations(quantities, raw: torch.Tensor) -> torch.Tensor:
 
 
 def _slack_fractions(raw: torch.Tensor) -> torch.Tensor:
-    """Raw actions as rows -> the payment slacks d = (a + 1) / 2 in [0, 1], (0, B)."""
+    """Raw actions as rows -> the payment slacks d = max(a, 0) in [0, 1], (0, B)."""
     return slack_fractions(raw, ALLOCATION_DIM)
 
 
@@ -281,7 +281,8 @@ def action_from_contract(state: torch.Tensor, contract: dict[str, torch.Tensor])
     d: list[torch.Tensor | None] = [None] * len(ACTION_LAYOUT)  # every entry is set below
     d[0] = ((v_s__0 - 0.0) / 2000.0).clamp(0.0, 1.0)
     d[1] = _fraction(v_s__1 - v_s__0, 2000.0 - v_s__0)
-    return 2.0 * torch.stack(d, 1) - 1.0
+    action = torch.stack(d, 1)  # allocations a = 2 d - 1, slacks a = d
+    return torch.cat([2.0 * action[:, :ALLOCATION_DIM] - 1.0, slack_actions(action[:, ALLOCATION_DIM:])], 1)
 
 
 def score(state: torch.Tensor, contract: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:

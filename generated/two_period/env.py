@@ -45,7 +45,7 @@ import torch
 
 from mechdsl.rl.env import StepResult
 from mechdsl.runtime import sampling
-from mechdsl.runtime.action_map import SLACK_D_MAX, ActionTensors, action_tensors, slack_fractions
+from mechdsl.runtime.action_map import SLACK_D_MAX, ActionTensors, action_tensors, slack_actions, slack_fractions
 from mechdsl.runtime.action_map import fraction as _fraction
 from mechdsl.runtime.action_map import unbounded as _unbounded
 from mechdsl.runtime.action_map import unbounded_inverse as _unbounded_inverse
@@ -201,7 +201,7 @@ def _allocations(quantities, raw: torch.Tensor) -> torch.Tensor:
 
 
 def _slack_fractions(raw: torch.Tensor) -> torch.Tensor:
-    """Raw actions as rows -> the payment slacks d = (a + 1) / 2 in [0, 1], (6, B)."""
+    """Raw actions as rows -> the payment slacks d = max(a, 0) in [0, 1], (6, B)."""
     return slack_fractions(raw, ALLOCATION_DIM)
 
 
@@ -375,7 +375,8 @@ def action_from_contract(state: torch.Tensor, contract: dict[str, torch.Tensor])
     floor = formulas.floor_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__1_0, v_p2__1_1, v_theta1__1, v_theta2__0, v_theta2__1)
     d[ALLOCATION_DIM + 5] = _fraction(PAYMENT_FLOW * (v_R1__1 - floor),
                                                   PAYMENT_FLOW * (formulas.ceiling_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__0_0, v_p2__0_1, v_theta1__0, v_theta2__0, v_theta2__1) - floor))
-    return 2.0 * torch.stack(d, 1) - 1.0
+    action = torch.stack(d, 1)  # allocations a = 2 d - 1, slacks a = d
+    return torch.cat([2.0 * action[:, :ALLOCATION_DIM] - 1.0, slack_actions(action[:, ALLOCATION_DIM:])], 1)
 
 
 def score(state: torch.Tensor, contract: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:

@@ -236,13 +236,30 @@ def lr_factor(schedule: str, final: float, fraction: float) -> float:
     raise ValueError(f"unknown lr_schedule {schedule!r}; choose one of {LR_SCHEDULES}")
 
 
+IQR_PER_STD = 1.349  # (q75 - q25) of a standard normal
+
+
 def probe_reward_scale(env: BatchedEnv, hp, seed: int, device: torch.device, probe: int = 1024) -> float:
-    """1 / std of the learning reward of uniform random actions on a probe batch drawn from
-    its own generator (so it does not disturb the training streams; same seed, same scale)."""
+    """1 / spread of the learning reward of uniform random actions on a probe batch drawn from
+    its own generator (so it does not disturb the training streams; same seed, same scale).
+
+    The spread is the normal-consistent interquartile range, (q75 - q25) / 1.349 (the standard
+    deviation for Gaussian rewards), not the standard deviation itself: random contracts have a
+    heavy tail (payments far above their floors) that would set the unit. On two_period.mech
+    (K = 2) the standard deviation is 19,300 against an IQR spread of 2,470 and an optimum of
+    about 1,000, so scaling by it left the near-optimal region 8x flatter for the critics. A
+    degenerate IQR (more than half of the rewards equal) falls back to the standard deviation."""
     generator = _generator(env.device, seed + 7919)
     state = env.reset(probe, generator)
     action = 2 * torch.rand(probe, env.action_dim, generator=generator, device=env.device, dtype=env.dtype) - 1
-    spread = float(learning_reward(env.evaluate(state, action), hp.violation_weight, hp.violation_penalty).double().std())
+    reward = learning_reward(env.evaluate(state, action), hp.violation_weight, hp.violation_penalty).double()
+    reward = reward[torch.isfinite(reward)]
+    if reward.numel() < 2:
+        return 1.0
+    low, high = torch.quantile(reward, torch.tensor([0.25, 0.75], dtype=reward.dtype, device=reward.device)).tolist()
+    spread = (high - low) / IQR_PER_STD
+    if not spread > 1e-12:
+        spread = float(reward.std())
     return 1.0 / spread if math.isfinite(spread) and spread > 1e-12 else 1.0
 
 

@@ -42,9 +42,19 @@ def action_tensors(mid: tuple[float, ...], half_span: tuple[float, ...], lower: 
 
 
 def slack_fractions(raw: torch.Tensor, allocation_dim: int) -> torch.Tensor:
-    """Raw actions as rows (d, B) -> the payment slacks d = (a + 1) / 2 in [0, 1] of the
-    entries from `allocation_dim` on."""
-    return 0.5 * (torch.clamp(raw[allocation_dim:], -1.0, 1.0) + 1.0)
+    """Raw actions as rows (d, B) -> the payment slacks d = max(a, 0) in [0, 1] of the entries
+    from `allocation_dim` on.
+
+    The least payments sit at a = 0, the centre of the action box, where the action penalty and
+    an untrained policy put it, and fill the half a <= 0; the half a > 0 spans the range. With
+    d = (a + 1) / 2 a centred policy would pay half of every range (on two_period.mech, K = 5,
+    the optimum's allocations with every d = 0.5 deploy at -0.83 of the optimum)."""
+    return torch.clamp(raw[allocation_dim:], 0.0, 1.0)
+
+
+def slack_actions(d: torch.Tensor) -> torch.Tensor:
+    """The inverse of `slack_fractions` on its image: d in [0, 1] -> a = d."""
+    return d
 
 
 def within(floor: torch.Tensor, ceiling: torch.Tensor, d: torch.Tensor, flow: int) -> torch.Tensor:
@@ -82,5 +92,5 @@ def toward(x: torch.Tensor, x_ref: torch.Tensor, lam: torch.Tensor) -> torch.Ten
     return x + (1.0 - lam) * (x_ref - x)
 
 
-__all__ = ["ActionTensors", "SLACK_D_MAX", "action_tensors", "fraction", "slack_fractions", "toward", "unbounded",
+__all__ = ["ActionTensors", "SLACK_D_MAX", "action_tensors", "fraction", "slack_actions", "slack_fractions", "toward", "unbounded",
            "unbounded_inverse", "within"]

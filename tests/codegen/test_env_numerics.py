@@ -89,7 +89,7 @@ def test_slack_payments_follow_their_ranges(bundled):
         values[symbol.name] = result.info[symbol.name].numpy()
     slack_names = [n[len("slack "):] for n in package.ACTION_LAYOUT[package.env.ALLOCATION_DIM:]]
     assert slack_names == [str(y) for y, r in derivation.payment_ranges.items() if r.slack]
-    d = 0.5 * (np.clip(action.numpy()[:, package.env.ALLOCATION_DIM:], -1, 1) + 1)
+    d = np.clip(action.numpy()[:, package.env.ALLOCATION_DIM:], 0, 1)  # d = max(a, 0)
 
     def at(expr):
         symbols, function = _lambdify(expr)

@@ -162,6 +162,52 @@ def test_probe_reward_scale_is_deterministic_and_inverse_spread():
     assert 0 < a < float("inf")
 
 
+class _HeavyTailEnv:
+    """Rewards N(0, 1) on most actions and -1e4 on a tenth of them: the spread the learner is
+    scaled by must be the Gaussian part's (about 1), not the tail's standard deviation."""
+
+    state_dim, action_dim, horizon = 1, 1, 1
+    device, dtype = None, None
+
+    def __init__(self):
+        import torch
+
+        self.device, self.dtype = torch.device("cpu"), torch.float64
+        self.noise = torch.Generator().manual_seed(0)
+
+    def reset(self, n, generator):
+        import torch
+
+        return torch.zeros(n, 1, dtype=self.dtype)
+
+    def evaluate(self, state, action):
+        import torch
+
+        from mechdsl.rl.env import StepResult
+
+        n = state.shape[0]
+        reward = torch.randn(n, generator=self.noise, dtype=self.dtype)
+        reward[: n // 10] = -1e4
+        return StepResult(reward, torch.zeros(n, dtype=self.dtype), torch.zeros(n, dtype=self.dtype), {})
+
+
+def test_probe_reward_scale_ignores_a_heavy_tail():
+    import numpy as np
+    import torch
+
+    from mechdsl.rl import resolve_hparams
+    from mechdsl.rl.loop import probe_reward_scale
+
+    env = _HeavyTailEnv()
+    scale = probe_reward_scale(env, resolve_hparams("sac", "default", None), 3, torch.device("cpu"))
+    rewards = torch.randn(1024, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
+    rewards[:102] = -1e4
+    q25, q75 = np.quantile(rewards, [0.25, 0.75])
+    assert scale == pytest.approx(1.349 / (q75 - q25), rel=1e-9)
+    assert 0.7 < scale < 1.6            # the Gaussian part's unit, give or take the 10 % tail's shift
+    assert scale > 100 / rewards.std()  # the standard deviation (about 3,000) would have flattened it
+
+
 def test_cosine_lr_schedule_values():
     from mechdsl.rl.loop import lr_factor
 
