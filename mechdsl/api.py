@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-PROBABILITY_TOLERANCE = 1e-6  # a row of a probability table sums to 1 within this
+from mechdsl.tolerances import PROBABILITY_TOLERANCE
 
 
 class StateError(ValueError):

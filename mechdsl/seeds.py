@@ -18,5 +18,6 @@ ACTION_SEED_OFFSET = 1   # policy noise generator: state seed + 1
 TIMING_SEED_OFFSET = 2   # states timed for inference speed: state seed + 2
 INFERENCE_TIMING_SEED = 0  # every timed policy call restarts its noise from this seed
 
+REPORT_POLICY_SEED = 0     # the policy's noise when a report tabulates its contract items
 SINGLE_CROSSING_SEED = 0  # the numeric single-crossing test's samples
 SLSQP_START_SEED = 0      # random allocation starts of the local reduced solver

@@ -18,5 +18,12 @@ SCS_ACCURACY = 1e-9
 SLSQP_ACCURACY = 1e-12
 """SLSQP's `ftol` on the reduced problem's objective."""
 
+EQUILIBRIUM_GAIN_TOLERANCE = 1e-6
+"""A Stackelberg equilibrium is certified when no player gains more than this fraction of its
+utility by a unilateral deviation (`mechdsl.games.equilibrium`)."""
+
+PROBABILITY_TOLERANCE = 1e-6
+"""A row of a probability table given in a state sums to 1 within this (`mechdsl.api`)."""
+
 RATIO_FLOOR = 1e-12
 """|optimum| below which an optimality ratio (value / optimum) is not reported."""

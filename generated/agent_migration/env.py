@@ -211,7 +211,7 @@ CONSTANTS = {  # folded into the formulas at compile time
     'L_max': 3.0,
     'w_share': 20.0,
 }
-VIOLATION_TOLERANCE = 1e-6
+VIOLATION_TOLERANCE = 1e-06  # an excess above this violates its constraint (mechdsl.tolerances)
 # constant tables of the formulas (numbers that vary along an entity axis), row-major
 TABLE_0 = (250.0, 750.0, 1250.0, 1750.0)  # shape 4
 TABLE_1 = (0.0, (-1.0), (-2.0), (-3.0))  # shape (1, 4)

@@ -31,6 +31,7 @@ import sympy as sp
 from mechdsl.games.follower import FollowerResponse, derive_follower
 from mechdsl.errors import UsageError
 from mechdsl.games.model import GameModel
+from mechdsl.tolerances import EQUILIBRIUM_GAIN_TOLERANCE
 
 
 class UnsupportedGame(UsageError):
@@ -69,7 +70,8 @@ class Certificate:
     def as_dict(self) -> dict[str, object]:
         worst = self.worst
         return {"max_relative_gain": worst.relative_gain, "max_absolute_gain": max(d.gain for d in self.deviations),
-                "where": worst.player, "target": 1e-6, "within_target": worst.relative_gain <= 1e-6,
+                "where": worst.player, "target": EQUILIBRIUM_GAIN_TOLERANCE,
+                "within_target": worst.relative_gain <= EQUILIBRIUM_GAIN_TOLERANCE,
                 "per_player": {d.player: d.relative_gain for d in self.deviations}}
 
 

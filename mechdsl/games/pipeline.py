@@ -17,6 +17,7 @@ import torch
 
 from mechdsl.games.codegen import compile_game
 from mechdsl.rl.runs import RunConfig, load_package
+from mechdsl.tolerances import VIOLATION_TOLERANCE
 
 COMPARISON_SHARE = 4  # the comparison algorithm trains for steps // 4 (PPO collects 256 markets per step)
 
@@ -104,7 +105,7 @@ def evaluate_run(config: RunConfig, run_dir: Path, model, n_states: int, seed: i
         "optimum": optimum.cpu().tolist(),
         "optimality_ratio": float(objective.mean() / optimum.mean()),
         "welfare_ratio": float(result.info["welfare"].double().mean() / optimum.mean()),
-        "violation_rate": float((result.violation > 1e-6).double().mean()),
+        "violation_rate": float((result.violation > VIOLATION_TOLERANCE).double().mean()),
         "greedy": {"mean_reward": float(greedy.reward.double().mean()),
                    "mean_welfare": float(greedy.info["welfare"].double().mean()),
                    "mean_clock_rounds": float(greedy.info["clock_rounds"].double().mean())},

@@ -15,6 +15,7 @@ from mechdsl.model_json import state_json
 from mechdsl.rl.loop import train
 from mechdsl.rl.runs import RunConfig, load_agent, load_package, load_package_of, state_dicts
 from mechdsl.rl.stages import StageClock
+from mechdsl.tolerances import VIOLATION_TOLERANCE
 
 
 def compile(model, target: Path, *, source: str, force: bool = False) -> list[Path]:
@@ -116,7 +117,7 @@ def evaluate_states(model, env, agent, n: int, seed: int) -> dict:
                           for name, v in model.variables.items()})
     return {"states": states, "contracts": contracts, "objective": objective.tolist(), "optimum": optimum.tolist(),
             "optimality_ratio": float(objective.mean() / optimum.mean()),
-            "violation_rate": float((result.violation > 1e-6).double().mean())}
+            "violation_rate": float((result.violation > VIOLATION_TOLERANCE).double().mean())}
 
 
 def evaluate_run(config: RunConfig, run_dir: Path, model, n_states: int, seed: int) -> dict:

@@ -30,8 +30,10 @@ from mechdsl.rl.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpo
 from mechdsl.rl.env import VIOLATION_PENALTIES, BatchedEnv, learning_reward, observation, transition_tail
 from mechdsl.rl.metrics import MetricsLog
 from mechdsl.rl.progress import make_progress
+from mechdsl.seeds import ACTION_SEED_OFFSET, TRAINING_EVALUATION_SEED
+from mechdsl.tolerances import VIOLATION_TOLERANCE
 
-EVAL_SEED = 2_024_1125  # held-out states are the same for every run and seed
+EVAL_SEED = TRAINING_EVALUATION_SEED  # held-out states are the same for every run and seed
 CHECKPOINT_VERSION = 1
 
 
@@ -93,14 +95,14 @@ class _Evaluator:
         return _Evaluator(env, state, observation(env, state), None if opt is None else float(opt.mean()))
 
     def __call__(self, agent: Agent) -> dict[str, float | None]:
-        action = agent.act(self.obs, explore=False, generator=_generator(self.obs.device, EVAL_SEED + 1))
+        action = agent.act(self.obs, explore=False, generator=_generator(self.obs.device, EVAL_SEED + ACTION_SEED_OFFSET))
         result = self.env.evaluate(self.state, action)
         utility = float(result.reward.mean())
         ratio = None
         if self.optimum_mean is not None and abs(self.optimum_mean) > 1e-12:
             ratio = utility / self.optimum_mean
         return {"test_reward": float(learning_reward(result).mean()), "test_utility": utility,
-                "optimality_ratio": ratio, "violation_rate": float((result.violation > 1e-6).float().mean()),
+                "optimality_ratio": ratio, "violation_rate": float((result.violation > VIOLATION_TOLERANCE).float().mean()),
                 "violation_mean": float(result.violation.mean())}
 
 

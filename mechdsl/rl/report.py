@@ -19,6 +19,7 @@ import torch  # noqa: E402
 from mechdsl.rl.algorithms.base import Agent  # noqa: E402
 from mechdsl.rl.env import BatchedEnv, observation  # noqa: E402
 from mechdsl.rl.evaluate import Evaluation, heldout_states  # noqa: E402
+from mechdsl.seeds import REPORT_POLICY_SEED  # noqa: E402
 
 Rows = Sequence[Mapping[str, Any]]
 _TYPE_SUFFIX = re.compile(r"^(?P<item>.+?)_(?P<k>\d+)$")
@@ -65,7 +66,7 @@ def contract_items(env: BatchedEnv, agent: Agent, n_states: int = 512) -> dict[s
     """Mean of every per-type info tensor ``<item>_<k>`` under the policy: {item: {k: mean}}."""
     state = heldout_states(env, n_states)
     obs = observation(env, state)
-    action = agent.act(obs, explore=False, generator=torch.Generator(device=obs.device).manual_seed(0))
+    action = agent.act(obs, explore=False, generator=torch.Generator(device=obs.device).manual_seed(REPORT_POLICY_SEED))
     return items_of_actions(env, state, action)
 
 

@@ -29,6 +29,7 @@ from mechdsl.model import all_indices
 from mechdsl.scenario.model import SLOT, Draw, ScenarioModel
 from mechdsl.scenario.linebreak import wrap
 from mechdsl.scenario.tensorize import Family, NoMatch, Tensorizer
+from mechdsl.tolerances import VIOLATION_TOLERANCE
 
 FILES = {"__init__.py": "scenario_init.py.j2", "env.py": "scenario_env.py.j2", "spec.mech": "scenario_spec.mech.j2",
          "README.md": "scenario_README.md.j2"}
@@ -326,7 +327,7 @@ def render(model: ScenarioModel, source: str | None = None) -> dict[str, str]:
         outputs += [(statements[-1].split(" = ")[0].strip(),) * 2 for statements, _ in arguments]
         actions = compiler.action_blocks()
         context = {
-            "model": model, "scenario": model.name, "class_name": generate._class_name(model.name),
+            "model": model, "scenario": model.name, "violation_tolerance": repr(VIOLATION_TOLERANCE), "class_name": generate._class_name(model.name),
             "source_name": Path(model.path).name,
             "source": source if source is not None else Path(model.path).read_text(encoding="utf-8"),
             "state_layout": [s.name for s in state_symbols],

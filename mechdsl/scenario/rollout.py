@@ -28,9 +28,10 @@ import numpy as np
 import torch
 
 from mechdsl.rl.env import observation
+from mechdsl.tolerances import VIOLATION_TOLERANCE
 
 Policy = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-TOLERANCE = 1e-6
+TOLERANCE = VIOLATION_TOLERANCE  # a slot violates a constraint whose excess is above this
 
 
 @dataclass
