@@ -20,7 +20,8 @@ def add_training_arguments(parser) -> None:
     parser.add_argument("--out", metavar="RUN_DIR", default=None,
                         help="run folder (default runs/<mechanism>-<algo>-seed<seed>)")
     add_set_argument(parser)
-    parser.add_argument("--eval-states", type=int, metavar="N", default=1000, help="held-out states of the final evaluation")
+    parser.add_argument("--eval-states", type=int, metavar="N", default=1000,
+                        help="held-out states of the final evaluation (the learning curve scores at most N of them, at most 256)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; one line per evaluation")
     folder = parser.add_mutually_exclusive_group()
     folder.add_argument("--resume", action="store_true",

@@ -11,11 +11,17 @@ from mechdsl.rl.runs import RunConfig
 from mechdsl.rl.stages import StageClock
 
 
+CURVE_STATES = 256  # held-out states per learning-curve point
+
+
 def train_run(config: RunConfig, run_dir: Path, *, resume: bool = False, log: str = "rich",
-              eval_states: int = 1000, curve_states: int = 256, stages: StageClock | None = None) -> dict:
+              eval_states: int = 1000, curve_states: int | None = None, stages: StageClock | None = None) -> dict:
     """Train, evaluate on held-out states and write the report; returns the evaluation.
+    The learning curve scores `curve_states` held-out states per point (default: at most
+    CURVE_STATES and at most `eval_states`, so a small final evaluation keeps the curve small too).
     The time of each stage goes into `stages` (if given) and at the end of report.md."""
     stages = stages if stages is not None else StageClock()
+    curve_states = min(CURVE_STATES, eval_states) if curve_states is None else curve_states
     model = load_source(config.source, config.spec, config.overrides)
     kind = kind_of_model(model)
     kind.require("train", config.spec)

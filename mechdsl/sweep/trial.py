@@ -16,7 +16,6 @@ from mechdsl.sweep.grid import EVALUATION_FILE, Trial
 
 TRIAL_FILE = "trial.json"
 ERROR_FILE = "error.txt"
-CURVE_STATES = 256  # held-out states of the learning curve inside training (as `train_run`)
 
 # Final metrics of a trial, in the column order of results.csv.
 METRICS = ("optimality_ratio", "violation_rate", "mean_utility", "mean_optimum", "wall_seconds", "actor_flops")
@@ -39,9 +38,8 @@ def train_trial(trial: Trial, out: Path, *, ray_node_id: str | None = None) -> d
     start = time.perf_counter()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        # the in-training curve uses at most --eval-states states: each costs one exact solve
-        train_run(config, folder, resume=True, log="none", eval_states=trial.eval_states,
-                  curve_states=min(CURVE_STATES, trial.eval_states))
+        # the in-training curve uses at most --eval-states states (train_run's default): each costs one exact solve
+        train_run(config, folder, resume=True, log="none", eval_states=trial.eval_states)
         status, error = "trained", ""
         (folder / ERROR_FILE).unlink(missing_ok=True)  # left by an earlier, failed attempt
     except Exception as exc:  # noqa: BLE001 - one diverged trial must not end the sweep
