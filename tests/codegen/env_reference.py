@@ -106,8 +106,14 @@ def package_of(case: str, folder: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--update", action="store_true", help=f"write {FIXTURE.relative_to(ROOT)}")
-    parser.add_argument("--scratch", type=Path, default=Path("/tmp/mechdsl_env_reference"))
+    parser.add_argument("--scratch", type=Path, default=None,
+                        help="folder for the compiled packages (default: a new temporary folder, so a "
+                             "recording never reuses packages compiled by an older compiler)")
     args = parser.parse_args()
+    if args.scratch is None:
+        import tempfile
+
+        args.scratch = Path(tempfile.mkdtemp(prefix="mechdsl_env_reference_"))
     record = {"batch": BATCH, "seed": SEED, "recorded_from": f"main at {BASELINE_COMMIT}", "cases": {}}
     for case in CONTRACT_CASES + GAME_CASES:
         package = package_of(case, args.scratch)
