@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import keyword
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -94,7 +95,7 @@ LANGUAGES: list[type["SpecChecker"]] = []
 
 
 @dataclass
-class SpecChecker:
+class SpecChecker(ABC):
     """`ast.Spec` -> the kind's model, or a `SpecError` listing every mistake.
 
     Class attributes a kind sets: `KIND` ("contract"), `DECLARATION` (the statement type that
@@ -159,8 +160,9 @@ class SpecChecker:
         """Check the kind's remaining statements; the model's fields by name."""
         return {}
 
+    @abstractmethod
     def _model(self, name: str, parts: dict, train: dict):
-        raise NotImplementedError
+        """The kind's checked model from its name, the fields `_statements` returned and the train block."""
 
     def _decision_symbols(self) -> list[sp.Symbol]:
         """The symbols of what the spec decides (a `let` that reads one is a macro)."""

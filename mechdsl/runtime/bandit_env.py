@@ -9,12 +9,13 @@ and `sample` (its module's `sample_states`) and defines `evaluate` and `optimum`
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Callable, ClassVar
 
 import torch
 
 
-class HorizonOneEnv:
+class HorizonOneEnv(ABC):
     """Fixed reset/step logic of a generated horizon-1 env (see the module docstring)."""
 
     horizon = 1
@@ -40,8 +41,9 @@ class HorizonOneEnv:
             raise RuntimeError("call reset() before step()")
         return self.evaluate(self.state, action)
 
+    @abstractmethod
     def evaluate(self, state: torch.Tensor, action: torch.Tensor):
-        raise NotImplementedError
+        """Pure, differentiable in `action`: the StepResult of (state, action); the generated env defines it."""
 
 
 __all__ = ["HorizonOneEnv"]
