@@ -18,7 +18,7 @@ Contract design as a contextual bandit (horizon 1), satisfying `mechdsl.rl.env.B
     failing proposal keeps its allocations and gets the best feasible payments for them (a
     linear program in the payments); where that fails it is shrunk toward the
     pooled menu x_ref (one item per period, feasible with least payments): x_ref + lambda* (x - x_ref),
-    lambda* by REPAIR_STEPS bisection steps. info["repaired"] = 0 / 1 (payments) / 2 (pooled),
+    lambda* by REPAIR_STEPS bisection steps. Gradients of a payment-repaired contract are those of the value it deploys, V(x) = max over payments (envelope theorem: the LP's multipliers weigh the constraints' gradients in the allocations), so a learner that differentiates `evaluate` sees what the repair pays. info["repaired"] = 0 / 1 (payments) / 2 (pooled),
     info["repair"] = 1 - lambda*, info["proposal_violation"] / ["proposal_reward"] describe the
     proposal itself; learners are penalised for its violation (`mechdsl.rl.env.learning_reward`).
   * reward = the principal's objective;
@@ -57,7 +57,7 @@ from mechdsl.runtime.certificate import later_play as _later_play
 from mechdsl.runtime.certificate import violation_beyond_rounding
 from mechdsl.runtime.contract_env import ContractEnv
 from mechdsl.runtime.optimum import optimum_per_state
-from mechdsl.runtime.repair import REPAIR_STEPS, ContractFunctions, deploy, optimal_payments
+from mechdsl.runtime.repair import ENVELOPE, REPAIR_STEPS, ContractFunctions, deploy, PaymentProgram, payment_program
 
 from . import formulas
 
@@ -176,12 +176,13 @@ def _violation(quantities, allocations: torch.Tensor, slack: torch.Tensor | None
     return _score(quantities, torch.stack(items), items)[1]
 
 
-def _optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor) -> PaymentProgram:
     """The payments (len(PAYMENT_COLUMNS), F) that maximise the reward for the allocations of
     `decisions` (len(CONTRACT_LAYOUT), B) at `columns` (F states), subject to every original
-    constraint, and whether each LP was solved (`mechdsl.runtime.repair.optimal_payments`)."""
-    return optimal_payments(quantities, decisions, columns, PAYMENT_COLUMNS, _objective_and_slacks, _state_quantities,
-                            MAXIMIZE)
+    constraint, whether each LP was solved, and its multipliers
+    (`mechdsl.runtime.repair.payment_program`)."""
+    return payment_program(quantities, decisions, columns, PAYMENT_COLUMNS, _objective_and_slacks, _state_quantities,
+                           MAXIMIZE)
 
 
 def _repair(quantities, allocations: torch.Tensor, slack: torch.Tensor,
@@ -191,7 +192,8 @@ def _repair(quantities, allocations: torch.Tensor, slack: torch.Tensor,
     with the best feasible payments for its allocations (`_optimal_payments`), or else shrunk
     toward the pooled menu by REPAIR_STEPS bisection steps."""
     spec = ContractFunctions(_score, _violation, _contract_of, _optimal_payments,
-                             _tensors(allocations.device, allocations.dtype).pooling, PAYMENT_COLUMNS, MAXIMIZE)
+                             _tensors(allocations.device, allocations.dtype).pooling, PAYMENT_COLUMNS, MAXIMIZE,
+                             _objective_and_slacks)
     return deploy(spec, quantities, allocations, slack, items)
 
 
@@ -300,6 +302,8 @@ def evaluate(state: torch.Tensor, action: torch.Tensor, action_penalty: float = 
     raw = _batch_last(action.to(state))  # (action_dim, B)
     items, repair_info = _contract(quantities, raw, repair)
     objective, violation, utilities = _score(quantities, torch.stack(items), items)
+    if ENVELOPE in repair_info:  # value 0; the gradient of the LP-repaired value (`mechdsl.runtime.repair`)
+        objective = objective + repair_info.pop(ENVELOPE)
     penalty = action_penalty * raw.square().sum(0) if action_penalty else torch.zeros_like(objective)
     return StepResult(objective, penalty, violation,
                       {**dict(zip(CONTRACT_LAYOUT, items)), **utilities, **repair_info})

@@ -16,6 +16,8 @@ checks the result against its own certificate.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 ITERATIONS = 40      # Mehrotra converges in 15-30 iterations on these LPs
@@ -69,22 +71,41 @@ def _mehrotra_step(G, Gt, h, q, y, s, z, regularisation):
             torch.where(converged, z, z + alpha_d * dz).clamp(min=FLOOR), converged.squeeze(-1))
 
 
-def maximize_linear(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: torch.Tensor | None = None,
-                    iterations: int = ITERATIONS) -> tuple[torch.Tensor, torch.Tensor]:
+class LinearSolution(NamedTuple):
+    """A batch of solved LPs: y (B, n), solved (B,), and the multipliers z (B, m) >= 0 of the
+    constraints A y + c >= 0, so that w + A^T z = 0 and z o (A y + c) = 0 at a solved LP (the
+    KKT conditions): by the envelope theorem z_i is the rate at which the optimal value
+    w^T y* grows with c_i."""
+
+    y: torch.Tensor
+    solved: torch.Tensor
+    multipliers: torch.Tensor
+
+
+def solve_linear(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: torch.Tensor | None = None,
+                 iterations: int = ITERATIONS) -> LinearSolution:
     """See `_maximize_linear`; runs with subnormal floats flushed to zero on the CPU (restored
     afterwards): LPs that converge slowly otherwise spend most of their time on subnormal
     arithmetic (measured: one training step of a K = 5 contract env 1 s -> minutes)."""
     flushed = A.device.type == "cpu" and torch.set_flush_denormal(True)
     try:
-        return _maximize_linear(w, A, c, start, iterations)
+        return LinearSolution(*_maximize_linear(w, A, c, start, iterations))
     finally:
         if flushed:
             torch.set_flush_denormal(False)
 
 
+def maximize_linear(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: torch.Tensor | None = None,
+                    iterations: int = ITERATIONS) -> tuple[torch.Tensor, torch.Tensor]:
+    """(y, solved) of `solve_linear`, without the multipliers."""
+    solution = solve_linear(w, A, c, start, iterations)
+    return solution.y, solution.solved
+
+
 def _maximize_linear(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: torch.Tensor | None,
-                     iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(y, solved) for w (B, n), A (B, m, n), c (B, m), optionally a start y (B, n).
+                     iterations: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(y, solved, z) for w (B, n), A (B, m, n), c (B, m), optionally a start y (B, n); z (B, m)
+    are the multipliers of the constraints (the duals of G y + s = h).
 
     `solved` (B,) is True where the method converged to an optimum: complementarity below
     CONVERGED and the primal and dual residuals below TOLERANCE of their scales. An infeasible
@@ -124,7 +145,7 @@ def _maximize_linear(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: t
     bounded = y.abs().amax(-1) <= DRIFT * reference.squeeze(-1) * (1.0 + c.abs().amax(-1))
     solved = (done & bounded & torch.isfinite(y).all(-1) & torch.isfinite(z).all(-1) & (primal <= TOLERANCE * magnitude)
               & (dual <= TOLERANCE * (1.0 + q.abs().amax(-1) + A.abs().amax((-1, -2)) * z.abs().amax(-1))))
-    return y, solved
+    return y, solved, z
 
 
-__all__ = ["maximize_linear"]
+__all__ = ["LinearSolution", "maximize_linear", "solve_linear"]

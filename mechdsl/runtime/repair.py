@@ -6,8 +6,12 @@ payments for them (`optimal_payments`: a linear program in the payments, when th
 and the objective are affine in them); where that fails it is shrunk toward the pooled menu
 x_ref (one item per period, feasible with least payments): x_ref + lambda* (x - x_ref), slack
 lambda* d, lambda* the largest feasible lambda in [0, 1] found by REPAIR_STEPS bisection
-steps. Values are the repaired contract's, gradients the proposal's (straight-through
-payments, lambda* held constant).
+steps. Values are the repaired contract's. Gradients: where the LP fixed the payments, those of
+the repaired value itself, V(x) = max_y r(x, y) s.t. g(x, y) >= 0 for the proposed
+allocations x: by the envelope theorem dV/dx = dr/dx + z^T dg/dx at the LP's solution y* with
+its multipliers z (the allocations keep the proposal's gradient, the payments are the LP's
+constants, and `multiplier_term` adds z^T g(x, y*) with value 0); elsewhere the proposal's
+(straight-through, lambda* held constant).
 
 The spec-dependent parts come in as `ContractFunctions`, the generated module's own
 functions, looked up when the generated `_repair` runs.
@@ -21,11 +25,12 @@ import torch
 
 from mechdsl.runtime.action_map import toward
 from mechdsl.runtime.batching import columns_of, straight_through
-from mechdsl.runtime.linear_program import maximize_linear
+from mechdsl.runtime.linear_program import solve_linear
 
 REPAIR_STEPS = 16  # bisection steps of the feasibility repair: lambda* within 2^-16 of the boundary
 REPAIR_MARGIN = 1e-10  # the payment LP tightens each constraint by this fraction of its scale
 REPAIR_CHUNK = 1024  # states per batch of payment LPs
+ENVELOPE = "envelope"  # key of the repair record's zero-valued multiplier term, which `evaluate` adds to the objective
 
 
 class ContractFunctions(NamedTuple):
@@ -34,9 +39,13 @@ class ContractFunctions(NamedTuple):
     score(quantities, decisions, items) -> (objective, violation, utilities);
     violation(quantities, allocations, slack) -> violation of the contract they map to;
     contract_of(quantities, allocations, slack) -> every contract item (B,);
-    optimal_payments(quantities, decisions, columns) -> (payments, solved), or None where the
-    payments do not enter affinely (no LP);
-    pooling: the (action_dim, action_dim) matrix of per-allocation means; maximize: the sense."""
+    optimal_payments(quantities, decisions, columns) -> `PaymentProgram` (or, from packages
+    compiled before the multipliers, (payments, solved)), or None where the payments do not
+    enter affinely (no LP);
+    pooling: the (action_dim, action_dim) matrix of per-allocation means; maximize: the sense;
+    objective_and_slacks(quantities, decisions, items, truthful_later_play) -> (objective,
+    slacks, utilities): the certificate the LP was read off (None in older packages: the
+    repaired value then passes the proposal's gradient, without the multiplier term)."""
 
     score: Callable
     violation: Callable
@@ -45,11 +54,20 @@ class ContractFunctions(NamedTuple):
     pooling: torch.Tensor
     payment_columns: tuple[int, ...]
     maximize: bool
+    objective_and_slacks: Callable | None = None
 
 
-def optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor, payment_columns: tuple[int, ...],
-                     objective_and_slacks: Callable, state_quantities: Callable,
-                     maximize: bool) -> tuple[torch.Tensor, torch.Tensor]:
+class PaymentProgram(NamedTuple):
+    """The payment LPs of F states: payments (n, F), solved (F,), and multipliers (m, F) >= 0
+    of every certificate slack row (with truthful later play), 0 on rows no payment enters."""
+
+    payments: torch.Tensor
+    solved: torch.Tensor
+    multipliers: torch.Tensor
+
+
+def payment_program(quantities, decisions: torch.Tensor, columns: torch.Tensor, payment_columns: tuple[int, ...],
+                    objective_and_slacks: Callable, state_quantities: Callable, maximize: bool) -> PaymentProgram:
     """The payments (len(payment_columns), F) that maximise the reward for the allocations of
     `decisions` (len(CONTRACT_LAYOUT), B) at `columns` (F states), subject to every original
     constraint. The utility and the objective are affine in the payments, so every slack of the
@@ -57,7 +75,8 @@ def optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor,
     and c are read off it at y = 0 and the unit vectors (float64), and
     `mechdsl.runtime.linear_program.maximize_linear` solves the LP, with each constraint
     tightened by REPAIR_MARGIN of its scale so the result passes the certificate. Also returns,
-    per state, whether the LP was solved (False: no payments make the allocations feasible)."""
+    per state, whether the LP was solved (False: no payments make the allocations feasible), and
+    the LP's multipliers on the certificate's slack rows."""
     n, width = len(payment_columns), columns.shape[0]
     state = quantities[0][:, columns].t().to(torch.float64).repeat(n + 1, 1)  # block k: probe k
     probe = decisions[:, columns].to(torch.float64).repeat(1, n + 1)
@@ -75,30 +94,69 @@ def optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor,
     margin = REPAIR_MARGIN * (1.0 + c.abs() + (A.abs() * start.abs().unsqueeze(0)).sum(1))
     c = torch.where(keep, c - margin, torch.ones_like(c))
     A = torch.where(keep.unsqueeze(1), A, torch.zeros_like(A))
-    payments, solved = maximize_linear((reward[1:] - reward[0]).t(), A.permute(2, 0, 1), c.t(), start.t())
-    return payments.t().to(decisions.dtype), solved
+    solution = solve_linear((reward[1:] - reward[0]).t(), A.permute(2, 0, 1), c.t(), start.t())
+    multipliers = torch.zeros(slacks.shape[0], width, dtype=torch.float64, device=slacks.device)
+    multipliers[rows] = torch.where(keep, solution.multipliers.t(), torch.zeros_like(c))
+    return PaymentProgram(solution.y.t().to(decisions.dtype), solution.solved, multipliers.to(decisions.dtype))
+
+
+def optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor, payment_columns: tuple[int, ...],
+                     objective_and_slacks: Callable, state_quantities: Callable,
+                     maximize: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(payments, solved) of `payment_program` (the entry point of packages compiled before it)."""
+    program = payment_program(quantities, decisions, columns, payment_columns, objective_and_slacks,
+                              state_quantities, maximize)
+    return program.payments, program.solved
 
 
 def _repaired_payments(spec: ContractFunctions, quantities, deployed: torch.Tensor,
-                       remaining: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(the decisions with LP payments where they make the proposal feasible, where they do)."""
+                       remaining: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(the decisions with LP payments where they make the proposal feasible, where they do,
+    the LPs' multipliers (slack rows, B) there and 0 elsewhere, or None when the package's LP
+    reports none)."""
     fixed = torch.zeros_like(remaining)
     if spec.optimal_payments is None:
-        return deployed.detach().clone(), fixed
+        return deployed.detach().clone(), fixed, None
     columns = remaining.nonzero().squeeze(1)
     candidate = deployed.detach()[:, columns].clone()
     solved = torch.zeros_like(columns, dtype=torch.bool)
+    parts = []
     for start in range(0, len(columns), REPAIR_CHUNK):  # bounded memory: (chunk, constraints, payments)
         part = slice(start, start + REPAIR_CHUNK)
-        candidate[list(spec.payment_columns), part], solved[part] = spec.optimal_payments(
-            quantities, deployed.detach(), columns[part])
+        program = spec.optimal_payments(quantities, deployed.detach(), columns[part])
+        candidate[list(spec.payment_columns), part], solved[part] = program[0], program[1]
+        parts.append(getattr(program, "multipliers", None))
     # finite payments only: an infinite one would also blow up the certificate's rounding allowance
     feasible = solved & torch.isfinite(candidate).all(0) & (
         spec.score(columns_of(quantities, columns), candidate, candidate.unbind(0))[1] <= 0)
     fixed[columns[feasible]] = True
     repaired = deployed.detach().clone()
     repaired[:, columns[feasible]] = candidate[:, feasible]
-    return repaired, fixed
+    multipliers = None
+    if parts and all(part is not None for part in parts):
+        found = torch.cat(parts, 1)
+        multipliers = found.new_zeros(found.shape[0], deployed.shape[1])
+        multipliers[:, columns[feasible]] = found[:, feasible]
+    return repaired, fixed, multipliers
+
+
+def multiplier_term(spec: ContractFunctions, quantities, deployed: torch.Tensor, fixed: torch.Tensor,
+                    multipliers: torch.Tensor) -> torch.Tensor:
+    """z^T g(x, y*) - stop_grad(z^T g(x, y*)) per state (0 where the LP did not fix the payments),
+    in objective units: its value is 0, its gradient the multiplier part of the envelope theorem's
+    dV/dx = dr/dx + z^T dg/dx (module docstring). `deployed` holds the proposal's allocations
+    (with their gradients) and the LP's payments (constants); g are the slacks with truthful
+    later play, the rows the LP was read off."""
+    columns = fixed.nonzero().squeeze(1)
+    term = torch.zeros(deployed.shape[1], dtype=deployed.dtype, device=deployed.device)
+    if columns.numel() == 0:
+        return term
+    decisions = deployed[:, columns]
+    _, slacks, _ = spec.objective_and_slacks(columns_of(quantities, columns), decisions, decisions.unbind(0), True)
+    weights = multipliers[:, columns]
+    weighted = torch.where(weights > 0, weights * slacks, torch.zeros_like(slacks)).sum(0)  # 0 * inf rows stay 0
+    value = weighted - weighted.detach()
+    return term.index_put((columns,), value if spec.maximize else -value)
 
 
 def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack: torch.Tensor,
@@ -115,12 +173,21 @@ def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack
     kind = torch.zeros_like(proposal_violation)
     scale = torch.ones_like(proposal_violation)
     remaining = proposal_violation > 0
+    envelope = None
     if bool(remaining.any()):
         with torch.no_grad():
-            repaired, fixed = _repaired_payments(spec, quantities, deployed, remaining)
+            repaired, fixed, multipliers = _repaired_payments(spec, quantities, deployed, remaining)
             remaining = remaining & ~fixed
             kind = torch.where(fixed, torch.ones_like(kind), kind)
-        deployed = straight_through(repaired, deployed)
+        if multipliers is not None and spec.objective_and_slacks is not None:
+            # LP-fixed states: the payments are the LP's constants, the allocations keep their gradient
+            payment_rows = torch.zeros(deployed.shape[0], 1, dtype=torch.bool, device=deployed.device)
+            payment_rows[list(spec.payment_columns)] = True
+            passes = ~(payment_rows & fixed.unsqueeze(0))
+            deployed = repaired + torch.where(passes, deployed - deployed.detach(), torch.zeros_like(deployed))
+            envelope = multiplier_term(spec, quantities, deployed, fixed, multipliers)
+        else:
+            deployed = straight_through(repaired, deployed)
         if bool(remaining.any()):
             pooled = spec.pooling @ allocations
             with torch.no_grad():
@@ -135,8 +202,12 @@ def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack
                 kind = torch.where(pooling, torch.full_like(kind, 2.0), kind)
             shrunk = torch.stack(spec.contract_of(quantities, toward(allocations, pooled, scale), slack * scale))
             deployed = torch.where(pooling, shrunk, deployed)
-    return deployed.unbind(0), {"repair": 1.0 - scale, "repaired": kind, "proposal_violation": proposal_violation,
-                                "proposal_reward": proposal_objective if spec.maximize else -proposal_objective}
+    info = {"repair": 1.0 - scale, "repaired": kind, "proposal_violation": proposal_violation,
+            "proposal_reward": proposal_objective if spec.maximize else -proposal_objective}
+    if envelope is not None:
+        info[ENVELOPE] = envelope
+    return deployed.unbind(0), info
 
 
-__all__ = ["ContractFunctions", "REPAIR_CHUNK", "REPAIR_MARGIN", "REPAIR_STEPS", "deploy", "optimal_payments"]
+__all__ = ["ENVELOPE", "ContractFunctions", "PaymentProgram", "REPAIR_CHUNK", "REPAIR_MARGIN", "REPAIR_STEPS", "deploy",
+           "multiplier_term", "optimal_payments", "payment_program"]

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from scipy.optimize import linprog
 
-from mechdsl.runtime.linear_program import maximize_linear
+from mechdsl.runtime.linear_program import maximize_linear, solve_linear
 
 
 def _random_lps(batch, m, n, seed):
@@ -50,3 +50,19 @@ def test_a_batch_mixes_solved_and_unsolved():
     y, solved = maximize_linear(w, A, c)
     assert not bool(solved[0]) and bool(solved[1:].all())
     assert np.isfinite(y[1:].numpy()).all()
+
+
+def test_multipliers_are_the_duals_of_the_constraints():
+    """z >= 0 with w + A^T z = 0 and z o (A y + c) = 0 (KKT), and z = dV/dc: HiGHS's marginals of
+    the same LPs (min -w^T y s.t. -A y <= c reports d(-V)/dc = -z)."""
+    w, A, c = _random_lps(16, 30, 6, seed=3)
+    y, solved, z = solve_linear(w, A, c)
+    assert bool(solved.all()) and bool((z >= 0).all())
+    stationarity = w + (A.transpose(1, 2) @ z.unsqueeze(-1)).squeeze(-1)
+    assert float(stationarity.abs().max()) < 1e-8 * float(1 + w.abs().max())
+    slack = (A @ y.unsqueeze(-1)).squeeze(-1) + c
+    assert float((z * slack).abs().max()) < 1e-9
+    for b in range(16):
+        result = linprog(-w[b].numpy(), A_ub=-A[b].numpy(), b_ub=c[b].numpy(), bounds=[(None, None)] * 6,
+                         method="highs")
+        np.testing.assert_allclose(z[b].numpy(), -result.ineqlin.marginals, rtol=1e-6, atol=1e-7)
