@@ -18,6 +18,7 @@ the exact optimum as the reference line).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -67,16 +68,24 @@ def load_env(package: Path):
     return load_package(package).Env(device="cpu")
 
 
-def optimum_table(package: Path) -> dict[bytes, float]:
-    """Exact optima of the held-out states and of the loop's learning-curve states."""
+def optimum_table(package: Path, cache: Path | None = None, key: str = "") -> dict[bytes, float]:
+    """Exact optima of the held-out states and of the loop's learning-curve states. With `cache`,
+    the optima are read from that JSON file when it was written for the same `key` (a hash of
+    the spec's text and sizes) and written to it otherwise."""
     from mechdsl.rl.evaluate import heldout_states
     from mechdsl.rl.loop import EVAL_SEED
 
     env = load_env(package)
     table: dict[bytes, float] = {}
+    if cache is not None and cache.exists():
+        saved = json.loads(cache.read_text())
+        if saved.get("key") == key:
+            table = {bytes.fromhex(row): value for row, value in saved["optima"].items()}
     cached = CachedOptimumEnv(env, table)
     cached.optimum(heldout_states(env, HELDOUT))
     cached.optimum(heldout_states(env, 256, EVAL_SEED))
+    if cache is not None:
+        cache.write_text(json.dumps({"key": key, "optima": {row.hex(): value for row, value in table.items()}}))
     return table
 
 
@@ -221,6 +230,8 @@ def main() -> None:
     parser.add_argument("--hparam", action="append", default=[], metavar="NAME=VALUE",
                         help="override a hyperparameter of every algorithm that has it (JSON value), repeatable")
     parser.add_argument("--out", default=None, help="Markdown file (default benchmarks/results/rl_two_period_K<K>.md)")
+    parser.add_argument("--optimum-cache", type=Path, default=None, metavar="FILE",
+                        help="JSON file of the exact optima, reused by later runs of the same spec and K")
     args = parser.parse_args()
     command = "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0]).relative_to(ROOT)
                                                               if Path(sys.argv[0]).is_absolute() else sys.argv[0]),
@@ -232,7 +243,8 @@ def main() -> None:
     package = Path(tempfile.mkdtemp(prefix="bench_rl_")) / "package"
     compile_spec(model, package, source=SPEC.read_text())
     start = time.perf_counter()
-    table = optimum_table(package)
+    key = hashlib.sha256(f"{SPEC.read_text()}\nK={args.K}".encode()).hexdigest()
+    table = optimum_table(package, args.optimum_cache, key)
     print(f"exact optima of {len(table)} states: {time.perf_counter() - start:.0f} s", flush=True)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     overrides = dict(parse_override(text) for text in args.hparam)
