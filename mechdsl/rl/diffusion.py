@@ -25,6 +25,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from mechdsl.rl.activations import Mish
 from mechdsl.rl.networks import mlp
 
 ScheduleKind = Literal["vp", "linear", "cosine"]
@@ -135,7 +136,7 @@ class NoisePredictor(nn.Module):
     def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...], time_dim: int = 16) -> None:
         super().__init__()
         self.time_mlp = nn.Sequential(SinusoidalEmbedding(time_dim), nn.Linear(time_dim, 2 * time_dim),
-                                      nn.Mish(), nn.Linear(2 * time_dim, time_dim))
+                                      Mish(), nn.Linear(2 * time_dim, time_dim))
         self.body = mlp(action_dim + obs_dim + time_dim, hidden, action_dim, "mish")
 
     def forward(self, x: torch.Tensor, obs: torch.Tensor, m: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,9 @@ import math
 import torch
 from torch import nn
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"mish": nn.Mish, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
+from mechdsl.rl.activations import Mish
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"mish": Mish, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
 
 def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, activation: str = "mish") -> nn.Sequential:

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-ZERO_PRESERVING = (nn.Mish, nn.ReLU, nn.Tanh, nn.SiLU, nn.GELU, nn.Identity)
+from mechdsl.rl.activations import Mish
+
+ZERO_PRESERVING = (Mish, nn.Mish, nn.ReLU, nn.Tanh, nn.SiLU, nn.GELU, nn.Identity)
 
 
 @dataclass(frozen=True)
