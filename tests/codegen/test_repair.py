@@ -134,20 +134,26 @@ def test_payment_repair_is_the_best_feasible_payment_for_the_allocations(name, t
         assert abs(float(result.reward[column]) - expected) <= 1e-6 * max(1.0, abs(expected)), column
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_repair_never_lowers_a_feasible_value_and_always_deploys_feasibly_at_K5(dtype, tmp_path):
-    """10,000 random K = 5 proposals of two_period: feasible ones keep their value exactly, every
-    deployed contract passes the env's certificate, and the float64 ones the NumPy certificate."""
+@pytest.fixture(scope="module")
+def two_period_k5(tmp_path_factory):
+    """(model, package) of specs/two_period.mech compiled with K = 5."""
     from codegen_fixtures import ROOT, import_package
 
     from mechdsl.codegen import compile_spec
     from mechdsl.lang import load_file
 
-    spec = ROOT / "specs" / "two_period.mech"
+    spec, out = ROOT / "specs" / "two_period.mech", tmp_path_factory.mktemp("k5")
     model = load_file(spec, {"K": 5})
-    compile_spec(model, tmp_path / "k5", source=spec.read_text(encoding="utf-8"))
-    package = import_package(tmp_path / "k5", f"mechdsl_repair_k5_{str(dtype)[-2:]}")
+    compile_spec(model, out, source=spec.read_text(encoding="utf-8"))
+    return model, import_package(out, "mechdsl_repair_k5")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_repair_never_lowers_a_feasible_value_and_always_deploys_feasibly_at_K5(dtype, two_period_k5):
+    """10,000 random K = 5 proposals of two_period: feasible ones keep their value exactly, every
+    deployed contract passes the env's certificate, and the float64 ones the NumPy certificate."""
+    model, package = two_period_k5
     env = package.Env(dtype=dtype)
     generator = torch.Generator().manual_seed(17)
     state = env.reset(10_000, generator)
@@ -160,6 +166,27 @@ def test_repair_never_lowers_a_feasible_value_and_always_deploys_feasibly_at_K5(
     if dtype == torch.float64:
         certified = _certified_violation(model, package, state, result.info)
         assert certified.max() <= 1e-8, float(certified.max())
+
+
+@pytest.mark.slow
+def test_saturated_K5_proposals_keep_a_finite_reward_and_gradient(two_period_k5):
+    """Proposals with half their entries at +-1 (what a tanh policy emits early in training)
+    put some float32 payment LPs at the edge of feasibility, where their multipliers reach 1e29
+    or overflow to inf: the envelope term z^T g then gave NaN rewards (inf * 0) that killed
+    EDMSAC and DM-DDPG runs at K = 5 after ~15 steps. Such states keep dr/dx (bounded
+    multipliers), so the reward and its gradient stay finite, and LP-fixed states still occur."""
+    _, package = two_period_k5
+    env = package.Env()  # float32, as trained
+    generator = torch.Generator().manual_seed(0)
+    state = env.reset(2048, generator)
+    uniform = 2 * torch.rand(2048, env.action_dim, generator=generator) - 1
+    saturated = torch.rand(2048, env.action_dim, generator=generator) < 0.5
+    action = torch.where(saturated, uniform.sign(), 0.999 * uniform).requires_grad_(True)
+    result = env.evaluate(state, action)
+    result.reward.sum().backward()
+    assert int((result.info["repaired"] == 1).sum()) > 10
+    assert bool(torch.isfinite(result.reward).all()) and bool(torch.isfinite(action.grad).all())
+    assert bool((result.violation == 0).all())
 
 
 def test_pooling_fallback_is_the_largest_feasible_step(monkeypatch):
