@@ -10,7 +10,8 @@ steps. Values are the repaired contract's. Gradients: where the LP fixed the pay
 the repaired value itself, V(x) = max_y r(x, y) s.t. g(x, y) >= 0 for the proposed
 allocations x: by the envelope theorem dV/dx = dr/dx + z^T dg/dx at the LP's solution y* with
 its multipliers z (the allocations keep the proposal's gradient, the payments are the LP's
-constants, and `multiplier_term` adds z^T g(x, y*) with value 0); elsewhere the proposal's
+constants, and `multiplier_term` adds z^T g(x, y*) with value 0; an LP at the edge of
+feasibility has no usable z, `bounded_multipliers`); elsewhere the proposal's
 (straight-through, lambda* held constant).
 
 The spec-dependent parts come in as `ContractFunctions`, the generated module's own
