@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "specs" / "two_period.mech"
 ALL_ALGOS = ("edmsac", "dmsac", "dmddpg", "cgdm", "amortized", "sac", "td3", "ddpg", "ppo", "random")
 HELDOUT = 1000
+PAYMENT_MODE_TEXT = {"action": "allocations and one slack entry per payment not proven optimal at its floor",
+                     "optimal": "allocations only, each state paid the best feasible payments for them by an LP"}
 
 
 class CachedOptimumEnv:
@@ -59,13 +61,13 @@ class CachedOptimumEnv:
                             dtype=state.dtype, device=state.device)
 
 
-def load_env(package: Path):
+def load_env(package: Path, payments: str = "action"):
     import torch
 
     from mechdsl.rl.runs import load_package
 
     torch.set_num_threads(1)
-    return load_package(package).Env(device="cpu")
+    return load_package(package).Env(device="cpu", payments=payments)
 
 
 def optimum_table(package: Path, cache: Path | None = None, key: str = "") -> dict[bytes, float]:
@@ -89,11 +91,12 @@ def optimum_table(package: Path, cache: Path | None = None, key: str = "") -> di
     return table
 
 
-def run_trial(package: str, algo: str, seed: int, samples: int, hparams: dict, table: dict[bytes, float]) -> dict:
+def run_trial(package: str, algo: str, seed: int, samples: int, hparams: dict, table: dict[bytes, float],
+              payments: str = "action") -> dict:
     from mechdsl.rl import resolve_hparams, train
     from mechdsl.rl.evaluate import evaluate_policy
 
-    env = CachedOptimumEnv(load_env(Path(package)), table)
+    env = CachedOptimumEnv(load_env(Path(package), payments), table)
     hp = resolve_hparams(algo, "default", hparams)
     steps = max(1, samples // hp.collect_batch)
     start = time.perf_counter()
@@ -187,7 +190,8 @@ def write_markdown(path: Path, args, command: str, trials: list[dict], wall: flo
              f"{args.workers} trials in parallel; total wall {wall / 60:.1f} min.  ",
              f"Every algorithm sees {args.samples:,} sampled states (steps = samples / collect_batch); "
              f"evaluation on {HELDOUT} held-out states (seed fixed) against the exact optimum "
-             f"(mean {optimum:.2f}). Baseline: `random`.", "",
+             f"(mean {optimum:.2f}). Baseline: `random`. Payment mode: `{args.payments}` "
+             f"({PAYMENT_MODE_TEXT[args.payments]}).", "",
              "Violation rate = deployed contracts (after the env's feasibility repair) that break an original "
              "constraint; proposals infeasible = the policy's own proposals that did (the repair gave them the "
              "best feasible payments for their allocations, or shrank them toward the pooled menu: the "
@@ -230,6 +234,9 @@ def main() -> None:
     parser.add_argument("--hparam", action="append", default=[], metavar="NAME=VALUE",
                         help="override a hyperparameter of every algorithm that has it (JSON value), repeatable")
     parser.add_argument("--out", default=None, help="Markdown file (default benchmarks/results/rl_two_period_K<K>.md)")
+    parser.add_argument("--payments", choices=("action", "optimal"), default="action",
+                        help="the env's payment mode: slack entries in the action (default), or allocations only "
+                             "with the best feasible payments (an LP per state; mechdsl.runtime.contract_env)")
     parser.add_argument("--optimum-cache", type=Path, default=None, metavar="FILE",
                         help="JSON file of the exact optima, reused by later runs of the same spec and K")
     args = parser.parse_args()
@@ -248,7 +255,8 @@ def main() -> None:
     print(f"exact optima of {len(table)} states: {time.perf_counter() - start:.0f} s", flush=True)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     overrides = dict(parse_override(text) for text in args.hparam)
-    jobs = [(str(package), algo, seed, args.samples, {**spec_hparams(model, algo), **accepted(overrides, algo)}, table)
+    jobs = [(str(package), algo, seed, args.samples, {**spec_hparams(model, algo), **accepted(overrides, algo)}, table,
+             args.payments)
             for algo in algos for seed in range(args.seeds if algo != "random" else 1)]
     trials = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:

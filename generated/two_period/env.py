@@ -13,6 +13,10 @@ Contract design as a contextual bandit (horizon 1), satisfying `mechdsl.rl.env.B
     [['T1[0]', 'T1[1]'], ['T2[0, 0]', 'T2[0, 1]'], ['T2[1, 0]', 'T2[1, 1]']]) are built by stick breaking, x_0 = lo + (hi - lo) d_0,
     x_k = x_(k-1) + (hi - x_(k-1)) d_k, so they are non-decreasing by construction.
   * payments are evaluated in order (`formulas.py`). A payment that enters a residual constraint is placed in its feasible range given the other items, floor + d (ceiling - floor) or floor + scale d^2 / (1 - d^2) (no ceiling), with d its slack entry; the others are at their floors. Every feasible contract is the image of an action: `action_from_contract` inverts the map.
+  * payment modes: the above is payments="action" (the default). With payments="optimal" the
+    action holds the ALLOCATION_DIM allocation entries only and every state is paid the best
+    feasible payments for its allocations (a linear program per state), so the optimum's
+    allocations deploy the optimum itself and gradients follow the envelope theorem.
   * feasibility repair (on by default, `repair=False` turns it off): residual constraints
     the map could not build in (e.g. an empty range of an upward IIC) may still fail. A
     failing proposal keeps its allocations and gets the best feasible payments for them (a
@@ -55,9 +59,9 @@ from mechdsl.runtime.batching import per_sample as _per_sample
 from mechdsl.runtime.certificate import incentive_slacks as _incentive_slacks
 from mechdsl.runtime.certificate import later_play as _later_play
 from mechdsl.runtime.certificate import violation_beyond_rounding
-from mechdsl.runtime.contract_env import ContractEnv
+from mechdsl.runtime.contract_env import ContractEnv, checked_payment_mode
 from mechdsl.runtime.optimum import optimum_per_state
-from mechdsl.runtime.repair import ENVELOPE, REPAIR_STEPS, ContractFunctions, deploy, PaymentProgram, payment_program
+from mechdsl.runtime.repair import ENVELOPE, OPTIMAL_PAYMENTS, PAYMENTS_FROM_ACTION, REPAIR_STEPS, ContractFunctions, deploy, PaymentProgram, payment_program
 
 from . import formulas
 
@@ -237,24 +241,33 @@ def _optimal_payments(quantities, decisions: torch.Tensor, columns: torch.Tensor
                            MAXIMIZE)
 
 
-def _repair(quantities, allocations: torch.Tensor, slack: torch.Tensor,
-            items: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], dict]:
+def _repair(quantities, allocations: torch.Tensor, slack: torch.Tensor, items: tuple[torch.Tensor, ...],
+            payments: str = PAYMENTS_FROM_ACTION, pool: bool = True) -> tuple[tuple[torch.Tensor, ...], dict]:
     """The deployed contract for a proposal (allocations, slack, its items) and the repair's
     record (`mechdsl.runtime.repair.deploy`): a feasible proposal as it is; an infeasible one
     with the best feasible payments for its allocations (`_optimal_payments`), or else shrunk
-    toward the pooled menu by REPAIR_STEPS bisection steps."""
+    toward the pooled menu by REPAIR_STEPS bisection steps; with payments=OPTIMAL_PAYMENTS every
+    state gets the best feasible payments for its allocations."""
     spec = ContractFunctions(_score, _violation, _contract_of, _optimal_payments,
                              _tensors(allocations.device, allocations.dtype).pooling, PAYMENT_COLUMNS, MAXIMIZE,
                              _objective_and_slacks)
-    return deploy(spec, quantities, allocations, slack, items)
+    return deploy(spec, quantities, allocations, slack, items, payments, pool)
 
 
-def _contract(quantities, raw: torch.Tensor, repair: bool = True) -> tuple[tuple[torch.Tensor, ...], dict]:
-    """Raw actions as rows (12, B) -> (every contract item (B,) in CONTRACT_LAYOUT
-    order, the repair's record (B,) each, empty without repair): "repaired" = 0 (feasible as
-    proposed), 1 (best payments for the proposed allocations), 2 (shrunk toward the pooled menu);
-    "repair" = 1 - lambda*; "proposal_violation" and "proposal_reward" of the proposal."""
-    allocations, slack = _allocations(quantities, raw), _slack_fractions(raw)
+def _contract(quantities, raw: torch.Tensor, repair: bool = True,
+              payments: str = PAYMENTS_FROM_ACTION) -> tuple[tuple[torch.Tensor, ...], dict]:
+    """Raw actions as rows (12, B; with payments="optimal" the ALLOCATION_DIM
+    allocation rows only) -> (every contract item (B,) in CONTRACT_LAYOUT order, the repair's
+    record (B,) each, empty without repair): "repaired" = 0 (feasible as proposed), 1 (best
+    payments for the proposed allocations), 2 (shrunk toward the pooled menu); "repair" = 1 -
+    lambda*; "proposal_violation" and "proposal_reward" of the proposal. payments="optimal"
+    pays every state the best feasible payments for its allocations
+    (`mechdsl.runtime.contract_env`; `repair=False` then only skips the pooling fallback)."""
+    allocations = _allocations(quantities, raw)
+    if checked_payment_mode(payments, SLACK_DIM, True) == OPTIMAL_PAYMENTS:
+        return _repair(quantities, allocations, allocations.new_zeros((SLACK_DIM, allocations.shape[1])),
+                       _contract_of(quantities, allocations), OPTIMAL_PAYMENTS, repair)
+    slack = _slack_fractions(raw)
     items = _contract_of(quantities, allocations, slack)
     if not repair:
         return items, {}
@@ -338,20 +351,24 @@ SLACK_LABELS = (  # the constraint families whose slacks `_score` concatenates, 
 )
 
 
-def contract_from_action(state: torch.Tensor, action: torch.Tensor, repair: bool = True) -> dict[str, torch.Tensor]:
-    """Raw actions (B, 12) in [-1, 1] -> every contract item by name (B,)."""
-    items, _ = _contract(_state_quantities(state), _batch_last(action.to(state)), repair)
+def contract_from_action(state: torch.Tensor, action: torch.Tensor, repair: bool = True,
+                         payments: str = PAYMENTS_FROM_ACTION) -> dict[str, torch.Tensor]:
+    """Raw actions (B, 12; (B, ALLOCATION_DIM) with payments="optimal") in [-1, 1] -> every
+    contract item by name (B,)."""
+    items, _ = _contract(_state_quantities(state), _batch_last(action.to(state)), repair, payments)
     return dict(zip(CONTRACT_LAYOUT, items))
 
 
-def action_from_contract(state: torch.Tensor, contract: dict[str, torch.Tensor]) -> torch.Tensor:
+def action_from_contract(state: torch.Tensor, contract: dict[str, torch.Tensor],
+                         payments: str = PAYMENTS_FROM_ACTION) -> torch.Tensor:
     """The inverse of `contract_from_action`: a contract (every CONTRACT_LAYOUT item by name, (B,)
     each, or a number) -> raw actions (B, 12) in [-1, 1]. Allocations invert the action
     map (stick breaking along monotone chains); each slack payment becomes its place in its range,
     d = (y - floor) / (ceiling - floor), or sqrt(r / (1 + r)) with r = (y - floor) / scale, with floor and ceiling
     evaluated at the contract's own items. For every feasible contract (with a payment without
     slack at its least payment, which the derivation proves optimal) `contract_from_action`
-    returns the same contract up to rounding."""
+    returns the same contract up to rounding. payments="optimal": the allocation entries only
+    (B, ALLOCATION_DIM), whose image pays at least as much objective as the contract."""
     batch = state.shape[0]
     rows, (v_P_dBm, v_r_nc, v_sigma, v_E_C, v_theta1__0, v_theta1__1, v_theta2__0, v_theta2__1, v_p1__0, v_p1__1, v_p2__0_0, v_p2__0_1, v_p2__1_0, v_p2__1_1, v_P_W, v_c, v_E,) = _state_quantities(state)
     v_T1__0, v_T1__1, v_R1__0, v_R1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1 = [torch.as_tensor(contract[name]).to(state).expand(batch) for name in CONTRACT_LAYOUT]
@@ -378,6 +395,8 @@ def action_from_contract(state: torch.Tensor, contract: dict[str, torch.Tensor])
     d[ALLOCATION_DIM + 5] = _fraction(PAYMENT_FLOW * (v_R1__1 - floor),
                                                   PAYMENT_FLOW * (formulas.ceiling_R1__1(v_E, v_R1__0, v_R2__0_0, v_R2__0_1, v_R2__1_0, v_R2__1_1, v_T1__0, v_T1__1, v_T2__0_0, v_T2__0_1, v_T2__1_0, v_T2__1_1, v_c, v_p2__0_0, v_p2__0_1, v_theta1__0, v_theta2__0, v_theta2__1) - floor))
     action = torch.stack(d, 1)  # allocations a = 2 d - 1, slacks a = d
+    if checked_payment_mode(payments, SLACK_DIM, True) == OPTIMAL_PAYMENTS:
+        return 2.0 * action[:, :ALLOCATION_DIM] - 1.0
     return torch.cat([2.0 * action[:, :ALLOCATION_DIM] - 1.0, slack_actions(action[:, ALLOCATION_DIM:])], 1)
 
 
@@ -390,11 +409,11 @@ def score(state: torch.Tensor, contract: dict[str, torch.Tensor]) -> tuple[torch
 
 
 def evaluate(state: torch.Tensor, action: torch.Tensor, action_penalty: float = ACTION_PENALTY,
-             repair: bool = True) -> StepResult:
+             repair: bool = True, payments: str = PAYMENTS_FROM_ACTION) -> StepResult:
     """Pure, differentiable in `action`: reward, penalty, violation and info of (state, action)."""
     quantities = _state_quantities(state)
     raw = _batch_last(action.to(state))  # (action_dim, B)
-    items, repair_info = _contract(quantities, raw, repair)
+    items, repair_info = _contract(quantities, raw, repair, payments)
     objective, violation, utilities = _score(quantities, torch.stack(items), items)
     if ENVELOPE in repair_info:  # value 0; the gradient of the LP-repaired value (`mechdsl.runtime.repair`)
         objective = objective + repair_info.pop(ENVELOPE)
@@ -427,7 +446,9 @@ def _exact_reward(point: dict[str, float]) -> float:
 
 class TwoPeriodEnv(ContractEnv):
     """`mechdsl.rl.env.BatchedEnv` for `two_period` (see the module docstring):
-    `TwoPeriodEnv(device="cpu", dtype=torch.float32, action_penalty=None (ACTION_PENALTY), repair=True)`."""
+    `TwoPeriodEnv(device="cpu", dtype=torch.float32, action_penalty=None (ACTION_PENALTY), repair=True,
+    payments="action")`; payments="optimal" takes the allocations only and pays the best payments
+    for them (`mechdsl.runtime.contract_env`)."""
 
     state_names = STATE_LAYOUT
     action_names = ACTION_LAYOUT
@@ -435,6 +456,8 @@ class TwoPeriodEnv(ContractEnv):
     action_dim = len(ACTION_LAYOUT)
     state_bounds = (STATE_LOW, STATE_HIGH)
     default_action_penalty = ACTION_PENALTY
+    allocation_dim = ALLOCATION_DIM
+    payment_program_available = True
     sample = staticmethod(sample_states)
     score_actions = staticmethod(evaluate)
 

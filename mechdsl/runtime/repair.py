@@ -14,6 +14,9 @@ constants, and `multiplier_term` adds z^T g(x, y*) with value 0; an LP at the ed
 feasibility has no usable z, `bounded_multipliers`); elsewhere the proposal's
 (straight-through, lambda* held constant).
 
+In the payment mode OPTIMAL_PAYMENTS (`mechdsl.runtime.contract_env`) every state, feasible or
+not, gets the LP's payments for its allocations: the LP is then the action map's, not a repair.
+
 The spec-dependent parts come in as `ContractFunctions`, the generated module's own
 functions, looked up when the generated `_repair` runs.
 """
@@ -32,6 +35,9 @@ REPAIR_STEPS = 16  # bisection steps of the feasibility repair: lambda* within 2
 REPAIR_MARGIN = 1e-10  # the payment LP tightens each constraint by this fraction of its scale
 REPAIR_CHUNK = 1024  # states per batch of payment LPs
 MULTIPLIER_BOUND = 1e6  # multipliers above this x (1 + |reward coefficients|) mark an LP at the edge of feasibility
+PAYMENTS_FROM_ACTION = "action"  # payment mode: the action's slack entries place the payments in their ranges
+OPTIMAL_PAYMENTS = "optimal"  # payment mode: the action holds the allocations, an LP per state pays for them
+PAYMENT_MODES = (PAYMENTS_FROM_ACTION, OPTIMAL_PAYMENTS)
 ENVELOPE = "envelope"  # key of the repair record's zero-valued multiplier term, which `evaluate` adds to the objective
 
 
@@ -175,25 +181,36 @@ def multiplier_term(spec: ContractFunctions, quantities, deployed: torch.Tensor,
 
 
 def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack: torch.Tensor,
-           items: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], dict]:
+           items: tuple[torch.Tensor, ...], payments: str = PAYMENTS_FROM_ACTION,
+           pool: bool = True) -> tuple[tuple[torch.Tensor, ...], dict]:
     """The deployed contract for a proposal (allocations, slack, its items) and the repair's
     record (module docstring): "repaired" = 0 (feasible as proposed), 1 (best payments for the
     proposed allocations), 2 (shrunk toward the pooled menu); "repair" = 1 - lambda*;
     "proposal_violation" and "proposal_reward" of the proposal. The bisection runs on the whole
     batch: the certificate's reductions then see the same shapes as the final contract's, so a
-    step judged feasible stays feasible to the last bit."""
+    step judged feasible stays feasible to the last bit.
+
+    payments = OPTIMAL_PAYMENTS: `items` hold the least payments of `allocations` and every state
+    gets the best feasible payments for its allocations, V(x) = max_y r(x, y) s.t. g(x, y) >= 0
+    (feasible or not as proposed; where the LP fails, feasible least payments stay). The payments
+    are then the map's, not a repair: "repaired" = 0 there, and "proposal_violation" is 0 where
+    the LP found payments. `pool=False` leaves the states no payments make feasible as they are."""
     deployed = torch.stack(items)
     with torch.no_grad():
         proposal_objective, proposal_violation, _ = spec.score(quantities, deployed, items)
     kind = torch.zeros_like(proposal_violation)
     scale = torch.ones_like(proposal_violation)
-    remaining = proposal_violation > 0
+    optimise = payments == OPTIMAL_PAYMENTS
+    remaining = torch.ones_like(proposal_violation, dtype=torch.bool) if optimise else proposal_violation > 0
     envelope = None
     if bool(remaining.any()):
         with torch.no_grad():
             repaired, fixed, multipliers = _repaired_payments(spec, quantities, deployed, remaining)
-            remaining = remaining & ~fixed
-            kind = torch.where(fixed, torch.ones_like(kind), kind)
+            remaining = remaining & ~fixed & (proposal_violation > 0)
+            if optimise:
+                proposal_violation = torch.where(fixed, torch.zeros_like(proposal_violation), proposal_violation)
+            else:
+                kind = torch.where(fixed, torch.ones_like(kind), kind)
         if multipliers is not None and spec.objective_and_slacks is not None:
             # LP-fixed states: the payments are the LP's constants, the allocations keep their gradient
             payment_rows = torch.zeros(deployed.shape[0], 1, dtype=torch.bool, device=deployed.device)
@@ -203,7 +220,7 @@ def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack
             envelope = multiplier_term(spec, quantities, deployed, fixed, multipliers)
         else:
             deployed = straight_through(repaired, deployed)
-        if bool(remaining.any()):
+        if pool and bool(remaining.any()):
             pooled = spec.pooling @ allocations
             with torch.no_grad():
                 x, x_ref, d = allocations.detach(), pooled.detach(), slack.detach()
@@ -224,5 +241,5 @@ def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack
     return deployed.unbind(0), info
 
 
-__all__ = ["ENVELOPE", "ContractFunctions", "PaymentProgram", "REPAIR_CHUNK", "REPAIR_MARGIN", "REPAIR_STEPS", "deploy",
+__all__ = ["ENVELOPE", "OPTIMAL_PAYMENTS", "PAYMENTS_FROM_ACTION", "PAYMENT_MODES", "ContractFunctions", "PaymentProgram", "REPAIR_CHUNK", "REPAIR_MARGIN", "REPAIR_STEPS", "deploy",
            "multiplier_term", "optimal_payments", "payment_program"]
