@@ -96,6 +96,7 @@ SIZES = {  # as compiled (after any --set override of the spec's sizes)
     'K': 2.0,
 }
 ACTION_PENALTY = 0.0
+PAYMENTS = 'action'  # the payment mode of the spec's train block (`payments`), every function's default
 MAXIMIZE = True  # the spec maximises its objective (rewards are the objective)
 ALGORITHM = 'edmsac'
 
@@ -203,7 +204,7 @@ def _repair(quantities, allocations: torch.Tensor, slack: torch.Tensor, items: t
 
 
 def _contract(quantities, raw: torch.Tensor, repair: bool = True,
-              payments: str = PAYMENTS_FROM_ACTION) -> tuple[tuple[torch.Tensor, ...], dict]:
+              payments: str = PAYMENTS) -> tuple[tuple[torch.Tensor, ...], dict]:
     """Raw actions as rows (2, B; with payments="optimal" the ALLOCATION_DIM
     allocation rows only) -> (every contract item (B,) in CONTRACT_LAYOUT order, the repair's
     record (B,) each, empty without repair): "repaired" = 0 (feasible as proposed), 1 (best
@@ -277,7 +278,7 @@ SLACK_LABELS = (  # the constraint families whose slacks `_score` concatenates, 
 
 
 def contract_from_action(state: torch.Tensor, action: torch.Tensor, repair: bool = True,
-                         payments: str = PAYMENTS_FROM_ACTION) -> dict[str, torch.Tensor]:
+                         payments: str = PAYMENTS) -> dict[str, torch.Tensor]:
     """Raw actions (B, 2; (B, ALLOCATION_DIM) with payments="optimal") in [-1, 1] -> every
     contract item by name (B,)."""
     items, _ = _contract(_state_quantities(state), _batch_last(action.to(state)), repair, payments)
@@ -285,7 +286,7 @@ def contract_from_action(state: torch.Tensor, action: torch.Tensor, repair: bool
 
 
 def action_from_contract(state: torch.Tensor, contract: dict[str, torch.Tensor],
-                         payments: str = PAYMENTS_FROM_ACTION) -> torch.Tensor:
+                         payments: str = PAYMENTS) -> torch.Tensor:
     """The inverse of `contract_from_action`: a contract (every CONTRACT_LAYOUT item by name, (B,)
     each, or a number) -> raw actions (B, 2) in [-1, 1]. Allocations invert the action
     map (stick breaking along monotone chains); each slack payment becomes its place in its range,
@@ -315,7 +316,7 @@ def score(state: torch.Tensor, contract: dict[str, torch.Tensor]) -> tuple[torch
 
 
 def evaluate(state: torch.Tensor, action: torch.Tensor, action_penalty: float = ACTION_PENALTY,
-             repair: bool = True, payments: str = PAYMENTS_FROM_ACTION) -> StepResult:
+             repair: bool = True, payments: str = PAYMENTS) -> StepResult:
     """Pure, differentiable in `action`: reward, penalty, violation and info of (state, action)."""
     quantities = _state_quantities(state)
     raw = _batch_last(action.to(state))  # (action_dim, B)
@@ -353,7 +354,7 @@ def _exact_reward(point: dict[str, float]) -> float:
 class StaticContractEnv(ContractEnv):
     """`mechdsl.rl.env.BatchedEnv` for `static_contract` (see the module docstring):
     `StaticContractEnv(device="cpu", dtype=torch.float32, action_penalty=None (ACTION_PENALTY), repair=True,
-    payments="action")`; payments="optimal" takes the allocations only and pays the best payments
+    payments=None (PAYMENTS))`; payments="optimal" takes the allocations only and pays the best payments
     for them (`mechdsl.runtime.contract_env`)."""
 
     state_names = STATE_LAYOUT
@@ -362,6 +363,7 @@ class StaticContractEnv(ContractEnv):
     action_dim = len(ACTION_LAYOUT)
     state_bounds = (STATE_LOW, STATE_HIGH)
     default_action_penalty = ACTION_PENALTY
+    default_payments = PAYMENTS
     allocation_dim = ALLOCATION_DIM
     payment_program_available = True
     sample = staticmethod(sample_states)

@@ -23,7 +23,7 @@ from typing import Callable
 import jinja2
 import sympy as sp
 
-from mechdsl.errors import UsageError
+from mechdsl.errors import CompileError, UsageError
 from mechdsl.codegen.certificate import certificate_code
 from mechdsl.codegen.layout import Layout, LayoutError, build_layout
 from mechdsl.codegen.printer import (UnsafeIdentifier, check_identifier, emit_function_body, float_literal,
@@ -356,10 +356,16 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
             "objective_result": _per_sample(objective.results[0], objective_expr),
             "maximize": model.objective.sense == "maximize",
             "action_penalty": float(model.train.get("action_penalty", 0.0) or 0.0),
+            "payment_mode": str(model.train.get("payments", "action")),
             "algorithm": str(model.train.get("algorithm", "edmsac")),
             "certificate": certificate_code(model, layout, fold, contract),
         }
         context["spec_json"] = _spec_json(model, layout, derivation)
+        if (context["payment_mode"] == "optimal" and not context["payments_linear"]
+                and len(context["action_layout"]) > len(context["allocation_layout"])):
+            raise CompileError(f"cannot compile {model.path}: `payments = optimal` needs payments that enter the "
+                             "utility and the objective affinely (a linear program in the payments)",
+                             hint="use `payments = action` (slack entries in the action) in the train block")
     except (UnsafeIdentifier, LayoutError) as error:
         raise UsageError(f"cannot compile {model.path}: {error}") from None
     env = _environment()

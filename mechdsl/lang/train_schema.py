@@ -18,6 +18,7 @@ RUN_SETTINGS: dict[str, tuple[type, float | None, float | None, str]] = {
     "eval_every": (int, 1, None, "steps between evaluations"),
     "eval_states": (int, 1, None, "held-out states per evaluation"),
     "action_penalty": (float, 0, None, "weight lambda of the action penalty (eq. 46)"),
+    "payments": (str, None, None, "how a contract env pays: 'action' (slack entries) or 'optimal' (an LP per state)"),
 }
 
 # Value ranges checked for the hyperparameters that have natural bounds.
@@ -36,6 +37,7 @@ STRING_CHOICES = {
     "lr_schedule": ("constant", "cosine"),
     "actor_q": ("min", "mean"),
     "inference_start": ("mode", "sample"),
+    "payments": ("action", "optimal"),
 }
 
 def hyperparameters_of(algorithm: str | None) -> dict[str, type]:

@@ -12,9 +12,12 @@ Payment modes (`mechdsl.runtime.repair.PAYMENT_MODES`):
     least payments optimal (no slack entries) the two modes are the same map; a spec whose
     payments do not enter affinely has no LP, and asking for "optimal" is an error.
 
+The mode is the constructor's `payments`, by default the spec's (`train { payments = optimal }`).
+
 A generated subclass sets, besides `HorizonOneEnv`'s attributes, `score_actions` (its
 module's pure `evaluate(state, action, action_penalty, repair, payments)`),
-`default_action_penalty` (the spec's `action_penalty`), `allocation_dim` and
+`default_action_penalty` (the spec's `action_penalty`), `default_payments` (the spec's
+`payments`), `allocation_dim` and
 `payment_program_available`, and defines `optimum`.
 """
 
@@ -46,24 +49,26 @@ class ContractEnv(HorizonOneEnv):
     """A generated contract env (see the module docstring); `action_penalty=None` is the spec's."""
 
     default_action_penalty: ClassVar[float] = 0.0
+    default_payments: ClassVar[str] = PAYMENTS_FROM_ACTION  # the spec's train-block `payments`
     allocation_dim: ClassVar[int | None] = None  # action entries that are allocations (None: unknown, older package)
     payment_program_available: ClassVar[bool] = False
     score_actions: ClassVar[Callable]  # score_actions(state, action, action_penalty, repair[, payments]) -> StepResult
 
     def __init__(self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                 action_penalty: float | None = None, repair: bool = True, payments: str = PAYMENTS_FROM_ACTION):
+                 action_penalty: float | None = None, repair: bool = True, payments: str | None = None):
         super().__init__(device, dtype)
         self.action_penalty = float(self.default_action_penalty if action_penalty is None else action_penalty)
         self.repair = bool(repair)
         slack_dim = 0 if self.allocation_dim is None else len(self.action_names) - self.allocation_dim
-        self.payments = checked_payment_mode(payments, slack_dim, self.payment_program_available)
+        self.payments = checked_payment_mode(self.default_payments if payments is None else payments, slack_dim,
+                                             self.payment_program_available)
         if self.payments == OPTIMAL_PAYMENTS:
             self.action_names = tuple(self.action_names[:self.allocation_dim])
             self.action_dim = len(self.action_names)
 
     def evaluate(self, state: torch.Tensor, action: torch.Tensor):
         state, action = state.to(self.device, self.dtype), action.to(self.device, self.dtype)
-        if self.payments == PAYMENTS_FROM_ACTION:  # the call every package's `evaluate` accepts
+        if self.allocation_dim is None:  # a package compiled before the payment modes
             return self.score_actions(state, action, self.action_penalty, self.repair)
         return self.score_actions(state, action, self.action_penalty, self.repair, self.payments)
 

@@ -116,3 +116,33 @@ def test_the_gradient_is_the_deployed_values(two_period):
         errors += error[(plus.info["repaired"] == 0) & (minus.info["repaired"] == 0)].tolist()
     assert len(errors) > 300
     assert max(errors) < 1e-4, max(errors)
+
+
+def _two_period_source(setting: str) -> str:
+    source = (ROOT / "specs" / "two_period.mech").read_text(encoding="utf-8")
+    return source.replace("  action_penalty = lam\n", f"  action_penalty = lam\n  {setting}\n")
+
+
+def test_the_specs_train_block_sets_the_default_mode(tmp_path):
+    from mechdsl.lang import load_source
+
+    source = _two_period_source("payments = optimal")
+    compile_spec(load_source(source, "two_period.mech"), tmp_path / "p", source=source)
+    package = import_package(tmp_path / "p", "mechdsl_optimal_payments_default")
+    assert package.env.PAYMENTS == "optimal"
+    env = package.Env(dtype=torch.float64)
+    assert env.payments == "optimal" and env.action_dim == 6
+    assert package.Env(payments="action").action_dim == 12  # the constructor overrides the spec
+    state, raw = _random(env, 16, seed=1)
+    assert package.env.evaluate(state, raw).reward.shape == (16,)  # the module's functions default to it too
+
+
+def test_an_unknown_mode_in_the_spec_is_a_positioned_error():
+    from mechdsl.lang import SpecError, load_source
+
+    source = _two_period_source("payments = cheapest")
+    with pytest.raises(SpecError) as caught:
+        load_source(source, "two_period.mech")
+    line = source.splitlines().index("  payments = cheapest") + 1
+    text = str(caught.value)
+    assert "unknown value for 'payments' 'cheapest'" in text and f"two_period.mech:{line}:" in text, text
