@@ -26,6 +26,7 @@ FLOOR = 1e-100       # lower bound of the slacks s and multipliers z (far below 
 CHECK_EVERY = 4       # iterations between checks whether every LP of the batch has converged
 DRIFT = 1e3          # a solution beyond DRIFT x (1 + |start|)(1 + |c|) is an ill-posed LP's drift, not an optimum
 TOLERANCE = 1e-11    # primal and dual residuals, relative to their scales, of a solved LP
+OPTIMALITY = 1e-9    # bound on w^T y* - w^T y of a solved LP, relative to the objective's scale from the data
 CONVERGED = 1e-13     # mean complementarity s o z, relative to 1 + |objective| / m, at which an LP stops
 
 
@@ -95,6 +96,69 @@ def solve_linear(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: torch
             torch.set_flush_denormal(False)
 
 
+ACTIVE = 1e-7  # a row of A y + c >= 0 within this fraction of its scale is active at a HiGHS vertex
+
+
+def _polished(A, c, y):
+    """A simplex vertex y (NumPy) moved onto its active rows exactly: HiGHS meets each row to its
+    primal tolerance (~1e-9 here), above the certificate's float64 rounding allowance, so the
+    smallest correction dy with A_act (y + dy) + c_act = 0 (least squares) is added."""
+    import numpy as np
+
+    slack = A @ y + c
+    active = np.abs(slack) <= ACTIVE * (1.0 + np.abs(c) + np.abs(A) @ np.abs(y))
+    if not active.any():
+        return y
+    correction, *_ = np.linalg.lstsq(A[active], -slack[active], rcond=None)
+    return y + correction
+
+
+def _opposite_rows(A, c):
+    """Rows i of A y + c >= 0 (NumPy) with a row j pointing the other way (A_j / |A_j| = -A_i / |A_i|
+    and c_j / |A_j| = -c_i / |A_i|, to rounding): the pair is the equality A_i y + c_i = 0, which a
+    margin on both rows would make infeasible."""
+    import numpy as np
+
+    norm = np.abs(A).max(1)
+    involved = norm > 0
+    unit = np.where(involved[:, None], A / np.where(involved, norm, 1.0)[:, None], 0.0)
+    level = np.where(involved, c / np.where(involved, norm, 1.0), 0.0)
+    A_close = np.abs(unit[:, None, :] + unit[None, :, :]).max(-1) <= 1e-12
+    c_close = np.abs(level[:, None] + level[None, :]) <= 1e-9 * (1.0 + np.abs(level)[:, None])
+    return (A_close & c_close & involved[None, :]).any(1) & involved
+
+
+def solve_linear_reliably(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: torch.Tensor | None = None,
+                          fallback_c: torch.Tensor | None = None) -> LinearSolution:
+    """`solve_linear`, then HiGHS (`scipy.optimize.linprog`, dual simplex, on the CPU in float64)
+    on the LPs it did not solve: the interior-point method stalls on degenerate LPs (measured: 88
+    of 115 feasible K = 2 payment LPs at allocations on their bounds, where the menu pools types
+    and many constraints coincide). HiGHS's multipliers of A y + c >= 0 are minus the marginals
+    of its -A y <= c rows; an LP HiGHS finds infeasible stays unsolved. A caller that tightens
+    its constraints by a margin passes the untightened ones as `fallback_c`: HiGHS keeps the
+    margin except on pairs of opposite rows (`_opposite_rows`), since a margin on both of
+    y_i - y_j >= 0, y_j - y_i >= 0 (types pooled into one item must be paid alike) leaves no
+    feasible point at all."""
+    solution = solve_linear(w, A, c, start)
+    missing = (~solution.solved).nonzero().squeeze(1)
+    if missing.numel() == 0:
+        return solution
+    import numpy as np
+    from scipy.optimize import linprog
+
+    y, solved, z = solution.y.clone(), solution.solved.clone(), solution.multipliers.clone()
+    fallback_c = c if fallback_c is None else fallback_c
+    w_np, A_np, c_np, loose_np = (t[missing].detach().to("cpu", torch.float64).numpy() for t in (w, A, c, fallback_c))
+    for k, b in enumerate(missing.tolist()):
+        constants = np.where(_opposite_rows(A_np[k], loose_np[k]), loose_np[k], c_np[k])
+        result = linprog(-w_np[k], A_ub=-A_np[k], b_ub=constants, bounds=(None, None), method="highs")
+        if result.status == 0:
+            y[b] = torch.as_tensor(_polished(A_np[k], constants, result.x), dtype=y.dtype, device=y.device)
+            z[b] = torch.as_tensor(-result.ineqlin.marginals, dtype=z.dtype, device=z.device).clamp(min=0.0)
+            solved[b] = True
+    return LinearSolution(y, solved, z)
+
+
 def maximize_linear(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: torch.Tensor | None = None,
                     iterations: int = ITERATIONS) -> tuple[torch.Tensor, torch.Tensor]:
     """(y, solved) of `solve_linear`, without the multipliers."""
@@ -143,9 +207,16 @@ def _maximize_linear(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: t
     reference = 1.0 + (torch.zeros_like(y) if start is None else start).abs().amax(-1, keepdim=True)
     magnitude = 1.0 + c.abs().amax(-1) + (A.abs() * reference.unsqueeze(-1)).sum(-1).amax(-1)
     bounded = y.abs().amax(-1) <= DRIFT * reference.squeeze(-1) * (1.0 + c.abs().amax(-1))
+    # the certificate of optimality: for primal-feasible y and z >= 0, w^T y >= w^T y* - gap - |w + A^T z|_1 |y - y*|_inf
+    # with gap = z^T (A y + c); both terms must be small against the objective's own scale, which
+    # comes from the data and the start, not from y or z (an LP that failed to converge can have
+    # z ~ 1e78 and a dual residual of 4e8 beside it, or a drifted y: measured on degenerate menus)
+    value_scale = 1.0 + w.abs().amax(-1) * magnitude
+    gap = (z * (_row_times(y, Gt) - h).neg()).sum(-1).abs()  # z^T (A y + c), A y + c = -(G y - h)
+    bound_error = dual * n * (reference.squeeze(-1) + y.abs().amax(-1))
     solved = (done & bounded & torch.isfinite(y).all(-1) & torch.isfinite(z).all(-1) & (primal <= TOLERANCE * magnitude)
-              & (dual <= TOLERANCE * (1.0 + q.abs().amax(-1) + A.abs().amax((-1, -2)) * z.abs().amax(-1))))
+              & (gap + bound_error <= OPTIMALITY * value_scale))
     return y, solved, z
 
 
-__all__ = ["LinearSolution", "maximize_linear", "solve_linear"]
+__all__ = ["LinearSolution", "maximize_linear", "solve_linear", "solve_linear_reliably"]

@@ -29,7 +29,7 @@ import torch
 
 from mechdsl.runtime.action_map import toward
 from mechdsl.runtime.batching import columns_of, straight_through
-from mechdsl.runtime.linear_program import solve_linear
+from mechdsl.runtime.linear_program import solve_linear_reliably
 
 REPAIR_STEPS = 16  # bisection steps of the feasibility repair: lambda* within 2^-16 of the boundary
 REPAIR_MARGIN = 1e-10  # the payment LP tightens each constraint by this fraction of its scale
@@ -100,10 +100,11 @@ def payment_program(quantities, decisions: torch.Tensor, columns: torch.Tensor, 
     c, A, keep = c[rows], A[rows], depends[rows]
     start = decisions[list(payment_columns)][:, columns].to(torch.float64)
     margin = REPAIR_MARGIN * (1.0 + c.abs() + (A.abs() * start.abs().unsqueeze(0)).sum(1))
+    untightened = torch.where(keep, c, torch.ones_like(c))
     c = torch.where(keep, c - margin, torch.ones_like(c))
     A = torch.where(keep.unsqueeze(1), A, torch.zeros_like(A))
     w = (reward[1:] - reward[0]).t()
-    solution = solve_linear(w, A.permute(2, 0, 1), c.t(), start.t())
+    solution = solve_linear_reliably(w, A.permute(2, 0, 1), c.t(), start.t(), untightened.t())
     multipliers = torch.zeros(slacks.shape[0], width, dtype=torch.float64, device=slacks.device)
     multipliers[rows] = torch.where(keep, solution.multipliers.t(), torch.zeros_like(c))
     return PaymentProgram(solution.y.t().to(decisions.dtype), solution.solved,
@@ -180,6 +181,24 @@ def multiplier_term(spec: ContractFunctions, quantities, deployed: torch.Tensor,
     return term.index_put((columns,), value if spec.maximize else -value)
 
 
+def _no_worse_than_the_pooled_menu(spec: ContractFunctions, quantities, allocations: torch.Tensor,
+                                   deployed: torch.Tensor, kind: torch.Tensor, scale: torch.Tensor):
+    """(deployed, kind, scale, where) with the pooled menu x_ref at its least payments deployed
+    where it is feasible and worth more than `deployed` (kind 2, lambda* = 0). In the OPTIMAL_PAYMENTS
+    mode the deployed value is then max(V(x), r(x_ref)): V(x) falls off a cliff where the
+    allocations are barely implementable (measured on two_period.mech, K = 2: -143,061 at one
+    uniform random action whose pooled menu earns -3,594), and a critic fitted across such
+    cliffs sees rewards 100x the optimum's. The optimum's own allocations keep V(x*) >= r(x_ref)."""
+    pooled = spec.pooling @ allocations
+    menu = torch.stack(spec.contract_of(quantities, pooled))
+    with torch.no_grad():
+        value, violation, _ = spec.score(quantities, menu.detach(), menu.detach().unbind(0))
+        current, _, _ = spec.score(quantities, deployed.detach(), deployed.detach().unbind(0))
+        better = (violation <= 0) & ((value > current) if spec.maximize else (value < current))
+    return (torch.where(better, menu, deployed), torch.where(better, torch.full_like(kind, 2.0), kind),
+            torch.where(better, torch.zeros_like(scale), scale), better)
+
+
 def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack: torch.Tensor,
            items: tuple[torch.Tensor, ...], payments: str = PAYMENTS_FROM_ACTION,
            pool: bool = True) -> tuple[tuple[torch.Tensor, ...], dict]:
@@ -194,7 +213,9 @@ def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack
     gets the best feasible payments for its allocations, V(x) = max_y r(x, y) s.t. g(x, y) >= 0
     (feasible or not as proposed; where the LP fails, feasible least payments stay). The payments
     are then the map's, not a repair: "repaired" = 0 there, and "proposal_violation" is 0 where
-    the LP found payments. `pool=False` leaves the states no payments make feasible as they are."""
+    the LP found payments. Where the pooled menu at least payments is feasible and worth more, it
+    is deployed instead (`_no_worse_than_the_pooled_menu`). `pool=False` leaves the states no
+    payments make feasible as they are."""
     deployed = torch.stack(items)
     with torch.no_grad():
         proposal_objective, proposal_violation, _ = spec.score(quantities, deployed, items)
@@ -234,6 +255,10 @@ def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack
                 kind = torch.where(pooling, torch.full_like(kind, 2.0), kind)
             shrunk = torch.stack(spec.contract_of(quantities, toward(allocations, pooled, scale), slack * scale))
             deployed = torch.where(pooling, shrunk, deployed)
+    if optimise and pool:
+        deployed, kind, scale, better = _no_worse_than_the_pooled_menu(spec, quantities, allocations, deployed, kind, scale)
+        if envelope is not None:
+            envelope = torch.where(better, torch.zeros_like(envelope), envelope)
     info = {"repair": 1.0 - scale, "repaired": kind, "proposal_violation": proposal_violation,
             "proposal_reward": proposal_objective if spec.maximize else -proposal_objective}
     if envelope is not None:

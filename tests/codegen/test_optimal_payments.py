@@ -49,20 +49,77 @@ def test_an_unknown_mode_is_refused(two_period):
         two_period.Env(payments="cheapest")
 
 
-def test_every_state_is_paid_the_best_payments_for_its_allocations(two_period):
-    """The deployed reward equals HiGHS's optimum over the payments for the same allocations
-    (relative 1e-6: the LP tightens each constraint by 1e-10 of its scale), feasible or not at
-    their least payments, and no deployed contract violates a constraint."""
+def _lp_optima(two_period, state, raw, columns):
+    """HiGHS's optimum over the payments for the allocations of `raw` (None: infeasible)."""
+    from test_repair import _values  # noqa: F401 (the helper below builds on it)
+
+    proposal = two_period.contract_from_action(state, raw, repair=False, payments="optimal")
+    model, out = model_of("two_period"), []
+    for column in columns:
+        try:
+            out.append(_payment_lp_optimum(model, two_period, state[column], proposal, column))
+        except AssertionError:  # HiGHS: no payments make these allocations feasible
+            out.append(None)
+    return out
+
+
+def test_every_state_is_paid_the_best_payments_or_the_better_pooled_menu(two_period):
+    """The deployed reward is max(HiGHS's optimum over the payments for the same allocations,
+    the pooled menu's) (relative 1e-6: the LP tightens each constraint by 1e-10 of its scale);
+    where the LP's payments are deployed (kind 0) it is the LP's, and no contract violates a
+    constraint."""
     env = two_period.Env(payments="optimal", dtype=torch.float64)
     state, raw = _random(env, 200, seed=5)
     result = env.evaluate(state, raw)
     assert bool((result.violation == 0).all())
-    assert bool((result.info["repaired"] == 0).all())  # the LP is the map here, not a repair
     assert bool((result.info["proposal_violation"] == 0).all())
-    model = model_of("two_period")
-    for column in range(8):
-        expected = _payment_lp_optimum(model, two_period, state[column], result.info, column)
-        assert abs(float(result.reward[column]) - expected) <= 1e-6 * max(1.0, abs(expected)), column
+    kind = result.info["repaired"]
+    columns = (kind == 0).nonzero().squeeze(1)[:6].tolist() + (kind == 2).nonzero().squeeze(1)[:6].tolist()
+    assert len(columns) == 12
+    for column, expected in zip(columns, _lp_optima(two_period, state, raw, columns)):
+        reward = float(result.reward[column])
+        if kind[column] == 0:
+            assert abs(reward - expected) <= 1e-6 * max(1.0, abs(expected)), column
+        else:  # the pooled menu beat the LP, or no payments implement the allocations
+            assert expected is None or reward > expected, column
+
+
+def test_degenerate_lps_at_the_bounds_are_solved(two_period):
+    """Actions on the box's corners put allocations on their bounds and pool types, where many
+    constraints coincide and the interior-point method stalls; HiGHS takes over there. Without
+    pooling, at least 90 % of the states get HiGHS's optimum (measured 45 of 48; the others keep
+    their least payments, whose LP solution failed the certificate), none gets more, and no value
+    comes from a drifted LP (once -1.8e10 here)."""
+    env = two_period.Env(payments="optimal", dtype=torch.float64, repair=False)
+    generator = torch.Generator().manual_seed(4)
+    state = env.reset(48, generator)
+    raw = torch.sign(torch.randn(48, 6, generator=generator, dtype=torch.float64))
+    result = env.evaluate(state, raw)
+    expected = torch.tensor([float("nan") if v is None else v for v in _lp_optima(two_period, state, raw, range(48))],
+                            dtype=torch.float64)
+    feasible = ~expected.isnan()
+    assert int(feasible.sum()) >= 40
+    exact = (result.reward - expected).abs() <= 1e-6 * expected.abs()
+    assert float((exact & (result.violation == 0))[feasible].double().mean()) >= 0.9
+    deployed = feasible & (result.violation == 0)  # a state left infeasible (no pooling here) may earn more
+    assert bool((result.reward[deployed] <= expected[deployed] + 1e-6 * expected[deployed].abs()).all())
+    assert bool((env.evaluate(state, raw).reward > -1e4).all())
+    pooled = two_period.Env(payments="optimal", dtype=torch.float64).evaluate(state, raw)
+    assert bool((pooled.violation == 0).all())
+
+
+def test_the_deployed_value_is_never_below_the_pooled_menus(two_period):
+    env = two_period.Env(payments="optimal", dtype=torch.float32)
+    generator = torch.Generator().manual_seed(6)
+    state = env.reset(2000, generator)
+    raw = torch.sign(torch.randn(2000, 6, generator=generator)) * torch.rand(2000, 1, generator=generator).sqrt()
+    result = env.evaluate(state, raw)
+    pooled = two_period.env._tensors(state.device, state.dtype).pooling @ two_period.env._allocations(
+        two_period.env._state_quantities(state), raw.t())
+    menu = dict(zip(two_period.env.CONTRACT_LAYOUT, two_period.env._contract_of(two_period.env._state_quantities(state), pooled)))
+    value, violation, _ = two_period.score(state, menu)
+    assert bool((result.violation == 0).all())
+    assert bool((result.reward >= torch.where(violation == 0, value, torch.full_like(value, -float("inf")))).all())
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -114,7 +171,7 @@ def test_the_gradient_is_the_deployed_values(two_period):
         difference = (plus.reward - minus.reward) / (2 * h)
         error = (difference - (gradient * direction).sum(1)).abs() / (1 + difference.abs())
         errors += error[(plus.info["repaired"] == 0) & (minus.info["repaired"] == 0)].tolist()
-    assert len(errors) > 300
+    assert len(errors) > 200  # the other states deploy the pooled menu (worth more there)
     assert max(errors) < 1e-4, max(errors)
 
 

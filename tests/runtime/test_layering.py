@@ -1,5 +1,6 @@
 """`mechdsl.runtime` is what generated packages import at run time: it depends on torch,
-NumPy, the standard library and itself only (never on mechdsl's compiler stages)."""
+NumPy, the standard library, itself, and SciPy's HiGHS (the payment LPs' fallback, imported
+only when the interior-point method stalls) only (never on mechdsl's compiler stages)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import mechdsl.runtime
 
-ALLOWED = {"torch", "numpy", "mechdsl.runtime", "mechdsl.errors", "__future__"}
+ALLOWED = {"torch", "numpy", "scipy.optimize", "mechdsl.runtime", "mechdsl.errors", "__future__"}
 
 
 def _imports(path: Path) -> set[str]:
