@@ -26,7 +26,6 @@ import torch
 from torch import nn
 
 from mechdsl.rl.activations import Mish
-from mechdsl.rl.clipping import clip_unit
 from mechdsl.rl.networks import mlp
 
 ScheduleKind = Literal["vp", "linear", "cosine"]
@@ -56,6 +55,25 @@ def cosine_betas(steps: int, s: float = 0.008) -> torch.Tensor:
 
 
 SCHEDULES = {"vp": vp_betas, "linear": linear_betas, "cosine": cosine_betas}
+
+
+class _StraightThroughClip(torch.autograd.Function):
+    """Forward: clamp to [-1, 1]. Backward: identity (straight-through)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return x.clamp(-1.0, 1.0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return grad
+
+
+def clip_unit(x: torch.Tensor, straight_through: bool) -> torch.Tensor:
+    """Clip to [-1, 1]. With ``straight_through`` the gradient passes as if unclipped, so a
+    policy pushed onto the boundary by an early, wrong critic can still be pulled back inside
+    (with the exact clamp gradient it is 0 there and the chain stays stuck at the corner)."""
+    return _StraightThroughClip.apply(x) if straight_through else x.clamp(-1.0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mechdsl.rl.clipping import clip_unit
-from mechdsl.rl.diffusion import DiffusionActor, DiffusionSchedule, cosine_betas, linear_betas, vp_betas
+from mechdsl.rl.diffusion import DiffusionActor, DiffusionSchedule, clip_unit, cosine_betas, linear_betas, vp_betas
 
 
 def _vp_numpy(M: int, b_min=0.1, b_max=10.0) -> np.ndarray:

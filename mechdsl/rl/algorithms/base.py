@@ -176,7 +176,7 @@ class DiffusionPolicyHparams(OffPolicyHparams):
     schedule: str = "vp"           # "vp" (eq. 47) | "linear" | "cosine"
     variance: str = "posterior"    # "posterior" (beta_tilde_m) | "beta" (as printed in eq. 54)
     clip_denoised: bool = True     # clip the x_0 estimate to [-1, 1] inside the chain
-    straight_through: bool = True  # clips pass gradients straight through (clipping.clip_unit)
+    straight_through: bool = True  # clips pass gradients straight through (diffusion.clip_unit)
     noise_scale: float = 0.0       # eta: reverse-step noise sigma_m multiplied by eta (1 = eq. 54)
     boundary_penalty: float = 1.0  # weight of relu(|x_0 estimate| - 1)^2 in the actor loss
     time_dim: int = 16

@@ -42,7 +42,7 @@ from mechdsl.rl.algorithms.base import (
     td_target,
 )
 from mechdsl.rl.buffer import Transition
-from mechdsl.rl.clipping import clip_unit
+from mechdsl.rl.diffusion import clip_unit
 from mechdsl.rl.env import BatchedEnv
 from mechdsl.rl.networks import TwinCritic, frozen_copy, gaussian_log_prob, init_from_generator, soft_update
 
