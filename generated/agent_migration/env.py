@@ -409,8 +409,9 @@ def slot_outputs(state: torch.Tensor, decided: torch.Tensor) -> dict[str, torch.
     f_rsu_x = _entity(like.new_tensor(TABLE_0).view(1, 4), like, 4)  # rsu_x: (4,)
     f_gap = torch.abs(f_rsu_x[:, None] - s_pos[:, :, None])  # gap: (8, 4)
     # P: (8, 4)
-    f_P = (torch.sqrt(((s_lane[:, :, None])*(s_lane[:, :, None])) + ((torch.minimum(f_gap, 2000.0
-        - f_gap))*(torch.minimum(f_gap, 2000.0 - f_gap)))))
+    f_P = (torch.where((_root0 := ((s_lane[:, :, None])*(s_lane[:, :, None])) + ((torch.minimum(f_gap, 2000.0
+        - f_gap))*(torch.minimum(f_gap, 2000.0 - f_gap)))) == 0.0, 0.0, torch.sqrt(torch.where(_root0 == 0.0, 1.0,
+        _root0))))
     f_hit = s_attack*(1.0 - d_mtd)  # hit: (4,)
     f_bw_eff = s_bw*(1.0 - 0.7*f_hit)  # bw_eff: (4,)
     f_g = (1.637264171181126e-05)/((f_P)*(f_P))  # g: (8, 4)

@@ -244,7 +244,7 @@ def _objective_and_slacks(quantities, decisions: torch.Tensor, items: tuple[torc
     obj_0 = decisions[0:2]
     obj_1 = decisions[2:4]
     obj_2 = rows[4:6]
-    objective = ((10.0*obj_2*(2.0*torch.sqrt(obj_0)*v_vartheta - obj_1)).sum(0))
+    objective = ((10.0*obj_2*(2.0*torch.where(obj_0 == 0.0, 0.0, torch.sqrt(torch.where(obj_0 == 0.0, 1.0, obj_0)))*v_vartheta - obj_1)).sum(0))
     # utilities u<t>[h, i, r] (H_t, K, K, B), values with optimal later play, last period first
     u1 = _utility(rows[2:4].view(1, 2, 1, -1), decisions[0:2].view(1, 1, 2, -1), decisions[2:4].view(1, 1, 2, -1), v_c)
     truthful_u1 = u1.diagonal(0, 1, 2).transpose(1, 2).reshape(2, batch)

@@ -12,6 +12,8 @@ SymPy 1.14 gets wrong for batched tensors:
     so does every numeric subexpression (`sqrt(2)`, `log(5)`, which SymPy keeps exact):
     torch functions accept tensors only, and the generator folds constants into the
     formulas, which leaves such subexpressions behind;
+  * roots: x**p with 0 < p < 1 (and sqrt) print through a double `torch.where`, the same
+    value and a finite gradient at x = 0 (`_print_root`);
   * powers: Python's `**` (works for float ** tensor and tensor ** tensor, where
     `torch.pow(float, float)` does not); a positive number to a tensor power c**x is
     printed `torch.exp(log(c) x)`, several times faster than torch's scalar-base pow;
@@ -57,6 +59,7 @@ class TensorPrinter(TorchPrinter):
     def __init__(self, names: dict[sp.Symbol, str]):
         super().__init__({"fully_qualified_modules": True, "strict": True})
         self.names = {symbol: check_identifier(name) for symbol, name in names.items()}
+        self._root_count = 0  # locals `_root<n>` bound by `_print_root`
 
     def _print(self, expr, **kwargs):
         if isinstance(expr, sp.Expr) and not expr.is_Atom and expr.is_number:
@@ -98,6 +101,8 @@ class TensorPrinter(TorchPrinter):
     # ------------------------------------------------------------- operations
     def _print_Pow(self, expr, rational=False):
         base, exponent = expr.args
+        if _has_infinite_slope_at_zero(base, exponent):
+            return self._print_root(base, exponent)
         if exponent == sp.S.Half:
             return f"torch.sqrt({self._print(base)})"
         if exponent == -1:
@@ -108,6 +113,25 @@ class TensorPrinter(TorchPrinter):
         if base.is_number and base.is_positive:  # c**x = exp(log(c) x): torch's scalar-base pow is ~10x slower
             return f"torch.exp({self._print(sp.Float(sp.log(base).evalf(17), 17) * exponent)})"
         return f"({self.parenthesize(base, 1000)}**{self.parenthesize(exponent, 1000)})"
+
+    def _print_root(self, base, exponent) -> str:
+        """x**p for 0 < p < 1 with a finite gradient at x = 0, the same value everywhere.
+
+        d/dx x^p = p x^(p-1) is infinite at x = 0 (the beta-fairness x^(1-beta)/(1-beta) at a
+        zero allocation), and a zero factor downstream of it (a stick-breaking allocation at
+        its bound) turns inf * 0 into a NaN gradient. The double `torch.where` evaluates the
+        power at 1 where x = 0 and returns 0 there, so both the value (0^p = 0, NaN for x < 0
+        as before) and the other entries' gradients are exact; the gradient at x = 0 is 0, a
+        supergradient choice for a concave root at the boundary of its domain."""
+        if base.is_Symbol:
+            first = b = self._print(base)
+        else:  # a compound base is evaluated once, bound to a fresh local by `:=`
+            b = f"_root{self._root_count}"
+            self._root_count += 1
+            first = f"({b} := {self._print(base)})"
+        power = f"torch.sqrt({{}})" if exponent == sp.S.Half else f"({{}}**{self.parenthesize(exponent, 1000)})"
+        inner = power.format(f"torch.where({b} == 0.0, 1.0, {b})")
+        return f"torch.where({first} == 0.0, 0.0, {inner})"
 
     def _print_extremum(self, expr, pairwise: str, clamp_keyword: str, pick):
         numeric = [a for a in expr.args if a.is_number]
@@ -150,6 +174,14 @@ class TensorPrinter(TorchPrinter):
     def _print_value(self, value):
         """A branch of torch.where: numbers become Python floats (broadcast by torch.where)."""
         return float_literal(value) if value.is_number else self._print(value)
+
+
+def _has_infinite_slope_at_zero(base, exponent) -> bool:
+    """Whether base**exponent has an unbounded derivative at base = 0: a non-integer
+    exponent known to be positive and not known to be >= 1 (a root x^p, 0 < p < 1)."""
+    if base.is_number or exponent.is_integer or exponent.is_positive is not True:
+        return False
+    return (exponent - 1).is_nonnegative is not True
 
 
 @dataclass(frozen=True)
