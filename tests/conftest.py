@@ -9,6 +9,8 @@ node ids, with or without the parametrization.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 SLOW_TESTS = frozenset({
@@ -44,6 +46,16 @@ SLOW_TESTS = frozenset({
     "tests/sweep/test_sweep_local.py::test_changed_configuration_in_the_same_folder_is_refused",
     "tests/test_api.py::test_compile_and_train_from_python",
 })
+
+
+def pytest_configure(config) -> None:
+    """Under pytest-xdist (pyproject's addopts), the cores are shared by the workers: each
+    worker's torch gets its share of the threads instead of all of them."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 def pytest_collection_modifyitems(config, items) -> None:
