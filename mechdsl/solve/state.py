@@ -7,6 +7,9 @@ probabilities), every constant and every derived quantity. States are dicts
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
+
 import numpy as np
 import sympy as sp
 
@@ -59,10 +62,18 @@ def with_derived(model: Model, values: dict[str, np.ndarray]) -> dict[str, np.nd
     return values
 
 
+@lru_cache(maxsize=4096)
+def _numpy_function(expr: sp.Expr) -> tuple[tuple[sp.Symbol, ...], Callable]:
+    """(free symbols by name, the NumPy function of them) for `expr`: lambdify once per
+    expression, not once per call (the exact solvers evaluate the same payment rules for
+    every state and start)."""
+    symbols = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+    return symbols, sp.lambdify(symbols, expr, modules=[{"Max": np.maximum, "Min": np.minimum}, "numpy"])
+
+
 def evaluate(expr: sp.Expr, values: dict[str, np.ndarray]) -> np.ndarray:
     """Evaluate a SymPy expression on named arrays (broadcast to a common shape)."""
-    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-    function = sp.lambdify(symbols, expr, modules=[{"Max": np.maximum, "Min": np.minimum}, "numpy"])
+    symbols, function = _numpy_function(expr)
     result = function(*(values[s.name] for s in symbols))
     shape = np.broadcast_shapes(*(np.shape(values[s.name]) for s in symbols)) if symbols else ()
     return np.broadcast_to(np.asarray(result, dtype=float), shape).copy()
