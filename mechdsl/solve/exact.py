@@ -204,7 +204,7 @@ def solve_reduced(derivation: Derivation, state: dict[str, float], compiled: boo
     return _reduced_cvxpy(derivation, state) or _reduced_scipy(derivation, state)
 
 
-_COMPILED: dict[object, tuple[object, object]] = {}  # key -> (the model or derivation, its compiled program)
+_COMPILED: dict[object, tuple[object, object]] = {}  # key -> (the model or derivation, its compiled program or derivation)
 
 
 def _compiled_once(key, owner, build):
@@ -237,8 +237,8 @@ def solve(model: Model, state: dict[str, float], derivation: Derivation | None =
     solution = solve_unreduced(model, state)
     if solution is not None:
         return solution
-    if derivation is None:
+    if derivation is None:  # derived once per model, so the reduced problem's compiled programs are reused
         from mechdsl.reduce import derive
 
-        derivation = derive(model)
+        derivation = _compiled_once(("derivation", id(model)), model, lambda: derive(model))
     return solve_reduced(derivation, state)
