@@ -6,7 +6,8 @@ The issue-14 benchmark (every algorithm, 3 seeds, 1500 training steps; hours on 
 
     nice python benchmarks/bench_migration.py --steps 1500 --seeds 3 --episodes 200 --workers 2
 
-A quick look: `--steps 150 --seeds 1 --only CGDM --episodes 50 --no-sweeps`.
+A quick look: `--steps 150 --seeds 1 --only CGDM --episodes 50 --no-sweeps`. With
+`--cache DIR` every finished run and sweep is kept in DIR and a re-run resumes from there.
 
 Every algorithm trains `--steps` training steps (one slot for `collect_batch` = 32 episodes
 each) from the spec's train block, with gamma = the spec's discount, one torch thread per
@@ -86,7 +87,27 @@ def _env(overrides: dict | None = None, folder: Path | None = None):
     return model, package, package.Env(dtype=torch.float32)
 
 
-def train_one(label: str, seed: int, steps: int, episodes: int) -> dict:
+def _cached(cache: Path | None, name: str, compute):
+    """compute(), kept in cache/name.pt when a cache folder is given (an interrupted benchmark resumes there)."""
+    import torch
+
+    path = None if cache is None else cache / f"{name.replace(' ', '_').replace('.', '')}.pt"
+    if path is not None and path.exists():
+        return torch.load(path, weights_only=False)
+    value = compute()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(value, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
+    return value
+
+
+def train_one(label: str, seed: int, steps: int, episodes: int, cache: Path | None = None) -> dict:
+    return _cached(cache, f"run_{label}_seed{seed}_steps{steps}_episodes{episodes}",
+                   lambda: _train_one(label, seed, steps, episodes))
+
+
+def _train_one(label: str, seed: int, steps: int, episodes: int) -> dict:
     _setup()
     from mechdsl.rl import hyperparameter_names, train
     from mechdsl.rl.evaluate import HELDOUT_SEED
@@ -129,7 +150,12 @@ def _baselines(env, package, episodes: int, agent=None) -> dict[str, dict]:
     return {k: _scores(rollout(env, p, episodes, HELDOUT_SEED)) for k, p in policies.items()}
 
 
-def sweep_one(name: str, state_dict, hparams: dict, episodes: int) -> dict:
+def sweep_one(name: str, state_dict, hparams: dict, episodes: int, cache: Path | None = None, steps: int = 0) -> dict:
+    return _cached(cache, f"sweep_{name}_steps{steps}_episodes{episodes}",
+                   lambda: _sweep_one(name, state_dict, hparams, episodes))
+
+
+def _sweep_one(name: str, state_dict, hparams: dict, episodes: int) -> dict:
     _setup()
     import torch
 
@@ -183,19 +209,23 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help=f"subset of the table's labels: {', '.join(VARIANTS)}")
     parser.add_argument("--no-sweeps", action="store_true", help="skip the four parameter sweeps")
     parser.add_argument("--results", type=Path, default=RESULTS, help="output folder (default: benchmarks/results)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="folder that keeps every finished run and sweep; a re-run with the same folder resumes")
     args = parser.parse_args(argv)
     _setup()
     start = time.perf_counter()
     labels = args.only or list(VARIANTS)
     jobs = [(label, seed) for seed in range(args.seeds) for label in labels]
     with ProcessPoolExecutor(args.workers) as pool:
-        runs = list(pool.map(train_one, *zip(*jobs), [args.steps] * len(jobs), [args.episodes] * len(jobs)))
+        n = len(jobs)
+        runs = list(pool.map(train_one, *zip(*jobs), [args.steps] * n, [args.episodes] * n, [args.cache] * n))
         table_wall = time.perf_counter() - start
         cgdm0 = next((r for r in runs if "state_dict" in r), None)
         sweeps = []
         if cgdm0 is not None and not args.no_sweeps:
             sweeps = list(pool.map(sweep_one, list(SWEEPS), [cgdm0["state_dict"]] * len(SWEEPS),
-                                   [cgdm0["hparams"]] * len(SWEEPS), [args.episodes] * len(SWEEPS)))
+                                   [cgdm0["hparams"]] * len(SWEEPS), [args.episodes] * len(SWEEPS),
+                                   [args.cache] * len(SWEEPS), [args.steps] * len(SWEEPS)))
     _, package, env = _env()
     baselines = _baselines(env, package, args.episodes)
     wall = time.perf_counter() - start
