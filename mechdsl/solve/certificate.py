@@ -23,6 +23,7 @@ import sympy as sp
 
 from mechdsl.constraints import OPTIMAL, original_constraints
 from mechdsl.model import Model
+from mechdsl.solve.compile_cache import NUMPY_MODULES, IdentityCache
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,6 @@ class Certificate:
 
 
 _REDUCERS = {sp.Add: np.add, sp.Mul: np.multiply, sp.Max: np.maximum, sp.Min: np.minimum}
-_NUMPY = [{"Max": np.maximum, "Min": np.minimum}, "numpy"]
 
 
 class SlackProgram:
@@ -85,7 +85,7 @@ class SlackProgram:
             symbols = sorted(expr.free_symbols, key=lambda x: x.name)
             arguments = tuple(self._slot(x) for x in symbols)
             slot = self._new_slot()
-            self._steps.append((slot, sp.lambdify(symbols, expr, _NUMPY), arguments))
+            self._steps.append((slot, sp.lambdify(symbols, expr, NUMPY_MODULES), arguments))
         self._slots[expr] = slot
         return slot
 
@@ -102,7 +102,7 @@ class SlackProgram:
         key = (func, arity)
         if key not in self._functions:
             dummies = sp.symbols(f"a0:{arity}", real=True)
-            self._functions[key] = sp.lambdify(dummies, func(*dummies), _NUMPY)
+            self._functions[key] = sp.lambdify(dummies, func(*dummies), NUMPY_MODULES)
         return self._functions[key]
 
     def __call__(self, inputs: list[np.ndarray]) -> list:
@@ -129,16 +129,11 @@ def compile_certificate(model: Model) -> CompiledCertificate:
     return CompiledCertificate(tuple(c.name for c in instances), SlackProgram([c.g for c in instances]))
 
 
-_COMPILED: dict[int, tuple[Model, CompiledCertificate]] = {}  # id(model) -> (model, its certificate)
+_CERTIFICATES = IdentityCache(8)  # id(model) -> its compiled certificate
 
 
 def _compiled(model: Model) -> CompiledCertificate:
-    entry = _COMPILED.get(id(model))
-    if entry is None or entry[0] is not model:
-        if len(_COMPILED) >= 8:
-            _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[id(model)] = entry = (model, compile_certificate(model))
-    return entry[1]
+    return _CERTIFICATES.get(id(model), model, lambda: compile_certificate(model))
 
 
 def certify(model: Model, values: dict[str, np.ndarray], contract: dict[str, np.ndarray]) -> Certificate:

@@ -22,6 +22,7 @@ from mechdsl.model import Model
 from mechdsl.seeds import SLSQP_START_SEED
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.solve.certificate import Certificate, certify
+from mechdsl.solve.compile_cache import NUMPY_MODULES, IdentityCache
 from mechdsl.solve.cvxpy_model import cvxpy_variables, original_constraints
 from mechdsl.solve.to_cvxpy import NotConvexible, to_cvxpy
 from mechdsl.tolerances import LOCAL_FEASIBILITY_TOLERANCE, SCS_ACCURACY, SLSQP_ACCURACY
@@ -131,14 +132,13 @@ def _slsqp_program(derivation: Derivation) -> _SlsqpProgram:
     model = derivation.model
     zs = tuple(model.decision_symbols())
     sign = -1.0 if model.objective.sense == "maximize" else 1.0
-    modules = [{"Max": np.maximum, "Min": np.minimum}, "numpy"]
     objective_expr = sign * model.objective.expr
     g = sp.Matrix(reduced_inequalities(derivation))
     parameters = tuple(sorted((objective_expr.free_symbols | g.free_symbols) - set(zs), key=lambda s: s.name))
     arguments = [list(zs), list(parameters)]
-    return _SlsqpProgram(zs, parameters, sp.lambdify(arguments, objective_expr, modules),
-                         sp.lambdify(arguments, [sp.diff(objective_expr, z) for z in zs], modules),
-                         sp.lambdify(arguments, g, modules), sp.lambdify(arguments, g.jacobian(zs), modules))
+    compiled = lambda expr: sp.lambdify(arguments, expr, NUMPY_MODULES)  # noqa: E731
+    return _SlsqpProgram(zs, parameters, compiled(objective_expr), compiled([sp.diff(objective_expr, z) for z in zs]),
+                         compiled(g), compiled(g.jacobian(zs)))
 
 
 def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int = 3, seed: int = SLSQP_START_SEED) -> Solution:
@@ -204,17 +204,8 @@ def solve_reduced(derivation: Derivation, state: dict[str, float], compiled: boo
     return _reduced_cvxpy(derivation, state) or _reduced_scipy(derivation, state)
 
 
-_COMPILED: dict[object, tuple[object, object]] = {}  # key -> (the model or derivation, its compiled program or derivation)
-
-
-def _compiled_once(key, owner, build):
-    """`build()` once per `owner` object (a model or derivation, held so its id is not reused),
-    the 8 newest kept."""
-    if key not in _COMPILED or _COMPILED[key][0] is not owner:
-        if len(_COMPILED) >= 8:
-            _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[key] = (owner, build())
-    return _COMPILED[key][1]
+_COMPILED = IdentityCache(8)  # oracles, SLSQP programs and derivations, per model or derivation
+_compiled_once = _COMPILED.get
 
 
 def compiled_oracle(model: Model):

@@ -15,6 +15,7 @@ import sympy as sp
 
 from mechdsl.model import Distribution, Model, ProbTable, RandomParam, TypeVector
 from mechdsl.runtime import sampling
+from mechdsl.solve.compile_cache import NUMPY_MODULES
 
 
 def draw(distribution: Distribution, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -68,7 +69,7 @@ def _numpy_function(expr: sp.Expr) -> tuple[tuple[sp.Symbol, ...], Callable]:
     expression, not once per call (the exact solvers evaluate the same payment rules for
     every state and start)."""
     symbols = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
-    return symbols, sp.lambdify(symbols, expr, modules=[{"Max": np.maximum, "Min": np.minimum}, "numpy"])
+    return symbols, sp.lambdify(symbols, expr, modules=NUMPY_MODULES)
 
 
 def evaluate(expr: sp.Expr, values: dict[str, np.ndarray]) -> np.ndarray:
