@@ -148,7 +148,7 @@ def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int 
     from scipy.optimize import minimize
 
     model = derivation.model
-    program = _compiled_once(("slsqp", id(derivation)), derivation, lambda: _slsqp_program(derivation))
+    program = _SLSQP_PROGRAMS.get(id(derivation), derivation, lambda: _slsqp_program(derivation))
     zs = program.decisions
     p = [float(state[s.name]) for s in program.parameters]
     objective = lambda z: program.objective(z, p)  # noqa: E731
@@ -196,7 +196,7 @@ def solve_reduced(derivation: Derivation, state: dict[str, float], compiled: boo
     if compiled:
         from mechdsl.solve.parametric import oracle
 
-        program = _compiled_once(("reduced", id(derivation)), derivation,
+        program = _REDUCED_ORACLES.get(id(derivation), derivation,
                                  lambda: oracle(derivation.model, reduced_inequalities(derivation)))
         if program is not None:
             _, contract = program.solve_state(state)
@@ -204,15 +204,16 @@ def solve_reduced(derivation: Derivation, state: dict[str, float], compiled: boo
     return _reduced_cvxpy(derivation, state) or _reduced_scipy(derivation, state)
 
 
-_COMPILED = IdentityCache(8)  # oracles, SLSQP programs and derivations, per model or derivation
-_compiled_once = _COMPILED.get
+# One cache per kind of program, so a model that needs all four (not DCP: its derivation, the
+# reduced oracle and the SLSQP program) does not evict the other models' entries.
+_ORACLES, _DERIVATIONS, _REDUCED_ORACLES, _SLSQP_PROGRAMS = (IdentityCache(8) for _ in range(4))
 
 
 def compiled_oracle(model: Model):
     """The model's parametric (DPP) oracle, built once per model object; None if unavailable."""
     from mechdsl.solve.parametric import oracle
 
-    return _compiled_once(id(model), model, lambda: oracle(model))
+    return _ORACLES.get(id(model), model, lambda: oracle(model))
 
 
 def solve(model: Model, state: dict[str, float], derivation: Derivation | None = None) -> Solution:
@@ -231,5 +232,5 @@ def solve(model: Model, state: dict[str, float], derivation: Derivation | None =
     if derivation is None:  # derived once per model, so the reduced problem's compiled programs are reused
         from mechdsl.reduce import derive
 
-        derivation = _compiled_once(("derivation", id(model)), model, lambda: derive(model))
+        derivation = _DERIVATIONS.get(id(model), model, lambda: derive(model))
     return solve_reduced(derivation, state)

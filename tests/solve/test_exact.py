@@ -70,3 +70,19 @@ def test_declared_plain_and_monotone_constraints_are_enforced():
     line = source.splitlines().index("constraint s[k] >= 400 for k in K") + 1
     assert names == [f"line {line}: s[k] >= 400 for k in K [0]", f"line {line}: s[k] >= 400 for k in K [1]",
                      "monotone: r[1] >= r[0]"]
+
+
+def test_solve_derives_a_non_dcp_model_once_and_keeps_it_past_other_programs(monkeypatch):
+    import mechdsl.reduce
+    from mechdsl.solve import exact
+
+    model = mechdsl.load("examples/concave_payment.mech")
+    calls = []
+    monkeypatch.setattr(mechdsl.reduce, "derive", lambda m: calls.append(m) or derive(m))
+    states = sample_states(model, 2, np.random.default_rng(1))
+    first = solve(model, state_at(states, 0))
+    for k in range(8):  # other programs fill their own caches, not the derivations'
+        exact._ORACLES.get(("other", k), object(), lambda: None)
+    second = solve(model, state_at(states, 1))
+    assert len(calls) == 1 and calls[0] is model
+    assert np.isfinite(first.objective) and np.isfinite(second.objective)
