@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,42 @@ def _sweep_one(name: str, state_dict, hparams: dict, episodes: int) -> dict:
     return {"name": name, "values": values, "curves": curves}
 
 
+BREAKDOWN = {"lat_uc": "upload T^uc", "lat_dep": "deploy T^dep", "lat_um": "upload raw T^um",
+             "lat_pro": "process T^pro", "lat_down": "download T^down", "lat_mig": "migrate T^mig",
+             "lat_tot": "total T^tot"}
+
+
+def breakdown_one(state_dict, hparams: dict, episodes: int) -> dict[str, dict[str, float]]:
+    """Where each policy's latency goes: per episode, each latency term of eq. (9) summed over
+    vehicles and slots (before the max and the replica flag combine them), the vehicles that
+    pre-migrate (T^mig > 0) and the attacks that hit an RSU (`hits`), for the seed-0 CGDM
+    policy and the references on the same held-out episodes."""
+    _setup()
+    import torch
+
+    from mechdsl.rl.algorithms import make_agent, resolve_hparams
+    from mechdsl.rl.evaluate import HELDOUT_SEED
+    from mechdsl.scenario.report import reference_policies
+    from mechdsl.scenario.rollout import agent_policy, rollout
+
+    _, package, env = _env()
+    agent = make_agent("cgdm", env, resolve_hparams("cgdm", "default", hparams), torch.Generator().manual_seed(0),
+                       torch.device("cpu"))
+    agent.load_state_dict(state_dict)
+    policies = {"CGDM (seed 0)": agent_policy(agent, HELDOUT_SEED), **reference_policies(env, package, HELDOUT_SEED)}
+    keep = tuple(k for k in (*BREAKDOWN, "hits") if k in package.METRICS)
+    out = {}
+    for label, policy in policies.items():
+        traces = rollout(env, policy, episodes, HELDOUT_SEED, keep).metric_traces   # (slots, episodes, ...)
+        row = {k: float(traces[k].sum(axis=(0, 2)).mean()) for k in BREAKDOWN if k in traces}
+        if "lat_mig" in traces:
+            row["migrations"] = float((traces["lat_mig"] > 0).sum(axis=(0, 2)).mean())
+        if "hits" in traces:
+            row["hits"] = float(traces["hits"].sum(axis=(0, 2)).mean())
+        out[label] = row
+    return out
+
+
 def _plot_sweep(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -226,6 +263,10 @@ def main(argv=None) -> int:
             sweeps = list(pool.map(sweep_one, list(SWEEPS), [cgdm0["state_dict"]] * len(SWEEPS),
                                    [cgdm0["hparams"]] * len(SWEEPS), [args.episodes] * len(SWEEPS),
                                    [args.cache] * len(SWEEPS), [args.steps] * len(SWEEPS)))
+        breakdown = {}
+        if cgdm0 is not None:
+            breakdown = pool.submit(_cached, args.cache, f"breakdown_steps{args.steps}_episodes{args.episodes}",
+                                    partial(breakdown_one, cgdm0["state_dict"], cgdm0["hparams"], args.episodes)).result()
     _, package, env = _env()
     baselines = _baselines(env, package, args.episodes)
     wall = time.perf_counter() - start
@@ -266,6 +307,17 @@ def main(argv=None) -> int:
                      f"{value['latency'] / myopic:.3f} | {value['violation_rate']:.3f} | "
                      + " | ".join(_hard_cell(value["violations"], value["unavoidable"], k) for k in hard) + " | - | - |")
     lines.append("")
+    if breakdown:
+        columns = [k for k in next(iter(breakdown.values()))]
+        names = {**BREAKDOWN, "migrations": "pre-migrations", "hits": "attacks that hit"}
+        lines += ["## Where the latency goes", "",
+                  "Per held-out episode, each latency term of eq. (9) summed over vehicles and slots (s; before "
+                  "the max(T^pro, T^mig) and the replica flag combine them into T^tot), the vehicles that "
+                  "pre-migrate and the attacks that hit an RSU (not blocked by MTD); CGDM is the seed-0 policy.", "",
+                  "| policy | " + " | ".join(names[k] for k in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+        for label, row in breakdown.items():
+            lines.append(f"| {label} | " + " | ".join(f"{row[k]:.1f}" for k in columns) + " |")
+        lines.append("")
     for result in sweeps:
         slug = result["name"].replace(" ", "_")
         png = results / f"migration_{slug}.png"
