@@ -88,11 +88,19 @@ def _env(overrides: dict | None = None, folder: Path | None = None):
     return model, package, package.Env(dtype=torch.float32)
 
 
+def _cache_path(cache: Path | None, name: str) -> Path | None:
+    return None if cache is None else cache / f"{name.replace(' ', '_').replace('.', '')}.pt"
+
+
+def _run_name(label: str, seed: int, steps: int, episodes: int) -> str:
+    return f"run_{label}_seed{seed}_steps{steps}_episodes{episodes}"
+
+
 def _cached(cache: Path | None, name: str, compute):
     """compute(), kept in cache/name.pt when a cache folder is given (an interrupted benchmark resumes there)."""
     import torch
 
-    path = None if cache is None else cache / f"{name.replace(' ', '_').replace('.', '')}.pt"
+    path = _cache_path(cache, name)
     if path is not None and path.exists():
         return torch.load(path, weights_only=False)
     value = compute()
@@ -104,7 +112,7 @@ def _cached(cache: Path | None, name: str, compute):
 
 
 def train_one(label: str, seed: int, steps: int, episodes: int, cache: Path | None = None) -> dict:
-    return _cached(cache, f"run_{label}_seed{seed}_steps{steps}_episodes{episodes}",
+    return _cached(cache, _run_name(label, seed, steps, episodes),
                    lambda: _train_one(label, seed, steps, episodes))
 
 
@@ -250,9 +258,11 @@ def main(argv=None) -> int:
                         help="folder that keeps every finished run and sweep; a re-run with the same folder resumes")
     args = parser.parse_args(argv)
     _setup()
-    start = time.perf_counter()
+    start, load = time.perf_counter(), os.getloadavg()[0]
     labels = args.only or list(VARIANTS)
     jobs = [(label, seed) for seed in range(args.seeds) for label in labels]
+    reused = sum(1 for label, seed in jobs
+                 if (path := _cache_path(args.cache, _run_name(label, seed, args.steps, args.episodes))) and path.exists())
     with ProcessPoolExecutor(args.workers) as pool:
         n = len(jobs)
         runs = list(pool.map(train_one, *zip(*jobs), [args.steps] * n, [args.episodes] * n, [args.cache] * n))
@@ -281,8 +291,10 @@ def main(argv=None) -> int:
                + (" --no-sweeps" if args.no_sweeps else ""))
     lines = ["# AI-agent migration benchmark (specs/agent_migration.mech)", "",
              f"Command: `{command}`", "",
-             f"Machine: {platform.platform()}, {os.cpu_count()} CPUs (shared with other jobs), torch 1 thread per "
-             f"run, {args.workers} runs in parallel. Wall time: table {table_wall:.0f} s, everything {wall:.0f} s.", "",
+             f"Machine: {platform.platform()}, {os.cpu_count()} CPUs (load average {load:.1f} at the start), torch 1 thread per "
+             f"run, {args.workers} runs in parallel. Wall time: table {table_wall:.0f} s, everything {wall:.0f} s"
+             + (f" ({reused} of {len(jobs)} runs reused from the cache of an earlier run; each run's own time is "
+                "in the train wall column)." if reused else "."), "",
              f"Each run: {args.steps} training steps x 32 episodes per step (one 20-slot episode = 20 steps), "
              f"default preset with the spec's train block, gamma = 0.95. Total latency = sum over 8 vehicles and "
              f"20 slots of T_v^tot (eq. 9), per episode, on {args.episodes} held-out episodes; mean and sd over "
