@@ -19,6 +19,8 @@ attacks; mechdsl/scenario/myopic.py). The table reports total latency (s, summed
 vehicles and slots) per episode, mean and sd over seeds, its ratio to the random policy and
 to the myopic optimum measured in the same run, the slots with an avoidable violation, and
 the hard constraints' (22c, 22d) violations per episode with the part no decision avoids.
+"Where the latency goes" splits the seed-0 CGDM policy's and the references' latency into the
+terms of eq. (9), with the pre-migrations and the attacks that hit.
 The sweeps evaluate the seed-0 CGDM policy (trained at the default parameters) and the
 references at each setting (`--set`-style overrides of the spec's constants).
 
