@@ -26,7 +26,8 @@ import torch
 from mechdsl.rl.algorithms import HyperparameterError, make_agent, resolve_hparams
 from mechdsl.rl.algorithms.base import Agent, uniform_actions
 from mechdsl.rl.buffer import ReplayBuffer, Transition
-from mechdsl.rl.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from mechdsl.rl.checkpoint import (CHECKPOINT_NAME, CHECKPOINT_VERSION, load_checkpoint, require_finite_actions,
+                                   restoring, save_checkpoint)
 from mechdsl.rl.env import VIOLATION_PENALTIES, BatchedEnv, learning_reward, observation, transition_tail
 from mechdsl.rl.metrics import MetricsLog
 from mechdsl.rl.progress import make_progress
@@ -34,7 +35,6 @@ from mechdsl.seeds import ACTION_SEED_OFFSET, TRAINING_EVALUATION_SEED
 from mechdsl.tolerances import VIOLATION_TOLERANCE
 
 EVAL_SEED = TRAINING_EVALUATION_SEED  # held-out states are the same for every run and seed
-CHECKPOINT_VERSION = 1
 
 
 class TrainingDiverged(RuntimeError):
@@ -144,14 +144,16 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
     if resume and ckpt_path is not None:
         ckpt = load_checkpoint(ckpt_path, device)
         if ckpt is not None:
-            _check_compatible(ckpt, algo, seed, hp)
-            agent.load_state_dict(ckpt["agent"])
-            if buffer is not None:
-                buffer.load_state_dict(ckpt["buffer"])
-            env_gen.set_state(ckpt["env_generator"])
-            agent_gen.set_state(ckpt["agent_generator"])
-            start, updates, accum, elapsed = ckpt["step"], ckpt["updates"], ckpt["accum"], ckpt["elapsed"]
-            rows = [r for r in ckpt["rows"] if r["step"] <= start]
+            with restoring(ckpt_path):  # a checkpoint that does not fit is a CheckpointError naming the file
+                _check_compatible(ckpt, algo, seed, hp)
+                agent.load_state_dict(ckpt["agent"])
+                if buffer is not None:
+                    buffer.load_state_dict(ckpt["buffer"])
+                env_gen.set_state(ckpt["env_generator"])
+                agent_gen.set_state(ckpt["agent_generator"])
+                start, updates, accum, elapsed = ckpt["step"], ckpt["updates"], ckpt["accum"], ckpt["elapsed"]
+                rows = [r for r in ckpt["rows"] if r["step"] <= start]
+            require_finite_actions(agent, evaluator.obs, ckpt_path)
             resumed_from = start
     metrics = MetricsLog(out, rows)
     if out is not None:
