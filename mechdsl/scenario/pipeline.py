@@ -60,13 +60,16 @@ def train_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, 
 
 
 def evaluate_run(config: RunConfig, run_dir: Path, model, n_states: int, seed: int) -> dict:
-    """Per-episode returns of the trained policy on `n_states` episodes (what `eval --json` prints)."""
+    """Per-episode returns of the trained policy on `n_states` episodes (what `eval --json` prints);
+    "hard" splits each hard constraint's violations into those no decision could avoid and the
+    rest, so a claim of no avoidable violation can be checked from the output."""
     from mechdsl.rl.runs import load_agent
-    from mechdsl.scenario.rollout import agent_policy, rollout
+    from mechdsl.scenario.rollout import agent_policy, hard_violations, rollout
 
     env = build_env(config, run_dir, model)
     agent, _ = load_agent(config, run_dir, env)
     episodes = rollout(env, agent_policy(agent, seed), n_states, seed)
     return {"objective": episodes.returns.tolist(), "violation_rate": episodes.violation_rate,
             "penalty": episodes.penalties.tolist(),
-            "violations": {k: v.tolist() for k, v in episodes.violations.items()}}
+            "violations": {k: v.tolist() for k, v in episodes.violations.items()},
+            "hard": hard_violations(episodes, load_package(Path(run_dir) / "package").HARD)}

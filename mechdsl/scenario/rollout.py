@@ -9,6 +9,10 @@ actions in [-1, 1].
 A policy with `decides = True` (mechdsl/scenario/myopic.py) returns decisions instead of raw
 actions; they are scored with `env.transition_decided`.
 
+`Episodes.count_traces` keeps every slot's counts (violated instances, rows on a fallback,
+unavoidable violations); `hard_violations` splits each hard constraint's violations into the
+unavoidable and the avoidable, per episode, in instances and in slots.
+
 Baselines: `random_policy` (uniform raw actions) and, for specs that declare a softmax
 action `target[v, s]`, a simplex `alpha`, a threshold `mtd`, a metric `dist[v, s]`, a
 state `rep[u, s]` and a constant `B_thre` (the agent-migration scenario),
@@ -49,6 +53,7 @@ class Episodes:
     slots: int
     fallbacks: dict[str, np.ndarray] = field(default_factory=dict)    # choice -> rows on its fallback, summed
     unavoidable: dict[str, np.ndarray] = field(default_factory=dict)  # hard label -> violations no decision avoids
+    count_traces: dict[str, np.ndarray] = field(default_factory=dict)  # info count key -> (slots, episodes)
 
     @property
     def episodes(self) -> int:
@@ -75,6 +80,7 @@ def rollout(env, policy: Policy, episodes: int, seed: int, keep_metrics: tuple[s
     discount = float(getattr(env, "discount", 1.0))
     totals = {"returns": 0.0, "discounted": 0.0, "penalties": 0.0, "violating": 0.0}
     counted: dict[str, dict[str, np.ndarray]] = {"violations_": {}, "fallback_": {}, "unavoidable_": {}}
+    traces: dict[str, list[np.ndarray]] = {}
     rewards, states, metrics = [], [state.detach().cpu().double().numpy()], {k: [] for k in keep_metrics}
     decides = getattr(policy, "decides", False)
     with torch.no_grad():
@@ -92,8 +98,9 @@ def rollout(env, policy: Policy, episodes: int, seed: int, keep_metrics: tuple[s
             for key, value in result.info.items():
                 for prefix, sums in counted.items():
                     if key.startswith(prefix):
-                        label = key.removeprefix(prefix)
-                        sums[label] = sums.get(label, 0.0) + value.double().cpu().numpy()
+                        label, count = key.removeprefix(prefix), value.double().cpu().numpy()
+                        sums[label] = sums.get(label, 0.0) + count
+                        traces.setdefault(key, []).append(count)
             for key in keep_metrics:
                 metrics[key].append(result.info[key].double().cpu().numpy())
             rewards.append(reward.mean())
@@ -101,7 +108,37 @@ def rollout(env, policy: Policy, episodes: int, seed: int, keep_metrics: tuple[s
     return Episodes(np.asarray(totals["returns"]), np.asarray(totals["discounted"]), np.asarray(totals["penalties"]),
                     np.asarray(totals["violating"]), counted["violations_"], np.asarray(rewards),
                     {k: np.stack(v) for k, v in metrics.items()}, np.stack(states), env.horizon,
-                    counted["fallback_"], counted["unavoidable_"])
+                    counted["fallback_"], counted["unavoidable_"], {k: np.stack(v) for k, v in traces.items()})
+
+
+def hard_violation_counts(violated: np.ndarray, unavoidable: np.ndarray) -> dict[str, dict]:
+    """One hard constraint's violations per episode and in total, split by whether a decision
+    could have avoided them (what `mechdsl eval --json` prints under "hard").
+
+    With v[t, e] the violated instances in slot t of episode e and u[t, e] = min(v, R - M*)
+    those no capacity-respecting decision avoids (the rows that must take their fallback,
+    docs/scenarios.md; u = 0 for a constraint no mask keeps), a = v - u >= 0 are avoidable.
+    Per episode e: violations = sum_t v, unavoidable = sum_t u, avoidable = sum_t a;
+    violating_slots = #{t: v > 0}, avoidable_slots = #{t: a > 0} and unavoidable_slots =
+    violating_slots - avoidable_slots (slots whose every violation is excused). "total" sums
+    each over episodes. Counts are integers; `violated` and `unavoidable` are (slots, episodes).
+    """
+    violated, unavoidable = np.rint(violated).astype(np.int64), np.rint(unavoidable).astype(np.int64)
+    avoidable = violated - unavoidable
+    per_episode = {"violations": violated.sum(0), "unavoidable": unavoidable.sum(0), "avoidable": avoidable.sum(0),
+                   "violating_slots": (violated > 0).sum(0), "avoidable_slots": (avoidable > 0).sum(0)}
+    per_episode["unavoidable_slots"] = per_episode["violating_slots"] - per_episode["avoidable_slots"]
+    return {"per_episode": {k: v.tolist() for k, v in per_episode.items()},
+            "total": {k: int(v.sum()) for k, v in per_episode.items()}}
+
+
+def hard_violations(episodes: Episodes, labels) -> dict[str, dict]:
+    """{label: hard_violation_counts} for each hard constraint `labels` names (package.HARD);
+    a constraint without "unavoidable_<label>" counts (one no mask keeps) excuses nothing."""
+    nothing = np.zeros((episodes.slots, episodes.episodes))
+    return {label: hard_violation_counts(episodes.count_traces[f"violations_{label}"],
+                                         episodes.count_traces.get(f"unavoidable_{label}", nothing))
+            for label in labels}
 
 
 # ---------------------------------------------------------------- policies
