@@ -11,6 +11,8 @@ internal error (exit 3).
         CompileError    a spec that checks but cannot be compiled (or a target folder that
                         cannot be written)
         UnsupportedVerb a command the spec's kind does not support (`derive` of a game)
+      ReferenceUnavailable  no certified exact optimum could be found for one state of a
+                        non-convex spec (every start and method failed)
 
 Spec mistakes with source positions are `mechdsl.lang.diagnostics.SpecError`, a
 `MechdslError` that lives with the diagnostics it renders (file:line:col, source line,
@@ -38,3 +40,13 @@ class CompileError(UsageError):
 
 class UnsupportedVerb(UsageError):
     """A verb (`derive`, `solve`, ...) that the spec's kind does not implement."""
+
+
+class ReferenceUnavailable(MechdslError):
+    """No exact reference for one state: the problem is not convex and every local start and
+    method found no feasible point. `state` is the state's numbers by name; evaluations catch
+    this per state, flag the state and leave it out of the optimality ratio."""
+
+    def __init__(self, message: str, state: dict[str, float] | None = None, hint: str | None = None):
+        super().__init__(message, hint)
+        self.state = dict(state or {})

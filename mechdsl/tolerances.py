@@ -12,6 +12,10 @@ the violation rate of an evaluation, the feasibility gate of the generated rando
 LOCAL_FEASIBILITY_TOLERANCE = 1e-7
 """A local (SLSQP) solution of the reduced problem is feasible when every g >= -this."""
 
+SINGULAR_DERIVATIVE_CAP = 1e8
+"""A local solver's gradient or Jacobian entry that is infinite (d sqrt(T)/dT at T = 0) is
+replaced by +-this, NaN by 0, so SLSQP steps off the singular bound instead of failing."""
+
 SCS_ACCURACY = 1e-9
 """SCS's `eps` when Clarabel fails on an exact problem (SCS's default 1e-4 is far too loose)."""
 

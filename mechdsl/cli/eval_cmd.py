@@ -35,8 +35,12 @@ def run(args) -> int:
     print(f"{config.algo} on {config.spec} ({args.states} held-out states)")
     print(f"  mean utility     {sum(objective) / len(objective):.6g}")
     if report.get("optimum") is not None:
-        optimum = report["optimum"]
-        print(f"  mean optimum     {sum(optimum) / len(optimum):.6g}")
-        print(f"  optimality ratio {report['optimality_ratio']:.4f}")
+        optimum = [value for value in report["optimum"] if value is not None]
+        if optimum:
+            print(f"  mean optimum     {sum(optimum) / len(optimum):.6g}")
+        if report.get("optimality_ratio") is not None:
+            print(f"  optimality ratio {report['optimality_ratio']:.4f}")
+        if report.get("reference_failures"):
+            print(f"  states without an exact reference (left out of the ratio) {report['reference_failures']}")
     print(f"  violation rate   {report['violation_rate']:.4f}")
     return 0

@@ -5,6 +5,7 @@ optimum, and report (learning curves, optimality ratio, contract items per type)
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 
 from mechdsl.codegen import compile_spec
 from mechdsl.model_json import state_json
+from mechdsl.rl.evaluate import referenced_ratio
 from mechdsl.rl.loop import train
 from mechdsl.rl.runs import RunConfig, load_agent, load_package, load_package_of, state_dicts
 from mechdsl.rl.stages import StageClock
@@ -101,11 +103,24 @@ def evaluate_and_report(config: RunConfig, run_dir: Path, model, env, agent, row
     return summary
 
 
-def exact_contract_means(model, env, state: torch.Tensor) -> dict[str, dict[int, float]]:
-    """Mean exact-optimal contract over a few states (reference bars in the report)."""
+def _exact_contract_or_none(model, state: dict[str, float]) -> dict[str, float] | None:
+    """The exact optimum's contract at `state`; None where no reference could be found."""
+    from mechdsl.errors import ReferenceUnavailable
     from mechdsl.solve.exact import solve
 
-    solutions = [solve(model, named).contract for named in state_dicts(model, env, state)]
+    try:
+        return solve(model, state).contract
+    except ReferenceUnavailable:
+        return None
+
+
+def exact_contract_means(model, env, state: torch.Tensor) -> dict[str, dict[int, float]]:
+    """Mean exact-optimal contract over a few states (reference bars in the report), over the
+    states that have a reference."""
+    solutions = [contract for named in state_dicts(model, env, state)
+                 if (contract := _exact_contract_or_none(model, named)) is not None]
+    if not solutions:
+        return {}
     means = {name: torch.tensor([sum(c[name] for c in solutions) / len(solutions)])
              for name in solutions[0]}
     return contract_means(means, model)
@@ -114,18 +129,21 @@ def exact_contract_means(model, env, state: torch.Tensor) -> dict[str, dict[int,
 def evaluate_states(model, env, agent, n: int, seed: int) -> dict:
     """Per-state policy contracts and utilities against the exact optimum, in the layout of
     `mechdsl solve --json` ("states", "contracts"), plus "objective", "optimum" (per state),
-    "optimality_ratio" (mean objective / mean optimum) and "violation_rate"."""
+    "optimality_ratio" (mean objective / mean optimum over the states with a reference),
+    "reference_failures" (states without one: their "optimum" is null) and "violation_rate"."""
     state = env.reset(n, torch.Generator(device=env.device).manual_seed(seed))
     result, contract = policy_contracts(env, agent, state, seed)
-    optimum = env.optimum(state).double().cpu().numpy()
+    optimum = env.optimum(state).double().cpu()
+    ratio, _, failures = referenced_ratio(result.reward.double().cpu(), optimum)
     objective = result.reward.double().cpu().numpy()
     states = [state_json(model, named) for named in state_dicts(model, env, state)]
     contracts = []
     for b in range(n):
         contracts.append({name: np.asarray([float(contract[s.name][b]) for s in v.symbols()]).reshape(v.shape).tolist()
                           for name, v in model.variables.items()})
-    return {"states": states, "contracts": contracts, "objective": objective.tolist(), "optimum": optimum.tolist(),
-            "optimality_ratio": float(objective.mean() / optimum.mean()),
+    return {"states": states, "contracts": contracts, "objective": objective.tolist(),
+            "optimum": [value if math.isfinite(value) else None for value in optimum.tolist()],
+            "optimality_ratio": ratio, "reference_failures": failures,
             "violation_rate": float((result.violation > VIOLATION_TOLERANCE).double().mean())}
 
 

@@ -1,6 +1,9 @@
 """Held-out evaluation of a trained agent: utility, optimality, feasibility, size, speed.
 
-optimality ratio = mean_S U(S, pi(S)) / mean_S U*(S)   (U* from ``env.optimum``)
+optimality ratio = mean_S U(S, pi(S)) / mean_S U*(S)   (U* from ``env.optimum``), both means
+                   over the states that have a reference: a state whose exact optimum could not
+                   be found (NaN from ``env.optimum``) is counted in ``reference_failures`` and
+                   left out of the ratio
 violation rate   = fraction of states whose worst constraint violation exceeds ``tol``
                    (of the deployed contract; with a feasibility repair, the policy's own
                    proposals are scored too: ``proposal_violation_rate``, ``repair_rate`` =
@@ -17,6 +20,7 @@ policy time for the same number of states.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -59,6 +63,7 @@ class Evaluation:
     pooled_rate: float | None = None
     repair_value_lost_mean: float | None = None
     repair_value_lost_worst: float | None = None
+    reference_failures: int = 0                   # held-out states without an exact reference (left out of the ratio)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -88,6 +93,21 @@ def _repair_value_lost(result, optimum: torch.Tensor | None) -> tuple[float, flo
     return float(lost.mean()), float(lost.max())
 
 
+def referenced_ratio(reward: torch.Tensor, optimum: torch.Tensor | None) -> tuple[float | None, float | None, int]:
+    """(optimality ratio, mean optimum, reference failures) over the states whose optimum is
+    finite: ratio = mean_S U(S) / mean_S U*(S) on those S; None where no state has a reference
+    or |mean U*| < RATIO_FLOOR."""
+    if optimum is None:
+        return None, None, 0
+    referenced = torch.isfinite(optimum)
+    failures = int((~referenced).sum())
+    if not bool(referenced.any()):
+        return None, None, failures
+    mean_opt = float(optimum[referenced].mean())
+    ratio = None if abs(mean_opt) < RATIO_FLOOR else float(reward[referenced].mean()) / mean_opt
+    return ratio, mean_opt, failures
+
+
 def heldout_states(env: BatchedEnv, n: int, seed: int = HELDOUT_SEED) -> torch.Tensor:
     return env.reset(n, torch.Generator(device=env.device).manual_seed(seed))
 
@@ -104,8 +124,7 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
     result = env.evaluate(state, agent.act(obs, explore=False, generator=gen))
     utility = float(result.reward.mean())
     opt = env.optimum(state)
-    mean_opt = None if opt is None else float(opt.mean())
-    ratio = None if mean_opt is None or abs(mean_opt) < RATIO_FLOOR else utility / mean_opt
+    ratio, mean_opt, reference_failures = referenced_ratio(result.reward, opt)
     violating = result.violation > tol
     repair = result.info.get("repair")
     proposal = result.info.get("proposal_violation")
@@ -131,7 +150,8 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
         elapsed = _timed(lambda: values.extend(float(solve_one(state[i])) for i in range(n_solve)))
         solver_seconds = elapsed / n_solve * timing_states
         speedup = solver_seconds / inference if inference > 0 else None
-        solver_mean = sum(values) / len(values)
+        solved = [v for v in values if math.isfinite(v)]
+        solver_mean = sum(solved) / len(solved) if solved else None
 
     return Evaluation(
         n_states=n_states, mean_utility=utility, mean_reward=float(learning_reward(result).mean()),
@@ -148,4 +168,4 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
         actor_flops_deployed=inference_flops(deployed) if deployed is not None else None,
         sparsity=agent.pruning_sparsity(), timing_states=timing_states, inference_seconds=inference,
         inference_seconds_dense=inference_dense, solver_states=n_solve, solver_seconds=solver_seconds,
-        solver_speedup=speedup, solver_mean_objective=solver_mean)
+        solver_speedup=speedup, solver_mean_objective=solver_mean, reference_failures=reference_failures)

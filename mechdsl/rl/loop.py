@@ -29,6 +29,7 @@ from mechdsl.rl.buffer import ReplayBuffer, Transition
 from mechdsl.rl.checkpoint import (CHECKPOINT_NAME, CHECKPOINT_VERSION, load_checkpoint, require_finite_actions,
                                    restoring, save_checkpoint)
 from mechdsl.rl.env import VIOLATION_PENALTIES, BatchedEnv, learning_reward, observation, transition_tail
+from mechdsl.rl.evaluate import referenced_ratio
 from mechdsl.rl.metrics import MetricsLog
 from mechdsl.rl.progress import make_progress
 from mechdsl.seeds import ACTION_SEED_OFFSET, TRAINING_EVALUATION_SEED
@@ -86,21 +87,18 @@ class _Evaluator:
     env: BatchedEnv
     state: torch.Tensor
     obs: torch.Tensor
-    optimum_mean: float | None
+    optimum: torch.Tensor | None   # (n,) exact optimum per state, NaN where no reference was found
 
     @staticmethod
     def make(env: BatchedEnv, n: int, device: torch.device) -> "_Evaluator":
         state = env.reset(n, _generator(env.device, EVAL_SEED)).to(device)
-        opt = env.optimum(state)
-        return _Evaluator(env, state, observation(env, state), None if opt is None else float(opt.mean()))
+        return _Evaluator(env, state, observation(env, state), env.optimum(state))
 
     def __call__(self, agent: Agent) -> dict[str, float | None]:
         action = agent.act(self.obs, explore=False, generator=_generator(self.obs.device, EVAL_SEED + ACTION_SEED_OFFSET))
         result = self.env.evaluate(self.state, action)
         utility = float(result.reward.mean())
-        ratio = None
-        if self.optimum_mean is not None and abs(self.optimum_mean) > 1e-12:
-            ratio = utility / self.optimum_mean
+        ratio, _, _ = referenced_ratio(result.reward, self.optimum)
         return {"test_reward": float(learning_reward(result).mean()), "test_utility": utility,
                 "optimality_ratio": ratio, "violation_rate": float((result.violation > VIOLATION_TOLERANCE).float().mean()),
                 "violation_mean": float(result.violation.mean())}

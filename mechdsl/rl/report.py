@@ -172,6 +172,9 @@ def write_report(out_dir: Path, runs: Mapping[str, Rows], evaluations: Mapping[s
         sections += ["## Contract items per type", "", f"![contract items]({png.name})", ""]
     if evaluations:
         sections += ["## Held-out evaluation", "", evaluation_table(evaluations), ""]
+        sections += [f"{label}: {ev.reference_failures} of {ev.n_states} held-out states have no exact reference "
+                     "(every local solve failed); they are left out of the optimality ratio."
+                     for label, ev in evaluations.items() if ev.reference_failures]
     final_rows = [f"| {label} | {_fmt(rows[-1].get('step'))} | {_fmt(rows[-1].get('test_utility'))} | "
                   f"{_fmt(rows[-1].get('optimality_ratio'))} | {_fmt(rows[-1].get('time_s'))} |"
                   for label, rows in runs.items() if rows]

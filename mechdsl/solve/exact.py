@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
 import sympy as sp
 
+from mechdsl.errors import ReferenceUnavailable
 from mechdsl.model import Model
 from mechdsl.seeds import SLSQP_START_SEED
 from mechdsl.reduce.derivation import Derivation
@@ -25,7 +27,7 @@ from mechdsl.solve.certificate import Certificate, certify
 from mechdsl.solve.compile_cache import NUMPY_MODULES, IdentityCache
 from mechdsl.solve.cvxpy_model import cvxpy_variables, original_constraints
 from mechdsl.solve.to_cvxpy import NotConvexible, to_cvxpy
-from mechdsl.tolerances import LOCAL_FEASIBILITY_TOLERANCE, SCS_ACCURACY, SLSQP_ACCURACY
+from mechdsl.tolerances import LOCAL_FEASIBILITY_TOLERANCE, SCS_ACCURACY, SINGULAR_DERIVATIVE_CAP, SLSQP_ACCURACY
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,10 @@ def _finish(model: Model, state: dict[str, float], contract: dict[str, float], s
     return Solution(contract, objective, solver, certificate)
 
 
+def _state_text(state: dict[str, float]) -> str:
+    return ", ".join(f"{name} = {value:.6g}" for name, value in state.items())
+
+
 def _solve_convex(model: Model, state: dict[str, float], inequalities: list[sp.Expr], label: str) -> Solution | None:
     """Maximise/minimise the objective subject to bounds and `g >= 0` for each g, in CVXPY
     with the state's numbers substituted; None when the problem is not DCP."""
@@ -86,7 +92,11 @@ def _solve_convex(model: Model, state: dict[str, float], inequalities: list[sp.E
         return None
     _solve_cvxpy(problem)
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        raise RuntimeError(f"the {label} problem ended with status {problem.status}")
+        raise ReferenceUnavailable(
+            f"no exact optimum for {model.name} at this state: the {label} problem is {problem.status} "
+            f"(state: {_state_text(state)})", state,
+            hint="an infeasible problem has no contract meeting every constraint at these numbers (check the "
+                 "signs of the utilities and the bounds); an unbounded one lacks a bound on some contract item")
     contract = {s.name: float(v.value) for s, v in variables.items()}
     return _finish(model, state, contract, f"cvxpy-{problem.solver_stats.solver_name.lower()} ({label})")
 
@@ -141,49 +151,145 @@ def _slsqp_program(derivation: Derivation) -> _SlsqpProgram:
                          compiled(g), compiled(g.jacobian(zs)))
 
 
-def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int = 3, seed: int = SLSQP_START_SEED) -> Solution:
-    """SLSQP on the reduced constraint set over allocations AND payments (payments may exceed
-    the least-payment rule, which matters in dynamic contracts), started from least-payment
-    contracts; local, so it is reported as such when the problem is not convex."""
-    from scipy.optimize import minimize
+def _finite(values) -> np.ndarray:
+    """`values` as floats with non-finite entries made finite for a local solver: NaN -> 0 and
+    +-inf -> +-SINGULAR_DERIVATIVE_CAP. A derivative that is infinite at a bound (d sqrt(T)/dT
+    at T = 0) then pushes the iterate off the bound instead of stopping SLSQP's QP."""
+    return np.nan_to_num(np.asarray(values, dtype=float), nan=0.0, posinf=SINGULAR_DERIVATIVE_CAP,
+                         neginf=-SINGULAR_DERIVATIVE_CAP)
 
+
+@dataclass(frozen=True)
+class _LocalProblem:
+    """The reduced problem at one state as SciPy callables: minimise `objective(z)` subject to
+    `constraints(z) >= 0` and `bounds`, z = every decision (allocations AND payments)."""
+
+    decisions: tuple[sp.Symbol, ...]
+    objective: object
+    gradient: object
+    constraints: object
+    jacobian: object
+    bounds: list[tuple[float, float | None]]
+
+    def is_feasible(self, z: np.ndarray) -> bool:
+        with np.errstate(all="ignore"):
+            g = np.asarray(self.constraints(z), dtype=float)
+        inside = all((lo is None or zi >= lo - LOCAL_FEASIBILITY_TOLERANCE) and (hi is None or zi <= hi + LOCAL_FEASIBILITY_TOLERANCE)
+                     for zi, (lo, hi) in zip(z, self.bounds))
+        return inside and bool(np.all(np.isfinite(g))) and bool(np.all(g >= -LOCAL_FEASIBILITY_TOLERANCE))
+
+
+def _local_problem(derivation: Derivation, state: dict[str, float]) -> _LocalProblem:
     model = derivation.model
     program = _SLSQP_PROGRAMS.get(id(derivation), derivation, lambda: _slsqp_program(derivation))
-    zs = program.decisions
     p = [float(state[s.name]) for s in program.parameters]
-    objective = lambda z: program.objective(z, p)  # noqa: E731
-    gradient = lambda z: program.gradient(z, p)  # noqa: E731
-    constraint = {"type": "ineq", "fun": lambda z: np.asarray(program.constraints(z, p), dtype=float).ravel(),
-                  "jac": lambda z: np.asarray(program.jacobian(z, p), dtype=float)}
     bounds = []
-    for z in zs:
+    for z in program.decisions:
         var = next(v for v in model.variables.values() if z in v.symbols())
         bounds.append((var.lower, var.upper))
-    rng = np.random.default_rng(seed)
-    best = None
-    for attempt in range(starts):
-        allocations = {}
-        for v in model.variables.values():
-            if v.kind != "allocation":
-                continue
-            hi = v.upper if v.upper is not None else v.lower + 10.0
-            levels = np.sort(rng.uniform(v.lower, hi, v.shape), axis=-1) if attempt else \
-                np.broadcast_to(np.linspace(v.lower, hi, v.shape[-1] + 2)[1:-1], v.shape)
-            for index, symbol in zip(np.ndindex(*v.shape), v.symbols()):
-                allocations[symbol.name] = float(levels[index])
+    return _LocalProblem(
+        program.decisions,
+        objective=lambda z: float(program.objective(z, p)),
+        gradient=lambda z: _finite(program.gradient(z, p)),
+        constraints=lambda z: _finite(np.asarray(program.constraints(z, p), dtype=float).ravel()),
+        jacobian=lambda z: _finite(program.jacobian(z, p)),
+        bounds=bounds)
+
+
+def _allocation_levels(model: Model, rng: np.random.Generator, how: str) -> dict[str, float]:
+    """Monotone allocations to start a local solve from (each feasible with least payments):
+    "spread" = evenly spaced levels inside the bounds, "pooled" = one level for every type (the
+    pooled menu), "random" = sorted uniform draws."""
+    allocations = {}
+    for v in model.variables.values():
+        if v.kind != "allocation":
+            continue
+        hi = v.upper if v.upper is not None else v.lower + 10.0
+        if how == "random":
+            levels = np.sort(rng.uniform(v.lower, hi, v.shape), axis=-1)
+        elif how == "pooled":
+            levels = np.full(v.shape, v.lower + 0.5 * (hi - v.lower))
+        else:
+            levels = np.broadcast_to(np.linspace(v.lower, hi, v.shape[-1] + 2)[1:-1], v.shape)
+        for index, symbol in zip(np.ndindex(*v.shape), v.symbols()):
+            allocations[symbol.name] = float(levels[index])
+    return allocations
+
+
+def _least_payment_start(derivation: Derivation, state: dict[str, float], allocations: dict[str, float],
+                         decisions) -> np.ndarray | None:
+    """The least-payment contract of `allocations` as a decision vector; None where the
+    derivation's payment rules are not finite there."""
+    with np.errstate(all="ignore"):
         start = _complete(derivation, state, allocations)
-        z0 = np.array([start[z.name] for z in zs])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            result = minimize(lambda z: float(objective(z)), z0, method="SLSQP", bounds=bounds,
-                              jac=lambda z: np.asarray(gradient(z), dtype=float), constraints=[constraint],
-                              options={"maxiter": 1000, "ftol": SLSQP_ACCURACY})
-        feasible = bool(np.all(constraint["fun"](result.x) >= -LOCAL_FEASIBILITY_TOLERANCE))
-        if feasible and (best is None or result.fun < best.fun):
-            best = result
+    z0 = np.array([start[z.name] for z in decisions], dtype=float)
+    return z0 if np.all(np.isfinite(z0)) else None
+
+
+def _run_local(problem: _LocalProblem, z0: np.ndarray, method: str):
+    """One local solve from z0 (SLSQP, or trust-constr as the second method); None when the
+    method itself breaks down (a singular or non-finite step)."""
+    from scipy.optimize import NonlinearConstraint, minimize
+
+    if method == "SLSQP":
+        constraints = [{"type": "ineq", "fun": problem.constraints, "jac": problem.jacobian}]
+        options = {"maxiter": 1000, "ftol": SLSQP_ACCURACY}
+    else:
+        constraints = [NonlinearConstraint(problem.constraints, 0.0, np.inf, jac=problem.jacobian)]
+        options = {"maxiter": 3000, "gtol": SLSQP_ACCURACY, "xtol": SLSQP_ACCURACY}
+    bounds = [(lo, np.inf if hi is None else hi) for lo, hi in problem.bounds] if method != "SLSQP" else problem.bounds
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return minimize(problem.objective, z0, method=method, jac=problem.gradient, bounds=bounds,
+                            constraints=constraints, options=options)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        return None
+
+
+def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int = 3, seed: int = SLSQP_START_SEED) -> Solution:
+    """The reduced problem over allocations AND payments (payments may exceed the least-payment
+    rule, which matters in dynamic contracts) by local solves; reported as local since the
+    problem is not convex. The best feasible result over SLSQP runs from the least-payment
+    contracts of a spread, a pooled and `starts - 1` random monotone allocations (each start is
+    feasible); only if none ends feasible: SLSQP from the previous state's solution, then
+    trust-constr from every start. Deterministic whenever the first round succeeds. Raises
+    `ReferenceUnavailable` (a user error naming the state) when every start and method fails."""
+    model = derivation.model
+    problem = _local_problem(derivation, state)
+    rng = np.random.default_rng(seed)
+    kinds = ["spread", "pooled", *["random"] * max(starts - 1, 0)]
+    z0s = [z0 for how in kinds
+           if (z0 := _least_payment_start(derivation, state, _allocation_levels(model, rng, how), problem.decisions)) is not None]
+    previous = _PREVIOUS_SOLUTIONS.get(id(derivation), derivation, dict)
+    rounds = [("SLSQP", z0s), ("SLSQP", [previous["z"]] if "z" in previous else []), ("trust-constr", z0s)]
+    best, method = None, None
+    for method, starts_of_round in rounds:
+        best = _best_feasible(problem, starts_of_round, method)
+        if best is not None:
+            break
     if best is None:
-        raise RuntimeError("SciPy found no feasible point of the reduced problem")
-    contract = {z.name: float(v) for z, v in zip(zs, best.x)}
-    return _finish(model, state, contract, "scipy-slsqp (reduced; local optimum, problem not DCP)")
+        raise ReferenceUnavailable(
+            f"no exact reference for {model.name} at this state: the reduced problem is not convex and "
+            f"{len(z0s)} local starts of SLSQP and trust-constr found no feasible point "
+            f"(state: {_state_text(state)})", state,
+            hint="the state may be infeasible, or badly scaled for a local solver; `mechdsl solve` with this "
+                 "state's --set values shows the derivation, and a narrower parameter range avoids it")
+    previous["z"] = best.x
+    contract = {z.name: float(v) for z, v in zip(problem.decisions, best.x)}
+    return _finish(model, state, contract, f"scipy-{method.lower()} (reduced; local optimum, problem not DCP)")
+
+
+def _best_feasible(problem: _LocalProblem, z0s: list[np.ndarray], method: str):
+    """The lowest-objective result of `method` from each start that ends feasible; None if none does."""
+    best = None
+    for z0 in z0s:
+        result = _run_local(problem, z0, method)
+        if result is None or not np.all(np.isfinite(result.x)) or not problem.is_feasible(result.x):
+            continue
+        if best is None or result.fun < best.fun:
+            best = result
+    return best
 
 
 def reduced_inequalities(derivation: Derivation) -> list[sp.Expr]:
@@ -206,7 +312,7 @@ def solve_reduced(derivation: Derivation, state: dict[str, float], compiled: boo
 
 # One cache per kind of program, so a model that needs all four (not DCP: its derivation, the
 # reduced oracle and the SLSQP program) does not evict the other models' entries.
-_ORACLES, _DERIVATIONS, _REDUCED_ORACLES, _SLSQP_PROGRAMS = (IdentityCache(8) for _ in range(4))
+_ORACLES, _DERIVATIONS, _REDUCED_ORACLES, _SLSQP_PROGRAMS, _PREVIOUS_SOLUTIONS = (IdentityCache(8) for _ in range(5))
 
 
 def compiled_oracle(model: Model):
