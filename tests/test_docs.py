@@ -191,5 +191,14 @@ def test_the_checker_catches_a_wrong_option():
 def test_readme_starts_with_the_two_setup_commands():
     info, body = blocks(ROOT / "README.md")[0]
     assert info == "bash"
-    assert body.splitlines() == ['pip install torch==2.13.0 -e ".[dev]" && mechdsl run specs/two_period.mech',
-                                 'pip install torch==2.13.0 -e ".[dev]" && python -m pytest']
+    assert body.splitlines() == ['pip install -c constraints.txt torch==2.13.0 -e ".[dev]" && mechdsl run specs/two_period.mech',
+                                 'pip install -c constraints.txt torch==2.13.0 -e ".[dev]" && python -m pytest']
+
+
+def test_ci_installs_the_readme_constraints():
+    """CI installs the versions a newcomer gets: the same constraints file, every pin exact."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "-c constraints.txt" in ci
+    pins = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert len(pins) > 20 and all(re.fullmatch(r"[a-z0-9.\-]+==[0-9][\w.]*", pin) for pin in pins), pins
+    assert "torch==2.13.0" in pins and any(pin.startswith("scipy==") for pin in pins)
