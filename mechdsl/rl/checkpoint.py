@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,7 +107,8 @@ def checkpoint_problem(state: Any) -> str | None:
     if wrong:
         return "not a mechdsl checkpoint: " + ", ".join(wrong)
     if state["version"] != CHECKPOINT_VERSION:
-        return f"checkpoint version {state['version']} is not supported (this mechdsl reads version {CHECKPOINT_VERSION})"
+        return (f"checkpoint version {state['version']} is not supported "
+                f"(this mechdsl reads version {CHECKPOINT_VERSION})")
     if state["step"] < 0 or state["updates"] < 0:
         return f"step {state['step']} and updates {state['updates']} must not be negative"
     if not all(isinstance(row, dict) and isinstance(row.get("step"), int) for row in state["rows"]):
@@ -170,12 +172,12 @@ def _first_line(error: BaseException) -> str:
     return first.split(". ")[0][:300]
 
 
-# Boilerplate of torch's weights-only refusal, around the line that says what was refused.
-_TORCH_REFUSAL_NOISE = ("Weights only load failed", "Check the documentation", "Please file an issue")
-
-
 def _refusal_detail(error: BaseException) -> str:
-    """The line of torch's weights-only refusal that names what was refused (a GLOBAL, an opcode)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    detail = [line for line in lines if not line.startswith(_TORCH_REFUSAL_NOISE)]
-    return (detail[0] if detail else "unpickling refused")[:200]
+    """What torch's weights-only unpickler refused, from its (version-dependent) message: the
+    global the pickle wanted to call ("global posix.system") or the opcode it could not read."""
+    text = str(error)
+    named = re.search(r"GLOBAL ([\w.]+)", text)
+    if named:
+        return f"global {named.group(1)}"
+    opcode = re.search(r"Unsupported operand \S+", text)
+    return opcode.group(0) if opcode else "unpickling refused"
