@@ -19,6 +19,7 @@ import importlib.util
 import json
 import re
 import sys
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -52,11 +53,71 @@ class RunConfig:
 
     @staticmethod
     def load(run_dir: Path) -> "RunConfig":
+        """The configuration in `run_dir/run.json`, refused (`UsageError` naming the file) unless
+        it is exactly the fields of a RunConfig, with a known algorithm, preset and
+        hyperparameters (`run_file_problem`) and a device this machine has (`device_problem`)."""
         path = Path(run_dir) / RUN_FILE
         if not path.is_file():
             raise UsageError(f"{run_dir} is not a mechdsl run folder (no {RUN_FILE})",
                              hint="pass the folder that `mechdsl train` or `mechdsl run` wrote")
-        return RunConfig(**json.loads(path.read_text()))
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise UsageError(f"{path} is not readable JSON ({error})", hint=RUN_FILE_HINT) from None
+        problem = run_file_problem(raw)
+        if problem is not None:
+            raise UsageError(f"{path}: {problem}", hint=RUN_FILE_HINT)
+        problem = device_problem(raw["device"])
+        if problem is not None:
+            raise UsageError(f"{path}: {problem}",
+                             hint=f'use a machine that has it, or set "device": "cpu" in {RUN_FILE} '
+                                  "(the weights load on any device)")
+        return RunConfig(**raw)
+
+
+RUN_FILE_HINT = f"{RUN_FILE} is written by `mechdsl train`; train the run again, or restore the file"
+
+
+def run_file_problem(raw) -> str | None:
+    """What keeps the parsed run.json `raw` from being a RunConfig, or None: the keys and their
+    types, then the algorithm, preset and hyperparameters (`resolve_hparams`)."""
+    from mechdsl.rl.algorithms import HyperparameterError, resolve_hparams
+
+    if not isinstance(raw, dict):
+        return f"expected a JSON object, found {type(raw).__name__}"
+    types = typing.get_type_hints(RunConfig)
+    unknown, missing = sorted(set(raw) - set(types)), sorted(set(types) - set(raw))
+    if unknown or missing:
+        return "; ".join(([f"unknown key(s) {', '.join(unknown)}"] if unknown else [])
+                         + ([f"missing key(s) {', '.join(missing)}"] if missing else []))
+    wrong = [f"{name} must be {kind.__name__}, not {json.dumps(raw[name])[:40]}" for name, kind in types.items()
+             if not isinstance(raw[name], kind) or (isinstance(raw[name], bool) and kind is not bool)]
+    if wrong:
+        return ", ".join(wrong)
+    try:
+        resolve_hparams(raw["algo"], raw["preset"], raw["hparams"])
+    except HyperparameterError as error:
+        return str(error)
+    return None
+
+
+def device_problem(device: str) -> str | None:
+    """Why torch cannot place tensors on `device` on this machine ("cuda" without CUDA, a GPU
+    index beyond the count, a name torch does not know), or None."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        return f"device {device!r} is not a torch device (cpu, cuda, cuda:1, ...)"
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            return f"device {device!r}, but CUDA is not available on this machine"
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            return f"device {device!r}, but this machine has {torch.cuda.device_count()} CUDA device(s)"
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        return f"device {device!r}, but MPS is not available on this machine"
+    elif parsed.type not in ("cpu", "mps"):
+        return f"device {device!r} is not one mechdsl runs on (cpu, cuda, cuda:N, mps)"
+    return None
 
 
 def load_package(folder: Path) -> ModuleType:
@@ -75,8 +136,14 @@ def load_package(folder: Path) -> ModuleType:
 def configure(spec_path: str, source: str, model, *, algo: str | None, steps: int | None, seed: int | None,
               device: str, preset: str | None, overrides: dict) -> RunConfig:
     """Merge the spec's `train` block with command-line choices (the command line wins)."""
+    from mechdsl.rl.algorithms import HyperparameterError, algorithm_spec
+
     settings = dict(model.train)
     algo = algo or settings.get("algorithm", "edmsac")
+    try:
+        algorithm_spec(algo)
+    except HyperparameterError as error:
+        raise UsageError(str(error), hint="--algo names one of the algorithms above") from None
     hparams = {k: v for k, v in settings.items() if k not in RUN_SETTINGS}
     if algo != settings.get("algorithm"):
         from mechdsl.rl import hyperparameter_names
@@ -220,16 +287,29 @@ def load_agent(config: RunConfig, run_dir: Path, env):
     """The trained agent of a run folder, rebuilt from its checkpoint; also the curve rows."""
     from mechdsl.rl import resolve_hparams
     from mechdsl.rl.algorithms import make_agent
-    from mechdsl.rl.checkpoint import CHECKPOINT_NAME, load_checkpoint
+    from mechdsl.rl.checkpoint import (CHECKPOINT_NAME, CheckpointError, load_checkpoint, require_finite_actions,
+                                       restoring)
+    from mechdsl.rl.env import observation
+    from mechdsl.seeds import TRAINING_EVALUATION_SEED
 
     device = torch.device(config.device)
-    checkpoint = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME, device)
+    path = Path(run_dir) / CHECKPOINT_NAME
+    checkpoint = load_checkpoint(path, device)
     if checkpoint is None:
         raise UsageError(f"{run_dir} has no checkpoint yet", hint="train first: mechdsl train SPEC --out RUN_DIR")
+    if checkpoint["algo"] != config.algo:
+        raise CheckpointError(f"{path} holds a {checkpoint['algo']} agent, but {RUN_FILE} says {config.algo}",
+                              hint="the checkpoint and run.json come from different runs")
     hp = resolve_hparams(config.algo, config.preset, config.hparams)
     agent = make_agent(config.algo, env, hp, torch.Generator(device=device).manual_seed(config.seed), device)
-    agent.load_state_dict(checkpoint["agent"])
+    with restoring(path):
+        agent.load_state_dict(checkpoint["agent"])
+    probe = env.reset(FINITE_PROBE_STATES, torch.Generator(device=env.device).manual_seed(TRAINING_EVALUATION_SEED))
+    require_finite_actions(agent, observation(env, probe.to(device)), path)
     return agent, checkpoint["rows"]
+
+
+FINITE_PROBE_STATES = 64  # states on which a loaded policy must give finite actions
 
 
 def load_package_of(env) -> ModuleType:
