@@ -8,6 +8,11 @@ single crossing gives f du/dy > 0, so f phi is increasing in v: the payment that
 agent exactly utility v is, among those that guarantee at least v, the least transfer to
 the agent: the least payment when the principal pays (f = +1), the highest price when the
 agent pays (f = -1). Either way it is phi(theta, x, v), in the declared variable's sign.
+
+The utility level v and the stand-ins for y and a positive theta are SymPy `Dummy`s: a spec
+may name anything `v` or `y` (a type vector, a parameter, the utility's own type argument),
+and a same-named `Symbol` would be that user symbol, so solving u = v for y would then solve
+a different equation.
 """
 
 from __future__ import annotations
@@ -33,9 +38,9 @@ class PaymentInverse:
 
 def payment_inverse(model: Model) -> PaymentInverse:
     u = model.utility
-    v = sp.Symbol("v", real=True)
-    y = sp.Symbol(u.payment_symbol.name, real=True)
-    theta_pos = sp.Symbol(u.type_symbol.name, positive=True)
+    v = sp.Dummy("v", real=True)
+    y = sp.Dummy(u.payment_symbol.name, real=True)
+    theta_pos = sp.Dummy(u.type_symbol.name, positive=True)
     expr = u.expr.xreplace({u.type_symbol: theta_pos, u.payment_symbol: y})
     try:
         solutions = sp.solve(sp.Eq(expr, v), y, dict=False)

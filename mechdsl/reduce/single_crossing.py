@@ -68,8 +68,9 @@ def check_single_crossing(model: Model, samples: int = 2000, seed: int = SINGLE_
     du_dy = flow * sp.diff(u.expr, y)  # the marginal utility of the transfer f y
     mrs = sp.simplify(-sp.diff(u.expr, x) / du_dy)
     d_mrs = sp.simplify(sp.diff(mrs, theta))
-    positive = {theta: sp.Symbol(theta.name, positive=True),
-                x: sp.Symbol(x.name, nonnegative=True), y: sp.Symbol(y.name, nonnegative=True)}
+    # Signed stand-ins are Dummies: a same-named Symbol could be a user symbol of that sign.
+    positive = {theta: sp.Dummy(theta.name, positive=True),
+                x: sp.Dummy(x.name, nonnegative=True), y: sp.Dummy(y.name, nonnegative=True)}
     money_good = with_signs(du_dy, model, positive).is_positive
     decreasing = with_signs(d_mrs, model, positive).is_negative
     if money_good and decreasing:
