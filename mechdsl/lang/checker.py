@@ -207,6 +207,7 @@ class ContractChecker(SpecChecker):
                        hint=did_you_mean(node.agent, [n for n, d in self.declared.items() if d.kind == "agent"]))
         if len(node.params) != 3:
             raise fail("a utility takes exactly 3 parameters: (type, allocation, payment)", node.span)
+        self._utility_parameter_names(node)
         symbols = [sp.Symbol(p, real=True) for p in node.params]
         expr = lower(node.body, self, Context(dict(zip(node.params, symbols))))
         if expr.free_symbols & set(self._decision_symbols()):
@@ -216,6 +217,21 @@ class ContractChecker(SpecChecker):
             if s not in expr.free_symbols:
                 raise fail(f"the utility does not depend on its {role} parameter '{s}'", node.span)
         return m.Utility(node.agent, *symbols, expr)
+
+    def _utility_parameter_names(self, node: ast.UtilityDecl) -> None:
+        """Refuse a repeated parameter, and a parameter named like a scalar param or let: a
+        parameter is the SymPy symbol of its name, which is also that param's (or let's) symbol,
+        so a let or function that uses the param inside the utility would read the parameter."""
+        if len(set(node.params)) != len(node.params):
+            raise fail("the utility repeats a parameter name", node.span,
+                       hint="name the type, allocation and payment parameters differently")
+        scalars = {"constant": "param", "random parameter": "param", "let": "let"}
+        for name in node.params:
+            kind = scalars.get(self._kind(name))
+            if kind is not None:
+                raise fail(f"the utility parameter '{name}' has the name of the {kind} '{name}'", node.span,
+                           hint=f"rename the parameter: a let or function using the {kind} '{name}' inside "
+                                "the utility would read the parameter instead")
 
     def _agent_count(self, node: ast.AgentDecl) -> sp.Expr:
         count = lower(node.count, self)
