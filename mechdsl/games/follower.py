@@ -52,7 +52,9 @@ class FollowerForm:
     method: str  # "symbolic KKT" | "numeric SLSQP"
 
 
-LAMBDA = sp.Symbol("lambda_budget", real=True)
+# The budget multiplier and the placeholders below are Dummies: a spec may name a parameter
+# `lambda_budget` or `_state_0`, and a same-named Symbol would be that parameter.
+LAMBDA = sp.Dummy("lambda_budget", real=True)
 
 
 def derive_follower(model: GameModel, player, instance: int) -> FollowerForm:
@@ -151,7 +153,7 @@ def compile_followers(forms: list[FollowerForm], leader_symbols: list[sp.Symbol]
     membership[owner[in_budget], np.flatnonzero(in_budget)] = 1.0
     roots = grad_lo = grad_hi = state_part = None
     if all(f.roots is not None for f in forms):
-        lambdas = [sp.Symbol(f"lambda_budget_{k}", real=True) for k in range(len(forms))]
+        lambdas = [sp.Dummy(f"lambda_budget_{k}", real=True) for k in range(len(forms))]
         root_exprs = [r.xreplace({LAMBDA: lambdas[k]}) for k, f in enumerate(forms) for r in f.roots]
         lo_exprs = [g.xreplace(dict(zip(f.variables, map(sp.Float, f.lower)))) for f in forms for g in f.gradient]
         hi_exprs = [g.xreplace(dict(zip(f.variables, map(sp.Float, f.upper)))) for f in forms for g in f.gradient]
@@ -196,7 +198,7 @@ def _hoist(expr: sp.Expr, params: set, table: dict) -> sp.Expr:
     """Replace every largest subexpression of state symbols only by a placeholder symbol
     (recorded in `table`), so that it is evaluated once per state, not once per call."""
     if expr.free_symbols and expr.free_symbols <= params:
-        return table.setdefault(expr, sp.Symbol(f"_state_{len(table)}", real=True))
+        return table.setdefault(expr, sp.Dummy(f"state_{len(table)}", real=True))
     if expr.is_Atom:
         return expr
     return expr.func(*[_hoist(a, params, table) for a in expr.args])

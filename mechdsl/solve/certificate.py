@@ -101,7 +101,7 @@ class SlackProgram:
             return folded
         key = (func, arity)
         if key not in self._functions:
-            dummies = sp.symbols(f"a0:{arity}", real=True)
+            dummies = sp.symbols(f"a0:{arity}", real=True, cls=sp.Dummy)
             self._functions[key] = sp.lambdify(dummies, func(*dummies), NUMPY_MODULES)
         return self._functions[key]
 
