@@ -9,6 +9,11 @@ VIOLATION_TOLERANCE = 1e-6
 """A contract violates its constraints when its worst violation max(0, -min slack) exceeds this:
 the violation rate of an evaluation, the feasibility gate of the generated random baseline."""
 
+CERTIFICATE_TOLERANCE = 1e-6
+"""An exact solution is certified when its worst slack over every original constraint is at least
+-this * max(1, largest |contract entry|) (`mechdsl.solve.exact.certified`); `solve` never returns
+one that is not."""
+
 LOCAL_FEASIBILITY_TOLERANCE = 1e-7
 """A local (SLSQP) solution of the reduced problem is feasible when every g >= -this."""
 

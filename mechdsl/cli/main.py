@@ -22,6 +22,7 @@ from mechdsl.lang.diagnostics import SpecError, render_all
 SUBCOMMANDS = ("check", "fmt", "derive", "solve", "compile", "train", "eval", "run", "sweep")
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a command whose reader went away
 
 
 DEBUG_HELP = "show Python tracebacks of internal errors (before or after the subcommand)"
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
     except Exception as error:  # noqa: BLE001 - the boundary that keeps tracebacks from users
         if args.debug:
             traceback.print_exc()
@@ -100,6 +103,19 @@ def main(argv: list[str] | None = None) -> int:
               "please report it with the spec and the command (rerun with --debug for details)",
               file=sys.stderr)
         return EXIT_INTERNAL_ERROR
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (`mechdsl check SPEC | head -1`): end quietly. stdout is
+    pointed at /dev/null so the interpreter's final flush cannot raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_CLOSED_PIPE
 
 
 if __name__ == "__main__":

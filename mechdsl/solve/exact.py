@@ -19,7 +19,7 @@ import cvxpy as cp
 import numpy as np
 import sympy as sp
 
-from mechdsl.errors import ReferenceUnavailable
+from mechdsl.errors import MechdslError, ReferenceUnavailable
 from mechdsl.model import Model
 from mechdsl.seeds import SLSQP_START_SEED
 from mechdsl.reduce.derivation import Derivation
@@ -27,7 +27,7 @@ from mechdsl.solve.certificate import Certificate, certify
 from mechdsl.solve.compile_cache import NUMPY_MODULES, IdentityCache
 from mechdsl.solve.cvxpy_model import cvxpy_variables, original_constraints
 from mechdsl.solve.to_cvxpy import NotConvexible, to_cvxpy
-from mechdsl.tolerances import LOCAL_FEASIBILITY_TOLERANCE, SCS_ACCURACY, SINGULAR_DERIVATIVE_CAP, SLSQP_ACCURACY
+from mechdsl.tolerances import CERTIFICATE_TOLERANCE, LOCAL_FEASIBILITY_TOLERANCE, SCS_ACCURACY, SINGULAR_DERIVATIVE_CAP, SLSQP_ACCURACY
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,10 @@ def _solve_cvxpy(problem: cp.Problem) -> None:
 
 
 def _finish(model: Model, state: dict[str, float], contract: dict[str, float], solver: str) -> Solution:
+    # Solvers return entries a hair outside their declared bounds (s = -1e-12 for s >= 0), where
+    # a fractional power s^(1 - beta) is complex: every entry is clipped into its bounds first.
+    bounds = {s.name: (v.lower, v.upper) for v in model.variables.values() for s in v.symbols()}
+    contract = {k: float(np.clip(x, *bounds[k])) if k in bounds else x for k, x in contract.items()}
     values = {k: np.array([v]) for k, v in state.items()}
     arrays = {k: np.array([v]) for k, v in contract.items()}
     certificate = certify(model, values, arrays)
@@ -138,12 +142,12 @@ class _SlsqpProgram:
     jacobian: object
 
 
-def _slsqp_program(derivation: Derivation) -> _SlsqpProgram:
-    model = derivation.model
+def _slsqp_program(model: Model, inequalities: list[sp.Expr]) -> _SlsqpProgram:
+    """`max/min objective s.t. g >= 0 for g in inequalities` over every decision, compiled."""
     zs = tuple(model.decision_symbols())
     sign = -1.0 if model.objective.sense == "maximize" else 1.0
     objective_expr = sign * model.objective.expr
-    g = sp.Matrix(reduced_inequalities(derivation))
+    g = sp.Matrix(inequalities)
     parameters = tuple(sorted((objective_expr.free_symbols | g.free_symbols) - set(zs), key=lambda s: s.name))
     arguments = [list(zs), list(parameters)]
     compiled = lambda expr: sp.lambdify(arguments, expr, NUMPY_MODULES)  # noqa: E731
@@ -179,9 +183,7 @@ class _LocalProblem:
         return inside and bool(np.all(np.isfinite(g))) and bool(np.all(g >= -LOCAL_FEASIBILITY_TOLERANCE))
 
 
-def _local_problem(derivation: Derivation, state: dict[str, float]) -> _LocalProblem:
-    model = derivation.model
-    program = _SLSQP_PROGRAMS.get(id(derivation), derivation, lambda: _slsqp_program(derivation))
+def _local_problem(model: Model, program: _SlsqpProgram, state: dict[str, float]) -> _LocalProblem:
     p = [float(state[s.name]) for s in program.parameters]
     bounds = []
     for z in program.decisions:
@@ -256,7 +258,9 @@ def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int 
     trust-constr from every start. Deterministic whenever the first round succeeds. Raises
     `ReferenceUnavailable` (a user error naming the state) when every start and method fails."""
     model = derivation.model
-    problem = _local_problem(derivation, state)
+    program = _SLSQP_PROGRAMS.get(id(derivation), derivation,
+                                  lambda: _slsqp_program(model, reduced_inequalities(derivation)))
+    problem = _local_problem(model, program, state)
     rng = np.random.default_rng(seed)
     kinds = ["spread", "pooled", *["random"] * max(starts - 1, 0)]
     z0s = [z0 for how in kinds
@@ -312,7 +316,8 @@ def solve_reduced(derivation: Derivation, state: dict[str, float], compiled: boo
 
 # One cache per kind of program, so a model that needs all four (not DCP: its derivation, the
 # reduced oracle and the SLSQP program) does not evict the other models' entries.
-_ORACLES, _DERIVATIONS, _REDUCED_ORACLES, _SLSQP_PROGRAMS, _PREVIOUS_SOLUTIONS = (IdentityCache(8) for _ in range(5))
+_ORACLES, _DERIVATIONS, _REDUCED_ORACLES, _SLSQP_PROGRAMS, _UNREDUCED_PROGRAMS, _PREVIOUS_SOLUTIONS = (
+    IdentityCache(8) for _ in range(6))
 
 
 def compiled_oracle(model: Model):
@@ -322,9 +327,48 @@ def compiled_oracle(model: Model):
     return _ORACLES.get(id(model), model, lambda: oracle(model))
 
 
-def solve(model: Model, state: dict[str, float], derivation: Derivation | None = None) -> Solution:
-    """The exact optimum: the unreduced problem when DCP (compiled once per model with CVXPY
-    parameters when it is DPP), else the reduced problem. Always certified."""
+def certified(solution: Solution) -> bool:
+    """Whether every original constraint holds at the solution: worst slack >= -CERTIFICATE_TOLERANCE
+    * max(1, largest |contract entry|) (slacks are in the units of the utilities, which scale with
+    the contract's entries)."""
+    scale = max([1.0, *(abs(v) for v in solution.contract.values() if np.isfinite(v))])
+    return bool(np.isfinite(solution.certificate.worst)) and solution.certificate.worst >= -CERTIFICATE_TOLERANCE * scale
+
+
+def _unreduced_local(model: Model, state: dict[str, float], starts: list[dict[str, float]]) -> Solution | None:
+    """Every original constraint (IR, IC and IIC against every report, bounds, declared ones) by
+    local solves from `starts` (full contracts), each start also with every payment raised by
+    one unit, so an IR the reduction left slack can bind; the best result whose certificate
+    holds, or None."""
+    program = _UNREDUCED_PROGRAMS.get(id(model), model,
+                                      lambda: _slsqp_program(model, [g for _, g in original_constraints(model)]))
+    problem = _local_problem(model, program, state)
+    payments = {s.name for v in model.variables.values() if v.kind != "allocation" for s in v.symbols()}
+    z0s = []
+    for start in starts:
+        z0 = np.array([start.get(z.name, 0.0) for z in problem.decisions], dtype=float)
+        raised = z0 + np.array([1.0 if z.name in payments else 0.0 for z in problem.decisions])
+        z0s += [np.clip(z, [lo for lo, _ in problem.bounds], [np.inf if hi is None else hi for _, hi in problem.bounds])
+                for z in (z0, raised) if np.all(np.isfinite(z))]
+    results = []
+    for method in ("SLSQP", "trust-constr"):
+        for z0 in z0s:
+            result = _run_local(problem, z0, method)
+            if result is not None and np.all(np.isfinite(result.x)) and problem.is_feasible(result.x):
+                results.append((result.fun, method, result.x))
+        if results:
+            break
+    for _, method, x in sorted(results, key=lambda r: r[0]):
+        contract = {z.name: float(v) for z, v in zip(problem.decisions, x)}
+        solution = _finish(model, state, contract, f"scipy-{method.lower()} (unreduced; local optimum, problem not DCP)")
+        if certified(solution):
+            return solution
+    return None
+
+
+def _solve_unchecked(model: Model, state: dict[str, float], derivation: Derivation | None) -> Solution:
+    """The unreduced problem when DCP (compiled once per model with CVXPY parameters when it
+    is DPP), else the reduced problem; its certificate is not yet judged."""
     compiled = compiled_oracle(model)
     if compiled is not None:
         try:
@@ -335,8 +379,64 @@ def solve(model: Model, state: dict[str, float], derivation: Derivation | None =
     solution = solve_unreduced(model, state)
     if solution is not None:
         return solution
-    if derivation is None:  # derived once per model, so the reduced problem's compiled programs are reused
-        from mechdsl.reduce import derive
+    return solve_reduced(_derivation_of(model, derivation), state)
 
-        derivation = _DERIVATIONS.get(id(model), model, lambda: derive(model))
-    return solve_reduced(derivation, state)
+
+def _derivation_of(model: Model, derivation: Derivation | None) -> Derivation:
+    if derivation is not None:
+        return derivation
+    from mechdsl.reduce import derive  # derived once per model, so its compiled programs are reused
+
+    return _DERIVATIONS.get(id(model), model, lambda: derive(model))
+
+
+def solve(model: Model, state: dict[str, float], derivation: Derivation | None = None) -> Solution:
+    """The exact optimum, certified: `_solve_unchecked`, and where its certificate fails (a
+    reduction whose assumptions do not hold for this model: a binding IR or IC it did not
+    expect) or it found nothing, local solves of the UNREDUCED problem started from it and
+    from the least-payment contracts. Raises `ReferenceUnavailable` (exit 2), naming the
+    violated constraint, when no certified contract is found."""
+    first, failure = None, None
+    try:
+        first = _solve_unchecked(model, state, derivation)
+    except ReferenceUnavailable as error:
+        failure = error
+    if first is not None and certified(first):
+        return first
+    starts = [] if first is None else [first.contract]
+    if model.objective is not None and not _is_convex_model(model):
+        starts += _least_payment_starts(model, state, derivation)
+    fallback = _unreduced_local(model, state, starts) if starts else None
+    if fallback is not None:
+        return fallback
+    if first is None:
+        raise failure
+    c = first.certificate
+    raise ReferenceUnavailable(
+        f"no certified optimum for {model.name} at this state: the solution of {first.solver} violates "
+        f"{c.where} (worst slack {c.worst:.3g}), and local solves of the unreduced problem found no feasible "
+        f"contract (state: {_state_text(state)})", state,
+        hint="the reduction's assumptions (single crossing, which IR binds) may not hold for this spec, or the "
+             "constraints admit no contract at these numbers; `mechdsl derive` shows what the reduction assumed")
+
+
+def _is_convex_model(model: Model) -> bool:
+    """Whether the unreduced problem is DCP (then no local start is needed)."""
+    return compiled_oracle(model) is not None
+
+
+def _least_payment_starts(model: Model, state: dict[str, float], derivation: Derivation | None) -> list[dict[str, float]]:
+    """Full contracts to start the unreduced local solve from: the derivation's least payments of
+    a spread and a pooled allocation (empty where the model cannot be derived)."""
+    try:
+        derivation = _derivation_of(model, derivation)
+    except MechdslError:
+        return []
+    rng = np.random.default_rng(SLSQP_START_SEED)
+    starts = []
+    for how in ("spread", "pooled"):
+        with np.errstate(all="ignore"):
+            contract = _complete(derivation, state, _allocation_levels(model, rng, how))
+        if all(np.isfinite(v) for v in contract.values()):
+            starts.append(contract)
+    return starts

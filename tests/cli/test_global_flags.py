@@ -75,3 +75,18 @@ def test_a_folder_is_not_a_spec(tmp_path, capsys):
     assert main(["derive", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path} is a folder, not a spec file" in err and f"e.g. {tmp_path / 'a.mech'} (2 .mech files there)" in err
+
+
+@pytest.mark.parametrize("verb", ["check", "derive"])
+def test_a_closed_pipe_ends_quietly(verb):
+    """`mechdsl check SPEC | head -1`: the reader goes away before mechdsl writes; no traceback,
+    no "internal error", the shell's code for a closed pipe (141)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from mechdsl.cli.main import main; sys.exit(main())",
+                             verb, SPEC], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141
+    assert err == ""

@@ -1,0 +1,67 @@
+"""`solve` never returns a contract whose certificate fails (issue 29, "certify before claiming").
+
+Laffont-Tirole regulation written as the textbook writes it, with COST types (a higher beta is
+a less efficient firm, so the firm's utility t - psi(beta - C) falls with beta): the reduction
+assumes the lowest type's IR binds, but here the IR that binds is the highest type's, and the
+reduced optimum violated it by 0.625 while `solve` exited 0. The certified fallback (local
+solves of the unreduced problem) must find the textbook optimum, derived in the test:
+
+    psi(e) = e^2 / 2, e = beta - C, weights q = (1/2, 1/2), shadow cost lam:
+    efficient type: C0 minimises C0 + psi(1 - C0)  ->  C0 = 0 (the lower bound)
+    inefficient type's IR binds: t1 = psi(beta1 - C1)
+    efficient type's rent U0 = psi(beta1 - C1) - psi(beta0 - C1)
+    C1 solves q1 (1 + lam) (1 - (beta1 - C1)) = q0 lam (beta1 - beta0)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import mechdsl
+import mechdsl.solve.exact as exact
+from mechdsl.cli.main import main
+from mechdsl.errors import ReferenceUnavailable
+
+SPEC = Path(__file__).parent / "specs" / "laffont_tirole_cost_types.mech"
+
+
+def textbook_optimum(S=10.0, lam=0.3, beta=(1.0, 1.5), q=(0.5, 0.5)) -> dict[str, float]:
+    psi = lambda e: e * e / 2  # noqa: E731
+    c0 = 0.0
+    c1 = beta[1] - 1 + q[0] * lam * (beta[1] - beta[0]) / (q[1] * (1 + lam))
+    rent = psi(beta[1] - c1) - psi(beta[0] - c1)
+    t0, t1 = psi(beta[0] - c0) + rent, psi(beta[1] - c1)
+    value = sum(qk * (S - (1 + lam) * (c + t) + t - psi(b - c)) for qk, c, t, b in zip(q, (c0, c1), (t0, t1), beta))
+    return {"C[0]": c0, "C[1]": c1, "t[0]": t0, "t[1]": t1, "objective": value}
+
+
+def test_cost_type_regulation_solves_to_the_textbook_optimum():
+    model = mechdsl.load(SPEC)
+    state = {"S": 10.0, "lam": 0.3, "beta[0]": 1.0, "beta[1]": 1.5, "q[0]": 0.5, "q[1]": 0.5}
+    solution = exact.solve(model, state)
+    expected = textbook_optimum()
+    assert exact.certified(solution)
+    assert solution.objective == pytest.approx(expected["objective"], rel=1e-6)
+    for name in ("C[0]", "C[1]", "t[0]", "t[1]"):
+        assert solution.contract[name] == pytest.approx(expected[name], abs=1e-5), name
+    assert "unreduced" in solution.solver
+
+
+def test_solve_cli_reports_a_feasible_certificate(capsys):
+    assert main(["solve", str(SPEC)]) == 0
+    out = capsys.readouterr().out
+    assert f"objective = {textbook_optimum()['objective']:.6g}" in out
+    worst = float(out.split("worst slack ")[1].split()[0])
+    assert worst >= -1e-6
+
+
+def test_an_uncertifiable_solution_is_an_exit_2_error_naming_the_constraint(monkeypatch, capsys):
+    monkeypatch.setattr(exact, "_unreduced_local", lambda model, state, starts: None)
+    with pytest.raises(ReferenceUnavailable, match=r"violates IR period 1: type 1 \(worst slack -0\.625\)"):
+        exact.solve(mechdsl.load(SPEC), {"S": 10.0, "lam": 0.3, "beta[0]": 1.0, "beta[1]": 1.5,
+                                          "q[0]": 0.5, "q[1]": 0.5})
+    assert main(["solve", str(SPEC)]) == 2
+    err = capsys.readouterr().err
+    assert "no certified optimum for laffont_tirole" in err and "internal error" not in err
