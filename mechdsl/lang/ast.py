@@ -53,15 +53,29 @@ class Call(Expr):
 
 
 @dataclass(frozen=True)
+class OperatorChain(Expr):
+    """`a - b + c` or `a * b / c`: operands joined left to right by operators of one
+    precedence level (`+ -`, or `* /`), read as ((a - b) + c). Flat, so a sum of many
+    terms is one node deep, however many terms it has."""
+
+    first: Expr
+    rest: tuple[tuple[str, Expr], ...]  # (operator, operand) after `first`, in order
+
+
+@dataclass(frozen=True)
 class BinaryOp(Expr):
-    op: str  # one of + - * / ^
+    op: str  # ^ (the parser builds `+ - * /` as an OperatorChain)
     left: Expr
     right: Expr
 
 
 @dataclass(frozen=True)
 class Negate(Expr):
+    """`-x`, or `count` minus signs in a row (`--x` has count 2; unary plus signs are
+    dropped), so a run of signs is one node deep."""
+
     operand: Expr
+    count: int = 1
 
 
 @dataclass(frozen=True)

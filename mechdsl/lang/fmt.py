@@ -86,8 +86,19 @@ def _binary(node: ast.BinaryOp) -> tuple[str, int]:
     return f"{_operand(node.left, level)} {node.op} {_operand(node.right, level + 1)}", level
 
 
+def _operator_chain(node: ast.OperatorChain) -> tuple[str, int]:
+    # grammar: additive: multiplicative ((PLUS | MINUS) multiplicative)+, and the same for
+    # * / over unary. The parser reads a bracketed chain of the same level in front into the
+    # chain itself, so a `first` of the same level only comes from a hand-built tree: brackets.
+    level = _BINARY_LEVEL[node.rest[0][0]]
+    pieces = [_operand(node.first, level + 1)]
+    pieces += [f"{op} {_operand(operand, level + 1)}" for op, operand in node.rest]
+    return " ".join(pieces), level
+
+
 def _negate(node: ast.Negate) -> tuple[str, int]:
-    return f"-{_operand(node.operand, _UNARY)}", _UNARY
+    # grammar: unary: (PLUS | MINUS)+ power (the parser reads `-(-x)` as the run `--x`)
+    return "-" * node.count + _operand(node.operand, _POWER), _UNARY
 
 
 def _binding(node: ast.Binding) -> str:
@@ -103,6 +114,7 @@ _PRINT: dict[type, Callable[[ast.Expr], tuple[str, int]]] = {
     ast.Name: _name,
     ast.Subscript: _subscript,
     ast.Call: _call,
+    ast.OperatorChain: _operator_chain,
     ast.BinaryOp: _binary,
     ast.Negate: _negate,
     ast.IndexedSum: _indexed_sum,

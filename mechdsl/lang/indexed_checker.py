@@ -34,6 +34,10 @@ class IndexedChecker:
                 self._check_indices(index, bound)
         elif isinstance(node, ast.IndexedSum):
             self._check_indices(node.body, {**bound, node.binding.index: node.binding.size})
+        elif isinstance(node, ast.OperatorChain):
+            self._check_indices(node.first, bound)
+            for _, operand in node.rest:
+                self._check_indices(operand, bound)
         elif isinstance(node, ast.BinaryOp):
             self._check_indices(node.left, bound)
             self._check_indices(node.right, bound)

@@ -98,23 +98,46 @@ def _call(node: ast.Call, scope, ctx) -> sp.Expr:
     return scope.resolve_call(node, args, ctx)
 
 
+def _chain_operand(op: str, operand: ast.Expr, scope, ctx) -> sp.Expr:
+    """One operand of a chain as the term or factor it contributes: b for `+ b` and `* b`,
+    -b for `- b`, b^-1 for `/ b` (a - b = a + (-b), a / b = a b^-1, as SymPy itself builds them)."""
+    value = lower(operand, scope, ctx)
+    if op == "-":
+        return -value
+    if op == "/":
+        if value.is_zero:
+            raise fail("division by zero", operand.span)
+        return sp.Pow(value, -1)
+    return value
+
+
+def _operator_chain(node: ast.OperatorChain, scope, ctx) -> sp.Expr:
+    """`a - b + c` -> Add(a, -b, c) and `a * b / c` -> Mul(a, b, c^-1): one flat SymPy node,
+    however many operands, so nothing downstream recurses along a long sum."""
+    first = lower(node.first, scope, ctx)
+    rest = [_chain_operand(op, operand, scope, ctx) for op, operand in node.rest]
+    combine = sp.Add if node.rest[0][0] in "+-" else sp.Mul
+    return combine(first, *rest)
+
+
+# A power of exact numbers is computed exactly; one whose value would need more binary digits
+# than this (2^2^2^2^2^2 needs 2^65537) is refused instead of exhausting time and memory.
+MAX_EXACT_POWER_BITS = 1_000_000
+
+
 def _binary(node: ast.BinaryOp, scope, ctx) -> sp.Expr:
-    left, right = lower(node.left, scope, ctx), lower(node.right, scope, ctx)
-    if node.op == "+":
-        return left + right
-    if node.op == "-":
-        return left - right
-    if node.op == "*":
-        return left * right
-    if node.op == "/":
-        if right.is_zero:
-            raise fail("division by zero", node.right.span)
-        return left / right
-    return sp.Pow(left, right)
+    base, exponent = lower(node.left, scope, ctx), lower(node.right, scope, ctx)
+    if base.is_Rational and exponent.is_Integer and abs(base) != 1 and not base.is_zero:
+        digits = max(abs(base.p), abs(base.q)).bit_length() * abs(int(exponent))
+        if digits > MAX_EXACT_POWER_BITS:
+            raise fail("this power of numbers is too large to compute exactly", node.span,
+                       hint=f"its value would need more than {MAX_EXACT_POWER_BITS:,} binary digits")
+    return sp.Pow(base, exponent)
 
 
 def _negate(node: ast.Negate, scope, ctx) -> sp.Expr:
-    return -lower(node.operand, scope, ctx)
+    operand = lower(node.operand, scope, ctx)
+    return -operand if node.count % 2 else operand
 
 
 def _indexed_sum(node: ast.IndexedSum, scope, ctx) -> sp.Expr:
@@ -127,6 +150,7 @@ _LOWER: dict[type, Callable[[ast.Expr, Scope, Context], sp.Expr]] = {
     ast.Name: _name,
     ast.Subscript: _subscript,
     ast.Call: _call,
+    ast.OperatorChain: _operator_chain,
     ast.BinaryOp: _binary,
     ast.Negate: _negate,
     ast.IndexedSum: _indexed_sum,

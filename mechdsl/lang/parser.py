@@ -50,6 +50,23 @@ def _span_of_token(token: Token) -> ast.Span:
     return ast.Span(token.line, token.column, token.end_line, token.end_column)
 
 
+# How deep a parse tree may nest (statements and their parts count too, about three
+# levels). Long sums, products and runs of signs are flat (one level however long, see
+# `grammar.lark`), so only real nesting counts: a power inside a power, a call inside a
+# call, a bracketed sum inside a product. Deeper trees would exhaust Python's recursion
+# in the stages after parsing (lowering, SymPy, the printers); docs/language.md states
+# the limit.
+MAX_NESTING = 50
+
+
+class NestingTooDeep(Exception):
+    """A parse tree nests deeper than `MAX_NESTING`; `meta` is where the limit is passed."""
+
+    def __init__(self, meta):
+        super().__init__("nested too deeply")
+        self.meta = meta
+
+
 class _ToAst:
     """Parse tree -> AST. One method per named grammar alternative, called bottom-up with
     the node's position (`meta`) and its already-built children by `build`.
@@ -59,8 +76,25 @@ class _ToAst:
     raises its own exception instead of a `VisitError`."""
 
     def build(self, tree: Tree):
-        children = [self.build(c) if isinstance(c, Tree) else c for c in tree.children]
-        return getattr(self, tree.data)(tree.meta, children)
+        """Post-order walk with an explicit stack (one frame per open node, so the stack's
+        length is the depth of the node on top): no Python recursion, whatever the depth.
+        Raises `NestingTooDeep` at the first node deeper than `MAX_NESTING`."""
+        stack = [(tree, iter(tree.children), [])]
+        while True:
+            node, pending, built = stack[-1]
+            for child in pending:
+                if isinstance(child, Tree):
+                    if len(stack) >= MAX_NESTING:
+                        raise NestingTooDeep(child.meta)
+                    stack.append((child, iter(child.children), []))
+                    break
+                built.append(child)
+            else:
+                stack.pop()
+                value = getattr(self, node.data)(node.meta, built)
+                if not stack:
+                    return value
+                stack[-1][2].append(value)
 
     # -- expressions
     def number(self, meta, children):
@@ -78,27 +112,27 @@ class _ToAst:
         name, args = children
         return ast.Call(_span_of_meta(meta), str(name), tuple(args or ()))
 
-    def _binary(self, meta, children, op: str) -> ast.BinaryOp:
-        left, right = children
-        return ast.BinaryOp(_span_of_meta(meta), op, left, right)
-
-    def add(self, meta, children):
-        return self._binary(meta, children, "+")
-
-    def sub(self, meta, children):
-        return self._binary(meta, children, "-")
-
-    def mul(self, meta, children):
-        return self._binary(meta, children, "*")
-
-    def div(self, meta, children):
-        return self._binary(meta, children, "/")
+    def chain(self, meta, children):
+        """first, op, operand, op, operand, ... (`+ -` or `* /`) -> one flat OperatorChain.
+        A bracketed chain of the same level in front, `(a - b) + c`, is read as `a - b + c`
+        (the same left-to-right operations), so the tree never depends on such brackets."""
+        first, *rest = children
+        links = tuple((str(op), operand) for op, operand in zip(rest[::2], rest[1::2]))
+        if isinstance(first, ast.OperatorChain) and _same_level(first.rest[0][0], links[0][0]):
+            first, links = first.first, first.rest + links
+        return ast.OperatorChain(_span_of_meta(meta), first, links)
 
     def pow(self, meta, children):
-        return self._binary(meta, children, "^")
+        left, right = children
+        return ast.BinaryOp(_span_of_meta(meta), "^", left, right)
 
-    def neg(self, meta, children):
-        return ast.Negate(_span_of_meta(meta), children[0])
+    def signed(self, meta, children):
+        """A run of signs before a power: the minus signs counted, the plus signs dropped."""
+        *signs, operand = children
+        minus = sum(1 for sign in signs if sign.type == "MINUS")
+        if minus and isinstance(operand, ast.Negate):  # -(-x) reads as --x
+            operand, minus = operand.operand, minus + operand.count
+        return ast.Negate(_span_of_meta(meta), operand, minus) if minus else operand
 
     def binding(self, meta, children):
         index, size = children
@@ -380,6 +414,11 @@ class _ToAst:
         return tuple(children)
 
 
+def _same_level(op: str, other: str) -> bool:
+    """Whether two chain operators bind equally (both of `+ -` or both of `* /`)."""
+    return (op in "+-") == (other in "+-")
+
+
 def _describe_expected(expected: set[str]) -> str:
     """Turn Lark terminal names into words: {'NAME', 'LPAR'} -> "a name or '('"."""
     lark = _lark()
@@ -520,5 +559,17 @@ def parse(source: str, path: str = "<string>") -> ast.Spec:
         raise SpecError(path, source, [_syntax_diagnostic(error, source)]) from None
     finally:
         comments, _SINK.comments = tuple(_SINK.comments), None
-    statements = _ToAst().build(tree)
+    try:
+        statements = _ToAst().build(tree)
+    except NestingTooDeep as error:
+        raise SpecError(path, source, [_nesting_diagnostic(error.meta)]) from None
     return ast.Spec(path, source, statements, comments)
+
+
+def _nesting_diagnostic(meta) -> Diagnostic:
+    return Diagnostic(
+        f"this expression nests too deeply (mechdsl reads at most {MAX_NESTING} levels)",
+        _span_of_meta(meta),
+        hint="name inner parts with `let`; long sums, products and runs of signs do not count, "
+             "only powers, calls and brackets inside each other",
+    )

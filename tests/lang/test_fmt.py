@@ -159,6 +159,21 @@ NAMES = st.sampled_from(["a", "b", "theta", "T1"])
 NUMBERS = st.sampled_from(["0", "2", "2.5", "1e-3", ".5", "10"]).map(lambda t: ast.Number(UNKNOWN, float(t), t))
 
 
+def _chain(first: ast.Expr, rest: list) -> ast.OperatorChain:
+    """The tree the parser builds for first op x op y ...: a chain of the same level in
+    front is one with it (`(a - b) + c` reads as `a - b + c`)."""
+    if isinstance(first, ast.OperatorChain) and (first.rest[0][0] in "+-") == (rest[0][0] in "+-"):
+        return ast.OperatorChain(UNKNOWN, first.first, first.rest + tuple(rest))
+    return ast.OperatorChain(UNKNOWN, first, tuple(rest))
+
+
+def _negate(operand: ast.Expr, count: int) -> ast.Negate:
+    """The tree the parser builds for `count` minus signs before `operand` (`-(-x)` is `--x`)."""
+    if isinstance(operand, ast.Negate):
+        return ast.Negate(UNKNOWN, operand.operand, operand.count + count)
+    return ast.Negate(UNKNOWN, operand, count)
+
+
 def _expressions():
     """Random expression trees over every node type (built directly, not parsed)."""
     leaves = st.one_of(NUMBERS, NAMES.map(lambda n: ast.Name(UNKNOWN, n)))
@@ -166,8 +181,10 @@ def _expressions():
     def grow(children):
         some = st.lists(children, min_size=1, max_size=2).map(tuple)
         return st.one_of(
-            st.builds(lambda op, a, b: ast.BinaryOp(UNKNOWN, op, a, b), st.sampled_from("+-*/^"), children, children),
-            st.builds(lambda e: ast.Negate(UNKNOWN, e), children),
+            st.builds(_chain, children, st.lists(st.tuples(st.sampled_from("+-"), children), min_size=1, max_size=3)),
+            st.builds(_chain, children, st.lists(st.tuples(st.sampled_from("*/"), children), min_size=1, max_size=3)),
+            st.builds(lambda a, b: ast.BinaryOp(UNKNOWN, "^", a, b), children, children),
+            st.builds(_negate, children, st.integers(1, 3)),
             st.builds(lambda f, args: ast.Call(UNKNOWN, f, args), st.sampled_from(["log", "Q", "max"]), some),
             st.builds(lambda n, indices: ast.Subscript(UNKNOWN, n, indices), NAMES, some),
             st.builds(lambda body: ast.IndexedSum(UNKNOWN, ast.Binding("k", "K", UNKNOWN), body), children),
