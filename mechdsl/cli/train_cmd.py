@@ -72,10 +72,16 @@ def start(args):
     return config, folder
 
 
+CRITIC_WORDS = {"exact": "the env's exact reward, back-propagated through the action (critic = exact)",
+                "learned": "a learned critic Q(S, A) (critic = learned)"}
+
+
 def print_summary(run_dir: Path, evaluation: dict) -> None:
     ratio = evaluation.get("optimality_ratio")
     print(f"run folder: {run_dir}/  (report.md, plots, metrics.csv, checkpoint.pt)")
     print(f"  held-out states      {evaluation['n_states']}")
+    if evaluation.get("critic"):
+        print(f"  actor's objective    {CRITIC_WORDS[evaluation['critic']]}")
     print(f"  mean utility         {evaluation['mean_utility']:.6g}")
     if ratio is not None:
         print(f"  exact optimum (mean) {evaluation['mean_optimum']:.6g}")

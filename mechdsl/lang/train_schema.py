@@ -36,6 +36,7 @@ STRING_CHOICES = {
     "violation_penalty": ("linear", "log1p"),
     "lr_schedule": ("constant", "cosine"),
     "actor_q": ("min", "mean"),
+    "critic": ("auto", "exact", "learned"),
     "inference_start": ("mode", "sample"),
     "payments": ("action", "optimal"),
 }

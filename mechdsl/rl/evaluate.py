@@ -64,6 +64,7 @@ class Evaluation:
     repair_value_lost_mean: float | None = None
     repair_value_lost_worst: float | None = None
     reference_failures: int = 0                   # held-out states without an exact reference (left out of the ratio)
+    critic: str | None = None                     # "exact" (the env's own reward), "learned" (a Q network), None
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -168,4 +169,5 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
         actor_flops_deployed=inference_flops(deployed) if deployed is not None else None,
         sparsity=agent.pruning_sparsity(), timing_states=timing_states, inference_seconds=inference,
         inference_seconds_dense=inference_dense, solver_states=n_solve, solver_seconds=solver_seconds,
-        solver_speedup=speedup, solver_mean_objective=solver_mean, reference_failures=reference_failures)
+        solver_speedup=speedup, solver_mean_objective=solver_mean, reference_failures=reference_failures,
+        critic=agent.critic_kind())

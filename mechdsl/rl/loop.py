@@ -24,7 +24,7 @@ from typing import Any, Callable
 import torch
 
 from mechdsl.rl.algorithms import HyperparameterError, make_agent, resolve_hparams
-from mechdsl.rl.algorithms.base import Agent, uniform_actions
+from mechdsl.rl.algorithms.base import Agent, critic_problem, uniform_actions
 from mechdsl.rl.buffer import ReplayBuffer, Transition
 from mechdsl.rl.checkpoint import (CHECKPOINT_NAME, CHECKPOINT_VERSION, load_checkpoint, require_finite_actions,
                                    restoring, save_checkpoint)
@@ -132,6 +132,9 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
     checkpoint_every = checkpoint_every or eval_every
     evaluator = _Evaluator.make(env, eval_states, device)
 
+    problem = critic_problem(hp.critic, env) if hasattr(hp, "critic") else None
+    if problem is not None:
+        raise HyperparameterError(f"{algo}: {problem}")
     agent = make_agent(algo, env, hp, _generator(device, seed), device)
     env_gen, agent_gen = _generator(env.device, seed + 1), _generator(device, seed + 2)
     buffer = (ReplayBuffer(hp.buffer_size, env.state_dim, env.action_dim, device)
@@ -168,6 +171,7 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
             "env_generator": env_gen.get_state(), "agent_generator": agent_gen.get_state()})
 
     reward_scale = hp.reward_scale or probe_reward_scale(env, hp, seed, device)
+    agent.set_reward_scale(reward_scale)
     t0 = time.perf_counter()
     state, episode_step = None, 0
     with make_progress(log, total=steps, completed=start, description=algo) as progress:

@@ -172,6 +172,10 @@ def write_report(out_dir: Path, runs: Mapping[str, Rows], evaluations: Mapping[s
         sections += ["## Contract items per type", "", f"![contract items]({png.name})", ""]
     if evaluations:
         sections += ["## Held-out evaluation", "", evaluation_table(evaluations), ""]
+        sections += [f"{label}: the actor ascends "
+                     + ("the env's exact reward through the action (critic = exact)." if ev.critic == "exact"
+                        else "a learned critic Q(S, A) (critic = learned).")
+                     for label, ev in evaluations.items() if ev.critic]
         sections += [f"{label}: {ev.reference_failures} of {ev.n_states} held-out states have no exact reference "
                      "(every local solve failed); they are left out of the optimality ratio."
                      for label, ev in evaluations.items() if ev.reference_failures]

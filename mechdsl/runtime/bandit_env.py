@@ -19,6 +19,7 @@ class HorizonOneEnv(ABC):
     """Fixed reset/step logic of a generated horizon-1 env (see the module docstring)."""
 
     horizon = 1
+    differentiable_reward: ClassVar[bool] = False  # True where `evaluate`'s reward has useful gradients in the action
     state_names: ClassVar[tuple[str, ...]]
     action_names: ClassVar[tuple[str, ...]]
     state_bounds: ClassVar[tuple[tuple[float, ...], tuple[float, ...]]]  # (STATE_LOW, STATE_HIGH)

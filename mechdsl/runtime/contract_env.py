@@ -49,6 +49,7 @@ class ContractEnv(HorizonOneEnv):
     """A generated contract env (see the module docstring); `action_penalty=None` is the spec's."""
 
     default_action_penalty: ClassVar[float] = 0.0
+    differentiable_reward: ClassVar[bool] = True  # `evaluate` is differentiable in the action (exact-reward learners)
     default_payments: ClassVar[str] = PAYMENTS_FROM_ACTION  # the spec's train-block `payments`
     allocation_dim: ClassVar[int | None] = None  # action entries that are allocations (None: unknown, older package)
     payment_program_available: ClassVar[bool] = False

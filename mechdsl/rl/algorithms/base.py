@@ -98,6 +98,15 @@ class Agent(ABC):
     def pruning_sparsity(self) -> float | None:
         return None
 
+    def set_reward_scale(self, scale: float) -> None:
+        """The factor the loop multiplies learning rewards by (`CommonHparams.reward_scale`), for
+        agents that compute rewards themselves (an exact-reward actor loss); others ignore it."""
+
+    def critic_kind(self) -> str | None:
+        """"exact" (the actor's loss uses the env's own reward), "learned" (a Q network), or None
+        for agents without a critic; stated in `mechdsl train`'s output and the report."""
+        return None
+
     def optimizers(self) -> list[torch.optim.Optimizer]:
         """Every optimizer among the checkpointed attributes (their lrs follow the schedule)."""
         return [value for value in (getattr(self, name) for name in self.stateful)
@@ -127,6 +136,34 @@ class Agent(ABC):
                 value.load_state_dict(stack_legacy_twin_state(state[name], value))
             else:
                 value.load_state_dict(state[name])
+
+
+CRITICS = ("auto", "exact", "learned")
+
+
+def exact_reward_available(env: BatchedEnv) -> bool:
+    """Whether `env.evaluate` gives the exact learning reward of a one-step episode, differentiable
+    in the action: horizon 1 and an env that declares `differentiable_reward` (compiled contracts;
+    not the game's auctioneer, whose reward is piecewise constant in the clocks)."""
+    return env.horizon == 1 and bool(getattr(env, "differentiable_reward", False))
+
+
+def critic_problem(choice: str, env: BatchedEnv) -> str | None:
+    """Why the `critic` hyperparameter cannot be used on `env`, or None."""
+    if choice not in CRITICS:
+        return f"critic must be one of {', '.join(CRITICS)}, got {choice!r}"
+    if choice == "exact" and not exact_reward_available(env):
+        why = (f"its episodes last {env.horizon} steps" if env.horizon != 1
+               else "its reward is not differentiable in the action")
+        return (f"critic = exact needs a one-step env whose reward is differentiable in the action, and {why}; "
+                "use critic = learned (or auto)")
+    return None
+
+
+def uses_exact_reward(choice: str, env: BatchedEnv) -> bool:
+    """critic = "exact", or "auto" on an env where the exact reward is available (see
+    `critic_problem` for the refusal of "exact" elsewhere)."""
+    return choice == "exact" or (choice == "auto" and exact_reward_available(env))
 
 
 def adam(params, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:

@@ -3,7 +3,11 @@
 pi_theta(S) = A_0 of the reverse chain (eq. 54), differentiated through all M steps:
     L(theta) = E[-Q(S, A_0(theta)) + c_b excess]   (deterministic policy gradient through the chain;
     ``excess`` is the boundary penalty of the straight-through clips, see dmsac)
-The chain's own noise and the Gaussian exploration noise both explore; the critic is DDPG's.
+The chain's own noise and the Gaussian exploration noise both explore; the critic is DDPG's,
+or, with ``critic = "exact"`` (``"auto"``, the default, wherever the env allows: horizon 1 and a
+reward differentiable in the action), the env's own reward: L(theta) = E[-c r(S, A_0(theta)) +
+c_b excess] through the chain, c the loop's reward scale, and no critic is trained (dmsac's
+docstring says why; the ``paper`` preset keeps the learned critic).
 """
 from __future__ import annotations
 
@@ -12,18 +16,53 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mechdsl.rl.algorithms.base import EDMSAC_PAPER_DIFFUSION, DiffusionPolicyHparams, make_diffusion_actor
+from mechdsl.rl.algorithms.base import (
+    EDMSAC_PAPER_DIFFUSION,
+    DiffusionPolicyHparams,
+    critic_problem,
+    make_diffusion_actor,
+    optimizer_step,
+    uses_exact_reward,
+)
 from mechdsl.rl.algorithms.ddpg import DDPGAgent
-from mechdsl.rl.env import BatchedEnv
+from mechdsl.rl.buffer import Transition
+from mechdsl.rl.env import BatchedEnv, learning_reward
+from mechdsl.rl.networks import soft_update
 
 
 @dataclass(frozen=True)
 class DMDDPGHparams(DiffusionPolicyHparams):
     actor_lr: float = 1e-3
     exploration_noise: float = 0.1
+    critic: str = "auto"              # "exact" (the env's own reward) | "learned" (DDPG's) | "auto"
 
 
 class DMDDPGAgent(DDPGAgent):
+    def __init__(self, env: BatchedEnv, hp: DMDDPGHparams, generator: torch.Generator, device: torch.device) -> None:
+        problem = critic_problem(hp.critic, env)
+        if problem is not None:
+            raise ValueError(problem)
+        super().__init__(env, hp, generator, device)
+        self.exact_reward = uses_exact_reward(hp.critic, env)
+        self.reward_scale = 1.0
+
+    def set_reward_scale(self, scale: float) -> None:
+        self.reward_scale = float(scale)
+
+    def critic_kind(self) -> str:
+        return "exact" if self.exact_reward else "learned"
+
+    def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, float]:
+        if not self.exact_reward:
+            return super().update(batch, step=step, generator=generator, env=env)
+        hp = self.hp
+        action, regulariser = self.pi(self.policy, batch.obs, generator)
+        reward = learning_reward(env.evaluate(batch.state, action), hp.violation_weight, hp.violation_penalty)
+        actor_loss = (regulariser - self.reward_scale * reward).mean()
+        optimizer_step(self.actor_opt, actor_loss, self.policy.parameters(), hp.grad_clip)
+        soft_update(self.policy_target, self.policy, hp.tau)
+        return {"actor_loss": actor_loss.item()}
+
     def make_actor(self, env: BatchedEnv, hp: DMDDPGHparams) -> nn.Module:
         return make_diffusion_actor(env, hp)
 
@@ -39,4 +78,4 @@ class DMDDPGAgent(DDPGAgent):
         return super().act(obs, explore=explore, generator=generator)
 
 
-PAPER: dict = dict(EDMSAC_PAPER_DIFFUSION)
+PAPER: dict = {**EDMSAC_PAPER_DIFFUSION, "critic": "learned"}

@@ -18,6 +18,17 @@ Actor (eq. 55, sign corrected): L(theta) = E[kappa log pi(A|S) - min_i Q_{v_i}(S
     ``excess`` = sum relu(|x_0 estimate| - 1)^2 over the chain: the clips pass gradients
     straight through, and this boundary penalty (weight c_b) keeps the unclipped values near
     [-1, 1] so an early, wrong critic cannot park the chain far outside (docs/rl.md).
+Exact reward (``critic = "exact"``; ``"auto"``, the default, picks it wherever the env allows:
+    horizon 1 and a reward differentiable in the action, i.e. every compiled contract). A
+    contract env is a one-step problem whose reward r(S, A) = U(S, A) - lambda |A|^2 - w phi(v)
+    (eq. 46) is known in closed form and differentiable, so the learned Q of eq. (55) only
+    approximates a function we have. The actor's loss then uses it directly,
+        L(theta) = E[kappa log pi(A|S) - c r(S, A) + c_b excess],   A = final Gaussian(chain(S)),
+    back-propagated through the final Gaussian and all M denoising steps (as DRaFT/AlignProp
+    fine-tune diffusion samplers on a differentiable reward), with c the loop's reward scale so
+    kappa keeps its meaning. Entropy, the final Gaussian, pruning and the schedules stay as
+    they are; no critic is trained (its networks are kept, untrained, so checkpoints keep one
+    layout). The ``paper`` preset keeps the learned critic (the reproduction).
 Critic (eq. 56, corrected): sum_i E[(y - Q_{v_i}(S, A))^2],
     y = r + gamma (1 - d)(min_i Q_hat_i(S', A') - kappa log pi_hat(A'|S')),  A' ~ pi_hat(.|S').
 Targets (eq. 60): theta_hat <- tau theta + (1 - tau) theta_hat, v_hat_i likewise.
@@ -37,13 +48,15 @@ from mechdsl.rl.algorithms.base import (
     Agent,
     DiffusionPolicyHparams,
     adam,
+    critic_problem,
     make_diffusion_actor,
     optimizer_step,
     td_target,
+    uses_exact_reward,
 )
 from mechdsl.rl.buffer import Transition
 from mechdsl.rl.diffusion import clip_unit
-from mechdsl.rl.env import BatchedEnv
+from mechdsl.rl.env import BatchedEnv, learning_reward
 from mechdsl.rl.networks import TwinCritic, frozen_copy, gaussian_log_prob, init_from_generator, soft_update
 
 
@@ -66,6 +79,7 @@ class DMSACHparams(DiffusionPolicyHparams):
     actor_every: int = 2
     lr_schedule: str = "cosine"
     actor_q: str = "min"              # "min" (eq. 55) | "mean" of the twin critics in the actor loss
+    critic: str = "auto"              # "exact" (the env's own reward) | "learned" (eq. 56) | "auto" (exact where available)
 
 
 class DMSACAgent(Agent):
@@ -79,7 +93,12 @@ class DMSACAgent(Agent):
             raise ValueError(f"unknown actor_q {hp.actor_q!r}; choose 'min' or 'mean'")
         if hp.actor_every < 1:
             raise ValueError(f"actor_every must be >= 1, got {hp.actor_every}")
+        problem = critic_problem(hp.critic, env)
+        if problem is not None:
+            raise ValueError(problem)
         self.hp = hp
+        self.exact_reward = uses_exact_reward(hp.critic, env)
+        self.reward_scale = 1.0
         d_s, d_a = env.state_dim, env.action_dim
         self.diffusion = init_from_generator(make_diffusion_actor(env, hp), generator).to(device)
         self.diffusion_target = frozen_copy(self.diffusion)
@@ -92,6 +111,20 @@ class DMSACAgent(Agent):
         self.actor_opt = adam([*self.diffusion.parameters(), self.log_std], hp.actor_lr, hp.weight_decay)
         self.critic_opt = adam(self.critic.parameters(), hp.critic_lr, hp.weight_decay)
         self.kappa_opt = adam([self.log_kappa], hp.temperature_lr)
+
+    def set_reward_scale(self, scale: float) -> None:
+        self.reward_scale = float(scale)
+
+    def critic_kind(self) -> str:
+        return "exact" if self.exact_reward else "learned"
+
+    def actor_value(self, batch: Transition, action: torch.Tensor, env: BatchedEnv) -> torch.Tensor:
+        """What the actor ascends at `action`: the env's own scaled learning reward (exact
+        reward) or the learned critic's value (eq. 55)."""
+        if self.exact_reward:
+            result = env.evaluate(batch.state, action)
+            return self.reward_scale * learning_reward(result, self.hp.violation_weight, self.hp.violation_penalty)
+        return self.critic.actor_value(batch.obs, action, self.hp.actor_q)
 
     # -- hooks EDMSAC fills in with dynamic pruning (eqs. 57-59) ---------------------------
     def before_update(self, step: int) -> None: ...
@@ -132,8 +165,7 @@ class DMSACAgent(Agent):
         # actor, eqs. (55) and (59)
         if actor_turn:
             action, logp, excess = self.policy(self.diffusion, batch.obs, generator)
-            actor_loss = (kappa * logp - self.critic.actor_value(batch.obs, action, hp.actor_q)
-                          + hp.boundary_penalty * excess).mean()
+            actor_loss = (kappa * logp - self.actor_value(batch, action, env) + hp.boundary_penalty * excess).mean()
             optimizer_step(self.actor_opt, actor_loss, [*self.diffusion.parameters(), self.log_std], hp.grad_clip,
                            before_step=self.before_actor_step)
             self.after_actor_step()
@@ -141,6 +173,12 @@ class DMSACAgent(Agent):
             if hp.entropy == "final_gaussian" and hp.autotune_temperature:
                 kappa_loss = -(self.log_kappa * (logp.detach() + self.target_entropy)).mean()
                 optimizer_step(self.kappa_opt, kappa_loss, [self.log_kappa])
+
+        if self.exact_reward:  # nothing to fit: the actor used the reward itself
+            if actor_turn:
+                soft_update(self.diffusion_target, self.diffusion, hp.tau)
+            self.after_target_update()
+            return metrics
 
         # critic, eq. (56) with the corrections in the module docstring
         def next_value(next_obs: torch.Tensor) -> torch.Tensor:
@@ -162,4 +200,5 @@ class DMSACAgent(Agent):
 
 
 # Algorithm 1: one actor and one critic update per step at constant learning rates.
-PAPER: dict = {**EDMSAC_PAPER_DIFFUSION, "updates_per_step": 1, "actor_every": 1, "lr_schedule": "constant"}
+PAPER: dict = {**EDMSAC_PAPER_DIFFUSION, "updates_per_step": 1, "actor_every": 1, "lr_schedule": "constant",
+               "critic": "learned"}

@@ -1,0 +1,138 @@
+"""Exact-reward diffusion learners (issue 30): `critic = exact` makes the actor of EDMSAC, DMSAC
+and DM-DDPG ascend the env's own learning reward through the denoising chain instead of a
+learned Q; `auto` (the default) picks it where the env allows, the `paper` preset keeps the
+learned critic, and envs that do not allow it refuse `critic = exact` with a clear error."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from toy_env import ScreeningContractEnv
+
+from mechdsl.rl import HyperparameterError, resolve_hparams, train
+from mechdsl.rl.algorithms import make_agent
+from mechdsl.rl.buffer import Transition
+from mechdsl.rl.env import learning_reward, observation
+
+SMALL = {"hidden": (16, 16), "batch_size": 32, "denoise_steps": 3}
+
+
+class DifferentiableScreeningEnv(ScreeningContractEnv):
+    """The toy screening env declaring what a compiled contract env declares."""
+
+    differentiable_reward = True
+
+
+class TwoStepScreeningEnv(DifferentiableScreeningEnv):
+    horizon = 2
+
+
+def _agent(algo: str, env, **overrides):
+    hp = resolve_hparams(algo, overrides={**SMALL, **overrides})
+    return make_agent(algo, env, hp, torch.Generator().manual_seed(0), torch.device("cpu"))
+
+
+def _batch(env, n: int = 8) -> Transition:
+    state = env.reset(n, torch.Generator().manual_seed(1))
+    obs = observation(env, state)
+    zeros = torch.zeros(n, dtype=state.dtype)
+    return Transition(state, obs, torch.zeros(n, env.action_dim, dtype=state.dtype), zeros, state, obs, zeros + 1)
+
+
+def test_exact_actor_loss_gradient_is_autograd_of_env_evaluate_through_the_chain():
+    """d/dtheta of -scale * r(S, chain_theta(S)) by autograd equals central finite differences of
+    the same composition, computed only from `env.evaluate` and the chain (float64). The clips
+    are true clips here (straight_through = false), so the chain is the function autograd
+    differentiates; by default they pass gradients straight through (a surrogate by design)."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        env = DifferentiableScreeningEnv(dtype=torch.float64, penalty=0.0)
+        agent = _agent("dmsac", env, critic="exact", entropy="none", boundary_penalty=0.0,
+                       straight_through=False, clip_denoised=False)
+        agent.set_reward_scale(0.5)
+        batch = _batch(env)
+
+        def loss() -> torch.Tensor:
+            action, _, _ = agent.policy(agent.diffusion, batch.obs, torch.Generator().manual_seed(7))
+            return -agent.actor_value(batch, action, env).mean()
+
+        def composition() -> torch.Tensor:  # the same map, written from env.evaluate alone
+            action = agent.diffusion.sample_with_excess(batch.obs, torch.Generator().manual_seed(7))[0]
+            return -0.5 * learning_reward(env.evaluate(batch.state, action)).mean()
+
+        params = [p for p in agent.diffusion.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(loss(), params)
+        checked = 0
+        for param, grad in zip(params, grads):
+            for index in [0, param.numel() // 2, param.numel() - 1]:
+                flat = param.data.view(-1)
+                original = flat[index].item()
+                flat[index] = original + 1e-6
+                up = composition().item()
+                flat[index] = original - 1e-6
+                down = composition().item()
+                flat[index] = original
+                numeric = (up - down) / 2e-6
+                assert grad.view(-1)[index].item() == pytest.approx(numeric, rel=1e-4, abs=1e-7)
+                checked += 1
+        assert checked >= 9 and any(g.abs().sum() > 0 for g in grads)
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+@pytest.mark.parametrize("algo", ["edmsac", "dmsac", "dmddpg"])
+def test_auto_uses_the_exact_reward_where_the_env_allows(algo):
+    env = DifferentiableScreeningEnv()
+    assert _agent(algo, env).critic_kind() == "exact"
+    assert _agent(algo, ScreeningContractEnv()).critic_kind() == "learned"  # no differentiable_reward declared
+    assert _agent(algo, env, critic="learned").critic_kind() == "learned"
+
+
+@pytest.mark.parametrize("algo", ["edmsac", "dmsac", "dmddpg"])
+def test_paper_preset_keeps_the_learned_critic(algo):
+    assert resolve_hparams(algo, "paper").critic == "learned"
+    run = train(DifferentiableScreeningEnv(), algo, steps=3, preset="paper", eval_every=3, log="none",
+                hparams={"hidden": (16, 16), "batch_size": 32, "warmup_steps": 1}, eval_states=16)
+    assert "critic_loss" in run.rows[-1]
+
+
+def test_exact_update_trains_no_critic_and_raises_the_reward():
+    """On the compiled static contract (generated/static_contract): 40 exact-reward actor steps
+    raise the chain's mean reward on a fixed batch; the critic's weights never move."""
+    from mechdsl.rl.runs import load_package
+
+    env = load_package(Path(__file__).resolve().parents[2] / "generated" / "static_contract").Env()
+    agent = _agent("dmsac", env, critic="exact", actor_every=1)
+    assert agent.critic_kind() == "exact"  # a compiled contract env declares a differentiable reward
+    critic_before = [p.detach().clone() for p in agent.critic.parameters()]
+    batch = _batch(env, 64)
+
+    def reward() -> float:
+        with torch.no_grad():
+            action = agent.diffusion.sample(batch.obs, torch.Generator().manual_seed(3))
+            return float(env.evaluate(batch.state, action).reward.mean())
+
+    before = reward()
+    for step in range(1, 41):
+        metrics = agent.update(batch, step=step, generator=torch.Generator().manual_seed(step), env=env)
+    assert "critic_loss" not in metrics
+    assert all(torch.equal(a, b) for a, b in zip(critic_before, agent.critic.parameters()))
+    assert reward() > before + 0.05 * abs(before)
+
+
+@pytest.mark.parametrize("algo", ["edmsac", "dmddpg"])
+def test_critic_exact_is_refused_where_the_env_does_not_allow_it(algo):
+    with pytest.raises(HyperparameterError, match="episodes last 2 steps"):
+        train(TwoStepScreeningEnv(), algo, steps=1, log="none", hparams={**SMALL, "critic": "exact"})
+    with pytest.raises(HyperparameterError, match="not differentiable in the action"):
+        train(ScreeningContractEnv(), algo, steps=1, log="none", hparams={**SMALL, "critic": "exact"})
+
+
+def test_a_train_block_checks_the_critic_choice(tmp_path):
+    from mechdsl.cli.main import main
+
+    spec = (Path(__file__).resolve().parents[2] / "specs" / "static_contract.mech").read_text()
+    bad = tmp_path / "bad.mech"
+    bad.write_text(spec.replace("  prune_rate = 0.1", '  prune_rate = 0.1\n  critic = "exakt"'))
+    assert main(["check", str(bad)]) == 2
