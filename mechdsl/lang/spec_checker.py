@@ -67,6 +67,12 @@ _EXAMPLES = {  # what `_single` suggests when a required statement is missing
 }
 
 
+MAX_SIZE = 1000
+"""Largest value of a size, written or `--set`: the checker expands every index range into one
+symbol per entry (a contract's IC into K * (K - 1) constraints), so K = 1000 already takes
+seconds to check, and a size of 10**12 would never finish (nor fit in memory)."""
+
+
 def _article(noun: str) -> str:
     return "an" if noun[0] in "aeiou" else "a"
 
@@ -200,6 +206,14 @@ class SpecChecker(ABC):
             self.sizes[node.name] = int(self.overrides.get(node.name, node.value))
             if self.sizes[node.name] < 1:
                 self._error(f"size '{node.name}' must be at least 1", node.span)
+            elif self.sizes[node.name] > MAX_SIZE:
+                given = f"--set {node.name}={self.sizes[node.name]}: the " if node.name in self.overrides else ""
+                self._error(f"{given}size '{node.name}' is {self.sizes[node.name]}, beyond mechdsl's limit of {MAX_SIZE}",
+                            node.span, hint="every index range is expanded into one symbol per entry; "
+                                            f"give a size of at most {MAX_SIZE}")
+        if any(size > MAX_SIZE for size in self.sizes.values()):
+            # checking on would expand the oversized ranges: report what was found so far
+            raise SpecError(self.spec.path, self.spec.source, self.diagnostics)
         for node in self._of(ast.ParamConst):
             self._declare(self._constant, node)
         for node in self._of(ast.ParamRandom):
