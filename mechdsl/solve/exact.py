@@ -71,9 +71,16 @@ def _finish(model: Model, state: dict[str, float], contract: dict[str, float], s
     values = {k: np.array([v]) for k, v in state.items()}
     arrays = {k: np.array([v]) for k, v in contract.items()}
     certificate = certify(model, values, arrays)
-    objective = float(model.objective.expr.xreplace(numeric_substitution(model, state))
-                      .xreplace({sp.Symbol(k, real=True): sp.Float(v) for k, v in contract.items()}))
-    return Solution(contract, objective, solver, certificate)
+    value = complex(model.objective.expr.xreplace(numeric_substitution(model, state))
+                    .xreplace({sp.Symbol(k, real=True): sp.Float(v) for k, v in contract.items()}).evalf())
+    if value.imag or not np.isfinite(value.real):
+        # s^(-beta) at s = 0, or a division by a constant that is 0: no optimum to report
+        raise ReferenceUnavailable(
+            f"no exact optimum for {model.name} at this state: its objective is not a finite real number at the "
+            f"contract {solver} found ({_state_text(contract)}; state: {_state_text(state)})", state,
+            hint="the objective may be unbounded on the bounds, or undefined there (a negative power or a log "
+                 "of a decision that may be 0, a division by zero); check the objective and the bounds")
+    return Solution(contract, value.real, solver, certificate)
 
 
 def _state_text(state: dict[str, float]) -> str:

@@ -21,6 +21,7 @@ import sympy as sp
 from mechdsl.model import Model
 from mechdsl.reduce.assumptions import with_signs
 from mechdsl.solve.cvxpy_model import cvxpy_variables, original_constraints
+from mechdsl.solve.to_cvxpy import NotConvexible, power, real_number
 
 
 class NotParametric(Exception):
@@ -38,9 +39,15 @@ class _Builder:
     variables: dict
     parameters: dict = field(default_factory=dict)  # sympy expr -> cp.Parameter
 
+    def number(self, expr: sp.Expr) -> float:
+        try:
+            return real_number(expr)
+        except NotConvexible as error:
+            raise NotParametric(str(error)) from None
+
     def param(self, expr: sp.Expr):
         if expr.is_number:
-            return float(expr)
+            return self.number(expr)
         key = sp.srepr(expr)
         if key not in self.parameters:
             signed = with_signs(expr, self.model)  # a signed parameter keeps products DCP
@@ -72,7 +79,7 @@ class _Builder:
                     s = 1.0 if sign.is_positive else -1.0
                     return s * cp.exp(self.translate(exponent) + self.param(sp.log(s * state)))
             if state.is_number:
-                return float(state) * self.translate(inner)
+                return self.number(state) * self.translate(inner)
             if exponent is not None:
                 raise NotParametric(f"coefficient of unknown sign before {inner}")
             return self.param(state) * self.translate(inner)
@@ -80,7 +87,10 @@ class _Builder:
         if exponent is not None:
             return cp.exp(self.translate(exponent))
         if isinstance(expr, sp.Pow) and expr.exp.is_number:
-            return cp.power(self.translate(expr.base), float(expr.exp))
+            try:
+                return power(self.translate(expr.base), self.number(expr.exp))
+            except NotConvexible as error:
+                raise NotParametric(str(error)) from None
         if isinstance(expr, sp.log):
             return cp.log(self.translate(expr.args[0]))
         raise NotParametric(f"no parametric translation for {type(expr).__name__}")

@@ -18,12 +18,27 @@ class NotConvexible(Exception):
     pass
 
 
+def real_number(expr: sp.Expr) -> float:
+    """A SymPy number as a finite float. A complex or infinite one (zoo from a division by zero
+    in the spec, a negative base to a fractional power) has no convex translation."""
+    value = complex(expr.evalf())
+    if value.imag or not math.isfinite(value.real):
+        raise NotConvexible(f"constant {expr} is not a finite real number")
+    return value.real
+
+
+def power(inner, p: float):
+    """cp.power(inner, p); CVXPY's rational approximation of p fails on extreme exponents
+    (p = 1 - 1e12 divides by zero in `pow_neg`), which then have no convex translation."""
+    try:
+        return cp.power(inner, p)
+    except (ArithmeticError, ValueError) as error:
+        raise NotConvexible(f"power {p:g} ({type(error).__name__}: {error})") from None
+
+
 def to_cvxpy(expr: sp.Expr, variables: dict[sp.Symbol, object]):
     if expr.is_number:
-        value = complex(expr.evalf())
-        if value.imag:
-            raise NotConvexible(f"complex constant {expr}")
-        return value.real
+        return real_number(expr)
     if isinstance(expr, sp.Symbol):
         if expr not in variables:
             raise NotConvexible(f"symbol {expr} has no value")
@@ -52,7 +67,7 @@ def _mul(expr, variables):
     factors = [a for a in rest]
     numeric = [f for f in factors if f.is_number]
     symbolic = [f for f in factors if not f.is_number]
-    scale = float(constant) * math.prod(float(f) for f in numeric)
+    scale = real_number(constant) * math.prod(real_number(f) for f in numeric)
     if not symbolic:
         return scale
     if len(symbolic) > 1:
@@ -67,14 +82,14 @@ def _pow(expr, variables):
     if isinstance(base, sp.exp):
         return cp.exp(to_cvxpy(base.args[0] * exponent, variables))
     if base.is_number and not exponent.is_number:
-        b = float(base)
+        b = real_number(base)
         if b <= 0:
             raise NotConvexible(f"non-positive base {b}")
         return cp.exp(to_cvxpy(exponent * sp.log(base), variables))
     if exponent.is_number:
-        p = float(exponent)
+        p = real_number(exponent)
         inner = to_cvxpy(base, variables)
-        return inner if p == 1 else cp.power(inner, p)
+        return inner if p == 1 else power(inner, p)
     raise NotConvexible(f"power {expr}")
 
 
