@@ -45,6 +45,9 @@ def to_json(derivation: Derivation) -> dict:
         "payments": {s.name: {"rule": sp.srepr(r), "closed_form": sp.srepr(closed[s]), "text": str(r)}
                      for s, r in derivation.rules.items()},
         "binding": list(derivation.binding),
+        "type_orientation": None if derivation.type_orientation is None else {
+            "rises": derivation.type_orientation.rises, "method": derivation.type_orientation.method,
+            "message": derivation.type_orientation.message},
         "monotone": [{"name": c.name, "g": sp.srepr(c.g)} for c in derivation.monotone],
         "residual": [{"name": c.name, "g": sp.srepr(c.g)} for c in derivation.residual],
         "reduced_constraints": len(derivation.reduced),
@@ -71,7 +74,10 @@ def to_text(derivation: Derivation, verbose: bool, latex: bool) -> str:
                     lines.append(f"{'  ' if latex else '    '}- {label}: {item}")
         lines.append("")
     lines.append("## Binding constraints" if latex else "binding:")
-    lines += [bullet + b for b in derivation.binding] + [""]
+    lines += [bullet + b for b in derivation.binding]
+    if derivation.type_orientation is not None:
+        lines.append(bullet + "why the lowest type's IR: " + derivation.type_orientation.message)
+    lines.append("")
     rule_name = derivation.payment_rule_name
     lines.append(f"## {rule_name.capitalize()}" if latex else f"payments ({rule_name} given allocations):")
     for symbol, expr, form in payment_display(derivation):

@@ -9,7 +9,7 @@ import sympy as sp
 from mechdsl.constraints import Instance
 from mechdsl.model import Model
 from mechdsl.reduce.chain import StepRecord
-from mechdsl.reduce.single_crossing import SingleCrossingVerdict
+from mechdsl.reduce.single_crossing import SingleCrossingVerdict, TypeOrientation
 
 Inequality = Instance  # a constraint g >= 0 of the reduced problem, labelled as its original family
 
@@ -18,6 +18,7 @@ Inequality = Instance  # a constraint g >= 0 of the reduced problem, labelled as
 class Derivation:
     model: Model
     single_crossing: SingleCrossingVerdict | None = None
+    type_orientation: TypeOrientation | None = None  # why the lowest type's IR is the one kept
     # payment symbol -> rule in allocations, state and *earlier-computed* payment symbols,
     # in evaluation order (later periods first, types ascending).
     rules: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)

@@ -37,7 +37,7 @@ from mechdsl.reduce.chain import Reduction, ReductionRefused, StepRecord
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.reduce.payment_inverse import payment_inverse
 from mechdsl.reduce.payment_ranges import PaymentRanges
-from mechdsl.reduce.single_crossing import check_single_crossing
+from mechdsl.reduce.single_crossing import check_single_crossing, check_type_orientation
 
 
 def _history_label(h: tuple[int, ...]) -> str:
@@ -61,8 +61,10 @@ class CheckScreeningModel(Reduction):
         d.single_crossing = verdict
         if not verdict.holds:
             raise ReductionRefused(verdict.message)
+        d.type_orientation = check_type_orientation(d.model)
         record = StepRecord(self.name, 0.0, assumed=["types sorted ascending in every period"],
-                            proved=[verdict.message])
+                            proved=[verdict.message] + ([d.type_orientation.message] if d.type_orientation.rises else []),
+                            residual=[] if d.type_orientation.rises else [d.type_orientation.message])
         return d, record
 
 

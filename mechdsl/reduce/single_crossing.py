@@ -88,21 +88,66 @@ def check_single_crossing(model: Model, samples: int = 2000, seed: int = SINGLE_
         return SingleCrossingVerdict(False, "symbolic", mrs, d_mrs, du_dy,
                                      f"single crossing fails: {what}; ordered-type screening does not apply")
     # Numeric fallback: sample every free symbol uniformly within its declared range.
-    rng = np.random.default_rng(seed)
-    lets = model.derived_substitution()
-    money_expr, slope_expr = du_dy.xreplace(lets), d_mrs.xreplace(lets)  # in parameters only
-    t_lo, t_hi = _type_range(model)
-    x_lo, x_hi = _variable_range(model, "allocation")
-    y_lo, y_hi = _variable_range(model, "payment")
-    values = {**_parameter_samples(model, samples, rng), theta.name: rng.uniform(t_lo, t_hi, samples),
-              x.name: rng.uniform(x_lo, x_hi, samples), y.name: rng.uniform(y_lo, y_hi, samples)}
-    symbols = sorted((money_expr.free_symbols | slope_expr.free_symbols), key=lambda s: s.name)
-    args = [np.broadcast_to(values[s.name], (samples,)) for s in symbols]
-    money = np.asarray(sp.lambdify(symbols, money_expr, "numpy")(*args)) * np.ones(samples)
-    slope = np.asarray(sp.lambdify(symbols, slope_expr, "numpy")(*args)) * np.ones(samples)
+    money, slope = _sampled(model, [du_dy, d_mrs], samples, seed)
     ok = bool(np.all(money > 0) and np.all(slope < 0))
     message = (f"single crossing holds numerically on {samples} samples (SymPy could not decide the sign of "
                f"dMRS/d{theta} = {d_mrs})" if ok else
                f"single crossing fails numerically: du/dy <= 0 on {int(np.sum(money <= 0))} and dMRS/d{theta} >= 0 "
                f"on {int(np.sum(slope >= 0))} of {samples} samples")
     return SingleCrossingVerdict(ok, "numeric", mrs, d_mrs, du_dy, message)
+
+
+def _sampled(model: Model, expressions: list[sp.Expr], samples: int, seed: int) -> list[np.ndarray]:
+    """Each expression in the utility's (theta, x, y) and the parameters, evaluated on `samples`
+    draws of every free symbol, uniform within its declared range (lets substituted first)."""
+    u = model.utility
+    theta, x, y = u.type_symbol, u.allocation_symbol, u.payment_symbol
+    rng = np.random.default_rng(seed)
+    lets = model.derived_substitution()
+    exprs = [e.xreplace(lets) for e in expressions]  # in parameters only
+    t_lo, t_hi = _type_range(model)
+    x_lo, x_hi = _variable_range(model, "allocation")
+    y_lo, y_hi = _variable_range(model, "payment")
+    values = {**_parameter_samples(model, samples, rng), theta.name: rng.uniform(t_lo, t_hi, samples),
+              x.name: rng.uniform(x_lo, x_hi, samples), y.name: rng.uniform(y_lo, y_hi, samples)}
+    symbols = sorted(set().union(*(e.free_symbols for e in exprs)), key=lambda s: s.name)
+    args = [np.broadcast_to(values[s.name], (samples,)) for s in symbols]
+    return [np.asarray(sp.lambdify(symbols, e, "numpy")(*args), dtype=float) * np.ones(samples) for e in exprs]
+
+
+@dataclass(frozen=True)
+class TypeOrientation:
+    """Whether the agent's utility rises with its type at every contract item: then, with IC,
+    U_k = u(theta_k; item k) >= u(theta_k; item 0) >= u(theta_0; item 0) = U_0, so the lowest
+    type's IR implies every other type's, which the reduction assumes (it keeps only that IR)."""
+
+    rises: bool | None   # True: du/dtheta >= 0 everywhere; False: it is negative somewhere; None: undecided
+    method: str          # "symbolic" | "numeric"
+    du_dtheta: sp.Expr
+    message: str
+
+
+def check_type_orientation(model: Model, samples: int = 2000, seed: int = SINGLE_CROSSING_SEED) -> TypeOrientation:
+    """du/dtheta >= 0 (types ordered so that utility rises with the type, as the reduction and
+    the docs' convention assume), decided with the model's sign facts, else on samples."""
+    u = model.utility
+    theta, x, y = u.type_symbol, u.allocation_symbol, u.payment_symbol
+    du = sp.simplify(sp.diff(u.expr, theta))
+    positive = {theta: sp.Dummy(theta.name, positive=True),
+                x: sp.Dummy(x.name, nonnegative=True), y: sp.Dummy(y.name, nonnegative=True)}
+    why = (f"so the lowest type's IR and IC imply every other type's IR (U_k >= u({theta}_k; item 0) "
+           f">= U_0 >= 0): only the lowest type's IR is kept")
+    if with_signs(du, model, positive).is_nonnegative:
+        return TypeOrientation(True, "symbolic", du, f"utility rises with the type (du/d{theta} = {du} >= 0), {why}")
+    (values,) = _sampled(model, [du], samples, seed)
+    negative = int(np.sum(values < 0))
+    if negative == 0:
+        return TypeOrientation(True, "numeric", du, f"utility rises with the type on {samples} samples "
+                                                    f"(du/d{theta} = {du} >= 0 there), {why}")
+    return TypeOrientation(False, "numeric", du, (
+        f"utility does NOT rise with the type everywhere (du/d{theta} = {du} < 0 on {negative} of {samples} "
+        f"samples of the declared ranges): the lowest type's IR need not imply the others' (with cost types the "
+        f"highest type's IR binds), so the least payments below may violate an IR; `mechdsl solve` certifies every "
+        f"answer against every original constraint and solves the unreduced problem where the certificate fails, "
+        f"and the generated env repairs such proposals; order the types so that utility rises with them "
+        f"(e.g. type = 2 - beta) to get exact closed forms"))
