@@ -32,7 +32,13 @@ EQUILIBRIUM_GAIN_TOLERANCE = 1e-6
 utility by a unilateral deviation (`mechdsl.games.equilibrium`)."""
 
 PROBABILITY_TOLERANCE = 1e-6
-"""A row of a probability table given in a state sums to 1 within this (`mechdsl.api`)."""
+"""A row of a probability table sums to 1 within this, whether a spec writes it (`prob q[K] = [...]`,
+the checker) or a state gives it (`mechdsl.api`)."""
 
 RATIO_FLOOR = 1e-12
 """|optimum| below which an optimality ratio (value / optimum) is not reported."""
+
+MAX_MAGNITUDE = 1e12
+"""Largest |number| a spec or `--set` may give (constants, distribution arguments, types, bounds,
+number literals): float64 solvers (Clarabel, SCS, SLSQP) square and multiply the problem's data,
+and numbers near 1e300 overflow there. Smaller magnitudes, down to 0, are allowed."""

@@ -18,6 +18,8 @@ from mechdsl.lang.diagnostics import did_you_mean, source_lines
 from mechdsl.lang.fmt import format_constraint_body
 from mechdsl.lang.lowering import Context, fail, lower, unknown_name
 from mechdsl.lang.spec_checker import SHARED_STATEMENTS, SpecChecker, _AlreadyReported, _count
+from mechdsl.lang.type_values import candidate_values, sign_facts, type_value_problem
+from mechdsl.tolerances import PROBABILITY_TOLERANCE
 
 
 class ContractChecker(SpecChecker):
@@ -56,6 +58,8 @@ class ContractChecker(SpecChecker):
         utility_node = self._single(ast.UtilityDecl, "utility")
         utility = self._attempt(self._utility, utility_node) if utility_node else None
         periods = self._attempt(self._periods)
+        if utility is not None and periods:
+            self._type_values(utility, periods)
         objective_node = self._single(ast.ObjectiveDecl, "objective (maximize ...)")
         objective = self._attempt(self._objective, objective_node) if objective_node else None
         agent = self._single(ast.AgentDecl, "agent")
@@ -155,10 +159,11 @@ class ContractChecker(SpecChecker):
                 raise fail(f"a probability must lie in [0, 1], got {v:g}", expr.span)
         row = shape[-1]
         for r in range(len(values) // row):
-            total = sum(values[r * row:(r + 1) * row])
-            if abs(total - 1) > 1e-9:
-                raise fail(f"probabilities of '{node.name}' (row {r}) sum to {total:g}, not 1",
-                           node.rows[r].span if node.nested else node.span,
+            total = math.fsum(values[r * row:(r + 1) * row])
+            if abs(total - 1) > PROBABILITY_TOLERANCE:  # the tolerance of a state's probabilities too
+                tolerance = f"{PROBABILITY_TOLERANCE:.0e}".replace("e-0", "e-")
+                raise fail(f"probabilities of '{node.name}' (row {r}) sum to {total:.12g}, not 1 "
+                           f"(to within {tolerance})", node.rows[r].span if node.nested else node.span,
                            hint="probabilities of each row must add up to 1")
         self.probs[node.name] = m.ProbTable(node.name, shape, values=values)
 
@@ -232,6 +237,23 @@ class ContractChecker(SpecChecker):
                 raise fail(f"the utility parameter '{name}' has the name of the {kind} '{name}'", node.span,
                            hint=f"rename the parameter: a let or function using the {kind} '{name}' inside "
                                 "the utility would read the parameter instead")
+
+    def _type_values(self, utility: m.Utility, periods: tuple[m.Period, ...]) -> None:
+        """Refuse a type value where the utility is undefined or money worth nothing to the agent
+        (`mechdsl.lang.type_values`): one error per type vector, at its first such type."""
+        flow = self.variables[periods[0].payment].flow
+        facts = sign_facts(self.constants, self.randoms, self.variables, utility)
+        for name in dict.fromkeys(p.types for p in periods):
+            types, node = self.types[name], self.declared[name].node
+            fixed = isinstance(node, ast.TypesFixed)
+            found = ((k, value, problem) for k in range(types.shape[0]) for value in candidate_values(types, k)
+                     if (problem := type_value_problem(utility, flow, value, facts)) is not None)
+            k, value, problem = next(found, (None, None, None))
+            if problem is not None:
+                self._error(f"type {k} of '{name}' {'is' if fixed else 'can be'} {value:g}, where {problem}",
+                            node.values.values[k].span if fixed else node.distribution.span,
+                            hint=f"every type must keep the utility defined and value money: screening divides "
+                                 f"by du/d{utility.payment_symbol} (the MRS, the least payments); e.g. positive types")
 
     def _agent_count(self, node: ast.AgentDecl) -> sp.Expr:
         count = lower(node.count, self)

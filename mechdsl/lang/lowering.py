@@ -14,6 +14,7 @@ import sympy as sp
 
 from mechdsl.lang import ast
 from mechdsl.lang.diagnostics import Diagnostic, closest_names
+from mechdsl.tolerances import MAX_MAGNITUDE
 
 BUILTIN_FUNCTIONS: dict[str, tuple[int | None, Callable[..., sp.Expr]]] = {
     "exp": (1, sp.exp),
@@ -60,6 +61,11 @@ def lower(node: ast.Expr, scope: Scope, ctx: Context | None = None) -> sp.Expr:
 
 
 def _number(node: ast.Number, scope, ctx) -> sp.Expr:
+    """A number as written; beyond MAX_MAGNITUDE (1e400 even overflows a float) it is refused."""
+    if not abs(node.value) <= MAX_MAGNITUDE:
+        raise fail(f"{node.text} is beyond mechdsl's limit of {MAX_MAGNITUDE:.0e} in magnitude".replace("e+", "e"),
+                   node.span, hint="the float64 solvers fail on numbers this large; rescale the spec's units "
+                                   "(thousands, millions)")
     text = node.text
     is_integer = text.isdigit()
     return sp.Integer(int(text)) if is_integer else sp.Float(node.value)

@@ -29,6 +29,7 @@ from mechdsl.lang.diagnostics import Diagnostic, SpecError, did_you_mean, source
 from mechdsl.lang.lowering import BUILTIN_FUNCTIONS, Context, LoweringError, fail, lower, unknown_name
 from mechdsl.lang.train_schema import (ALGORITHMS, HYPERPARAMETER_RANGES, RUN_SETTINGS, STRING_CHOICES,
                                        hyperparameters_of)
+from mechdsl.tolerances import MAX_MAGNITUDE
 
 # Names that would shadow Python or the generated code's own names.
 RESERVED = frozenset(keyword.kwlist) | {
@@ -65,6 +66,24 @@ _EXAMPLES = {  # what `_single` suggests when a required statement is missing
     ast.UtilityDecl: "utility worker(theta, T, R) = theta * R - c * T",
     ast.ObjectiveDecl: "maximize sum(k in K, p[k] * (Q(T[k]) - R[k]))",
 }
+
+
+MAGNITUDE_LIMIT = f"{MAX_MAGNITUDE:.0e}".replace("e+", "e")  # "1e12", as docs/language.md states it
+MAGNITUDE_HINT = "the float64 solvers fail on numbers this large; rescale the spec's units (thousands, millions)"
+
+# Names a user may mean as numbers; the language has none (every number is finite).
+NON_FINITE_NAMES = frozenset({"nan", "NaN", "inf", "Inf", "infinity", "Infinity"})
+
+
+def number_problem(value: float, written: str | None = None) -> str | None:
+    """Why `value` cannot be a number of a spec (not finite, or beyond MAX_MAGNITUDE in
+    magnitude; docs/language.md), or None if it can. `written` is the number as the spec
+    writes it (1e400 is finite there, though it overflows a float)."""
+    if math.isnan(value) or (math.isinf(value) and written is None):
+        return "is not a finite real number"
+    if abs(value) > MAX_MAGNITUDE:
+        return f"is {written or format(value, 'g')}, beyond mechdsl's limit of {MAGNITUDE_LIMIT} in magnitude"
+    return None
 
 
 MAX_SIZE = 1000
@@ -203,7 +222,7 @@ class SpecChecker(ABC):
     def _check_parameters(self) -> None:
         """Sizes (with --set overrides), constants and scalar random parameters."""
         for node in self._of(ast.SizeDecl):
-            self.sizes[node.name] = int(self.overrides.get(node.name, node.value))
+            self.sizes[node.name] = self._size_value(node)
             if self.sizes[node.name] < 1:
                 self._error(f"size '{node.name}' must be at least 1", node.span)
             elif self.sizes[node.name] > MAX_SIZE:
@@ -221,6 +240,19 @@ class SpecChecker(ABC):
         for node in self._of(ast.SizeDecl):
             if node.sweep:
                 self._size_sweep(node)
+
+    def _size_value(self, node: ast.SizeDecl) -> int:
+        """The size as written, or its `--set` override, which must be a whole number (K=1.5 is
+        refused, never read as 1); a refused override is reported and the written value used."""
+        if node.name not in self.overrides:
+            return int(node.value)
+        value = self.overrides[node.name]
+        problem = number_problem(value) or (None if value == int(value) else "is not a whole number")
+        if problem is not None:
+            self._error(f"--set {node.name}={value:g}: the size '{node.name}' {problem}", node.span,
+                        hint=f"a size counts types, agents, ...: give a whole number >= 1, e.g. --set {node.name}=3")
+            return int(node.value)
+        return int(value)
 
     def _lets(self) -> None:
         for node in self._of(ast.LetValue):
@@ -338,14 +370,21 @@ class SpecChecker(ABC):
         return decl.kind if decl else None
 
     def numeric(self, node: ast.Expr, what: str, ctx: Context | None = None) -> float:
-        """Evaluate an expression that must be a number once constants are substituted."""
+        """Evaluate an expression that must be a number once constants are substituted: finite and
+        at most MAX_MAGNITUDE in magnitude (a number written alone is refused naming `what`)."""
+        if isinstance(node, ast.Number) and number_problem(node.value, node.text) is not None:
+            raise fail(f"{what} {number_problem(node.value, node.text)}", node.span, hint=MAGNITUDE_HINT)
         value = lower(node, self, ctx).xreplace(self._constant_substitution())
         if not value.is_number:
             raise fail(f"{what} must be a constant number", node.span,
                        hint="only constants, sizes and bound indices may appear here")
         result = complex(value.evalf())
-        if result.imag != 0 or not math.isfinite(result.real):
+        if result.imag != 0:
             raise fail(f"{what} is not a finite real number", node.span)
+        problem = number_problem(result.real)
+        if problem is not None:
+            raise fail(f"{what} {problem}", node.span,
+                       hint=MAGNITUDE_HINT if math.isfinite(result.real) else None)
         return result.real
 
     def _constant_substitution(self) -> dict[sp.Symbol, sp.Float]:
@@ -378,6 +417,9 @@ class SpecChecker(ABC):
             raise fail(f"'{name}' is a function; call it as {name}(...)", node.span)
         if name in BUILTIN_FUNCTIONS:
             raise fail(f"'{name}' is a function; call it as {name}(...)", node.span)
+        if name in NON_FINITE_NAMES and name not in ctx.locals:
+            raise fail(f"'{name}' is not a number of the language: every number in a spec is finite", node.span,
+                       hint=f"write the value itself, a number of magnitude at most {MAGNITUDE_LIMIT}")
         raise unknown_name(name, node.span, [*self.declared, *ctx.locals])
 
     def resolve_subscript(self, node: ast.Subscript, indices: tuple[int, ...], ctx: Context) -> sp.Expr:
@@ -443,6 +485,9 @@ class SpecChecker(ABC):
         try:
             if name in self.overrides:
                 value = float(self.overrides[name])
+                problem = number_problem(value)
+                if problem is not None:
+                    raise fail(f"--set {name}={value:g}: the value {problem}", node.span, hint=MAGNITUDE_HINT)
             else:
                 value = self.numeric(node.value, f"the value of '{name}'")
         finally:
@@ -456,7 +501,9 @@ class SpecChecker(ABC):
         self._constant_value(node.name, node.span)
 
     def _distribution(self, node: ast.Distribution, ctx: Context | None = None,
-                      allowed: tuple[str, ...] = ("uniform", "loguniform", "normal", "choice")) -> m.Distribution:
+                      allowed: tuple[str, ...] = ("uniform", "loguniform", "normal", "choice"),
+                      owner: str = "") -> m.Distribution:
+        """A checked distribution; `owner` (the drawn parameter's name) goes into its messages."""
         if node.name not in allowed:
             hint = did_you_mean(node.name, allowed) or f"use one of: {', '.join(allowed)}"
             raise fail(f"'{node.name}' is not a distribution usable here", node.span, hint=hint)
@@ -465,7 +512,8 @@ class SpecChecker(ABC):
             raise fail(f"{node.name}() takes {arity} arguments, got {len(node.args)}", node.span)
         if not node.args:
             raise fail(f"{node.name}() needs at least one argument", node.span)
-        args = tuple(self.numeric(a, f"an argument of {node.name}()", ctx) for a in node.args)
+        of = f" (drawing '{owner}')" if owner else ""
+        args = tuple(self.numeric(a, f"an argument of {node.name}(){of}", ctx) for a in node.args)
         if node.name in ("uniform", "loguniform") and args[0] >= args[1]:
             raise fail(f"{node.name}(low, high) needs low < high, got {args[0]:g} >= {args[1]:g}", node.span,
                        hint="swap the bounds or widen the range")
@@ -479,7 +527,7 @@ class SpecChecker(ABC):
         return m.Distribution(node.name, args)
 
     def _random(self, node: ast.ParamRandom) -> None:
-        dist = self._distribution(node.distribution)
+        dist = self._distribution(node.distribution, owner=node.name)
         self.randoms[node.name] = m.RandomParam(node.name, (), distribution=dist)
 
     def _shape(self, names: tuple[str, ...], span: ast.Span) -> tuple[int, ...]:
