@@ -13,6 +13,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from mechdsl.cli.arguments import check_writable_folder
 from mechdsl.cli.output import add_set_argument, load_model, parse_overrides, read_spec
 
 
@@ -63,6 +64,7 @@ def run(args) -> int:
         source = "# compiled with " + " ".join(f"--set {k}={v:g}" for k, v in overrides.items()) + "\n" + source
     out = Path(args.out) if args.out else Path("generated") / model.name
     check_target(out, args.force)  # before the (slower) rendering
+    check_writable_folder(out, "-o" if args.out else "output folder")
     files = rendered_package(kind_of_model(model).pipeline(), model, source)
     plan = plan_package_write(out, files)
     if not plan.conflicts or args.replace_user_files:

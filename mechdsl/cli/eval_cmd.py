@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mechdsl.cli.arguments import count, seed
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="re-evaluate a run: per-state contracts, utilities, optimum, optimality ratio")
     parser.add_argument("run_dir", help="a folder written by `mechdsl train` or `mechdsl run`")
-    parser.add_argument("--states", type=int, metavar="N", default=1000, help="held-out states (default 1000)")
-    parser.add_argument("--seed", type=int, metavar="S", default=None, help="seed of the held-out states (default: fixed)")
+    parser.add_argument("--states", type=count("the number of held-out states", "--states 1000"), metavar="N",
+                        default=1000, help="held-out states, at least 1 (default 1000)")
+    parser.add_argument("--seed", type=seed, metavar="S", default=None,
+                        help="seed of the held-out states, 0 to 2^32 - 1 (default: fixed)")
     parser.add_argument("--json", action="store_true",
                         help='JSON with "states", "contracts" (as `mechdsl solve --json`), "objective", '
                              '"optimum" (per state) and "optimality_ratio"')
@@ -18,14 +22,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mechdsl.cli.output import UsageError
     from mechdsl.kinds.runs import evaluate_run
     from mechdsl.rl.evaluate import HELDOUT_SEED
     from mechdsl.rl.runs import RunConfig
 
     run_dir = Path(args.run_dir)
-    if args.states < 1:
-        raise UsageError("--states must be at least 1")
     config = RunConfig.load(run_dir)
     report = evaluate_run(config, run_dir, args.states, HELDOUT_SEED if args.seed is None else args.seed)
     if args.json:

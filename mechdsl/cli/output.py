@@ -6,10 +6,12 @@ here so `from mechdsl.cli.output import UsageError` keeps working.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
 from mechdsl.errors import UsageError
+from mechdsl.tolerances import MAX_MAGNITUDE
 
 
 def print_error(message: str, hint: str | None = None) -> None:
@@ -43,16 +45,27 @@ def read_spec(path: str) -> str:
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, float]:
-    """`--set NAME=VALUE` pairs -> {name: value}."""
+    """`--set NAME=VALUE` pairs -> {name: value}; every value a finite number of magnitude at most
+    `MAX_MAGNITUDE` (whether a size is a whole number is the checker's to say: it knows the sizes)."""
     overrides: dict[str, float] = {}
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--set expects NAME=VALUE, got {pair!r}")
+        name = name.strip()
         try:
-            overrides[name.strip()] = float(value)
+            number = float(value)
         except ValueError:
             raise UsageError(f"--set {name}: {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise UsageError(f"--set {name}: {value!r} is not a finite number",
+                             hint=f"give a number, e.g. --set {name}=2 (nan and inf are refused)")
+        if abs(number) > MAX_MAGNITUDE:
+            limit = f"{MAX_MAGNITUDE:.0e}".replace("e+", "e")
+            raise UsageError(f"--set {name}: {value} is beyond mechdsl's limit of {limit} in magnitude",
+                             hint="the float64 solvers fail on data this large; rescale the spec's units "
+                                  "(thousands, millions)")
+        overrides[name] = number
     return overrides
 
 

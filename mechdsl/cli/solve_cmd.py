@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 
+from mechdsl.cli.arguments import seed
 from mechdsl.cli.output import SET_HELP, UsageError, add_set_argument, load_model, parse_overrides, read_spec
 from mechdsl.model_json import state_json
 
@@ -14,7 +15,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("solve", help="draw one state and print the exact optimal contract, its value and the "
                                    "certificate (worst slack over every original constraint)")
     parser.add_argument("spec", help="path of a .mech file")
-    parser.add_argument("--seed", type=int, metavar="S", default=0, help="seed of the state draw (default 0)")
+    parser.add_argument("--seed", type=seed, metavar="S", default=0, help="seed of the state draw, 0 to 2^32 - 1 (default 0)")
     add_set_argument(parser, help=SET_HELP + "; here also pins a random parameter or state entry (sigma=0.7)")
     parser.add_argument("--json", action="store_true", help="print JSON: state, contract, objective, solver, certificate")
     parser.set_defaults(func=run)

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from mechdsl.cli.arguments import check_writable_folder, count, share
 from mechdsl.cli.output import SET_HELP, UsageError, add_set_argument, load_model, parse_overrides, read_spec
 
 
@@ -22,33 +23,30 @@ def register(subparsers) -> None:
                         help="a constant, size or hyperparameter and its values; without values, the "
                              "spec's `in {...}` values (repeatable; trials are the product)")
     parser.add_argument("--algos", metavar="A,B", default=None, help="comma-separated algorithms (default: the spec's)")
-    parser.add_argument("--seeds", type=int, metavar="N", default=3, help="seeds 0..N-1 per grid point (default 3)")
-    parser.add_argument("--steps", type=int, metavar="N", default=None, help="training steps (default: the spec's)")
+    parser.add_argument("--seeds", type=count("the number of seeds", "--seeds 3"), metavar="N", default=3,
+                        help="seeds 0..N-1 per grid point (default 3)")
+    parser.add_argument("--steps", type=count("the number of training steps", "--steps 2000"), metavar="N",
+                        default=None, help="training steps, at least 1 (default: the spec's)")
     parser.add_argument("--preset", choices=("default", "paper"), default=None, help="hyperparameter preset")
     parser.add_argument("--device", default="cpu", help="device of every trial (default cpu)")
     add_set_argument(parser, help=SET_HELP + "; fixed for all trials")
     parser.add_argument("--backend", choices=("local", "ray"), default="local", help="local process pool or Ray Tune")
     parser.add_argument("--address", metavar="HOST:PORT", default=None,
                         help="Ray cluster to join ('auto', HOST:PORT; default $RAY_ADDRESS, else a local Ray)")
-    parser.add_argument("--workers", type=int, metavar="N", default=None,
+    parser.add_argument("--workers", type=count("the number of workers", "--workers 2"), metavar="N", default=None,
                         help="trials at once (default: os.cpu_count() locally; Ray: as resources allow)")
-    parser.add_argument("--cpus-per-trial", type=int, metavar="N", default=1, help="Ray: CPUs reserved per trial (default 1)")
-    parser.add_argument("--gpus-per-trial", type=float, metavar="N", default=None,
+    parser.add_argument("--cpus-per-trial", type=count("the number of CPUs per trial", "--cpus-per-trial 1"), metavar="N",
+                        default=1, help="Ray: CPUs reserved per trial (default 1)")
+    parser.add_argument("--gpus-per-trial", type=share, metavar="N", default=None,
                         help="Ray: GPUs reserved per trial (default 1 with --device cuda, else 0)")
     parser.add_argument("--out", metavar="DIR", default=None, help="sweep folder (default runs/sweep-<mechanism>)")
-    parser.add_argument("--eval-states", type=int, metavar="N", default=1000, help="held-out states of each final evaluation")
+    parser.add_argument("--eval-states", type=count("the number of held-out states", "--eval-states 1000"), metavar="N",
+                        default=1000, help="held-out states of each final evaluation")
     parser.add_argument("--dry-run", action="store_true", help="list the trials and exit")
     parser.set_defaults(func=run)
 
 
-def _check_counts(args) -> None:
-    for flag, value in (("--seeds", args.seeds), ("--eval-states", args.eval_states), ("--cpus-per-trial", args.cpus_per_trial)):
-        if value < 1:
-            raise UsageError(f"{flag} must be >= 1, got {value}")
-    if args.steps is not None and args.steps < 1:
-        raise UsageError(f"--steps must be >= 1, got {args.steps}")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+def _check_grid(args) -> None:
     if not args.grid:
         raise UsageError("give at least one --grid NAME=V1,V2", hint="e.g. --grid prune_rate=0.3,0.5,0.7")
 
@@ -57,7 +55,7 @@ def run(args) -> int:
     from mechdsl.cli.train_cmd import check_device
     from mechdsl.sweep import expand, is_finished, parse_algos, parse_axes, read_row, write_results
 
-    _check_counts(args)
+    _check_grid(args)
     check_device(args.device)
     base = parse_overrides(args.set)
     source = read_spec(args.spec)
@@ -68,6 +66,7 @@ def run(args) -> int:
                     steps=args.steps, device=args.device, preset=args.preset, eval_states=args.eval_states,
                     base_overrides=base)
     out = Path(args.out) if args.out else Path("runs") / f"sweep-{model.name}"
+    check_writable_folder(out, "--out" if args.out else "sweep folder")
     if args.dry_run:
         for trial in trials:
             print(trial.trial_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mechdsl.cli.arguments import check_writable_folder, count, seed
 from mechdsl.cli.output import UsageError, add_set_argument, load_model, parse_overrides, read_spec
 
 ALGORITHM_HELP = "edmsac, dmsac, dmddpg, cgdm, amortized, sac, td3, ddpg, ppo, random (default: the spec's)"
@@ -12,15 +13,17 @@ ALGORITHM_HELP = "edmsac, dmsac, dmddpg, cgdm, amortized, sac, td3, ddpg, ppo, r
 def add_training_arguments(parser) -> None:
     parser.add_argument("spec", help="path of a .mech file")
     parser.add_argument("--algo", metavar="NAME", default=None, help=ALGORITHM_HELP)
-    parser.add_argument("--steps", type=int, metavar="N", default=None, help="training steps (default: the spec's train block)")
+    parser.add_argument("--steps", type=count("the number of training steps", "--steps 2000"), metavar="N", default=None,
+                        help="training steps, at least 1 (default: the spec's train block)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
-    parser.add_argument("--seed", type=int, metavar="S", default=None, help="random seed (default: the spec's, else 0)")
+    parser.add_argument("--seed", type=seed, metavar="S", default=None,
+                        help="random seed, 0 to 2^32 - 1 (default: the spec's, else 0)")
     parser.add_argument("--preset", choices=("default", "paper"), default=None,
                         help="hyperparameter preset: ours (default) or the papers'")
     parser.add_argument("--out", metavar="RUN_DIR", default=None,
                         help="run folder (default runs/<mechanism>-<algo>-seed<seed>)")
     add_set_argument(parser)
-    parser.add_argument("--eval-states", type=int, metavar="N", default=1000,
+    parser.add_argument("--eval-states", type=count("the number of held-out states", "--eval-states 1000"), metavar="N", default=1000,
                         help="held-out states of the final evaluation (the learning curve scores at most N of them, at most 256)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; one line per evaluation")
     folder = parser.add_mutually_exclusive_group()
@@ -43,10 +46,12 @@ def register(subparsers) -> None:
 
 
 def check_device(device: str) -> None:
-    import torch
+    """A device torch can place tensors on here (`mechdsl.rl.runs.device_problem`), else UsageError."""
+    from mechdsl.rl.runs import device_problem
 
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: CUDA is not available on this machine", hint="use --device cpu")
+    problem = device_problem(device)
+    if problem is not None:
+        raise UsageError(f"--device {device}: {problem}", hint="use --device cpu, or cuda / cuda:N on a machine with GPUs")
 
 
 def start(args):
@@ -66,6 +71,7 @@ def start(args):
         check_resumable(config, folder)
     except RunFolderError as error:
         raise UsageError(str(error), hint=error.hint) from None
+    check_writable_folder(folder.path, "--out" if args.out else "run folder")
     folder.prepare()
     if folder.move_aside_to is not None:
         print(f"moved the old run folder {folder.path} to {folder.move_aside_to}")

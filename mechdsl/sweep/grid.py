@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +90,10 @@ def _parse_value(axis_name: str, text: str, expected) -> object:
                 raise ValueError
             return int(number)
         if expected is float:
-            return float(text)
+            number = float(text)
+            if not math.isfinite(number):  # nan and inf pass every range check
+                raise ValueError
+            return number
         if expected is str:
             return text
         if expected is tuple:  # hidden widths, written 256x256
@@ -98,7 +102,8 @@ def _parse_value(axis_name: str, text: str, expected) -> object:
         pass
     name_of = getattr(expected, "__name__", str(expected))
     raise UsageError(f"--grid {axis_name}: {text!r} is not a valid {name_of}",
-                     hint="hidden widths are written like 64x64" if expected is tuple else None)
+                     hint={tuple: "hidden widths are written like 64x64",
+                           float: "give finite numbers, e.g. 0.5 (nan and inf are refused)"}.get(expected))
 
 
 def parse_axes(pairs: list[str], model, algos: list[str]) -> list[GridAxis]:
