@@ -101,7 +101,13 @@ def _solve_convex(model: Model, state: dict[str, float], inequalities: list[sp.E
     problem = cp.Problem(objective, constraints)
     if not problem.is_dcp():
         return None
-    _solve_cvxpy(problem)
+    try:
+        _solve_cvxpy(problem)
+    except (cp.error.SolverError, ValueError, ArithmeticError) as error:  # SCS too: NaN/Inf or huge data
+        raise ReferenceUnavailable(
+            f"no exact optimum for {model.name} at this state: the solver failed on the {label} problem's numbers "
+            f"({error}; state: {_state_text(state)})", state,
+            hint="numbers far apart in magnitude break float64 solvers; rescale the spec's units") from None
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         raise ReferenceUnavailable(
             f"no exact optimum for {model.name} at this state: the {label} problem is {problem.status} "

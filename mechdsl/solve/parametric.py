@@ -18,6 +18,7 @@ import cvxpy as cp
 import numpy as np
 import sympy as sp
 
+from mechdsl.errors import ReferenceUnavailable
 from mechdsl.model import Model
 from mechdsl.reduce.assumptions import with_signs
 from mechdsl.solve.cvxpy_model import cvxpy_variables, original_constraints
@@ -135,12 +136,21 @@ class ParametricOracle:
         self._values = sp.lambdify(symbols, exprs, "numpy")
 
     def solve_state(self, state: dict[str, float]) -> tuple[float, dict[str, float]]:
+        """The optimum at one state; `ReferenceUnavailable` (a user error naming the state) when the
+        state's numbers break the solver (NaN or Inf coefficients, a parameter of the wrong sign) or
+        the problem has no optimum there (infeasible, unbounded)."""
         values = self._values(*(state[n] for n in self._state_names))
-        for p, v in zip(self._parameters, values):
-            p.value = float(v)
-        self.problem.solve(solver=cp.CLARABEL)
+        try:
+            for p, v in zip(self._parameters, values):
+                p.value = float(v)
+            self.problem.solve(solver=cp.CLARABEL)
+        except (cp.error.SolverError, ValueError, ArithmeticError) as error:
+            raise ReferenceUnavailable(
+                f"no exact optimum for {self.model.name} at this state: the solver failed on its numbers ({error}; "
+                f"state: {', '.join(f'{k} = {v:.6g}' for k, v in state.items())})", state, hint="numbers far apart in magnitude break float64 solvers; rescale the spec's units") from None
         if self.problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-            raise RuntimeError(f"the exact solver ended with status {self.problem.status}")
+            raise ReferenceUnavailable(f"no exact optimum for {self.model.name} at this state: the exact solver "
+                                       f"ended with status {self.problem.status}", state)
         contract = {s.name: float(v.value) for s, v in self.variables.items()}
         return float(self.problem.value), contract
 

@@ -65,3 +65,27 @@ def test_an_exponent_cvxpy_cannot_approximate_has_no_convex_translation():
     assert real_number(sp.Rational(1, 2)) == 0.5
     with pytest.raises(NotConvexible):
         power(cp.Variable(nonneg=True), 1 - 1e12)
+
+
+@pytest.mark.parametrize(("route", "cost"), [("compiled", float("nan")), ("compiled", 1e308), ("per state", 1e308)])
+def test_numbers_that_break_the_solver_are_a_user_error(route, cost):
+    """Coefficients the solver cannot take (NaN; 1e308, which a spec could give before its limit of 1e12)
+    ended in `ValueError: Problem data contains NaN or Inf`, `ScsWork allocation error` or a
+    `RuntimeError` on the solver's status: exit 3. Now `ReferenceUnavailable`, naming the state."""
+    import numpy as np
+
+    import mechdsl
+    from mechdsl.errors import ReferenceUnavailable
+    from mechdsl.solve.exact import solve_unreduced
+    from mechdsl.solve.parametric import ParametricOracle
+    from mechdsl.solve.state import sample_states, state_at
+
+    model = mechdsl.load(str(ROOT / "specs" / "static_contract.mech"))
+    state = state_at(sample_states(model, 1, np.random.default_rng(0)), 0)
+    state["c"] = cost
+    with pytest.raises(ReferenceUnavailable, match="at this state") as raised:
+        if route == "compiled":
+            ParametricOracle(model).solve_state(state)
+        else:
+            solve_unreduced(model, state)
+    assert "c" in raised.value.state
