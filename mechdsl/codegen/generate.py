@@ -28,7 +28,7 @@ from mechdsl.codegen.certificate import certificate_code
 from mechdsl.codegen.layout import Layout, LayoutError, build_layout
 from mechdsl.codegen.printer import (UnsafeIdentifier, check_identifier, emit_function_body, float_literal,
                                      print_expression)
-from mechdsl.codegen.templating import CheckedEnvironment
+from mechdsl.codegen.templating import CheckedEnvironment, string_literal
 from mechdsl.codegen.vectorize import vectorized_body
 from mechdsl.model import Model, exact_constants
 from mechdsl.reduce import derive
@@ -50,9 +50,10 @@ FILES = {  # output file -> template
 
 
 def _py(value) -> str:
-    """A Python literal for a template: strings via repr, numbers as float literals."""
+    """A Python literal for a template: strings by `templating.string_literal`, numbers as
+    float literals."""
     if isinstance(value, str):
-        return repr(value)
+        return string_literal(value)
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, (int, float)):
@@ -67,8 +68,7 @@ def _environment() -> jinja2.Environment:
     """Every generator's Jinja environment: dicts read by key only, strict undefined names and
     every rendered file checked before it can be written (`mechdsl.codegen.templating`)."""
     env = CheckedEnvironment(TEMPLATES, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters["py"] = _py
-    env.filters["comment"] = lambda text: " ".join(str(text).split())  # one line, never code
+    env.filters["py"] = _py  # `string_body` and `comment` come with every CheckedEnvironment
     return env
 
 

@@ -1,7 +1,12 @@
 """The Jinja2 environment every generator renders with, and the check of what it renders.
 
-Two guards make a generated package valid by construction:
+Three guards make a generated package valid by construction:
 
+* **Text from outside is escaped, always by one function.** Whatever the generator does not
+  write itself (the spec's file name, the names and labels of the spec, formulas in
+  comments) reaches a generated module only through `string_body` (the `string_body` and
+  `comment` filters) or `string_literal` (the `py` filter for strings), so a file named
+  `x\"\"\";import os;\"\"\".mech` or `a\\xb.mech` is text in a docstring, never code.
 * **Lookups cannot hit Python's own attributes.** Jinja resolves `{{ block.values }}` by
   attribute first, so on a dict it printed the bound method `dict.values` (the bug behind
   `torch.tensor(<built-in method values of dict object at 0x...>)`). Here a dict is read
@@ -25,6 +30,28 @@ import jinja2
 
 _OBJECT_REPR = re.compile(r"<[^<>\n]* (?:object|method|function)[^<>\n]* at 0x[0-9a-fA-F]+>")
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
+
+
+def string_literal(value) -> str:
+    """A Python string literal holding `str(value)` exactly: its `repr`."""
+    return repr(str(value))
+
+
+_ESCAPED = {"\\": "\\\\", '"': '\\"'}  # what must be escaped in a double-quoted literal though printable
+
+
+def string_body(value) -> str:
+    """`str(value)` as text that may stand inside any double-quoted Python string literal,
+    a triple-quoted docstring included, and reads back as itself: a backslash and a double
+    quote get a backslash, and every character that is not printable (a newline, a NUL, a
+    lone surrogate from an undecodable file name) becomes the escape `repr` writes for it."""
+    return "".join(_ESCAPED.get(c) or (c if c.isprintable() else string_literal(c)[1:-1]) for c in str(value))
+
+
+def comment_text(value) -> str:
+    """`str(value)` on one line (runs of whitespace become one space) for a `#` comment or a
+    docstring, escaped by `string_body`."""
+    return string_body(" ".join(str(value).split()))
 
 
 class GeneratedCodeError(RuntimeError):
@@ -99,6 +126,8 @@ class CheckedEnvironment(jinja2.Environment):
     def __init__(self, templates: Path, **options):
         super().__init__(loader=jinja2.FileSystemLoader(str(templates)), undefined=jinja2.StrictUndefined,
                          autoescape=False, **options)
+        self.filters["string_body"] = string_body
+        self.filters["comment"] = comment_text
 
     def getattr(self, obj, attribute):
         if isinstance(obj, Mapping):
@@ -108,4 +137,5 @@ class CheckedEnvironment(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
-__all__ = ["CheckedEnvironment", "CheckedTemplate", "GeneratedCodeError", "check_rendered", "template_line_of"]
+__all__ = ["CheckedEnvironment", "CheckedTemplate", "GeneratedCodeError", "check_rendered", "comment_text",
+           "string_body", "string_literal", "template_line_of"]
