@@ -56,10 +56,12 @@ def sample_states(model: Model, n: int, rng: np.random.Generator,
 
 
 def with_derived(model: Model, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Add every derived `let` quantity, computed in dependency order."""
+    """Add every derived `let` quantity, computed in dependency order, in the shape of the
+    states (a `let` of constants only, `10^(-30 / 10)`, is a number repeated per state)."""
     values = dict(values)
+    shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()))
     for d in model.derived.values():
-        values[d.name] = evaluate(d.expr, values)
+        values[d.name] = np.broadcast_to(evaluate(d.expr, values), shape).copy()
     return values
 
 
