@@ -316,8 +316,16 @@ class ContractChecker(SpecChecker):
 
     def _objective(self, node: ast.ObjectiveDecl) -> m.Objective:
         expr = lower(node.expr, self)
+        self._require_defined(expr, node.expr.span, "the objective")
         self._require_decision(expr, node.expr.span, "the objective")
         return m.Objective(node.sense, expr)
+
+    def _require_defined(self, expr: sp.Expr, span: ast.Span, what: str) -> None:
+        """SymPy folds a division by a zero constant, or 0 to a negative power, into zoo (or nan):
+        no solver can evaluate that, so it is the spec's mistake, reported here."""
+        if expr.has(sp.zoo, sp.nan):
+            raise fail(f"{what} is undefined: it divides by zero or raises 0 to a negative power", span,
+                       hint="check the constants, lets and functions it uses for a denominator or base that is 0")
 
     def _require_decision(self, expr: sp.Expr, span: ast.Span, what: str) -> None:
         if not expr.free_symbols & set(self._decision_symbols()):
@@ -347,6 +355,7 @@ class ContractChecker(SpecChecker):
         for ctx in contexts:
             left, right = lower(node.left, self, ctx), lower(node.right, self, ctx)
             g = {">=": left - right, "<=": right - left, "==": left - right}[node.comparator]
+            self._require_defined(g, node.span, "the constraint")
             self._require_decision(g, node.span, "the constraint")
             instances.append((g, "==" if node.comparator == "==" else ">="))
         return m.Constraint("plain", instances=tuple(instances), text=text, line=node.span.line)
