@@ -6,8 +6,8 @@ import json
 
 import sympy as sp
 
-from mechdsl.cli.output import UsageError, add_set_argument, load_model, parse_overrides
-from mechdsl.reduce import Derivation, ReductionRefused, derive
+from mechdsl.cli.output import add_set_argument, load_model, parse_overrides
+from mechdsl.reduce import Derivation, derive
 
 
 def register(subparsers) -> None:
@@ -96,11 +96,7 @@ def to_text(derivation: Derivation, verbose: bool, latex: bool) -> str:
 
 def run(args) -> int:
     model = load_model(args.spec, parse_overrides(args.set))
-    try:
-        derivation = derive(model)
-    except ReductionRefused as error:
-        raise UsageError(f"{args.spec}: cannot reduce this contract: {error}",
-                         hint="check the utility (single crossing, invertible in the payment) and the constraints")
+    derivation = derive(model)  # a ReductionRefused is positioned at the utility statement by the CLI
     if args.json:
         print(json.dumps(to_json(derivation), indent=2))
     else:

@@ -15,7 +15,7 @@ import sys
 import traceback
 
 from mechdsl import __version__
-from mechdsl.cli.output import print_error, read_spec
+from mechdsl.cli.output import positioned_refusal, print_error, read_spec
 from mechdsl.errors import MechdslError
 from mechdsl.lang.diagnostics import SpecError, render_all
 
@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{count} errors", file=sys.stderr)
         return EXIT_USER_ERROR
     except MechdslError as error:
+        positioned = positioned_refusal(error, getattr(args, "spec", None))
+        if positioned is not None:
+            print(render_all(positioned.path, positioned.source, positioned.diagnostics, color=sys.stderr.isatty()),
+                  file=sys.stderr)
+            return EXIT_USER_ERROR
         print_error(str(error), hint=error.hint)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

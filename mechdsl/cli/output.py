@@ -73,3 +73,25 @@ def load_model(path: str, overrides: dict[str, float] | None = None):
     from mechdsl.lang import load_source
 
     return load_source(read_spec(path), path, overrides)
+
+
+def positioned_refusal(error: Exception, spec_path: str | None):
+    """A semantic refusal about one statement of the spec (an error with a `statement`
+    attribute naming its AST class, e.g. `ReductionRefused` and the utility) as a `SpecError`
+    pointing at that statement (file:line:col, caret, hint); None when there is no spec or no
+    such statement."""
+    kind = getattr(error, "statement", None)
+    if kind is None or spec_path is None:
+        return None
+    from mechdsl.lang import parse
+    from mechdsl.lang.diagnostics import Diagnostic, SpecError
+
+    try:
+        source = read_spec(spec_path)
+        statement = next((s for s in parse(source, spec_path).statements if type(s).__name__ == kind), None)
+    except Exception:  # noqa: BLE001 - the refusal is shown unpositioned rather than lost
+        return None
+    if statement is None:
+        return None
+    return SpecError(spec_path, source, [Diagnostic(f"cannot reduce this contract: {error}", statement.span,
+                                                    hint=getattr(error, "hint", None))])

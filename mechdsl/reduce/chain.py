@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from mechdsl.errors import MechdslError
+
 
 @dataclass
 class StepRecord:
@@ -36,8 +38,17 @@ class Reduction(ABC):
     def apply(self, problem: Any) -> tuple[Any, StepRecord]: ...
 
 
-class ReductionRefused(Exception):
-    """A step's precondition does not hold; the message says why in the user's terms."""
+class ReductionRefused(MechdslError):
+    """A step's precondition does not hold; the message says why in the user's terms. A user
+    error (exit 2): the CLI points it at the spec's `utility` statement (`statement` names the
+    statement kind the refusal is about), and `mechdsl.solve.exact.solve` falls back to the
+    unreduced problem."""
+
+    statement = "UtilityDecl"
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message, hint or "check the utility (single crossing, invertible in the payment) and the "
+                                          "constraints; `mechdsl solve` solves the unreduced problem instead")
 
 
 @dataclass

@@ -135,8 +135,8 @@ def check_type_orientation(model: Model, samples: int = 2000, seed: int = SINGLE
     du = sp.simplify(sp.diff(u.expr, theta))
     positive = {theta: sp.Dummy(theta.name, positive=True),
                 x: sp.Dummy(x.name, nonnegative=True), y: sp.Dummy(y.name, nonnegative=True)}
-    why = (f"so the lowest type's IR and IC imply every other type's IR (U_k >= u({theta}_k; item 0) "
-           f">= U_0 >= 0): only the lowest type's IR is kept")
+    why = (f"so the lowest type's IR and IC imply every other type's IR (U[k] >= u({theta}[k]; item 0) "
+           f">= U[0] >= 0): only the lowest type's IR is kept")
     if with_signs(du, model, positive).is_nonnegative:
         return TypeOrientation(True, "symbolic", du, f"utility rises with the type (du/d{theta} = {du} >= 0), {why}")
     (values,) = _sampled(model, [du], samples, seed)

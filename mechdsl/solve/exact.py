@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ import sympy as sp
 from mechdsl.errors import MechdslError, ReferenceUnavailable
 from mechdsl.model import Model
 from mechdsl.seeds import SLSQP_START_SEED
+from mechdsl.reduce.chain import ReductionRefused
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.solve.certificate import Certificate, certify
 from mechdsl.solve.compile_cache import NUMPY_MODULES, IdentityCache
@@ -412,16 +414,24 @@ def solve(model: Model, state: dict[str, float], derivation: Derivation | None =
     first, failure = None, None
     try:
         first = _solve_unchecked(model, state, derivation)
-    except ReferenceUnavailable as error:
+    except (ReferenceUnavailable, ReductionRefused) as error:  # refused: e.g. single crossing fails
         failure = error
     if first is not None and certified(first):
         return first
     starts = [] if first is None else [first.contract]
     if model.objective is not None and not _is_convex_model(model):
-        starts += _least_payment_starts(model, state, derivation)
+        starts += _least_payment_starts(model, state, derivation) if not isinstance(failure, ReductionRefused) \
+            else _bound_starts(model)
     fallback = _unreduced_local(model, state, starts) if starts else None
     if fallback is not None:
+        if isinstance(failure, ReductionRefused):
+            return dataclasses.replace(fallback, solver=f"{fallback.solver}; the reduction was refused: {failure}")
         return fallback
+    if isinstance(failure, ReductionRefused):
+        raise ReferenceUnavailable(
+            f"no certified optimum for {model.name} at this state: the reduction was refused ({failure}) and local "
+            f"solves of the unreduced problem found no feasible contract (state: {_state_text(state)})", state,
+            hint="check the utility and the constraints; `mechdsl derive` says why the reduction was refused")
     if first is None:
         raise failure
     c = first.certificate
@@ -436,6 +446,21 @@ def solve(model: Model, state: dict[str, float], derivation: Derivation | None =
 def _is_convex_model(model: Model) -> bool:
     """Whether the unreduced problem is DCP (then no local start is needed)."""
     return compiled_oracle(model) is not None
+
+
+def _bound_starts(model: Model) -> list[dict[str, float]]:
+    """Contracts to start the unreduced local solve from when there is no derivation: a spread
+    and a pooled allocation, each with every payment at its lower bound (infeasible starts
+    are fine for SLSQP; `_unreduced_local` adds the same with payments raised by one unit)."""
+    rng = np.random.default_rng(SLSQP_START_SEED)
+    starts = []
+    for how in ("spread", "pooled"):
+        contract = _allocation_levels(model, rng, how)
+        for v in model.variables.values():
+            if v.kind != "allocation":
+                contract.update({s.name: float(v.lower) for s in v.symbols()})
+        starts.append(contract)
+    return starts
 
 
 def _least_payment_starts(model: Model, state: dict[str, float], derivation: Derivation | None) -> list[dict[str, float]]:

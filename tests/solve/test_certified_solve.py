@@ -65,3 +65,21 @@ def test_an_uncertifiable_solution_is_an_exit_2_error_naming_the_constraint(monk
     assert main(["solve", str(SPEC)]) == 2
     err = capsys.readouterr().err
     assert "no certified optimum for laffont_tirole" in err and "internal error" not in err
+
+
+BROKEN = Path(__file__).parent / "specs" / "single_crossing_fails.mech"
+
+
+def test_a_refused_reduction_is_positioned_and_solve_falls_back_to_the_unreduced_problem(capsys):
+    """Single crossing fails (dMRS/dbeta changes sign): derive and compile refuse with exit 2 at the
+    utility statement (file:line:col, caret, hint); solve solves the unreduced problem, says so,
+    and its answer is certified."""
+    for argv in (["derive", str(BROKEN)], ["compile", str(BROKEN), "-o", "/nonexistent-never-written"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{BROKEN}:19:1: error: cannot reduce this contract: single crossing fails" in err
+        assert "^^^^" in err and "hint:" in err and "internal error" not in err
+    assert main(["solve", str(BROKEN)]) == 0
+    out = capsys.readouterr().out
+    assert "unreduced; local optimum" in out and "the reduction was refused" in out
+    assert float(out.split("worst slack ")[1].split()[0]) >= -1e-6
