@@ -14,6 +14,7 @@ import os
 import pytest
 
 SLOW_TESTS = frozenset({
+    "tests/benchmarks/test_gpu_check.py::test_gpu_check_runs_every_job_on_the_cpu_with_a_tiny_budget",  # ~1.5-3 min
     "tests/cli/test_no_overwrite.py::test_default_run_folder_is_never_replaced",
     "tests/cli/test_train_eval_run.py::test_run_command_and_resume",
     "tests/cli/test_train_eval_run.py::test_train_then_eval_json",
