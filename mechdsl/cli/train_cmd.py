@@ -82,6 +82,13 @@ CRITIC_WORDS = {"exact": "the env's exact reward, back-propagated through the ac
                 "learned": "a learned critic Q(S, A) (critic = learned)"}
 
 
+def _not_a_result(evaluation: dict) -> str:
+    """The warning beside a ratio earned partly by contracts that violate the spec's constraints."""
+    rate = evaluation.get("violation_rate") or 0.0
+    return (f"  NOT a result: {rate:.1%} of the deployed contracts violate a constraint of the spec, and the "
+            "optimum is over feasible contracts") if rate > 0 else ""
+
+
 def print_summary(run_dir: Path, evaluation: dict) -> None:
     ratio = evaluation.get("optimality_ratio")
     print(f"run folder: {run_dir}/  (report.md, plots, metrics.csv, checkpoint.pt)")
@@ -91,7 +98,9 @@ def print_summary(run_dir: Path, evaluation: dict) -> None:
     print(f"  mean utility         {evaluation['mean_utility']:.6g}")
     if ratio is not None:
         print(f"  exact optimum (mean) {evaluation['mean_optimum']:.6g}")
-        print(f"  optimality ratio     {ratio:.4f}")
+        print(f"  optimality ratio     {ratio:.4f}" + _not_a_result(evaluation))
+        if evaluation.get("violation_rate") and evaluation.get("feasible_ratio") is not None:
+            print(f"  feasible-only ratio  {evaluation['feasible_ratio']:.4f} (a violating contract is worth 0)")
     print(f"  violation rate       {evaluation['violation_rate']:.4f}")
     if evaluation.get("reference_failures"):
         print(f"  states without an exact reference (left out of the ratio) {evaluation['reference_failures']}")

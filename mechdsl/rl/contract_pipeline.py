@@ -99,7 +99,10 @@ def evaluate_and_report(config: RunConfig, run_dir: Path, model, env, agent, row
                             f"`{config.device}`. Optimality ratio = mean policy utility / mean exact optimum on "
                             f"{evaluation.n_states} held-out states. The env's action reaches every feasible "
                             "contract (payments inside their feasible ranges, `action_from_contract`), the exact "
-                            "optimum included, and an infeasible proposal is repaired before it is paid."))
+                            "optimum included, and an infeasible proposal is repaired before it is paid"
+                            + (f"; yet {evaluation.violation_rate:.1%} of the deployed contracts violate a constraint "
+                               "the repair does not restore, so they are not feasible contracts."
+                               if evaluation.violation_rate > 0 else ".")))
     return summary
 
 

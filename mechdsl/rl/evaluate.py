@@ -4,6 +4,10 @@ optimality ratio = mean_S U(S, pi(S)) / mean_S U*(S)   (U* from ``env.optimum``)
                    over the states that have a reference: a state whose exact optimum could not
                    be found (NaN from ``env.optimum``) is counted in ``reference_failures`` and
                    left out of the ratio
+feasible ratio   = the same with every deployed contract that violates a constraint counted as
+                   worth 0 (``feasible_ratio``; equal to the ratio when nothing violates): a
+                   ratio above 1 from infeasible contracts is not a result, and the CLI and the
+                   report say so beside it
 violation rate   = fraction of states whose worst constraint violation exceeds ``tol``
                    (of the deployed contract; with a feasibility repair, the policy's own
                    proposals are scored too: ``proposal_violation_rate``, ``repair_rate`` =
@@ -65,6 +69,7 @@ class Evaluation:
     repair_value_lost_worst: float | None = None
     reference_failures: int = 0                   # held-out states without an exact reference (left out of the ratio)
     critic: str | None = None                     # "exact" (the env's own reward), "learned" (a Q network), None
+    feasible_ratio: float | None = None           # the ratio with violating deployed contracts worth 0
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -127,6 +132,7 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
     opt = env.optimum(state)
     ratio, mean_opt, reference_failures = referenced_ratio(result.reward, opt)
     violating = result.violation > tol
+    feasible_ratio, _, _ = referenced_ratio(torch.where(violating, torch.zeros_like(result.reward), result.reward), opt)
     repair = result.info.get("repair")
     proposal = result.info.get("proposal_violation")
     repaired = result.info.get("repaired")
@@ -170,4 +176,4 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
         sparsity=agent.pruning_sparsity(), timing_states=timing_states, inference_seconds=inference,
         inference_seconds_dense=inference_dense, solver_states=n_solve, solver_seconds=solver_seconds,
         solver_speedup=speedup, solver_mean_objective=solver_mean, reference_failures=reference_failures,
-        critic=agent.critic_kind())
+        critic=agent.critic_kind(), feasible_ratio=feasible_ratio)

@@ -172,6 +172,10 @@ def write_report(out_dir: Path, runs: Mapping[str, Rows], evaluations: Mapping[s
         sections += ["## Contract items per type", "", f"![contract items]({png.name})", ""]
     if evaluations:
         sections += ["## Held-out evaluation", "", evaluation_table(evaluations), ""]
+        sections += [f"{label}: {ev.violation_rate:.1%} of the deployed contracts violate a constraint of the spec, so "
+                     f"its optimality ratio {_fmt(ev.optimality_ratio)} is NOT a result (the optimum is over feasible "
+                     f"contracts); counting each violating contract as worth 0 gives {_fmt(ev.feasible_ratio)}."
+                     for label, ev in evaluations.items() if ev.violation_rate > 0 and ev.optimality_ratio is not None]
         sections += [f"{label}: the actor ascends "
                      + ("the env's exact reward through the action (critic = exact)." if ev.critic == "exact"
                         else "a learned critic Q(S, A) (critic = learned).")
