@@ -14,6 +14,23 @@ from mechdsl.reduce.single_crossing import SingleCrossingVerdict, TypeOrientatio
 Inequality = Instance  # a constraint g >= 0 of the reduced problem, labelled as its original family
 
 
+def fewer_ops_than(expr: sp.Expr, limit: int) -> bool:
+    """`sp.count_ops(expr) < limit`, without walking all of a large expression: count_ops counts
+    n - 1 operations for every sum of n terms (ADD or SUB; `SUB - ADD` nets 0), and its walk
+    reaches every sum (rebuilt with the same terms when it negates or splits a product), so the
+    sums alone bound it from below and the walk stops once they reach the limit. A payment K
+    steps down a least-payment chain has O(K) operations; count_ops on each was O(K^2) per chain."""
+    sums, stack = 0, [expr]
+    while stack:
+        node = stack.pop()
+        if node.is_Add:
+            sums += len(node.args) - 1
+            if sums >= limit:
+                return False
+        stack.extend(node.args)
+    return sp.count_ops(expr) < limit
+
+
 @dataclass
 class Derivation:
     model: Model

@@ -44,11 +44,11 @@ then span the normalised feasible set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy as sp
 
-from mechdsl.reduce.assumptions import with_signs
+from mechdsl.reduce.assumptions import signed_symbols
 from mechdsl.reduce.chain import Reduction, StepRecord
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.reduce.payment_inverse import payment_inverse
@@ -116,6 +116,8 @@ def payment_ranges(d: Derivation) -> dict[sp.Symbol, PaymentRange]:
     slack = slack_payments(d)
     flow = model.payment_flow
     variables = {sym: v for v in model.variables.values() if v.kind == "payment" for sym in v.symbols()}
+    residual_lower = {c.bound[0] for c in d.residual if c.bound is not None and c.bound[1] == "lower"}
+    scales = _Scales(model, phi)
     ranges: dict[sp.Symbol, PaymentRange] = {}
     for t in range(s.periods, 0, -1):
         for h in s.histories(t):
@@ -123,11 +125,11 @@ def payment_ranges(d: Derivation) -> dict[sp.Symbol, PaymentRange]:
                 y = s.payment(t, h, i)
                 floor, ceiling = _period_terms(d, s, phi, t, h, i)
                 v = variables[y]
-                lower = (sp.Float(v.lower),) if _lower_bound_is_residual(d, y) else ()
+                lower = (sp.Float(v.lower),) if y in residual_lower else ()  # not proved from its rule
                 upper = (sp.Float(v.upper),) if v.upper is not None else ()
                 # a lower bound limits the principal's end when it pays (f = 1), the agent's when it is paid
                 floor, ceiling = (floor + lower, ceiling + upper) if flow > 0 else (floor + upper, ceiling + lower)
-                ranges[y] = PaymentRange(y, floor, ceiling, y in slack, _scale(model, s, phi, t, h, i), flow)
+                ranges[y] = PaymentRange(y, floor, ceiling, y in slack, scales(t, s.theta(t, i)), flow)
     return {y: ranges[y] for y in d.rules}
 
 
@@ -157,12 +159,31 @@ class PaymentRanges(Reduction):
 def _objective_decreases_in_payments(d: Derivation) -> bool:
     objective = d.model.objective
     sign = -1 if objective.sense == "maximize" else 1
-    return all(with_signs(sign * sp.diff(objective.expr, y), d.model).is_nonnegative for y in d.payment_ranges)
+    signs = signed_symbols(d.model)
+    partials = partial_derivatives(objective.expr, set(d.payment_ranges))
+    return all((sign * partials.get(y, sp.Integer(0))).xreplace(signs).is_nonnegative for y in d.payment_ranges)
 
 
-def _lower_bound_is_residual(d: Derivation, payment: sp.Symbol) -> bool:
-    """The reduction could not prove `payment >= lower` from its rule (`CarryDeclaredConstraints`)."""
-    return any(c.bound is not None and c.bound[:2] == (payment, "lower") for c in d.residual)
+def partial_derivatives(expr: sp.Expr, symbols: set[sp.Symbol]) -> dict[sp.Symbol, sp.Expr]:
+    """d expr / d y for every y of `symbols` that expr depends on, in one pass over expr: a sum
+    is differentiated term by term and a product with one factor in `symbols` by that factor
+    only (linearity), so an objective summed over K types costs O(K), not K derivatives of the
+    whole sum, O(K^2). Equal to `sp.diff(expr, y)` for each y."""
+    free = expr.free_symbols & symbols
+    if not free:
+        return {}
+    if isinstance(expr, sp.Add):
+        terms: dict[sp.Symbol, list[sp.Expr]] = {}
+        for arg in expr.args:
+            for y, partial in partial_derivatives(arg, symbols).items():
+                terms.setdefault(y, []).append(partial)
+        return {y: sp.Add(*parts) for y, parts in terms.items()}
+    if isinstance(expr, sp.Mul):
+        dependent = [a for a in expr.args if a.free_symbols & symbols]
+        if len(dependent) == 1:
+            factor = sp.Mul(*[a for a in expr.args if a is not dependent[0]])
+            return {y: factor * partial for y, partial in partial_derivatives(dependent[0], symbols).items()}
+    return {y: sp.diff(expr, y) for y in free}
 
 
 def _period_terms(d, s, phi, t, h, i) -> tuple[tuple[sp.Expr, ...], tuple[sp.Expr, ...]]:
@@ -186,19 +207,40 @@ def _period_terms(d, s, phi, t, h, i) -> tuple[tuple[sp.Expr, ...], tuple[sp.Exp
     return floor, ceiling
 
 
-def _scale(model, s, phi, t, h, i) -> sp.Expr:
-    """The payment range the IR floor of this item spans over its allocation's bounds,
+@dataclass
+class _Scales:
+    """The payment range the IR floor of an item spans over its allocation's bounds,
     phi(theta_i, x_hi, 0) - phi(theta_i, x_lo, 0): the state-dependent unit of a slack without
-    a ceiling (payment = floor + scale d^2 / (1 - d^2), so d = 0.5 adds a third of it)."""
-    variable = model.variables[model.periods[t - 1].allocation]
-    lo = sp.Float(variable.lower)
-    hi = sp.Float(variable.upper if variable.upper is not None else variable.lower + UNBOUNDED_SPAN)
-    theta = s.theta(t, i)
-    span = sp.simplify(phi(theta, hi, sp.Integer(0)) - phi(theta, lo, sp.Integer(0)))
-    if span == 0:
-        return sp.Integer(1)
-    signed = with_signs(span, model)
-    return span if signed.is_nonnegative else -span if signed.is_nonpositive else sp.Abs(span)
+    a ceiling (payment = floor + scale d^2 / (1 - d^2), so d = 0.5 adds a third of it).
+    The span is simplified once per period in phi's own type symbol and then evaluated at each
+    theta_i (`sp.simplify` per item grew with K^(P-1) histories x K types); only its sign,
+    which depends on theta_i's range, is decided per item."""
+
+    model: object
+    phi: object
+    cache: dict = field(default_factory=dict)
+
+    def __call__(self, t: int, theta: sp.Expr) -> sp.Expr:
+        if (t, theta) not in self.cache:
+            self.cache[t, theta] = self._signed(self._span(t).xreplace({self.phi.theta: theta}))
+        return self.cache[t, theta]
+
+    def _span(self, t: int) -> sp.Expr:
+        if t not in self.cache:
+            variable = self.model.variables[self.model.periods[t - 1].allocation]
+            lo = sp.Float(variable.lower)
+            hi = sp.Float(variable.upper if variable.upper is not None else variable.lower + UNBOUNDED_SPAN)
+            theta = self.phi.theta
+            self.cache[t] = sp.simplify(self.phi(theta, hi, sp.Integer(0)) - self.phi(theta, lo, sp.Integer(0)))
+        return self.cache[t]
+
+    def _signed(self, span: sp.Expr) -> sp.Expr:
+        if span == 0:
+            return sp.Integer(1)
+        if "signs" not in self.cache:
+            self.cache["signs"] = signed_symbols(self.model)
+        signed = span.xreplace(self.cache["signs"])
+        return span if signed.is_nonnegative else -span if signed.is_nonpositive else sp.Abs(span)
 
 
 __all__ = ["UNBOUNDED_SPAN", "PaymentRange", "PaymentRanges", "payment_ranges", "slack_payments"]

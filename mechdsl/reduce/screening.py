@@ -34,7 +34,7 @@ from mechdsl.constraints import (BOUNDS, DECLARED, INCENTIVE, LIFETIME_IR, PER_P
 from mechdsl.constraints.structure import Screening
 from mechdsl.model import Model
 from mechdsl.reduce.chain import Reduction, ReductionRefused, StepRecord
-from mechdsl.reduce.derivation import Derivation
+from mechdsl.reduce.derivation import Derivation, fewer_ops_than
 from mechdsl.reduce.payment_inverse import payment_inverse
 from mechdsl.reduce.payment_ranges import PaymentRanges
 from mechdsl.reduce.single_crossing import check_single_crossing, check_type_orientation
@@ -160,14 +160,15 @@ class CarryDeclaredConstraints(Reduction):
     name: str = "declared constraints"
 
     def apply(self, d: Derivation):
-        from mechdsl.reduce.assumptions import with_signs
+        from mechdsl.reduce.assumptions import signed_symbols
 
         record = StepRecord(self.name, 0.0)
         closed = d.closed_form()
+        signs = signed_symbols(d.model)
         for bound in BOUNDS.instances(d.model, kind="payment"):
             closed_g = bound.g.xreplace(closed)
-            provable = not closed_g.has(sp.Max) and sp.count_ops(closed_g) < 60
-            if provable and with_signs(closed_g, d.model).is_nonnegative:
+            provable = fewer_ops_than(closed_g, 60) and not closed_g.has(sp.Max)
+            if provable and closed_g.xreplace(signs).is_nonnegative:
                 record.proved.append(f"{bound.name} (from the payment rule)")
             else:
                 d.residual.append(bound)
