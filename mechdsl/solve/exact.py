@@ -405,12 +405,32 @@ def _derivation_of(model: Model, derivation: Derivation | None) -> Derivation:
     return _DERIVATIONS.get(id(model), model, lambda: derive(model))
 
 
+MAX_ITEM_CONSTRAINTS = 20_000
+"""Most IR/IC/IIC constraints `solve` builds: the unreduced problem, and the certificate of any
+answer, hold one constraint per (type, report) pair at every history, sum_t K^(t-1) K^2 of them,
+each a SymPy expression translated to CVXPY. static_contract at K = 100 (10,000 of them) takes
+about a minute and 0.7 GB, so K = 1000 (10^6) would take hours and tens of GB."""
+
+
+def item_constraint_count(model: Model) -> int:
+    """sum over periods t of K^(t-1) histories x K types x K reports (IR and IC/IIC)."""
+    return sum(model.K ** (t - 1) * model.K ** 2 for t in range(1, len(model.periods) + 1))
+
+
 def solve(model: Model, state: dict[str, float], derivation: Derivation | None = None) -> Solution:
     """The exact optimum, certified: `_solve_unchecked`, and where its certificate fails (a
     reduction whose assumptions do not hold for this model: a binding IR or IC it did not
     expect) or it found nothing, local solves of the UNREDUCED problem started from it and
     from the least-payment contracts. Raises `ReferenceUnavailable` (exit 2), naming the
-    violated constraint, when no certified contract is found."""
+    violated constraint, when no certified contract is found, and before building anything
+    when the problem has more than MAX_ITEM_CONSTRAINTS constraints."""
+    count = item_constraint_count(model)
+    if count > MAX_ITEM_CONSTRAINTS:
+        raise ReferenceUnavailable(
+            f"no exact optimum for {model.name} at K = {model.K}: its {len(model.periods)}-period contract has "
+            f"{count} IR/IC constraints, beyond solve's limit of {MAX_ITEM_CONSTRAINTS} (each is built symbolically "
+            f"and certified; K = 100 of a static contract, 10,000 constraints, already takes about a minute)", state,
+            hint=f"solve a smaller K (at most {MAX_ITEM_CONSTRAINTS} constraints); `mechdsl derive` gives the least-payment rules at this K")
     first, failure = None, None
     try:
         first = _solve_unchecked(model, state, derivation)
