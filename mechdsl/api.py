@@ -148,12 +148,16 @@ def compile(model, out: str | Path | None = None, *, force: bool = False, replac
     """Write the batched-env package into `out` (default `generated/<name>/`) with the rules
     of `mechdsl compile` (`mechdsl.codegen.generate.write_package`): a folder mechdsl did not
     create needs `force`, and a file of the user's with a generated name is replaced only with
-    `replace_user_files`. Returns the paths written."""
-    from mechdsl.codegen.generate import check_target, write_package
+    `replace_user_files`; the new package replaces the old one all at once
+    (`mechdsl.codegen.package_write`). Returns the paths written."""
+    from mechdsl.codegen.package_write import check_target, recover_interrupted_write, render_beside, write_package
+    from mechdsl.kinds import kind_of_model
 
     target = Path(out) if out is not None else Path("generated") / model.name
+    source = source if source is not None else Path(model.path).read_text(encoding="utf-8")
+    recover_interrupted_write(target)
     check_target(target, force)
-    files = rendered_package(model, source)
+    files = render_beside(target, lambda folder: kind_of_model(model).pipeline().compile(model, folder, source=source))
     return write_package(target, lambda: files, force=force, replace_unlisted=replace_user_files)
 
 

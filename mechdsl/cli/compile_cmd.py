@@ -1,16 +1,17 @@
 """`mechdsl compile SPEC [-o DIR] [--force] [--replace-user-files]`: generate the batched
 PyTorch package of a spec.
 
-Nothing of the user's is replaced without being asked: the package is rendered into a
-temporary folder first, then every existing file it would replace is listed before it is
-replaced. Only files listed in the folder's `.mechdsl-generated` marker are replaced; a file
-of the user's with a generated file's name stops the compile (exit 2, nothing written) unless
-`--replace-user-files`.
+Nothing of the user's is replaced without being asked: the package is rendered first (into
+the scratch folder `.NAME.mechdsl-render` beside the target), then every existing file it
+would replace is listed before it is replaced. Only files listed in the folder's
+`.mechdsl-generated` marker are replaced; a file of the user's with a generated file's name
+stops the compile (exit 2, nothing written) unless `--replace-user-files`. The new package
+replaces the old one all at once (`mechdsl.codegen.package_write`); what an interrupted
+compile left beside the target is restored or removed first, and said.
 """
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from mechdsl.cli.arguments import check_writable_folder
@@ -32,12 +33,12 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def rendered_package(pipeline, model, source: str) -> dict[str, str]:
-    """{file name: text} of the package, rendered into a temporary folder."""
-    with tempfile.TemporaryDirectory(prefix="mechdsl-compile-") as tmp:
-        staged = Path(tmp) / "package"
-        pipeline.compile(model, staged, source=source)
-        return {path.name: path.read_text(encoding="utf-8") for path in sorted(staged.iterdir())}
+def rendered_package(pipeline, model, source: str, out: Path) -> dict[str, str]:
+    """{file name: text} of the package, rendered into a scratch folder beside `out` (not the
+    system's temporary folder, so a killed compile leaves nothing the next one does not clean)."""
+    from mechdsl.codegen.package_write import render_beside
+
+    return render_beside(out, lambda folder: pipeline.compile(model, folder, source=source))
 
 
 def describe_write(plan) -> list[str]:
@@ -54,7 +55,8 @@ def describe_write(plan) -> list[str]:
 
 
 def run(args) -> int:
-    from mechdsl.codegen.generate import check_target, plan_package_write, write_package
+    from mechdsl.codegen.package_write import (check_target, plan_package_write, recover_interrupted_write,
+                                               write_package)
     from mechdsl.kinds import kind_of_model
 
     source = read_spec(args.spec)
@@ -63,9 +65,11 @@ def run(args) -> int:
     if overrides:  # the package's spec.mech says which values it was compiled with
         source = "# compiled with " + " ".join(f"--set {k}={v:g}" for k, v in overrides.items()) + "\n" + source
     out = Path(args.out) if args.out else Path("generated") / model.name
+    for line in recover_interrupted_write(out):
+        print(line)
     check_target(out, args.force)  # before the (slower) rendering
     check_writable_folder(out, "-o" if args.out else "output folder")
-    files = rendered_package(kind_of_model(model).pipeline(), model, source)
+    files = rendered_package(kind_of_model(model).pipeline(), model, source, out)
     plan = plan_package_write(out, files)
     if not plan.conflicts or args.replace_user_files:
         for line in describe_write(plan):

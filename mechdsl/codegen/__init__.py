@@ -3,7 +3,8 @@
 `printer` prints SymPy as torch code, `layout` fixes the state/action layouts and local
 names, `certificate` writes the vectorised check of the original constraints, `vectorize`
 prints long sums of isomorphic terms on stacked tensors, `generate` renders the Jinja2
-templates in `templates/`.
+templates in `templates/` (`templating` checks and escapes), `package_write` writes a
+package into its folder all at once.
 """
 
 from mechdsl.codegen.generate import MARKER, compile_spec, render

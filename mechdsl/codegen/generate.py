@@ -5,20 +5,17 @@
 satisfying `mechdsl.rl.env.BatchedEnv`), `formulas.py` (the least-payment rules),
 `train.py`, `spec.json`, `spec.mech`, `README.md` and `__init__.py`, plus the marker
 `.mechdsl-generated` listing the files mechdsl wrote. Output is deterministic (no
-timestamps, sorted iteration), written to a temporary folder first and moved into place;
-files mechdsl did not write are never deleted, and a folder without the marker is only
-written into with `force=True`.
+timestamps, sorted iteration). `mechdsl.codegen.package_write` writes it (shared by every
+kind): all or nothing, through a staging folder swapped in beside the target; files
+mechdsl did not write are never deleted, and a folder without the marker is only written
+into with `force=True`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable
 
 import jinja2
 import sympy as sp
@@ -26,6 +23,8 @@ import sympy as sp
 from mechdsl.errors import CompileError, UsageError
 from mechdsl.codegen.certificate import certificate_code
 from mechdsl.codegen.layout import Layout, LayoutError, build_layout
+from mechdsl.codegen.package_write import (MARKER, PackageWrite, check_target, plan_package_write,
+                                          write_package)
 from mechdsl.codegen.printer import (UnsafeIdentifier, check_identifier, emit_function_body, float_literal,
                                      print_expression)
 from mechdsl.codegen.templating import CheckedEnvironment, string_literal
@@ -36,7 +35,6 @@ from mechdsl.reduce.derivation import Derivation
 from mechdsl.runtime import sampling
 from mechdsl.solve.state import state_block
 
-MARKER = ".mechdsl-generated"
 TEMPLATES = Path(__file__).parent / "templates"
 FILES = {  # output file -> template
     "__init__.py": "init.py.j2",
@@ -374,102 +372,11 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
     return files
 
 
-def _written_by_mechdsl(folder: Path) -> list[str] | None:
-    marker = folder / MARKER
-    if not marker.is_file():
-        return None
-    return [line.strip() for line in marker.read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")]
-
-
 def compile_spec(model: Model, out_dir: str | Path | None = None, force: bool = False,
                  derivation: Derivation | None = None, source: str | None = None) -> list[Path]:
     """Render and write the package (rules of `write_package`); returns the paths written."""
     out = Path(out_dir) if out_dir is not None else Path("generated") / model.name
     return write_package(out, lambda: render(model, derivation, source), force)
-
-
-@dataclass(frozen=True)
-class PackageWrite:
-    """What writing a package into an existing folder does to the files already there.
-
-    `replaced`: existing files listed in mechdsl's marker whose text changes; `unchanged`:
-    existing files whose text is already the generated one; `conflicts`: existing files NOT
-    listed in the marker (the user's) whose text would change; `removed`: files of the old
-    marker that are no longer generated."""
-
-    out: Path
-    replaced: tuple[str, ...] = ()
-    unchanged: tuple[str, ...] = ()
-    conflicts: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-
-
-def check_target(out: Path, force: bool = False) -> None:
-    """Refuse (UsageError) a target that is a file, or a non-empty folder mechdsl did not
-    create (no marker) unless `force`; cheap, so callers can check before rendering."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} exists and is not a folder")
-    if out.is_dir() and _written_by_mechdsl(out) is None and any(out.iterdir()) and not force:
-        raise UsageError(f"{out} exists and was not created by mechdsl (no {MARKER} file); refusing to write into it",
-                         hint="choose another folder with -o, or pass --force to add mechdsl's files to it "
-                              "(files of yours are never replaced)")
-
-
-def plan_package_write(out: Path, files: dict[str, str]) -> PackageWrite:
-    """Classify the files already in `out` against the generated `files` ({name: text})."""
-    if not out.is_dir():
-        return PackageWrite(out)
-    listed = set(_written_by_mechdsl(out) or []) | {MARKER}
-    replaced, unchanged, conflicts = [], [], []
-    for name in sorted(files):
-        path = out / name
-        if not path.exists():
-            continue
-        if path.is_file() and path.read_bytes() == files[name].encode("utf-8"):
-            unchanged.append(name)
-        else:
-            (replaced if name in listed and path.is_file() else conflicts).append(name)
-    removed = [name for name in sorted(listed - set(files)) if "/" not in name and (out / name).is_file()]
-    return PackageWrite(out, tuple(replaced), tuple(unchanged), tuple(conflicts), tuple(removed))
-
-
-def write_package(out: Path, render_files: Callable[[], dict[str, str]], force: bool = False,
-                  replace_unlisted: bool = False) -> list[Path]:
-    """Write the files `render_files()` returns ({name: text}, the marker included) into `out`;
-    returns the paths written (sorted). Shared by every spec kind's generator.
-
-    Nothing of the user's is replaced: a non-empty folder without mechdsl's marker is refused
-    unless `force` (checked before rendering); only files listed in the folder's marker are
-    replaced or removed (those of an earlier marker that are no longer generated); an existing
-    file NOT in the marker that the package would change is refused (UsageError naming each
-    one) unless `replace_unlisted`. Files are staged in a temporary sibling folder and moved in
-    with `os.replace`, the marker last (`plan_package_write` says what will be replaced)."""
-    check_target(out, force)
-    files = render_files()
-    plan = plan_package_write(out, files)
-    if plan.conflicts and not replace_unlisted:
-        names = ", ".join(plan.conflicts)
-        raise UsageError(f"{out} holds file(s) mechdsl did not write that compiling would replace: {names}; "
-                         "nothing was written",
-                         hint="choose another folder with -o, move those files away, or pass "
-                              "--replace-user-files to replace them")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for name, text in files.items():
-            (staging / name).write_text(text, encoding="utf-8", newline="\n")
-        if not out.exists():
-            os.replace(staging, out)
-        else:
-            for name in sorted(files, key=lambda n: n == MARKER):  # marker last
-                os.replace(staging / name, out / name)
-            for stale in plan.removed:
-                (out / stale).unlink()
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)  # only our own temporary folder
-    return sorted(out / name for name in files)
 
 
 __all__ = ["MARKER", "PackageWrite", "check_target", "compile_spec", "plan_package_write", "render", "write_package"]
