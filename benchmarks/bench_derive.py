@@ -4,28 +4,104 @@ Run: python benchmarks/bench_derive.py [--states 5]
 Prints a Markdown table; targets: derive K=2 < 2 s, K=10 < 30 s (2 cores). The baseline
 measured in the same run is the unreduced CVXPY solve; the ratio column is
 reduced-solve time / unreduced-solve time.
+
+Scaling in the number of types (issue 34): python benchmarks/bench_derive.py --scaling
+[--sizes 2,5,10,20,50,100] times load, derive (with the text display of `mechdsl derive`) and
+solve of static_contract.mech at each K, each K in a fresh process so its peak resident memory
+is its own, as ratios to K = 2 measured in the same run, and fits the growth exponent (slope of
+log time against log K over K >= 10). Times are CPU seconds of the process (the machine is
+shared; wall time is printed beside them).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
 
 import mechdsl
+from mechdsl.errors import ReferenceUnavailable
 from mechdsl.reduce import derive
 from mechdsl.solve.exact import solve_reduced, solve_unreduced
 from mechdsl.solve.state import sample_states, state_at
 
 
+SCALING_SPEC = "specs/static_contract.mech"
+
+
+def one_size(K: int) -> dict:
+    """Load, derive (with the text display) and solve one state of SCALING_SPEC at K types."""
+    from mechdsl.cli.derive_cmd import to_text
+    from mechdsl.solve.exact import solve
+
+    times = {}
+    for stage in ("load", "derive", "solve"):
+        cpu, wall = time.process_time(), time.perf_counter()
+        if stage == "load":
+            model = mechdsl.load(SCALING_SPEC, {"K": K})
+        elif stage == "derive":
+            to_text(derive(model), verbose=False, latex=False)
+        else:
+            try:
+                solver = solve(model, state_at(sample_states(model, 1, np.random.default_rng(0)), 0)).solver
+            except ReferenceUnavailable as refusal:  # beyond solve's size limit
+                solver = f"refused: {str(refusal).split(': ', 1)[1].split(' (')[0]}"
+        times[stage] = (time.process_time() - cpu, time.perf_counter() - wall)
+    return {"K": K, **{k: v[0] for k, v in times.items()}, **{f"{k}_wall": v[1] for k, v in times.items()},
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "solver": solver}
+
+
+def scaling(sizes: list[int], timeout: float) -> None:
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(f"command: python benchmarks/bench_derive.py --scaling --sizes {','.join(map(str, sizes))}\n")
+    print(f"{SCALING_SPEC}; CPU seconds (wall in parentheses), each K in a fresh process; ratios to K = {sizes[0]}\n")
+    print("| K | load (s) | derive + display (s) | derive ratio | solve (s) | solve ratio | peak RSS (MB) | solver |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows = []
+    for K in sizes:
+        try:
+            done = subprocess.run([sys.executable, __file__, "--one", str(K)], capture_output=True, text=True,
+                                  timeout=timeout, check=True)
+        except subprocess.TimeoutExpired:
+            print(f"| {K} | not finished in {timeout:.0f} s | | | | | | |")
+            continue
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        base = rows[0]
+        print(f"| {K} | {row['load']:.2f} ({row['load_wall']:.1f}) | {row['derive']:.2f} ({row['derive_wall']:.1f}) | "
+              f"{row['derive'] / base['derive']:.1f} | {row['solve']:.2f} ({row['solve_wall']:.1f}) | "
+              f"{row['solve'] / base['solve']:.1f} | {row['peak_mb']:.0f} | {row['solver']} |", flush=True)
+    slopes = {}
+    for stage in ("load", "derive", "solve"):
+        fit = [r for r in rows if r["K"] >= 10 and not (stage == "solve" and r["solver"].startswith("refused"))]
+        if len(fit) >= 2:
+            slopes[stage] = np.polyfit(np.log([r["K"] for r in fit]), np.log([r[stage] for r in fit]), 1)[0]
+    print("\ngrowth exponent (slope of log CPU time vs log K over K >= 10; solve over the sizes it solved): "
+          + ", ".join(f"{stage} {slope:.2f}" for stage, slope in slopes.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--states", type=int, default=5)
-    parser.add_argument("--sizes", default="2,5,10")
+    parser.add_argument("--sizes", default=None)
+    parser.add_argument("--scaling", action="store_true", help="static_contract at growing K (see the docstring)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="per K, with --scaling")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one is not None:
+        print(json.dumps(one_size(args.one)))
+        return
+    if args.scaling:
+        scaling([int(k) for k in (args.sizes or "2,5,10,20,50,100").split(",")], args.timeout)
+        return
+    args.sizes = args.sizes or "2,5,10"
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
     print(f"command: python benchmarks/bench_derive.py --states {args.states} --sizes {args.sizes}\n")
     print("| K | derive (s) | target (s) | unreduced solve (s/state) | reduced solve (s/state) | ratio reduced/unreduced |")
