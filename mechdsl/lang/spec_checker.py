@@ -92,6 +92,14 @@ symbol per entry (a contract's IC into K * (K - 1) constraints), so K = 1000 alr
 seconds to check, and a size of 10**12 would never finish (nor fit in memory)."""
 
 
+MAX_ENTRIES = 10_000
+"""Most entries one declaration may have (the product of its sizes). A contract's IC compares
+every pair of reports at every history, so checking grows about as the entries^1.1 x K: the
+second-period menu of `specs/two_period.mech` has K^2 entries, and K = 100 (10^4) checks in 15 s,
+K = 300 (9 x 10^4) took 3 minutes and K = 1000 (10^6) over a minute and 1.7 GB before it was
+stopped; beyond the limit the check refuses at once (4 s at K = 1000)."""
+
+
 def _article(noun: str) -> str:
     return "an" if noun[0] in "aeiou" else "a"
 
@@ -531,7 +539,16 @@ class SpecChecker(ABC):
         self.randoms[node.name] = m.RandomParam(node.name, (), distribution=dist)
 
     def _shape(self, names: tuple[str, ...], span: ast.Span) -> tuple[int, ...]:
-        return tuple(self.size_of(ast.Binding(n, n, span)) for n in names)
+        """The declared shape in numbers; more than MAX_ENTRIES entries is a positioned error (each
+        entry becomes a symbol, and a contract's IC compares every pair of them)."""
+        shape = tuple(self.size_of(ast.Binding(n, n, span)) for n in names)
+        entries = math.prod(shape)
+        if entries > MAX_ENTRIES:
+            raise fail(f"this declaration has {entries:,} entries ({' x '.join(map(str, shape))}), beyond mechdsl's "
+                       f"limit of {MAX_ENTRIES:,} entries per declaration", span,
+                       hint=f"every entry becomes a symbol of the model; choose sizes whose product is at most "
+                            f"{MAX_ENTRIES:,} (sizes: {', '.join(f'{n} = {self.sizes.get(n)}' for n in names)})")
+        return shape
 
     def _let_value(self, name: str) -> sp.Expr:
         if name in self.derived:
