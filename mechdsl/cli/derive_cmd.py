@@ -44,6 +44,16 @@ def payment_display(derivation: Derivation) -> list[tuple[sp.Symbol, sp.Expr, st
     return shown
 
 
+def _srepr_or_none(expr: sp.Expr) -> str | None:
+    """`sp.srepr(expr)`, or None where the expression nests too deep for it (the closed form of
+    the K-th chained payment nests K levels: K = 1000 exceeds Python's recursion limit). The
+    recursive `rule` beside it always prints and gives the same payment."""
+    try:
+        return sp.srepr(expr)
+    except RecursionError:
+        return None
+
+
 def to_json(derivation: Derivation) -> dict:
     closed = derivation.closed_form()
     return {
@@ -51,7 +61,7 @@ def to_json(derivation: Derivation) -> dict:
         "single_crossing": {"holds": derivation.single_crossing.holds,
                             "method": derivation.single_crossing.method,
                             "message": derivation.single_crossing.message},
-        "payments": {s.name: {"rule": sp.srepr(r), "closed_form": sp.srepr(closed[s]), "text": str(r)}
+        "payments": {s.name: {"rule": sp.srepr(r), "closed_form": _srepr_or_none(closed[s]), "text": str(r)}
                      for s, r in derivation.rules.items()},
         "binding": list(derivation.binding),
         "type_orientation": None if derivation.type_orientation is None else {
