@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from mechdsl.rl.buffer import Transition
-from mechdsl.rl.env import BatchedEnv
+from mechdsl.rl.env import BatchedEnv, learning_reward
 from mechdsl.rl.networks import stack_legacy_twin_state
 
 
@@ -164,6 +164,33 @@ def uses_exact_reward(choice: str, env: BatchedEnv) -> bool:
     """critic = "exact", or "auto" on an env where the exact reward is available (see
     `critic_problem` for the refusal of "exact" elsewhere)."""
     return choice == "exact" or (choice == "auto" and exact_reward_available(env))
+
+
+class ExactRewardActor:
+    """The `critic` hyperparameter of the diffusion learners (DMSAC, EDMSAC, DM-DDPG), mixed into
+    their agents: `choose_critic` resolves it for the env (refusing `exact` where the env does
+    not allow it), `scaled_reward` is what an exact-reward actor ascends, c r(S, A) with c the
+    loop's reward scale (`set_reward_scale`)."""
+
+    exact_reward: bool = False
+    reward_scale: float = 1.0
+
+    def choose_critic(self, choice: str, env: BatchedEnv) -> None:
+        problem = critic_problem(choice, env)
+        if problem is not None:
+            raise ValueError(problem)
+        self.exact_reward = uses_exact_reward(choice, env)
+
+    def set_reward_scale(self, scale: float) -> None:
+        self.reward_scale = float(scale)
+
+    def critic_kind(self) -> str:
+        return "exact" if self.exact_reward else "learned"
+
+    def scaled_reward(self, state: torch.Tensor, action: torch.Tensor, env: BatchedEnv) -> torch.Tensor:
+        """c r(S, A): the env's own learning reward (eq. 46), differentiable in the action."""
+        hp = self.hp
+        return self.reward_scale * learning_reward(env.evaluate(state, action), hp.violation_weight, hp.violation_penalty)
 
 
 def adam(params, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:

@@ -19,14 +19,13 @@ from torch import nn
 from mechdsl.rl.algorithms.base import (
     EDMSAC_PAPER_DIFFUSION,
     DiffusionPolicyHparams,
-    critic_problem,
+    ExactRewardActor,
     make_diffusion_actor,
     optimizer_step,
-    uses_exact_reward,
 )
 from mechdsl.rl.algorithms.ddpg import DDPGAgent
 from mechdsl.rl.buffer import Transition
-from mechdsl.rl.env import BatchedEnv, learning_reward
+from mechdsl.rl.env import BatchedEnv
 from mechdsl.rl.networks import soft_update
 
 
@@ -37,28 +36,17 @@ class DMDDPGHparams(DiffusionPolicyHparams):
     critic: str = "auto"              # "exact" (the env's own reward) | "learned" (DDPG's) | "auto"
 
 
-class DMDDPGAgent(DDPGAgent):
+class DMDDPGAgent(ExactRewardActor, DDPGAgent):
     def __init__(self, env: BatchedEnv, hp: DMDDPGHparams, generator: torch.Generator, device: torch.device) -> None:
-        problem = critic_problem(hp.critic, env)
-        if problem is not None:
-            raise ValueError(problem)
+        self.choose_critic(hp.critic, env)
         super().__init__(env, hp, generator, device)
-        self.exact_reward = uses_exact_reward(hp.critic, env)
-        self.reward_scale = 1.0
-
-    def set_reward_scale(self, scale: float) -> None:
-        self.reward_scale = float(scale)
-
-    def critic_kind(self) -> str:
-        return "exact" if self.exact_reward else "learned"
 
     def update(self, batch: Transition, *, step: int, generator: torch.Generator, env: BatchedEnv) -> dict[str, float]:
         if not self.exact_reward:
             return super().update(batch, step=step, generator=generator, env=env)
         hp = self.hp
         action, regulariser = self.pi(self.policy, batch.obs, generator)
-        reward = learning_reward(env.evaluate(batch.state, action), hp.violation_weight, hp.violation_penalty)
-        actor_loss = (regulariser - self.reward_scale * reward).mean()
+        actor_loss = (regulariser - self.scaled_reward(batch.state, action, env)).mean()
         optimizer_step(self.actor_opt, actor_loss, self.policy.parameters(), hp.grad_clip)
         soft_update(self.policy_target, self.policy, hp.tau)
         return {"actor_loss": actor_loss.item()}

@@ -48,15 +48,14 @@ from mechdsl.rl.algorithms.base import (
     Agent,
     DiffusionPolicyHparams,
     adam,
-    critic_problem,
+    ExactRewardActor,
     make_diffusion_actor,
     optimizer_step,
     td_target,
-    uses_exact_reward,
 )
 from mechdsl.rl.buffer import Transition
 from mechdsl.rl.diffusion import clip_unit
-from mechdsl.rl.env import BatchedEnv, learning_reward
+from mechdsl.rl.env import BatchedEnv
 from mechdsl.rl.networks import TwinCritic, frozen_copy, gaussian_log_prob, init_from_generator, soft_update
 
 
@@ -82,7 +81,7 @@ class DMSACHparams(DiffusionPolicyHparams):
     critic: str = "auto"              # "exact" (the env's own reward) | "learned" (eq. 56) | "auto" (exact where available)
 
 
-class DMSACAgent(Agent):
+class DMSACAgent(ExactRewardActor, Agent):
     stateful = ("diffusion", "diffusion_target", "log_std", "critic", "critic_target", "log_kappa",
                 "actor_opt", "critic_opt", "kappa_opt")
 
@@ -93,12 +92,8 @@ class DMSACAgent(Agent):
             raise ValueError(f"unknown actor_q {hp.actor_q!r}; choose 'min' or 'mean'")
         if hp.actor_every < 1:
             raise ValueError(f"actor_every must be >= 1, got {hp.actor_every}")
-        problem = critic_problem(hp.critic, env)
-        if problem is not None:
-            raise ValueError(problem)
         self.hp = hp
-        self.exact_reward = uses_exact_reward(hp.critic, env)
-        self.reward_scale = 1.0
+        self.choose_critic(hp.critic, env)
         d_s, d_a = env.state_dim, env.action_dim
         self.diffusion = init_from_generator(make_diffusion_actor(env, hp), generator).to(device)
         self.diffusion_target = frozen_copy(self.diffusion)
@@ -112,18 +107,11 @@ class DMSACAgent(Agent):
         self.critic_opt = adam(self.critic.parameters(), hp.critic_lr, hp.weight_decay)
         self.kappa_opt = adam([self.log_kappa], hp.temperature_lr)
 
-    def set_reward_scale(self, scale: float) -> None:
-        self.reward_scale = float(scale)
-
-    def critic_kind(self) -> str:
-        return "exact" if self.exact_reward else "learned"
-
     def actor_value(self, batch: Transition, action: torch.Tensor, env: BatchedEnv) -> torch.Tensor:
         """What the actor ascends at `action`: the env's own scaled learning reward (exact
         reward) or the learned critic's value (eq. 55)."""
         if self.exact_reward:
-            result = env.evaluate(batch.state, action)
-            return self.reward_scale * learning_reward(result, self.hp.violation_weight, self.hp.violation_penalty)
+            return self.scaled_reward(batch.state, action, env)
         return self.critic.actor_value(batch.obs, action, self.hp.actor_q)
 
     # -- hooks EDMSAC fills in with dynamic pruning (eqs. 57-59) ---------------------------
