@@ -233,14 +233,13 @@ def _allocation_levels(model: Model, rng: np.random.Generator, how: str) -> dict
     return allocations
 
 
-def _least_payment_start(derivation: Derivation, state: dict[str, float], allocations: dict[str, float],
-                         decisions) -> np.ndarray | None:
-    """The least-payment contract of `allocations` as a decision vector; None where the
-    derivation's payment rules are not finite there."""
+def _least_payment_contract(derivation: Derivation, state: dict[str, float],
+                            allocations: dict[str, float]) -> dict[str, float] | None:
+    """`allocations` with the derivation's least payments (a feasible start of the reduced
+    problem when the allocations are monotone); None where the payment rules are not finite."""
     with np.errstate(all="ignore"):
-        start = _complete(derivation, state, allocations)
-    z0 = np.array([start[z.name] for z in decisions], dtype=float)
-    return z0 if np.all(np.isfinite(z0)) else None
+        contract = _complete(derivation, state, allocations)
+    return contract if all(np.isfinite(v) for v in contract.values()) else None
 
 
 def _run_local(problem: _LocalProblem, z0: np.ndarray, method: str):
@@ -278,8 +277,9 @@ def _reduced_scipy(derivation: Derivation, state: dict[str, float], starts: int 
     problem = _local_problem(model, program, state)
     rng = np.random.default_rng(seed)
     kinds = ["spread", "pooled", *["random"] * max(starts - 1, 0)]
-    z0s = [z0 for how in kinds
-           if (z0 := _least_payment_start(derivation, state, _allocation_levels(model, rng, how), problem.decisions)) is not None]
+    contracts = [c for how in kinds
+                 if (c := _least_payment_contract(derivation, state, _allocation_levels(model, rng, how))) is not None]
+    z0s = [np.array([c[z.name] for z in problem.decisions], dtype=float) for c in contracts]
     previous = _PREVIOUS_SOLUTIONS.get(id(derivation), derivation, dict)
     rounds = [("SLSQP", z0s), ("SLSQP", [previous["z"]] if "z" in previous else []), ("trust-constr", z0s)]
     best, method = None, None
@@ -491,10 +491,5 @@ def _least_payment_starts(model: Model, state: dict[str, float], derivation: Der
     except MechdslError:
         return []
     rng = np.random.default_rng(SLSQP_START_SEED)
-    starts = []
-    for how in ("spread", "pooled"):
-        with np.errstate(all="ignore"):
-            contract = _complete(derivation, state, _allocation_levels(model, rng, how))
-        if all(np.isfinite(v) for v in contract.values()):
-            starts.append(contract)
-    return starts
+    return [c for how in ("spread", "pooled")
+            if (c := _least_payment_contract(derivation, state, _allocation_levels(model, rng, how))) is not None]
