@@ -11,6 +11,11 @@ solve of static_contract.mech at each K, each K in a fresh process so its peak r
 is its own, as ratios to K = 2 measured in the same run, and fits the growth exponent (slope of
 log time against log K over K >= 10). Times are CPU seconds of the process (the machine is
 shared; wall time is printed beside them).
+
+Scaling in the number of declared entries: python benchmarks/bench_derive.py --entries
+[--sizes 10,100,1000,10000,100000] times `mechdsl check` (parse + check, in a fresh process) of
+static_contract.mech with that many extra chained constants (`param z1 = z0 + 1`, ...), with the
+growth exponent over the sizes >= 100.
 """
 
 from __future__ import annotations
@@ -87,16 +92,58 @@ def scaling(sizes: list[int], timeout: float) -> None:
           + ", ".join(f"{stage} {slope:.2f}" for stage, slope in slopes.items()))
 
 
+def chained_constants_spec(n: int) -> str:
+    """SCALING_SPEC with n extra constants, each defined from the previous one."""
+    source = open(SCALING_SPEC).read()
+    extra = "\n".join(f"param z{i} = {'z' + str(i - 1) if i else '0'} + 1" for i in range(n))
+    return source.replace("param M = 10", "param M = 10\n" + extra, 1)
+
+
+def entries(sizes: list[int], timeout: float) -> None:
+    import tempfile
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(f"command: python benchmarks/bench_derive.py --entries --sizes {','.join(map(str, sizes))}\n")
+    print(f"`mechdsl check` of {SCALING_SPEC} with n extra chained constants; CPU seconds of a fresh process\n")
+    print("| n constants | check (s) | wall (s) | per constant (ms) | peak RSS (MB) |")
+    print("|---|---|---|---|---|")
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for n in sizes:
+            path = os.path.join(folder, f"constants_{n}.mech")
+            with open(path, "w") as f:
+                f.write(chained_constants_spec(n))
+            code = ("import json, resource, time, mechdsl; c, w = time.process_time(), time.perf_counter(); "
+                    f"mechdsl.load({path!r}); print(json.dumps([time.process_time() - c, time.perf_counter() - w, "
+                    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))")
+            try:
+                done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                      timeout=timeout, check=True)
+            except subprocess.TimeoutExpired:
+                print(f"| {n} | not finished in {timeout:.0f} s | | | |")
+                continue
+            cpu, wall, peak = json.loads(done.stdout.strip().splitlines()[-1])
+            rows.append((n, cpu))
+            print(f"| {n} | {cpu:.2f} | {wall:.1f} | {1000 * cpu / n:.2f} | {peak:.0f} |", flush=True)
+    fit = [(n, t) for n, t in rows if n >= 100]
+    if len(fit) >= 2:
+        slope = np.polyfit(np.log([n for n, _ in fit]), np.log([t for _, t in fit]), 1)[0]
+        print(f"\ngrowth exponent (slope of log CPU time vs log n over n >= 100): {slope:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--states", type=int, default=5)
     parser.add_argument("--sizes", default=None)
     parser.add_argument("--scaling", action="store_true", help="static_contract at growing K (see the docstring)")
     parser.add_argument("--timeout", type=float, default=600.0, help="per K, with --scaling")
+    parser.add_argument("--entries", action="store_true", help="check time against the number of constants")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
         print(json.dumps(one_size(args.one)))
+        return
+    if args.entries:
+        entries([int(n) for n in (args.sizes or "10,100,1000,10000,100000").split(",")], args.timeout)
         return
     if args.scaling:
         scaling([int(k) for k in (args.sizes or "2,5,10,20,50,100").split(",")], args.timeout)

@@ -19,6 +19,7 @@ import keyword
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import ClassVar
 
 import sympy as sp
@@ -396,9 +397,12 @@ class SpecChecker(ABC):
         return result.real
 
     def _constant_substitution(self) -> dict[sp.Symbol, sp.Float]:
-        """Constant symbol -> its value; rebuilt only when a constant was added (they never change)."""
+        """Constant symbol -> its value. Constants are only ever added (in declaration order, and
+        never change), so only those declared since the last call are added: linear in the number
+        of constants overall (a full rebuild per declaration made 2,000 constants take 40 s)."""
         if self._substitution_size != len(self.constants):
-            self._substitution = {c.symbol(): sp.Float(c.value) for c in self.constants.values()}
+            for c in islice(self.constants.values(), max(self._substitution_size, 0), None):
+                self._substitution[c.symbol()] = sp.Float(c.value)
             self._substitution_size = len(self.constants)
         return self._substitution
 
