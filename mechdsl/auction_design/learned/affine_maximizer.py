@@ -1,0 +1,122 @@
+"""A lottery affine maximizer: an exactly DSIC and IR family with learned parameters
+(Roberts 1979; Sandholm and Likhodedov 2015; learned lottery AMAs: Curry, Sandholm and
+Dickerson 2023, "Differentiable Economics for Randomized Affine Maximizer Auctions").
+
+Candidate allocations A = {a_1, ..., a_K}: every deterministic allocation (each item to one
+bidder or to nobody; for unit demand at most one item per bidder) and `n_lotteries` learned
+lotteries. With bidder weights w_i > 0 and boosts lambda_k, the mechanism picks
+
+    k*(b) = argmax_k W_k(b),   W_k(b) = sum_i w_i b_i . a_ki + lambda_k,
+
+and charges the weighted VCG payment
+
+    p_i(b) = (1 / w_i) [ max_k W^{-i}_k(b) - W^{-i}_{k*}(b) ],   W^{-i}_k = W_k - w_i b_i . a_ki.
+
+Bidder i's utility is (1 / w_i)[W_{k*}(v_i, b_-i) - max_k W^{-i}_k(b_-i)]: its report moves
+only the first term, which truthful reporting maximises over A (DSIC for any parameters),
+and it is >= 0 because W_k >= W^{-i}_k when values are >= 0 (IR). Training uses the softmax
+relaxation of Curry et al. (their eq. (3)-(4)): selection softmax(beta W), the max in the
+payment replaced by (1 / beta) logsumexp(beta W^{-i}); test time is the exact argmax.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import torch
+
+from mechdsl.auction_design.learned.mechanism import Outcome, TrainedMechanism, expected_revenue
+from mechdsl.auction_design.learned.setting import Setting, generator_for
+
+MAX_DETERMINISTIC = 4096
+
+
+def deterministic_allocations(setting: Setting) -> torch.Tensor:
+    """Every deterministic feasible allocation, shaped (K, n, m) (at most `MAX_DETERMINISTIC`)."""
+    n, m = setting.n_bidders, setting.n_items
+    if (n + 1) ** m > MAX_DETERMINISTIC:
+        return torch.zeros((1, n, m))
+    rows = []
+    for owners in itertools.product(range(n + 1), repeat=m):   # owner n: the item is unsold
+        a = torch.zeros((n, m))
+        for item, owner in enumerate(owners):
+            if owner < n:
+                a[owner, item] = 1.0
+        if setting.valuation == "unit_demand" and bool((a.sum(1) > 1).any()):
+            continue
+        rows.append(a)
+    return torch.stack(rows)
+
+
+class AffineMaximizer(torch.nn.Module):
+    def __init__(self, setting: Setting, n_lotteries: int = 64, beta: float = 100.0,
+                 seed: int = 0, device: torch.device | str = "cpu"):
+        super().__init__()
+        self.setting = setting
+        self.beta = float(beta)
+        n, m = setting.n_bidders, setting.n_items
+        g = generator_for(seed, "cpu")
+        self.register_buffer("fixed", deterministic_allocations(setting).to(device))
+        self.lottery_logits = torch.nn.Parameter(torch.randn((n_lotteries, n + 1, m), generator=g).to(device))
+        if setting.valuation == "unit_demand":
+            self.item_logits = torch.nn.Parameter(torch.randn((n_lotteries, n, m + 1), generator=g).to(device))
+        self.log_weights = torch.nn.Parameter(torch.zeros(n, device=device))
+        k = self.fixed.shape[0] + n_lotteries
+        self.boosts = torch.nn.Parameter((0.1 * torch.randn((k,), generator=g)).to(device))
+
+    def candidates(self) -> torch.Tensor:
+        """All candidate allocations, (K, n, m): the deterministic ones first."""
+        lotteries = torch.softmax(self.lottery_logits, dim=1)[:, :-1]
+        if self.setting.valuation == "unit_demand":
+            by_item = torch.softmax(self.item_logits, dim=2)[:, :, :-1]
+            lotteries = torch.minimum(lotteries, by_item)
+        return torch.cat([self.fixed, lotteries])
+
+    def outcome(self, reports: torch.Tensor, exact: bool = True) -> Outcome:
+        a = self.candidates().to(reports.dtype)                                   # (K, n, m)
+        w = self.log_weights.exp().to(reports.dtype)                              # (n,)
+        boosts = self.boosts.to(reports.dtype)
+        bidder_value = torch.einsum("bim,kim->bki", reports, a) * w              # (B, K, n)
+        welfare = bidder_value.sum(-1) + boosts                                   # (B, K)
+        without = welfare.unsqueeze(-1) - bidder_value                            # (B, K, n)
+        if exact:
+            choice = welfare.argmax(dim=-1)
+            allocation = a[choice]
+            chosen_without = without.gather(1, choice.view(-1, 1, 1).expand(-1, 1, without.shape[-1])).squeeze(1)
+            best_without = without.max(dim=1).values
+        else:
+            weights = torch.softmax(self.beta * welfare, dim=-1)                  # (B, K)
+            allocation = torch.einsum("bk,kim->bim", weights, a)
+            chosen_without = torch.einsum("bk,bki->bi", weights, without)
+            best_without = torch.logsumexp(self.beta * without, dim=1) / self.beta
+        return allocation, (best_without - chosen_without) / w
+
+
+def train_affine_maximizer(setting: Setting, n_lotteries: int = 64, steps: int = 2000,
+                           batch: int = 4096, lr: float = 1e-2, beta: float = 100.0,
+                           seed: int = 0, device: torch.device | str = "cpu",
+                           time_limit_s: float | None = None, log_every: int = 500) -> TrainedMechanism:
+    """Adam on -E[sum_i p_i] under the softmax relaxation, fresh samples every step."""
+    torch.manual_seed(seed)
+    ama = AffineMaximizer(setting, n_lotteries, beta, seed, device)
+    optimizer = torch.optim.Adam(ama.parameters(), lr=lr)
+    g = generator_for(seed + 1, device)
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    step = 0
+    for step in range(1, steps + 1):
+        _, payment = ama.outcome(setting.sample(batch, g, device), exact=False)
+        loss = -payment.sum(-1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % log_every == 0:
+            history.append({"step": step, "soft_revenue": -float(loss.detach())})
+        if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
+            break
+    seconds = time.perf_counter() - start
+    ama.eval()
+    history.append({"step": step, "exact_revenue": expected_revenue(
+        ama, setting.sample(1 << 16, generator_for(seed + 2, device), device))})
+    return TrainedMechanism(ama, seconds, history)
