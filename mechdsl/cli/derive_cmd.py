@@ -66,7 +66,7 @@ def to_json(derivation: Derivation) -> dict:
         "binding": list(derivation.binding),
         "type_orientation": None if derivation.type_orientation is None else {
             "rises": derivation.type_orientation.rises, "method": derivation.type_orientation.method,
-            "message": derivation.type_orientation.message},
+            "binding_ir": derivation.type_orientation.binding_ir, "message": derivation.type_orientation.message},
         "monotone": [{"name": c.name, "g": sp.srepr(c.g)} for c in derivation.monotone],
         "residual": [{"name": c.name, "g": sp.srepr(c.g)} for c in derivation.residual],
         "reduced_constraints": len(derivation.reduced),
@@ -95,7 +95,8 @@ def to_text(derivation: Derivation, verbose: bool, latex: bool) -> str:
     lines.append("## Binding constraints" if latex else "binding:")
     lines += [bullet + b for b in derivation.binding]
     if derivation.type_orientation is not None:
-        lines.append(bullet + "why the lowest type's IR: " + derivation.type_orientation.message)
+        o = derivation.type_orientation
+        lines.append(f"{bullet}why the {o.binding_ir} type's IR: {o.message}")
     lines.append("")
     rule_name = derivation.payment_rule_name
     lines.append(f"## {rule_name.capitalize()}" if latex else f"payments ({rule_name} given allocations):")
@@ -113,7 +114,7 @@ def to_text(derivation: Derivation, verbose: bool, latex: bool) -> str:
     return "\n".join(lines)
 
 
-def run(args) -> int:
+def run_contract(args) -> int:
     model = load_model(args.spec, parse_overrides(args.set))
     derivation = derive(model)  # a ReductionRefused is positioned at the utility statement by the CLI
     if args.json:
@@ -121,3 +122,26 @@ def run(args) -> int:
     else:
         print(to_text(derivation, args.verbose, args.latex))
     return 0
+
+
+def run_auction_design(args) -> int:
+    """Myerson's optimal auction of a single-item auction_design spec (`mechdsl.auction_design`)."""
+    from mechdsl.auction_design import report
+    from mechdsl.cli.output import UsageError
+
+    if args.latex:
+        raise UsageError("derive --latex is for contract specs", hint="an auction_design spec derives as text or --json")
+    derived = report.derive(load_model(args.spec, parse_overrides(args.set)))
+    print(json.dumps(report.derive_json(derived), indent=2) if args.json else report.derive_text(derived))
+    return 0
+
+
+# The derivation of each kind that supports `derive` (`mechdsl.kinds`; a test keeps them in step).
+DERIVERS = {"contract": run_contract, "auction_design": run_auction_design}
+
+
+def run(args) -> int:
+    from mechdsl.cli.output import read_spec
+    from mechdsl.kinds import kind_of_source
+
+    return DERIVERS[kind_of_source(read_spec(args.spec), args.spec).name](args)

@@ -35,9 +35,13 @@ def fewer_ops_than(expr: sp.Expr, limit: int) -> bool:
 class Derivation:
     model: Model
     single_crossing: SingleCrossingVerdict | None = None
-    type_orientation: TypeOrientation | None = None  # why the lowest type's IR is the one kept
+    type_orientation: TypeOrientation | None = None  # which type's IR is the one kept, and why
+    # the last period's types in the order the least payments chain them, from the type whose IR
+    # binds: ascending when utility rises with the type, descending when it falls (cost types)
+    screening_order: tuple[int, ...] = ()
+    allocation_rises: bool = True  # single crossing's direction: implementable allocations rise with the type
     # payment symbol -> rule in allocations, state and *earlier-computed* payment symbols,
-    # in evaluation order (later periods first, types ascending).
+    # in evaluation order (later periods first, types in `screening_order`).
     rules: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
     # payment symbol -> the branches whose maximum (payments to the agent) or minimum (payments
     # the agent makes) the rule is (one branch: no Max); for an epigraph form in convex solvers.

@@ -23,7 +23,9 @@ others fixed the constraints on y_i are exactly
 and the feasible payments are exactly the sequences with floor_i <= y_i <= ceiling_i.
 In the last period, allocations are monotone (a chain of the action map) and single crossing
 holds, so the local terms r = i - 1 imply the others (Laffont-Martimort, ch. 2): the floor and
-ceiling keep only r = i - 1, which is the derived least-payment rule for the floor.
+ceiling keep only r = i - 1, which is the derived least-payment rule for the floor. When utility
+falls with the type (cost types) the same holds with the types walked from the highest down
+(`Derivation.screening_order`): r is the next higher type, whose payment is computed first.
 
 A payment gets a *slack* (an action dimension y = floor + d (ceiling - floor), d in [0, 1],
 or floor + scale d^2 / (1 - d^2), unbounded, when there is no ceiling) when it enters a residual constraint directly
@@ -189,11 +191,13 @@ def partial_derivatives(expr: sp.Expr, symbols: set[sp.Symbol]) -> dict[sp.Symbo
 def _period_terms(d, s, phi, t, h, i) -> tuple[tuple[sp.Expr, ...], tuple[sp.Expr, ...]]:
     lifetime = d.model.ir_scope() == "lifetime"
     x_i = s.allocation(t, h, i)
-    if t == s.periods:
-        if i == 0:
-            return (phi(s.theta(t, 0), x_i, sp.Integer(0)),), ()
-        return ((phi(s.theta(t, i), x_i, s.u(t, i, h, i - 1)),),
-                (phi(s.theta(t, i - 1), x_i, s.u(t, i - 1, h, i - 1)),))
+    if t == s.periods:  # neighbours in the screening order (types descending when utility falls with them)
+        position = d.screening_order.index(i)
+        if position == 0:
+            return (phi(s.theta(t, i), x_i, sp.Integer(0)),), ()
+        r = d.screening_order[position - 1]
+        return ((phi(s.theta(t, i), x_i, s.u(t, i, h, r)),),
+                (phi(s.theta(t, r), x_i, s.u(t, r, h, r)),))
 
     def value(j, r):
         return s.u(t, j, h, r) + s.continuation(t, j, h, r)

@@ -61,10 +61,23 @@ class CheckScreeningModel(Reduction):
         d.single_crossing = verdict
         if not verdict.holds:
             raise ReductionRefused(verdict.message)
-        d.type_orientation = check_type_orientation(d.model)
+        orientation = d.type_orientation = check_type_orientation(d.model)
+        if orientation.rises is None:
+            raise ReductionRefused(f"type orientation: {orientation.message}",
+                                   hint="`mechdsl solve` solves the unreduced problem (every IR and IC) instead and "
+                                        "certifies it")
+        standard = orientation.rises and verdict.allocation_rises
+        if len(d.model.periods) > 1 and not standard:
+            raise ReductionRefused(
+                f"type orientation: the multi-period reduction needs utility and allocations rising with the type "
+                f"({orientation.message if not orientation.rises else verdict.message})",
+                hint="order the types the other way (e.g. type = 2 - beta, allocation = 2 - C), or let `mechdsl solve` "
+                     "solve the unreduced problem")
+        K = d.model.K
+        d.screening_order = tuple(range(K)) if orientation.rises else tuple(range(K - 1, -1, -1))
+        d.allocation_rises = verdict.allocation_rises
         record = StepRecord(self.name, 0.0, assumed=["types sorted ascending in every period"],
-                            proved=[verdict.message] + ([d.type_orientation.message] if d.type_orientation.rises else []),
-                            residual=[] if d.type_orientation.rises else [d.type_orientation.message])
+                            proved=[verdict.message, orientation.message])
         return d, record
 
 
@@ -108,22 +121,35 @@ class ScreenPeriod(Reduction):
         return d, record
 
     def _final_block(self, d, s, phi, h, where, record) -> None:
-        """Static screening at history h of the last period (Theorem 2 for linear utility)."""
+        """Static screening at history h of the last period (Theorem 2 for linear utility), walking
+        the types in `d.screening_order`: from the type whose IR binds (the lowest when utility
+        rises with the type, the highest when it falls), each next type's local IC towards the
+        previous one binds. Allocations are monotone in the direction single crossing gives."""
         t, K = self.t, s.K
         lifetime = d.model.ir_scope() == "lifetime" and s.periods > 1
-        for i in range(K):
+        order = d.screening_order
+        for position, i in enumerate(order):
             x_i, y_i = s.allocation(t, h, i), s.payment(t, h, i)
-            target = sp.Integer(0) if i == 0 else s.u(t, i, h, i - 1)
+            previous = order[position - 1] if position else None
+            target = sp.Integer(0) if previous is None else s.u(t, i, h, previous)
             d.rules[y_i] = phi(s.theta(t, i), x_i, target)
             d.branches[y_i] = [d.rules[y_i]]
-            if i == 0 and not lifetime:
-                d.reduced += PER_PERIOD_IR.at(s, t, h, 0, TRUTHFUL)
-            if i > 0:  # monotone allocations, local downward and local upward IC
-                d.monotone.append(DECLARED["monotone"].pair(x_i, s.allocation(t, h, i - 1)))
-                d.reduced += [INCENTIVE.pair(s, t, h, i, i - 1, TRUTHFUL), INCENTIVE.pair(s, t, h, i - 1, i, TRUTHFUL)]
-        record.proved.append(f"{where}: {K} IR + {K * (K - 1)} IC <= lowest IR + {K - 1} local downward + "
-                             f"{K - 1} local upward IC + monotone allocations (single crossing)")
-        d.binding.append(f"{where}: lowest-type IR and local downward IC bind for the {d.payment_rule_name}")
+            if previous is None and not lifetime:
+                d.reduced += PER_PERIOD_IR.at(s, t, h, i, TRUTHFUL)
+            if previous is not None:  # the local IC both ways between neighbours
+                d.reduced += [INCENTIVE.pair(s, t, h, i, previous, TRUTHFUL),
+                              INCENTIVE.pair(s, t, h, previous, i, TRUTHFUL)]
+        for i in range(1, K):
+            higher, lower = (i, i - 1) if d.allocation_rises else (i - 1, i)
+            d.monotone.append(DECLARED["monotone"].pair(s.allocation(t, h, higher), s.allocation(t, h, lower)))
+        end, towards = ("lowest", "downward") if order[0] == 0 else ("highest", "upward")
+        direction = "non-decreasing" if d.allocation_rises else "non-increasing"
+        record.proved.append(f"{where}: {K} IR + {K * (K - 1)} IC <= {end} type's IR + {K - 1} local {towards} + "
+                             f"{K - 1} local reverse IC + allocations {direction} in the type (single crossing)")
+        record.proved.append(f"{where}: monotone allocations are constraints of the reduced problem, not an "
+                             "assumption: where the relaxed optimum is not monotone (non-monotone virtual values) "
+                             "they bind and pool neighbouring types (ironing)")
+        d.binding.append(f"{where}: {end}-type IR and local {towards} IC bind for the {d.payment_rule_name}")
 
     def _earlier_block(self, d, s, phi, h, where, record, closed) -> None:
         """Period t < P: IIC with truthful continuation; Max-recursion least payments."""

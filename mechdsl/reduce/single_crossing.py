@@ -6,8 +6,11 @@ principal pays the agent, -1 when the agent pays: `payment t[K] from consumer`),
 transfer the agent receives is f y, so (i) is f du/dy > 0 and (ii) says the marginal rate
 of substitution between allocation and transfer,
     MRS(theta, x, y) = -(du/dx) / (f du/dy),
-is strictly decreasing in theta, d MRS / d theta < 0. For a price (u = theta q - t, f = -1):
-f du/dt = 1 > 0 and MRS = -theta, decreasing: higher types value the good more.
+is strictly monotone in theta. Decreasing (d MRS / d theta < 0: higher types value the
+allocation more, so implementable allocations rise with the type) is the usual direction: for
+a price (u = theta q - t, f = -1), f du/dt = 1 > 0 and MRS = -theta. Increasing (procurement
+from cost types, u = t - theta q: MRS = theta) is single crossing too, with allocations that
+fall with the type; `SingleCrossingVerdict.direction` says which.
 Both are decided symbolically with the model's sign facts when SymPy can; otherwise they
 are tested numerically on sampled (theta, x, y, parameters).
 """
@@ -32,6 +35,11 @@ class SingleCrossingVerdict:
     d_mrs_dtheta: sp.Expr
     du_dy: sp.Expr
     message: str
+    direction: int = -1  # sign of dMRS/dtheta: -1 allocations rise with the type, +1 they fall
+
+    @property
+    def allocation_rises(self) -> bool:
+        return self.direction < 0
 
 
 def _type_range(model: Model) -> tuple[float, float]:
@@ -72,29 +80,41 @@ def check_single_crossing(model: Model, samples: int = 2000, seed: int = SINGLE_
     positive = {theta: sp.Dummy(theta.name, positive=True),
                 x: sp.Dummy(x.name, nonnegative=True), y: sp.Dummy(y.name, nonnegative=True)}
     money_good = with_signs(du_dy, model, positive).is_positive
-    decreasing = with_signs(d_mrs, model, positive).is_negative
-    if money_good and decreasing:
-        paid = f" ({y} is paid by {model.agent}: the transfer it receives is -{y})" if flow < 0 else ""
+    signed_slope = with_signs(d_mrs, model, positive)
+    decreasing, increasing = signed_slope.is_negative, signed_slope.is_positive
+    paid = f" ({y} is paid by {model.agent}: the transfer it receives is -{y})" if flow < 0 else ""
+    if money_good and (decreasing or increasing):
         return SingleCrossingVerdict(True, "symbolic", mrs, d_mrs, du_dy,
                                      f"single crossing holds symbolically{paid}: MRS = {mrs}, "
-                                     f"dMRS/d{theta} = {d_mrs} < 0")
-    if money_good is False or decreasing is False:
-        what = f"dMRS/d{theta} = {d_mrs} is not negative"
+                                     f"dMRS/d{theta} = {d_mrs} {'< 0' if decreasing else '> 0'}"
+                                     f"{_direction_text(-1 if decreasing else 1, theta)}", -1 if decreasing else 1)
+    if money_good is False or d_mrs == 0:
+        what = f"dMRS/d{theta} = 0: the type does not change the trade-off between allocation and money"
         if money_good is False:
-            paid = "the agent pays" if flow < 0 else "the agent receives"
+            paid_text = "the agent pays" if flow < 0 else "the agent receives"
             other = "without `from ...`" if flow < 0 else f"as `payment {y}[...] from {model.agent}`"
-            what = (f"{paid} '{y}', yet its utility does not {'fall' if flow < 0 else 'rise'} with it "
+            what = (f"{paid_text} '{y}', yet its utility does not {'fall' if flow < 0 else 'rise'} with it "
                     f"(du/d{y} = {sp.diff(u.expr, y)}); if the money flows the other way, declare the payment {other}")
         return SingleCrossingVerdict(False, "symbolic", mrs, d_mrs, du_dy,
                                      f"single crossing fails: {what}; ordered-type screening does not apply")
     # Numeric fallback: sample every free symbol uniformly within its declared range.
     money, slope = _sampled(model, [du_dy, d_mrs], samples, seed)
-    ok = bool(np.all(money > 0) and np.all(slope < 0))
+    direction = -1 if np.all(slope < 0) else 1 if np.all(slope > 0) else 0
+    ok = bool(np.all(money > 0)) and direction != 0
     message = (f"single crossing holds numerically on {samples} samples (SymPy could not decide the sign of "
-               f"dMRS/d{theta} = {d_mrs})" if ok else
-               f"single crossing fails numerically: du/dy <= 0 on {int(np.sum(money <= 0))} and dMRS/d{theta} >= 0 "
-               f"on {int(np.sum(slope >= 0))} of {samples} samples")
-    return SingleCrossingVerdict(ok, "numeric", mrs, d_mrs, du_dy, message)
+               f"dMRS/d{theta} = {d_mrs}; it is {'negative' if direction < 0 else 'positive'} on every sample)"
+               f"{_direction_text(direction, theta)}" if ok else
+               f"single crossing fails numerically: du/dy <= 0 on {int(np.sum(money <= 0))} of {samples} samples, "
+               f"dMRS/d{theta} = {d_mrs} is negative on {int(np.sum(slope < 0))} and positive on "
+               f"{int(np.sum(slope > 0))} of them (it must keep one sign)")
+    return SingleCrossingVerdict(ok, "numeric", mrs, d_mrs, du_dy, message, direction if ok else -1)
+
+
+def _direction_text(direction: int, theta) -> str:
+    if direction < 0:
+        return f"; higher {theta} values the allocation more, so implementable allocations rise with {theta}"
+    return (f"; higher {theta} values the allocation less (cost types), so implementable allocations fall "
+            f"with {theta}")
 
 
 def _sampled(model: Model, expressions: list[sp.Expr], samples: int, seed: int) -> list[np.ndarray]:
@@ -117,37 +137,56 @@ def _sampled(model: Model, expressions: list[sp.Expr], samples: int, seed: int) 
 
 @dataclass(frozen=True)
 class TypeOrientation:
-    """Whether the agent's utility rises with its type at every contract item: then, with IC,
-    U_k = u(theta_k; item k) >= u(theta_k; item 0) >= u(theta_0; item 0) = U_0, so the lowest
-    type's IR implies every other type's, which the reduction assumes (it keeps only that IR)."""
+    """The direction in which the type orders the agent's utility, which decides the IR that binds.
 
-    rises: bool | None   # True: du/dtheta >= 0 everywhere; False: it is negative somewhere; None: undecided
+    Utility rising with the type (du/dtheta >= 0) at every contract item: with IC,
+        U_k = u(theta_k; item k) >= u(theta_k; item 0) >= u(theta_0; item 0) = U_0,
+    so the lowest type's IR implies every other type's; rents grow upward and the local
+    DOWNWARD IC binds. Utility falling with the type (cost types, du/dtheta <= 0): symmetrically
+        U_k >= u(theta_k; item K-1) >= u(theta_{K-1}; item K-1) = U_{K-1},
+    so the HIGHEST type's IR implies the others' and the local UPWARD IC binds (Laffont-Tirole's
+    efficient firm earns the rent). Where du/dtheta changes sign on the declared ranges neither end's
+    IR is implied (countervailing incentives): the reduction is refused, not assumed."""
+
+    rises: bool | None   # True: du/dtheta >= 0 everywhere; False: <= 0 everywhere; None: changes sign
     method: str          # "symbolic" | "numeric"
     du_dtheta: sp.Expr
     message: str
 
+    @property
+    def binding_ir(self) -> str | None:
+        """Which type's IR the reduction keeps: "lowest", "highest", or None (undecided)."""
+        return None if self.rises is None else "lowest" if self.rises else "highest"
+
 
 def check_type_orientation(model: Model, samples: int = 2000, seed: int = SINGLE_CROSSING_SEED) -> TypeOrientation:
-    """du/dtheta >= 0 (types ordered so that utility rises with the type, as the reduction and
-    the docs' convention assume), decided with the model's sign facts, else on samples."""
+    """The sign of du/dtheta (see `TypeOrientation`), decided with the model's sign facts, else on
+    samples of the declared ranges: one sign on every sample decides it, both signs leave it undecided."""
     u = model.utility
     theta, x, y = u.type_symbol, u.allocation_symbol, u.payment_symbol
     du = sp.simplify(sp.diff(u.expr, theta))
     positive = {theta: sp.Dummy(theta.name, positive=True),
                 x: sp.Dummy(x.name, nonnegative=True), y: sp.Dummy(y.name, nonnegative=True)}
-    why = (f"so the lowest type's IR and IC imply every other type's IR (U[k] >= u({theta}[k]; item 0) "
-           f">= U[0] >= 0): only the lowest type's IR is kept")
-    if with_signs(du, model, positive).is_nonnegative:
-        return TypeOrientation(True, "symbolic", du, f"utility rises with the type (du/d{theta} = {du} >= 0), {why}")
+    rises_why = (f"so the lowest type's IR and IC imply every other type's IR (U[k] >= u({theta}[k]; item 0) "
+                 f">= U[0] >= 0): only the lowest type's IR is kept and the local downward IC binds")
+    falls_why = (f"so the highest type's IR and IC imply every other type's IR (U[k] >= u({theta}[k]; item K-1) "
+                 f">= U[K-1] >= 0): only the highest type's IR is kept and the local upward IC binds "
+                 f"(the reduction walks the types from the highest down)")
+    signed = with_signs(du, model, positive)
+    if signed.is_nonnegative:
+        return TypeOrientation(True, "symbolic", du, f"utility rises with the type (du/d{theta} = {du} >= 0), {rises_why}")
+    if signed.is_nonpositive:
+        return TypeOrientation(False, "symbolic", du, f"utility falls with the type (du/d{theta} = {du} <= 0), {falls_why}")
     (values,) = _sampled(model, [du], samples, seed)
-    negative = int(np.sum(values < 0))
+    negative, positive_count = int(np.sum(values < 0)), int(np.sum(values > 0))
     if negative == 0:
-        return TypeOrientation(True, "numeric", du, f"utility rises with the type on {samples} samples "
-                                                    f"(du/d{theta} = {du} >= 0 there), {why}")
-    return TypeOrientation(False, "numeric", du, (
-        f"utility does NOT rise with the type everywhere (du/d{theta} = {du} < 0 on {negative} of {samples} "
-        f"samples of the declared ranges): the lowest type's IR need not imply the others' (with cost types the "
-        f"highest type's IR binds), so the least payments below may violate an IR; `mechdsl solve` certifies every "
-        f"answer against every original constraint and solves the unreduced problem where the certificate fails, "
-        f"and the generated env repairs such proposals; order the types so that utility rises with them "
-        f"(e.g. type = 2 - beta) to get exact closed forms"))
+        return TypeOrientation(True, "numeric", du, f"utility rises with the type on {samples} samples of the declared "
+                                                    f"ranges (du/d{theta} = {du} >= 0 there), {rises_why}")
+    if positive_count == 0:
+        return TypeOrientation(False, "numeric", du, f"utility falls with the type on {samples} samples of the declared "
+                                                     f"ranges (du/d{theta} = {du} <= 0 there), {falls_why}")
+    return TypeOrientation(None, "numeric", du, (
+        f"cannot decide which type's IR binds: du/d{theta} = {du} is negative on {negative} and positive on "
+        f"{positive_count} of {samples} samples of the declared ranges, so neither the lowest nor the highest "
+        f"type's IR implies the others'; narrow the bounds of the allocation or the types so that du/d{theta} "
+        f"keeps one sign (for Laffont-Tirole, C <= min beta keeps the effort beta - C >= 0)"))

@@ -56,10 +56,25 @@ constraint ic
 
 
 def test_single_crossing_failure_is_reported():
-    # higher types need MORE payment per unit of allocation: screening order reversed
-    model = load_source(BASE.format(utility="utility a(theta, x, y) = y - theta * x"))
+    # MRS = (theta - 2)^2 falls below theta = 2 and rises above it: no one direction to screen in
+    model = load_source(BASE.format(utility="utility a(theta, x, y) = y - (theta - 2)^2 * x"))
     with pytest.raises(ReductionRefused, match="single crossing fails"):
         derive(model)
+
+
+def test_cost_types_reduce_from_the_highest_type():
+    """Higher types need MORE payment per unit of allocation (MRS = theta rises) and their utility
+    falls with the type: single crossing in the other direction, so allocations fall with the type,
+    the highest type's IR binds and each lower type's upward IC (procurement, Laffont-Martimort 2.12)."""
+    model = load_source(BASE.format(utility="utility a(theta, x, y) = y - theta * x"))
+    d = derive(model)
+    assert d.single_crossing.holds and d.single_crossing.direction == 1
+    assert d.type_orientation.binding_ir == "highest" and d.screening_order == (1, 0)
+    theta0, theta1 = (sp.Symbol(f"theta[{k}]", real=True) for k in range(2))
+    x0, x1 = (sp.Symbol(f"x[{k}]", real=True) for k in range(2))
+    assert sp.simplify(d.payment("y", 1) - theta1 * x1) == 0
+    assert sp.simplify(d.payment("y", 0) - (theta0 * x0 + (theta1 - theta0) * x1)) == 0  # rent (theta1 - theta0) x1
+    assert [sp.expand(c.g) for c in d.monotone] == [x0 - x1]  # x[0] >= x[1]
 
 
 def test_single_crossing_holds_for_nonlinear_cost():

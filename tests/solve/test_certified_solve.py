@@ -1,10 +1,13 @@
 """`solve` never returns a contract whose certificate fails (issue 29, "certify before claiming").
 
-Laffont-Tirole regulation written as the textbook writes it, with COST types (a higher beta is
-a less efficient firm, so the firm's utility t - psi(beta - C) falls with beta): the reduction
-assumes the lowest type's IR binds, but here the IR that binds is the highest type's, and the
-reduced optimum violated it by 0.625 while `solve` exited 0. The certified fallback (local
-solves of the unreduced problem) must find the textbook optimum, derived in the test:
+Laffont-Tirole regulation with COST types (a higher beta is a less efficient firm) and C in
+[0, 3]: du/dbeta = C - beta changes sign on the declared ranges (the effort beta - C may be
+negative), so the reduction cannot decide which type's IR binds and is refused; the certified
+fallback (local solves of the unreduced problem) must find the textbook optimum, derived in the
+test (with C <= min beta the reduction itself solves it: tests/solve/test_textbook_corpus.py).
+Before the orientation step, the reduction assumed the lowest type's IR binds and its optimum
+violated the highest type's IR by 0.625 while `solve` exited 0; the certificate must catch such
+a wrong assumption (simulated below by forcing the old orientation).
 
     psi(e) = e^2 / 2, e = beta - C, weights q = (1/2, 1/2), shadow cost lam:
     efficient type: C0 minimises C0 + psi(1 - C0)  ->  C0 = 0 (the lower bound)
@@ -46,7 +49,7 @@ def test_cost_type_regulation_solves_to_the_textbook_optimum():
     assert solution.objective == pytest.approx(expected["objective"], rel=1e-6)
     for name in ("C[0]", "C[1]", "t[0]", "t[1]"):
         assert solution.contract[name] == pytest.approx(expected[name], abs=1e-5), name
-    assert "unreduced" in solution.solver
+    assert "unreduced" in solution.solver and "the reduction was refused: type orientation" in solution.solver
 
 
 def test_solve_cli_reports_a_feasible_certificate(capsys):
@@ -58,6 +61,13 @@ def test_solve_cli_reports_a_feasible_certificate(capsys):
 
 
 def test_an_uncertifiable_solution_is_an_exit_2_error_naming_the_constraint(monkeypatch, capsys):
+    """A reduction whose orientation is wrong (forced: utility said to rise with beta) yields a
+    contract violating the highest type's IR; with no fallback, solve exits 2 naming it."""
+    import mechdsl.reduce.screening as screening
+    from mechdsl.reduce.single_crossing import TypeOrientation
+
+    monkeypatch.setattr(screening, "check_type_orientation",
+                        lambda model: TypeOrientation(True, "numeric", model.utility.expr, "forced by the test"))
     monkeypatch.setattr(exact, "_unreduced_local", lambda model, state, starts: None)
     with pytest.raises(ReferenceUnavailable, match=r"violates IR period 1: type 1 \(worst slack -0\.625\)"):
         exact.solve(mechdsl.load(SPEC), {"S": 10.0, "lam": 0.3, "beta[0]": 1.0, "beta[1]": 1.5,
