@@ -93,5 +93,6 @@ def positioned_refusal(error: Exception, spec_path: str | None):
         return None
     if statement is None:
         return None
-    return SpecError(spec_path, source, [Diagnostic(f"cannot reduce this contract: {error}", statement.span,
+    headline = getattr(error, "headline", "cannot reduce this contract")
+    return SpecError(spec_path, source, [Diagnostic(f"{headline}: {error}", statement.span,
                                                     hint=getattr(error, "hint", None))])

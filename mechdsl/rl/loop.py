@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import torch
 
+from mechdsl.errors import MechdslError
 from mechdsl.rl.algorithms import HyperparameterError, make_agent, resolve_hparams
 from mechdsl.rl.algorithms.base import Agent, critic_problem, uniform_actions
 from mechdsl.rl.buffer import ReplayBuffer, Transition
@@ -38,16 +39,21 @@ from mechdsl.tolerances import VIOLATION_TOLERANCE
 EVAL_SEED = TRAINING_EVALUATION_SEED  # held-out states are the same for every run and seed
 
 
-class TrainingDiverged(RuntimeError):
-    """A non-finite number appeared; carries the step and the offending quantity."""
+class TrainingDiverged(MechdslError, RuntimeError):
+    """A non-finite number appeared; carries the step and the offending quantity. A user error
+    (exit 2): a non-finite reward means the spec's numbers leave float64 somewhere in the env (a
+    policy's actions are finite and inside their bounds), a non-finite loss or gradient means the
+    learner's hyperparameters let it diverge; the hint says which."""
 
     def __init__(self, step: int, quantity: str, value: float) -> None:
-        super().__init__(step, quantity, value)
+        if quantity == "reward":
+            hint = ("the env's reward is not finite for an action inside its bounds: the spec's numbers leave "
+                    "float64 (or divide by zero) at some sampled state; `mechdsl solve SPEC` names the statement, "
+                    "rescaling the spec's units usually fixes it")
+        else:
+            hint = "try smaller learning rates, gradient clipping (grad_clip) or a smaller action penalty"
+        super().__init__(f"training diverged at step {step}: {quantity} = {value}", hint)
         self.step, self.quantity, self.value = step, quantity, value
-
-    def __str__(self) -> str:
-        return (f"training diverged at step {self.step}: {self.quantity} = {self.value}. "
-                "Try smaller learning rates, gradient clipping (grad_clip) or a smaller action penalty.")
 
 
 @dataclass

@@ -27,6 +27,7 @@ from mechdsl.reduce.chain import ReductionRefused
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.solve.certificate import Certificate, certify
 from mechdsl.solve.compile_cache import NUMPY_MODULES, IdentityCache
+from mechdsl.solve.float_range import out_of_float_range
 from mechdsl.solve.cvxpy_model import cvxpy_variables, original_constraints
 from mechdsl.solve.to_cvxpy import NotConvexible, to_cvxpy
 from mechdsl.tolerances import CERTIFICATE_TOLERANCE, LOCAL_FEASIBILITY_TOLERANCE, SCS_ACCURACY, SINGULAR_DERIVATIVE_CAP, SLSQP_ACCURACY
@@ -418,6 +419,15 @@ def item_constraint_count(model: Model) -> int:
 
 
 def solve(model: Model, state: dict[str, float], derivation: Derivation | None = None) -> Solution:
+    """The exact optimum, certified (`_certified_solve`); numbers beyond float64 at this state
+    (an `ArithmeticError` in the numeric solve) are a `FloatRangeExceeded` naming the statement."""
+    try:
+        return _certified_solve(model, state, derivation)
+    except (OverflowError, ZeroDivisionError) as error:
+        raise out_of_float_range(model, state, numeric_substitution(model, state), error) from error
+
+
+def _certified_solve(model: Model, state: dict[str, float], derivation: Derivation | None) -> Solution:
     """The exact optimum, certified: `_solve_unchecked`, and where its certificate fails (a
     reduction whose assumptions do not hold for this model: a binding IR or IC it did not
     expect) or it found nothing, local solves of the UNREDUCED problem started from it and
