@@ -22,6 +22,7 @@ from mechdsl.errors import CompileError
 from mechdsl.codegen.generate import MARKER, _environment, sampling_code, write_package
 from mechdsl.codegen.printer import UnsafeIdentifier, check_identifier
 from mechdsl.games.model import GameModel
+from mechdsl.games.refusal import refusal
 from mechdsl.model import Distribution
 from mechdsl.runtime import sampling
 
@@ -45,19 +46,26 @@ def _context(model: GameModel, source: str) -> dict:
     auction = model.auction
     where = f"cannot compile {model.path}"
     if auction is None:
-        raise CompileError(f"{where}: the game has no auction, so there is no auctioneer to train",
-                         hint="add an `auction NAME { mechanism double_dutch ... }` block")
+        raise refusal(model, "game", "cannot compile this game: it has no auction, and compile, train, eval, run "
+                      "and sweep of a game learn its tier-2 auctioneer (`mechdsl solve` solves and certifies "
+                      "the equilibrium of any game)",
+                      hint=f"add an `auction NAME {{ mechanism double_dutch ... }}` block with bounded private "
+                           f"values and costs, and `param {ROUND_COST} = 0.02` (docs/games.md)",
+                      unpositioned=CompileError)
     if auction.mechanism != "double_dutch":
-        raise CompileError(f"{where}: the RL env learns clock settings, but '{auction.mechanism}' is a sealed-bid "
-                         "auction without clocks", hint="use `mechanism double_dutch` in the auction block")
+        raise refusal(model, "auction", f"cannot compile this game: the RL env learns clock settings, but "
+                      f"'{auction.mechanism}' is a sealed-bid auction without clocks",
+                      hint="use `mechanism double_dutch` in the auction block", unpositioned=CompileError)
     if ROUND_COST not in model.constants:
-        raise CompileError(f"{where}: the auctioneer's reward needs the cost of one clock tick",
-                         hint=f"declare `param {ROUND_COST} = 0.02` (welfare units per tick)")
+        raise refusal(model, "auction", "cannot compile this game: the auctioneer's reward needs the cost of one "
+                      "clock tick", hint=f"declare `param {ROUND_COST} = 0.02` (welfare units per tick)",
+                      unpositioned=CompileError)
     distributions = [*auction.buyers.distributions, *auction.sellers.distributions]
     for d in distributions:
         if d.name not in BOUNDED:
-            raise CompileError(f"{where}: a private value/cost ~ {d.name}(...) is unbounded; the clocks need a "
-                             f"finite price range", hint="use uniform(lo, hi) or loguniform(lo, hi)")
+            raise refusal(model, "auction", f"cannot compile this game: a private value/cost ~ {d.name}(...) is "
+                          "unbounded; the clocks need a finite price range",
+                          hint="use uniform(lo, hi) or loguniform(lo, hi)", unpositioned=CompileError)
     try:
         check_identifier(model.name)
     except UnsafeIdentifier as error:

@@ -1,7 +1,8 @@
 """Leaders' equilibrium in prices and its certificate.
 
 Leaders move first: leader l's payoff is V_l(p) = U_l(p, x*(p)) where x*(p) is the
-followers' best response (`follower.py`). A Stackelberg equilibrium is a Nash equilibrium
+followers' best response (`follower.py`), or, when followers' utilities mention one
+another's strategies, the followers' Nash equilibrium given p (`nash.py`). A Stackelberg equilibrium is a Nash equilibrium
 of the leaders' game in V: no leader gains by changing its own strategy given the other
 leaders' strategies, with the followers re-optimising.
 
@@ -28,9 +29,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from mechdsl.games.follower import FollowerResponse, derive_follower
+from mechdsl.games.follower import derive_follower
 from mechdsl.errors import UsageError
 from mechdsl.games.model import GameModel
+from mechdsl.games.nash import follower_response
+from mechdsl.games.refusal import refusal
 from mechdsl.tolerances import EQUILIBRIUM_GAIN_TOLERANCE
 
 
@@ -94,20 +97,17 @@ class LeaderGame:
         self.leader_symbols = [s for p in model.leaders for k in range(p.count) for s in model.strategy_symbols(p, k)]
         self.instances = [(p, k) for p in model.leaders for k in range(p.count)]
         for p, k in self.instances:
-            if len(model.strategy_symbols(p, k)) != 1:
-                raise UnsupportedGame(f"leader {p.name}[{k}] chooses {len(model.strategy_symbols(p, k))} strategies; "
-                                      "the equilibrium solver needs exactly one (its price)",
-                                      hint="declare one `strategy price[I] of LEADER in [lo, hi]` per leader population")
+            chosen = model.strategy_symbols(p, k)
+            if len(chosen) != 1:
+                where = f"strategy {p.strategies[1]}" if len(p.strategies) > 1 else f"strategy {p.strategies[0]}"
+                raise refusal(model, where, f"leader {p.name}[{k}] chooses {len(chosen)} strategies "
+                              f"({', '.join(map(str, chosen))}); the equilibrium solver needs exactly one per leader",
+                              hint=f"give {p.name} one strategy indexed by its own index only, e.g. "
+                                   f"`strategy price[I] of {p.name} in [0, 10]` with `leader {p.name}[i in I]`",
+                              unpositioned=UnsupportedGame)
         forms = self.forms or derive_followers(model)
-        follower_syms = {x for f in forms for x in f.variables}
-        for f in forms:
-            others = (f.utility.free_symbols & follower_syms) - set(f.variables)
-            if others:
-                raise UnsupportedGame(f"a follower's utility depends on other followers' strategies ({sorted(map(str, others))}); "
-                                      "the solver handles followers that respond to leaders only",
-                                      hint="write each follower utility in its own strategies, the leaders' and the state")
         self.forms = forms
-        self.followers = FollowerResponse(model, self.state, forms, self.leader_symbols)
+        self.followers = follower_response(model, self.state, forms, self.leader_symbols)
         params, self._leader_utilities = _compiled_leaders(model, forms, self.leader_symbols, self.followers.symbols)
         self._params = tuple(float(self.state[s]) for s in params)
         self.lower = np.array([model.bounds_of(s)[0] for s in self.leader_symbols])

@@ -94,6 +94,10 @@ class GameModel:
     budgets: tuple[Budget, ...]
     auction: AuctionSpec | None
     train: dict[str, object] = field(default_factory=dict)  # the spec's `train { ... }` block
+    source: str = ""  # the spec's text, for positioned refusals of later stages
+    # where each statement a later stage may refuse is written (a `mechdsl.lang.ast.Span`):
+    # "game", "auction", "player NAME", "strategy NAME", "utility NAME"
+    spans: dict[str, object] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A one-screen description of the game (what `mechdsl check` prints)."""

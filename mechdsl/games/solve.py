@@ -34,13 +34,15 @@ class GameSolution:
         followers = [s for p in m.followers for k in range(p.count) for s in m.strategy_symbols(p, k)]
         return leaders + followers
 
+    def roles(self) -> dict[str, str]:
+        """The role ("leader" or "follower") of every strategy, by its declared name."""
+        return {name: p.role for p in self.model.players for name in p.strategies}
+
     def as_json(self) -> dict[str, object]:
-        strategies = self.strategies()
-        leader_names = {s for p in self.model.leaders for s in p.strategies}
         return {
             "state": state_json(self.model, self.state),
-            "equilibrium": {"prices": {n: v for n, v in strategies.items() if n in leader_names},
-                            "ratios": {n: v for n, v in strategies.items() if n not in leader_names}},
+            "equilibrium": self.strategies(),
+            "roles": self.roles(),
             "auction": self.auction,
             "utilities": self.utilities,
             "certificate": self.certificate.as_dict(),
@@ -65,5 +67,7 @@ def solve_game(model: GameModel, seed: int = 0, forms: list | None = None) -> Ga
         x = eq.responses[offsets[k]:offsets[k + 1]]
         utilities[f"{form.player}[{form.instance}]"] = float(game.followers.utility(k, x, eq.prices)[0])
     auction = run_auction(model.auction, values, rng) if model.auction is not None else None
-    methods = sorted({f.method for f in game.forms})
-    return GameSolution(model, state, eq, certificate, auction, utilities, ", ".join(methods))
+    method = ", ".join(sorted({f.method for f in game.forms}))
+    concept = getattr(game.followers, "concept", None)  # set where followers play a Nash equilibrium
+    return GameSolution(model, state, eq, certificate, auction, utilities,
+                        f"{method}; {concept}" if concept else method)

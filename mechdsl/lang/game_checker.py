@@ -64,8 +64,20 @@ class GameChecker(IndexedChecker, SpecChecker):
         return g.GameModel(
             name=name, path=self.spec.path, sizes=dict(self.sizes), constants=self.constants,
             randoms=self.randoms, indexed_randoms=self.indexed_randoms, derived=self.derived,
-            strategies=self.strategies, train=train, **parts,
+            strategies=self.strategies, train=train, source=self.spec.source, spans=self._spans(), **parts,
         )
+
+    def _spans(self) -> dict[str, ast.Span]:
+        """Where the statements that the solver or the compiler may refuse are written."""
+        keys = {ast.GameDecl: lambda n: "game", ast.AuctionDecl: lambda n: "auction",
+                ast.PlayerDecl: lambda n: f"player {n.name}", ast.StrategyDecl: lambda n: f"strategy {n.name}",
+                ast.PlayerUtility: lambda n: f"utility {n.player}"}
+        spans: dict[str, ast.Span] = {}
+        for node in self.spec.statements:
+            key = keys.get(type(node))
+            if key is not None:
+                spans.setdefault(key(node), node.span)
+        return spans
 
     # ================================================================ declarations
     def _indexed_random(self, node: ast.ParamRandomIndexed) -> None:

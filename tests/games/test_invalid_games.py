@@ -92,12 +92,32 @@ def test_syntax_error_is_positioned():
     assert (line, col) == (4, 12) and "expected" in message
 
 
-def test_games_outside_the_solver_class_exit_2(tmp_path, capsys):
+def test_followers_that_interact_play_a_nash_equilibrium(tmp_path, capsys):
+    """A follower's utility that mentions another follower's strategies is solved as a Nash
+    equilibrium among the followers (mechdsl.games.nash), certified per follower."""
+    import json
+
     from mechdsl.cli.main import main
 
     coupled = BASE.replace("- p[i] * o[n, i])", "- p[i] * o[n, i]) - sum(i in I, o[0, i]) * D[n]")
     path = tmp_path / "coupled.mech"
     path.write_text(coupled)
+    assert main(["solve", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "Nash equilibrium among followers" in report["solver"]["followers"]
+    assert report["certificate"]["within_target"]
+    assert report["equilibrium"]["o"][0] == [0.0, 0.0]  # U[0] pays D[0] per unit it takes
+
+
+def test_games_outside_the_solver_class_exit_2_positioned(tmp_path, capsys):
+    from mechdsl.cli.main import main
+
+    two = BASE.replace("strategy o[N, I] of U in [0, 1]\n",
+                       "strategy o[N, I] of U in [0, 1]\nstrategy r[I] of S in [0, 1]\n")
+    two = two.replace("utility S[i] = p[i]", "utility S[i] = (p[i] - r[i]^2)")
+    path = tmp_path / "two.mech"
+    path.write_text(two)
     assert main(["solve", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "depends on other followers" in err and "Traceback" not in err
+    assert "two.mech:9:1: error: leader S[0] chooses 2 strategies (p[0], r[0])" in err, err
+    assert "hint:" in err and "Traceback" not in err

@@ -10,9 +10,11 @@ SPEC = "specs/iot_offloading.mech"
 def test_solve_json_keys(capsys):
     assert main(["solve", SPEC, "--seed", "3", "--json", "--set", "N=2", "--set", "I=1", "--set", "J=1"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"state", "equilibrium", "auction", "utilities", "certificate", "solver"}
-    assert set(report["equilibrium"]) == {"prices", "ratios"}
-    assert set(report["equilibrium"]["prices"]) == {"p_MA", "p_FA"}
+    assert set(report) == {"state", "equilibrium", "roles", "auction", "utilities", "certificate", "solver"}
+    # every strategy under its declared name, with its player's role beside it
+    assert set(report["equilibrium"]) == {"p_MA", "p_FA", "o", "q"}
+    assert report["roles"] == {"p_MA": "leader", "p_FA": "leader", "o": "follower", "q": "follower"}
+    assert len(report["equilibrium"]["o"]) == 2 and len(report["equilibrium"]["o"][0]) == 1  # o[N, I]
     assert report["certificate"]["max_relative_gain"] <= 1e-6
     assert report["auction"]["mechanism"] == "double_dutch"
     assert report["solver"]["followers"] == "symbolic KKT"
