@@ -75,13 +75,14 @@ class PaymentProgram(NamedTuple):
 
 
 def payment_program(quantities, decisions: torch.Tensor, columns: torch.Tensor, payment_columns: tuple[int, ...],
-                    objective_and_slacks: Callable, state_quantities: Callable, maximize: bool) -> PaymentProgram:
+                    objective_and_slacks: Callable, state_quantities: Callable, maximize: bool,
+                    solve: Callable = solve_linear_reliably) -> PaymentProgram:
     """The payments (len(payment_columns), F) that maximise the reward for the allocations of
     `decisions` (len(CONTRACT_LAYOUT), B) at `columns` (F states), subject to every original
     constraint. The utility and the objective are affine in the payments, so every slack of the
     certificate with truthful later play (`objective_and_slacks(..., True)`) is s = A y + c: A
     and c are read off it at y = 0 and the unit vectors (float64), and
-    `mechdsl.runtime.linear_program.maximize_linear` solves the LP, with each constraint
+    `solve` (`solve_linear_reliably`'s arguments and result) solves the LP, with each constraint
     tightened by REPAIR_MARGIN of its scale so the result passes the certificate. Also returns,
     per state, whether the LP was solved (False: no payments make the allocations feasible), and
     the LP's multipliers on the certificate's slack rows."""
@@ -104,7 +105,7 @@ def payment_program(quantities, decisions: torch.Tensor, columns: torch.Tensor, 
     c = torch.where(keep, c - margin, torch.ones_like(c))
     A = torch.where(keep.unsqueeze(1), A, torch.zeros_like(A))
     w = (reward[1:] - reward[0]).t()
-    solution = solve_linear_reliably(w, A.permute(2, 0, 1), c.t(), start.t(), untightened.t())
+    solution = solve(w, A.permute(2, 0, 1), c.t(), start.t(), untightened.t())
     multipliers = torch.zeros(slacks.shape[0], width, dtype=torch.float64, device=slacks.device)
     multipliers[rows] = torch.where(keep, solution.multipliers.t(), torch.zeros_like(c))
     return PaymentProgram(solution.y.t().to(decisions.dtype), solution.solved,
