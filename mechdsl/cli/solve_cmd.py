@@ -40,6 +40,7 @@ def run_game(args) -> int:
     report = solution.as_json()
     if args.json:
         print(json.dumps(report, indent=2))
+        solution.require_certified()  # printed for inspection, then exit 2 when no equilibrium is certified
         return 0
     solver = report["solver"]
     print(f"Stackelberg equilibrium of {model.name} (seed {args.seed}; followers: {solver['followers']}; "
@@ -56,6 +57,7 @@ def run_game(args) -> int:
     c = report["certificate"]
     print(f"  certificate: largest relative deviation gain {c['max_relative_gain']:.3g} ({c['where']}), "
           f"target {c['target']:g}: {'ok' if c['within_target'] else 'NOT within target'}")
+    solution.require_certified()
     return 0
 
 
