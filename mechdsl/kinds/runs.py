@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from mechdsl.kinds.registry import kind_of_model
 from mechdsl.lang import load_source
+from mechdsl.rl.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from mechdsl.rl.runs import RunConfig
 from mechdsl.rl.stages import StageClock
 
@@ -26,6 +29,8 @@ def train_run(config: RunConfig, run_dir: Path, *, resume: bool = False, log: st
     kind = kind_of_model(model)
     kind.require("train", config.spec)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if resume:  # a checkpoint that cannot be resumed is refused before run.json is rewritten
+        load_checkpoint(run_dir / CHECKPOINT_NAME, torch.device(config.device))
     config.save(run_dir)
     summary = kind.pipeline().train_run(config, run_dir, model, resume=resume, log=log, eval_states=eval_states,
                                         curve_states=curve_states, stages=stages)

@@ -99,9 +99,10 @@ def test_a_malicious_checkpoint_is_refused_and_never_runs(run, tmp_path, capsys,
     (lambda data: bytes((7 * i + 3) % 256 for i in range(4096)), "refusing to load it"),
 ], ids=["truncated", "empty", "random-bytes"])
 def test_an_unreadable_checkpoint_is_refused(run, capsys, command, damage, reason):
-    path = run / CHECKPOINT_NAME
+    path, saved = run / CHECKPOINT_NAME, (run / RUN_FILE).read_text()
     path.write_bytes(damage(path.read_bytes()))
     assert_refused(*invoke(command, run, capsys), path, reason)
+    assert (run / RUN_FILE).read_text() == saved  # a refused --resume (3 steps, not 2) leaves run.json as it was
 
 
 @pytest.mark.parametrize("command", COMMANDS)
