@@ -136,20 +136,22 @@ def _action_map(layout: Layout) -> dict:
     lo + (hi - lo) d = mid + half a with d = (a + 1) / 2 (one `addcmul` for all entries);
     entries after the first of a monotone chain are then replaced by stick breaking,
     x_k = x_{k-1} + (hi - x_{k-1}) d_k, which is non-decreasing, within [lo, hi] and onto
-    the monotone set."""
+    the monotone set. Stick breaking runs in chain order, which is not the column order when
+    allocations fall with the type (cost types: x[2] <= x[1] <= x[0])."""
     names = layout.names
     predecessor = _chain_predecessors(layout)
-    mid, half, targets, successors = [], [], [], []
+    mid, half, targets = [], [], []
     for column, symbol in enumerate(layout.action_symbols):
         lo, hi = layout.bounds[symbol]
         mid.append(lo + (hi - lo) / 2)
         half.append((hi - lo) / 2)
-        if symbol in predecessor:
-            previous = names[predecessor[symbol]]
-            successors.append((names[symbol], f"{previous} + ({float_literal(hi)} - {previous}) * d[{column}]"))
-            targets.append("_")
-        else:
-            targets.append(names[symbol])
+        targets.append("_" if symbol in predecessor else names[symbol])
+    column_of = {symbol: column for column, symbol in enumerate(layout.action_symbols)}
+    successors = []
+    for chain in layout.chains:
+        for previous, symbol in zip(chain.symbols, chain.symbols[1:]):
+            hi = float_literal(layout.bounds[symbol][1])
+            successors.append((names[symbol], f"{names[previous]} + ({hi} - {names[previous]}) * d[{column_of[symbol]}]"))
     locals_ = [names[symbol] for symbol in layout.action_symbols]
     return {"mid": _py(tuple(mid)), "half": _py(tuple(half)), "targets": _targets(targets), "successors": successors,
             "locals": locals_, "all_targets": _targets(locals_)}
