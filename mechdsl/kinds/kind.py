@@ -45,6 +45,7 @@ class Kind:
     back_end: str
     verbs: tuple[str, ...]
     summary: str
+    unavailable: str = ""  # why the verbs it lacks are missing, added to the refusal
 
     def __post_init__(self) -> None:
         unknown = set(self.verbs) - set(VERBS)
@@ -53,7 +54,7 @@ class Kind:
 
     @property
     def name(self) -> str:
-        """The kind's name ("contract", "game" or "scenario"): its checker's `KIND`."""
+        """The kind's name ("contract", "game", "scenario", "auction_design"): its checker's `KIND`."""
         return self.checker.KIND
 
     @property
@@ -71,8 +72,10 @@ class Kind:
     def require(self, verb: str, where: str) -> None:
         """Raise `UnsupportedVerb` (exit 2) naming the verbs this kind supports."""
         if not self.supports(verb):
-            raise UnsupportedVerb(f"{verb}: {where} is a {self.name} spec ({self.declaration} NAME); {self.name} "
-                                  f"specs support {', '.join(v for v in VERBS if v in self.verbs)}")
+            article = "an" if self.name[0] in "aeiou" else "a"
+            why = f"; {self.unavailable}" if self.unavailable else ""
+            raise UnsupportedVerb(f"{verb}: {where} is {article} {self.name} spec ({self.declaration} NAME); {self.name} "
+                                  f"specs support {', '.join(v for v in VERBS if v in self.verbs)}{why}")
 
     def pipeline(self) -> ModuleType:
         """The back-end module (compile, build_env, train_run, evaluate_run), imported now."""

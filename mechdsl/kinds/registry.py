@@ -6,13 +6,14 @@ chooses (so checking and the CLI can never disagree); `kind_of_model` by the mod
 
 from __future__ import annotations
 
+from mechdsl.kinds.auction_design import AUCTION_DESIGN
 from mechdsl.kinds.contract import CONTRACT
 from mechdsl.kinds.game import GAME
 from mechdsl.kinds.kind import Kind
 from mechdsl.kinds.scenario import SCENARIO
 from mechdsl.lang import ast, checker_for, parse
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (CONTRACT, GAME, SCENARIO)}
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (CONTRACT, GAME, SCENARIO, AUCTION_DESIGN)}
 
 
 def kind_of_spec(spec: ast.Spec) -> Kind:

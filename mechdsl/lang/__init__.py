@@ -11,11 +11,12 @@ from mechdsl.lang.diagnostics import Diagnostic, SpecError
 from mechdsl.lang.game_checker import GameChecker
 from mechdsl.lang.parser import parse
 from mechdsl.lang.scenario_checker import ScenarioChecker
+from mechdsl.lang.auction_design_checker import AuctionDesignChecker  # noqa: I001 - last: its statements' owners list it last
 
 # The checker of each kind, in the order their declarations are looked for: a spec that
-# declares `scenario NAME` is a scenario, else `game NAME` a game, else a contract (whose
-# checker reports a missing `mechanism NAME`).
-CHECKERS = (ScenarioChecker, GameChecker, ContractChecker)
+# declares `scenario NAME` is a scenario, else `game NAME` a game, else `design auction NAME`
+# an auction to design, else a contract (whose checker reports a missing `mechanism NAME`).
+CHECKERS = (ScenarioChecker, GameChecker, AuctionDesignChecker, ContractChecker)
 
 
 def checker_for(spec: ast.Spec) -> type:

@@ -486,6 +486,33 @@ class ConstraintPenalised(Statement):
     penalty: Expr | None   # None: `hard`, kept by the action map (the checker proves how)
 
 
+# ---------------------------------------------------------------- auction design
+@dataclass(frozen=True)
+class AuctionDesignDecl(Statement):
+    """`design auction NAME`: marks the spec as an auction to design (not the tier-2
+    `auction NAME { ... }` block of a game, which runs a fixed double auction)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class BidderDecl(Statement):
+    """`bidder b[i in n] value ~ dist` (one value per bidder, or per bidder and item with a
+    second binding `[i in n, j in m]`): an indexed population of bidders."""
+
+    name: str
+    bindings: tuple[Binding, ...]
+    distribution: Distribution
+
+
+@dataclass(frozen=True)
+class ValuationDecl(Statement):
+    """`valuation single` or `valuation additive over m` / `valuation unit_demand over m`."""
+
+    form: str
+    items: str | None  # the size that counts the items
+
+
 @dataclass(frozen=True)
 class Comment:
     text: str

@@ -209,6 +209,11 @@ _STATEMENT: dict[type, Callable[[ast.Statement], str]] = {
             f"{_quantifier(s.quantifier)}" + (" hard" if s.penalty is None else f" penalty {format_expr(s.penalty)}")
         ),
     },
+    **{  # auction design
+        ast.AuctionDesignDecl: lambda s: f"design auction {s.name}",
+        ast.BidderDecl: lambda s: f"bidder {s.name}{_index_bindings(s.bindings)} value ~ {_distribution(s.distribution)}",
+        ast.ValuationDecl: lambda s: f"valuation {s.form}" + (f" over {s.items}" if s.items else ""),
+    },
 }
 
 

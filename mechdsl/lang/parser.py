@@ -23,6 +23,7 @@ STATEMENT_KEYWORDS = (
     "utility", "allocation", "payment", "period", "maximize", "minimize",
     "constraint", "train", "game", "leader", "follower", "strategy", "auction",
     "scenario", "state", "observe", "action", "next", "reward", "metric", "horizon",
+    "design", "bidder", "valuation",
 )
 
 _TERMINAL_WORDS = {
@@ -409,6 +410,18 @@ class _ToAst:
         return children[0]
 
     choice_capacity = choice_fallback
+
+    # -- auction design
+    def auction_design_decl(self, meta, children):
+        return ast.AuctionDesignDecl(_span_of_meta(meta), str(children[0]))
+
+    def bidder_decl(self, meta, children):
+        name, bindings, dist = children
+        return ast.BidderDecl(_span_of_meta(meta), str(name), bindings, dist)
+
+    def valuation_decl(self, meta, children):
+        form, items = children
+        return ast.ValuationDecl(_span_of_meta(meta), str(form), None if items is None else str(items))
 
     def start(self, meta, children):
         return tuple(children)

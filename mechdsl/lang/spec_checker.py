@@ -59,6 +59,7 @@ STATEMENT_KEYWORDS = {
     ast.ConstraintPenalised: "constraint LABEL: ... penalty w",
     ast.SizeDecl: "size", ast.ParamConst: "param NAME = ...", ast.LetValue: "let", ast.LetFunction: "let f(...)",
     ast.TrainDecl: "train",
+    ast.AuctionDesignDecl: "design auction", ast.BidderDecl: "bidder", ast.ValuationDecl: "valuation",
 }
 
 _EXAMPLES = {  # what `_single` suggests when a required statement is missing
@@ -225,7 +226,7 @@ class SpecChecker(ABC):
                 continue
             owners = [c.KIND for c in LANGUAGES if type(node) in c.STATEMENTS]
             keyword_ = STATEMENT_KEYWORDS.get(type(node), type(node).__name__)
-            self._error(f"'{keyword_}' belongs to {' and '.join(owners) or 'no'} specs, not to a {self.KIND}",
+            self._error(f"'{keyword_}' belongs to {' and '.join(owners) or 'no'} specs, not to {_article(self.KIND)} {self.KIND}",
                         node.span, hint=f"a {self.KIND} declares {self.CONTENTS}")
 
     def _check_parameters(self) -> None:

@@ -34,6 +34,9 @@ def test_spec_checks(path):
     if hasattr(model, "strategies"):  # a game spec
         assert model.strategies and model.players and model.summary().startswith("game ")
         return
+    if hasattr(model, "bidders"):  # an auction-design spec
+        assert model.bidders and model.ir and model.ic and model.summary().startswith("design auction ")
+        return
     if hasattr(model, "transitions"):  # a scenario spec
         assert model.transitions and model.actions and model.summary().startswith("scenario ")
         return

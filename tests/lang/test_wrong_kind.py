@@ -36,9 +36,9 @@ FOREIGN = [
     ("game", "observe load", "observe", "scenario"),
     ("game", "horizon 5 discount 0.9", "horizon", "scenario"),
     ("game", "types theta[k in K] ~ uniform(1, 2)", "types", "contract"),
-    ("game", "constraint ir", "constraint ir", "contract"),
+    ("game", "constraint ir", "constraint ir", "contract and auction_design"),
     ("scenario", "principal server", "principal", "contract"),
-    ("scenario", "maximize sum(k in K, x[k])", "maximize/minimize", "contract"),
+    ("scenario", "maximize sum(k in K, x[k])", "maximize/minimize", "contract and auction_design"),
     ("scenario", "strategy x[K] of f in [0, 1]", "strategy", "game"),
     ("scenario", "auction a { mechanism double_dutch }", "auction", "game"),
 ]
