@@ -158,7 +158,8 @@ class AuctionDesignChecker(IndexedChecker, SpecChecker):
             return AuctionObjective("mix", weight)
         word = expr.name if isinstance(expr, ast.Name) else expr.function if isinstance(expr, ast.Call) else ""
         raise fail("an auction's objective is revenue, welfare or mix(w)", expr.span,
-                   hint=did_you_mean(word, OBJECTIVES) if word else "write `maximize revenue`")
+                   hint=(did_you_mean(word, OBJECTIVES) if word else None)
+                   or "write `maximize revenue`, `maximize welfare` or `maximize mix(0.5)`")
 
     # ================================================================ train block
     def _train(self, node: ast.TrainDecl) -> dict[str, object]:

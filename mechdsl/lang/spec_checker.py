@@ -227,7 +227,7 @@ class SpecChecker(ABC):
             owners = [c.KIND for c in LANGUAGES if type(node) in c.STATEMENTS]
             keyword_ = STATEMENT_KEYWORDS.get(type(node), type(node).__name__)
             self._error(f"'{keyword_}' belongs to {' and '.join(owners) or 'no'} specs, not to {_article(self.KIND)} {self.KIND}",
-                        node.span, hint=f"a {self.KIND} declares {self.CONTENTS}")
+                        node.span, hint=f"{_article(self.KIND)} {self.KIND} declares {self.CONTENTS}")
 
     def _check_parameters(self) -> None:
         """Sizes (with --set overrides), constants and scalar random parameters."""
