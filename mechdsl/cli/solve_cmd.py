@@ -64,6 +64,7 @@ def run_game(args) -> int:
 def run_contract(args) -> int:
     """`mechdsl solve` of a contract spec: one state (drawn or pinned), its exact optimum and certificate."""
     from mechdsl.solve.exact import solve  # cvxpy is imported only when solving
+    from mechdsl.solve.pooling import pooled_types
     from mechdsl.solve.state import sample_states, state_at
 
     overrides = parse_overrides(args.set)
@@ -76,15 +77,21 @@ def run_contract(args) -> int:
     values = sample_states(model, 1, np.random.default_rng(args.seed), fixed=pinned)
     state = state_at(values, 0)
     solution = solve(model, state)
+    pooled = pooled_types(model, solution.contract)
     if args.json:
         print(json.dumps({"state": state_json(model, state), "contract": solution.arrays(model),
                           "objective": solution.objective, "solver": solution.solver,
-                          "certificate": solution.certificate.as_dict()}, indent=2))
+                          "certificate": solution.certificate.as_dict(),
+                          "pooled": [group.as_dict() for group in pooled]}, indent=2))
         return 0
     print(f"exact optimum of {model.name} (seed {args.seed}, solver {solution.solver})")
     for name, value in solution.arrays(model).items():
         print(f"  {name:<6} = {np.array2string(np.asarray(value), precision=4)}")
     print(f"  objective = {solution.objective:.6g}")
+    for group in pooled[:MOST_POOLED_SHOWN]:
+        print(f"  pooled: {group.describe()}")
+    if len(pooled) > MOST_POOLED_SHOWN:
+        print(f"  pooled: {len(pooled) - MOST_POOLED_SHOWN} more groups (--json lists them all)")
     c = solution.certificate
     print(f"  certificate: worst slack {c.worst:.3g} over {c.constraints} original constraints ({c.where})")
     return 0
@@ -105,6 +112,9 @@ def run_auction_design(args) -> int:
     print(json.dumps(report.solve_json(derived, certificate, args.seed), indent=2) if args.json
           else report.solve_text(derived, certificate, args.seed))
     return 0
+
+
+MOST_POOLED_SHOWN = 6  # pooled groups printed by the text output (a dynamic menu may have K^(P-1) rows of them)
 
 
 # The solver of each kind that supports `solve` (`mechdsl.kinds`; a test keeps them in step).

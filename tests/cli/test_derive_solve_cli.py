@@ -10,7 +10,7 @@ from mechdsl.cli.main import main
 def test_solve_json_has_exactly_the_documented_keys(capsys):
     assert main(["solve", "specs/two_period.mech", "--seed", "0", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"state", "contract", "objective", "solver", "certificate"}
+    assert set(out) == {"state", "contract", "objective", "solver", "certificate", "pooled"}
     assert {"T1", "R1", "T2", "R2"} == set(out["contract"])
     assert len(out["contract"]["T2"]) == 2 and len(out["contract"]["T2"][0]) == 2
     for name in ("N", "sigma", "c", "E", "theta1", "theta2", "p1", "p2"):

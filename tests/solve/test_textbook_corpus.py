@@ -187,6 +187,8 @@ def test_ironing_pools_the_types_whose_virtual_values_fall(capsys):
     report = solve_json(SPECS / "ironing.mech", capsys)
     assert report["objective"] == pytest.approx(closed, rel=1e-6)
     assert report["contract"]["x"] == pytest.approx(x, abs=1e-6)
+    assert [(g["allocation"], g["types"], g["at_bound"]) for g in report["pooled"]] == [("x", [0, 1], False)]
+    assert report["pooled"][0]["level"] == pytest.approx(pooled, abs=1e-6)
     # the reduction's own problem (monotone allocations as constraints) irons too
     d = mechdsl.reduce.derive(mechdsl.load(SPECS / "ironing.mech"))
     state = dict(zip(("theta[0]", "theta[1]", "theta[2]", "f[0]", "f[1]", "f[2]"), (*theta, *f)))
