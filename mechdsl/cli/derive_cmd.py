@@ -67,6 +67,8 @@ def to_json(derivation: Derivation) -> dict:
         "type_orientation": None if derivation.type_orientation is None else {
             "rises": derivation.type_orientation.rises, "method": derivation.type_orientation.method,
             "binding_ir": derivation.type_orientation.binding_ir, "message": derivation.type_orientation.message},
+        "screening_order": list(derivation.screening_order),
+        "allocations_rise_with_type": derivation.allocation_rises,
         "monotone": [{"name": c.name, "g": sp.srepr(c.g)} for c in derivation.monotone],
         "residual": [{"name": c.name, "g": sp.srepr(c.g)} for c in derivation.residual],
         "reduced_constraints": len(derivation.reduced),
@@ -97,6 +99,11 @@ def to_text(derivation: Derivation, verbose: bool, latex: bool) -> str:
     if derivation.type_orientation is not None:
         o = derivation.type_orientation
         lines.append(f"{bullet}why the {o.binding_ir} type's IR: {o.message}")
+    if derivation.monotone:
+        direction = "non-decreasing" if derivation.allocation_rises else "non-increasing"
+        lines.append(f"{bullet}monotonicity: allocations {direction} in the type are constraints of the reduced "
+                     "problem, not an assumption; where virtual values are not monotone they bind and the optimum "
+                     "pools neighbouring types (ironing; `mechdsl solve` lists the pooled types)")
     lines.append("")
     rule_name = derivation.payment_rule_name
     lines.append(f"## {rule_name.capitalize()}" if latex else f"payments ({rule_name} given allocations):")
