@@ -12,6 +12,7 @@ apply; `ValueLaw.of` refuses it with `NoDensity` (the caller positions it at the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -79,5 +80,11 @@ class ValueLaw:
 
     def numpy(self, expr: sp.Expr) -> Callable[[np.ndarray], np.ndarray]:
         """`expr` (in VALUE) as a vectorised NumPy/SciPy function."""
-        function = sp.lambdify(VALUE, expr, modules=["scipy", "numpy"])
-        return lambda v: np.broadcast_to(function(np.asarray(v, dtype=float)), np.shape(v)).astype(float)
+        return _lambdified(expr)
+
+
+@lru_cache(maxsize=256)
+def _lambdified(expr: sp.Expr) -> Callable[[np.ndarray], np.ndarray]:
+    """One lambdify per expression (integrands call it at every quadrature node)."""
+    function = sp.lambdify(VALUE, expr, modules=["scipy", "numpy"])
+    return lambda v: np.broadcast_to(function(np.asarray(v, dtype=float)), np.shape(v)).astype(float)

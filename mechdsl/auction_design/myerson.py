@@ -66,8 +66,9 @@ def derive_bidder(bidder: Bidder, revenue_weight: sp.Expr) -> BidderDerivation:
     started = time.perf_counter()
     law = ValueLaw.of(bidder.distributions[0])
     v = VALUE
-    phi = sp.simplify(v - (1 - law.cdf) / law.pdf)
-    psi = phi if revenue_weight == 1 else sp.simplify(v - revenue_weight * (1 - law.cdf) / law.pdf)
+    tidy = sp.simplify if not law.cdf.has(sp.erf) else (lambda e: e)  # simplify gains nothing on erf, slowly
+    phi = tidy(v - (1 - law.cdf) / law.pdf)
+    psi = phi if revenue_weight == 1 else tidy(v - revenue_weight * (1 - law.cdf) / law.pdf)
     regular, method, note = _regularity(law, psi)
     ironed = None
     if not regular:
@@ -81,7 +82,8 @@ def derive_bidder(bidder: Bidder, revenue_weight: sp.Expr) -> BidderDerivation:
 def _regularity(law: ValueLaw, psi: sp.Expr) -> tuple[bool, str, str]:
     """Is psi non-decreasing on the support? Symbolic where `solveset` decides the set
     {v : psi'(v) < 0} on the support, numeric on a grid otherwise."""
-    slope = sp.simplify(sp.diff(psi, VALUE))
+    slope = sp.diff(psi, VALUE)
+    slope = slope if slope.has(sp.erf) else sp.simplify(slope)
     if not slope.has(sp.erf, sp.exp):
         try:
             falling = sp.solveset(slope < 0, VALUE, sp.Interval(law.low, law.high))

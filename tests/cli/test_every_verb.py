@@ -19,7 +19,7 @@ from mechdsl.kinds import KINDS, VERBS, kind_of_source
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted([*ROOT.glob("specs/*.mech"), *ROOT.glob("examples/*.mech")])
 FAST_SPEC_OF_KIND = {"contract": "specs/static_contract.mech", "game": "specs/iot_offloading.mech",
-                     "scenario": "specs/agent_migration.mech"}
+                     "scenario": "specs/agent_migration.mech", "auction_design": "examples/auction_single_item.mech"}
 TRAINING_FAST = "specs/static_contract.mech"  # training verbs: the fast path is this spec alone
 ALSO_SLOW = {("solve", "examples/three_period.mech")}  # ~40 s of exact solves on a loaded 2-core machine
 TINY_RUN = ["--algo", "random", "--steps", "1", "--eval-states", "4", "--quiet"]
@@ -70,8 +70,8 @@ def assert_refused(verb: str, spec: Path, code: int, err: str) -> None:
     kind = kind_of(spec)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, err
-    assert lines[0].startswith(f"mechdsl: error: {verb}: ") and f"is a {kind.name} spec" in lines[0]
-    supported = lines[0].split(f"{kind.name} specs support ")[1].split(", ")
+    assert lines[0].startswith(f"mechdsl: error: {verb}: ") and f" {kind.name} spec (" in lines[0]
+    supported = lines[0].split(f"{kind.name} specs support ")[1].split("; ")[0].split(", ")
     assert supported == [v for v in VERBS if kind.supports(v)] and verb not in supported
 
 
@@ -97,6 +97,9 @@ def test_spec_verbs(verb, spec, tmp_path, capsys):
 @pytest.mark.parametrize(("verb", "spec"), [*cases(("train", "run"), "one")])
 def test_training_verbs_and_eval_of_their_run(verb, spec, tmp_path, capsys):
     code, out, err = run_verb(arguments(verb, spec, tmp_path), capsys)
+    if not kind_of(spec).supports(verb):
+        assert_refused(verb, spec, code, err)
+        return
     assert code == 0, err
     assert "violation rate" in out and (tmp_path / "run" / "report.md").is_file()
     code, out, err = run_verb(["eval", str(tmp_path / "run"), "--states", "4", "--json"], capsys)
@@ -107,6 +110,9 @@ def test_training_verbs_and_eval_of_their_run(verb, spec, tmp_path, capsys):
 @pytest.mark.parametrize("spec", [pytest.param(s, id=relative(s)) for s in SPECS])
 def test_sweep_lists_its_trials(spec, tmp_path, capsys):
     code, out, err = run_verb(arguments("sweep", spec, tmp_path) + ["--dry-run"], capsys)
+    if not kind_of(spec).supports("sweep"):
+        assert_refused("sweep", spec, code, err)
+        return
     assert code == 0, err
     assert out.strip().splitlines()[-1].startswith("1 trials")
 
