@@ -20,6 +20,7 @@ from mechdsl.errors import MechdslError
 from mechdsl.lang.diagnostics import SpecError, render_all
 
 SUBCOMMANDS = ("check", "fmt", "derive", "solve", "compile", "train", "eval", "run", "sweep")
+TOOLS = ("lsp",)  # commands for tools around the language, not verbs on a spec (mechdsl.kinds.VERBS)
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a command whose reader went away
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mechdsl {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    for name in SUBCOMMANDS + TOOLS:
         try:
             module = importlib.import_module(f"mechdsl.cli.{name}_cmd")
         except ModuleNotFoundError as error:

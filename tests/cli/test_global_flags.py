@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mechdsl.cli.main import SUBCOMMANDS, build_parser, main
+from mechdsl.cli.main import SUBCOMMANDS, TOOLS, build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = str(ROOT / "specs" / "static_contract.mech")
@@ -42,7 +42,7 @@ def test_without_debug_no_traceback(capsys, broken_checker):
 def test_every_subcommand_accepts_debug():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
-    assert set(subparsers) == set(SUBCOMMANDS)
+    assert set(subparsers) == set(SUBCOMMANDS) | set(TOOLS)
     for name, sub in subparsers.items():
         assert "--debug" in sub._option_string_actions, name
 

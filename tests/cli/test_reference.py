@@ -18,7 +18,7 @@ def test_every_option_of_every_subcommand_is_in_the_table():
     table = command_table(build_parser())
     subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
     for name, sub in subparsers.items():
-        row = next(line for line in table.splitlines() if line.startswith(f"| `mechdsl {name} "))
+        row = next(line for line in table.splitlines() if line.startswith((f"| `mechdsl {name} ", f"| `mechdsl {name}`")))
         for action in sub._actions:
             for flag in action.option_strings:
                 if flag.startswith("--") and flag not in ("--help", "--debug"):
