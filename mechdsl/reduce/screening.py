@@ -10,6 +10,12 @@ Backward in time (t = P, ..., 1), for every report history h:
       u(theta_i, x_i, y_i) = u(theta_i, x_{i-1}, y_{i-1})            (i >= 1)
   i.e. y_i = phi(theta_i, x_i, u(theta_i, x_{i-1}, y_{i-1})). For the linear utility
   theta*R - c*T - E this is Theorem 2 of dynamic-contract-edmsac.txt (eq. 35).
+  That is the orientation where utility rises with the type and the MRS falls with it;
+  both signs are decided from the utility (`single_crossing.py`). Where utility FALLS with
+  the type (cost types) the highest type's IR binds and the types are walked downwards
+  (`Derivation.screening_order`: y_i from u(theta_i, x_{i+1}, y_{i+1}), the local upward IC);
+  where the MRS rises, allocations are non-increasing. A sign that cannot be decided
+  refuses the reduction, as does a non-standard orientation with P > 1.
 
 * Earlier periods (t < P): an agent of true type i who reports r gets
       V(i, r) = u(theta_i, x_r, y_r) + C(i, r),
