@@ -40,7 +40,8 @@ _WHAT = {
     ast.ProbRandom: "type probabilities (random)", ast.ProbFixed: "type probabilities",
     ast.PrincipalDecl: "principal", ast.AgentDecl: "agent", ast.StrategyDecl: "strategy",
     ast.AuctionDecl: "auction", ast.StateDecl: "state variable", ast.ActionDecl: "action",
-    ast.MetricDecl: "metric", ast.ConstraintPenalised: "constraint",
+    ast.MetricDecl: "metric", ast.ConstraintPenalised: "constraint", ast.AuctionDesignDecl: "auction design",
+    ast.BidderDecl: "bidders",
 }
 
 

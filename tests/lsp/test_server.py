@@ -166,21 +166,39 @@ async def test_formatting_is_mechdsl_fmt(client):
     assert edits is not None and len(edits) == 0  # canonical already: no edit (None would mean "cannot format")
 
 
-@pytest.mark.parametrize("spec, names", [
-    ("specs/static_contract.mech", {"static_contract": "mechanism", "r": "payment", "psi": "hidden types"}),
-    ("specs/iot_offloading.mech", {"iot_offloading": "game", "MA": "leader", "WA": "follower"}),
-    ("specs/agent_migration.mech", {"agent_migration": "scenario"}),
-])
-async def test_a_spec_of_each_kind_checks_and_has_an_outline(client, spec, names):
-    text = (ROOT / spec).read_text(encoding="utf-8")
-    name = Path(spec).name
-    assert await opened(client, name, text) == []
+def bundled_spec_of_each_kind() -> dict[str, Path]:
+    """The first bundled spec (specs/, then examples/) of every kind in the registry."""
+    from mechdsl.kinds import KINDS, kind_of_source
+
+    found: dict[str, Path] = {}
+    for path in [*sorted(ROOT.glob("specs/*.mech")), *sorted(ROOT.glob("examples/*.mech"))]:
+        found.setdefault(kind_of_source(path.read_text(encoding="utf-8"), str(path)).name, path)
+    assert set(found) == set(KINDS)
+    return found
+
+
+EXPECTED_SYMBOLS = {  # a few names of each kind's spec and what the outline calls them
+    "static_contract.mech": {"static_contract": "mechanism", "r": "payment", "psi": "hidden types", "g": "function"},
+    "iot_offloading.mech": {"iot_offloading": "game", "MA": "leader", "WA": "follower", "N": "size"},
+    "agent_migration.mech": {"agent_migration": "scenario"},
+    "auction_additive_1x2.mech": {"additive_1x2": "auction design", "b": "bidders", "m": "size"},
+}
+
+
+@pytest.mark.parametrize("kind, spec", sorted(bundled_spec_of_each_kind().items()))
+async def test_a_spec_of_each_kind_checks_and_has_an_outline(client, kind, spec):
+    from mechdsl.lang import parse
+
+    text = spec.read_text(encoding="utf-8")
+    assert await opened(client, spec.name, text) == []
     symbols = await client.text_document_document_symbol_async(types.DocumentSymbolParams(
-        text_document=types.TextDocumentIdentifier(uri=uri_of(name))))
+        text_document=types.TextDocumentIdentifier(uri=uri_of(spec.name))))
+    statements = parse(text).statements
+    assert len(symbols) == len(statements)
+    assert [s.range.start.line + 1 for s in symbols] == [s.span.line for s in statements]
     details = {s.name: s.detail for s in symbols}
-    for symbol, what in names.items():
-        assert details[symbol] == what
-    assert len(symbols) == len(__import__("mechdsl.lang", fromlist=["parse"]).parse(text).statements)
+    for name, what in EXPECTED_SYMBOLS.get(spec.name, {}).items():
+        assert details[name] == what, (kind, name)
 
 
 async def test_completion_offers_keywords_at_a_statement_start_and_names_in_scope(client):
