@@ -5,7 +5,7 @@ A derivation takes from tenths of a second (the bundled contracts) to seconds (l
 SymPy holds the GIL while it works; a thread would slow every check while it runs. So
 `DerivationCache` derives in one worker *process* (spawned, its stdout pointed at stderr so
 nothing it prints can reach the LSP stream) and keeps the last few results keyed by the
-SHA-256 of the spec text. Diagnostics never wait for it: the server submits a derivation once
+spec text (`text_key`: comments and layout do not count). Diagnostics never wait for it: the server submits a derivation once
 a contract checks and hover awaits the future without blocking the event loop.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import re
 import sys
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -70,8 +71,15 @@ def derive_text(source: str, path: str) -> ContractDerivation | None:
                               derivation.single_crossing.message)
 
 
+_COMMENT_OR_STRING = re.compile(r'"[^"\n]*"|#[^\n]*')
+
+
 def text_key(source: str) -> str:
-    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+    """The cache key of a spec text: its SHA-256 with comments dropped and every run of blanks
+    made one space (newlines and layout carry no meaning in `.mech`), so an edit of a comment or
+    of the layout finds the derivation of the text before it."""
+    code = _COMMENT_OR_STRING.sub(lambda m: m.group() if m.group().startswith('"') else " ", source)
+    return hashlib.sha256(" ".join(code.split()).encode("utf-8")).hexdigest()
 
 
 def _quiet_worker() -> None:

@@ -5,8 +5,9 @@
   event loop keeps answering; a result for a text the user has since changed is dropped;
 * hover (`mechdsl.lsp.hover`), go-to-definition, references and the outline from the symbol
   index (`mechdsl.lsp.symbols`) of the current text, parsed off the event loop and cached;
-* a contract item's derivation from `mechdsl.lsp.derivations.DerivationCache`, started once
-  a contract checks and awaited by hover for at most `HOVER_WAIT_SECONDS`;
+* a contract item's derivation from `mechdsl.lsp.derivations.DerivationCache`, started
+  `DERIVE_AFTER_SECONDS` after a contract checks if the text stays as it is (or by hover), and
+  awaited by hover for at most `HOVER_WAIT_SECONDS`;
 * formatting through `mechdsl fmt`'s `canonical_text`, completion (`mechdsl.lsp.completion`).
 
 Positions cross the boundary once: requests are turned into characters with the document's
@@ -36,6 +37,10 @@ from mechdsl.lsp.symbols import SymbolIndex, declared_name, what_is
 DEBOUNCE_SECONDS = 0.08
 """Quiet time after a change before the text is checked: one check per burst of keystrokes.
 It counts in the time to diagnostics (issue 32: under 300 ms for the bundled specs)."""
+
+DERIVE_AFTER_SECONDS = 1.0
+"""Quiet time after a contract checks before its derivation starts in the background: while the
+user types, derivations of texts about to change would only take CPU from the checks."""
 
 HOVER_WAIT_SECONDS = 3.0
 """How long hover waits for a derivation under way before saying it is still running."""
@@ -108,6 +113,7 @@ async def publish_diagnostics(ls: MechLanguageServer, uri: str, delay: float) ->
     if checked.spec is not None:
         ls.last_index[uri] = ls.remember(source, checked.spec)
     if not checked.diagnostics and checked.kind is not None and KINDS[checked.kind].supports("derive"):
+        await asyncio.sleep(DERIVE_AFTER_SECONDS)  # a newer edit cancels this task here
         ls.derivations.submit(source, document.path)  # for hover, in the background
 
 
