@@ -54,8 +54,11 @@ class Certificate:
 
 
 def certify(auction: MyersonAuction, profiles: int, seed: int, regret_profiles: int = 500,
-            grid: int = GRID, bidders: tuple[int, ...] | None = None) -> Certificate:
-    mechanism = SingleItemMechanism.of(auction)
+            grid: int = GRID, bidders: tuple[int, ...] | None = None,
+            mechanism: SingleItemMechanism | None = None) -> Certificate:
+    """Certify Myerson's auction of `auction` (or another `mechanism` on the same bidders:
+    the benchmark's second-price baseline) on `profiles` seeded value profiles."""
+    mechanism = SingleItemMechanism.of(auction) if mechanism is None else mechanism
     rng = np.random.default_rng(seed)
     values = sample_values(auction, profiles, rng)
     allocation, payments = mechanism.outcome(values)
