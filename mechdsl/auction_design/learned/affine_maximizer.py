@@ -97,10 +97,15 @@ def train_affine_maximizer(setting: Setting, n_lotteries: int = 64, steps: int =
                            batch: int = 4096, lr: float = 1e-2, beta: float = 100.0,
                            seed: int = 0, device: torch.device | str = "cpu",
                            time_limit_s: float | None = None, log_every: int = 500) -> TrainedMechanism:
-    """Adam on -E[sum_i p_i] under the softmax relaxation, fresh samples every step."""
+    """Adam on -E[sum_i p_i] under the softmax relaxation, fresh samples every step.
+
+    The learning rate decays from ``lr`` to ``lr / 20`` on a cosine over ``steps`` (the
+    softmax selection is sharp, and a constant rate leaves the menu jittering around the
+    optimum); training stops early after ``time_limit_s`` seconds if given."""
     torch.manual_seed(seed)
     ama = AffineMaximizer(setting, n_lotteries, beta, seed, device)
     optimizer = torch.optim.Adam(ama.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=lr / 20)
     g = generator_for(seed + 1, device)
     history: list[dict[str, float]] = []
     start = time.perf_counter()
@@ -111,6 +116,7 @@ def train_affine_maximizer(setting: Setting, n_lotteries: int = 64, steps: int =
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        schedule.step()
         if step % log_every == 0:
             history.append({"step": step, "soft_revenue": -float(loss.detach())})
         if time_limit_s is not None and time.perf_counter() - start > time_limit_s:

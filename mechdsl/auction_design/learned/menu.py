@@ -71,10 +71,15 @@ def train_menu(setting: Setting, n_entries: int = 1000, steps: int = 4000, batch
                lr: float = 1e-3, beta: float = 1000.0, seed: int = 0,
                device: torch.device | str = "cpu", time_limit_s: float | None = None,
                log_every: int = 500) -> TrainedMechanism:
-    """Adam on -E[p] under the softmax selection, fresh value samples every step."""
+    """Adam on -E[p] under the softmax selection, fresh value samples every step.
+
+    The learning rate decays from ``lr`` to ``lr / 20`` on a cosine over ``steps`` (the
+    softmax selection is sharp, and a constant rate leaves the menu jittering around the
+    optimum); training stops early after ``time_limit_s`` seconds if given."""
     torch.manual_seed(seed)
     menu = LotteryMenu(setting, n_entries, beta, seed, device)
     optimizer = torch.optim.Adam(menu.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=lr / 20)
     g = generator_for(seed + 1, device)
     history = []
     start = time.perf_counter()
@@ -86,6 +91,7 @@ def train_menu(setting: Setting, n_entries: int = 1000, steps: int = 4000, batch
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        schedule.step()
         if step % log_every == 0 or step == steps:
             history.append({"step": step, "soft_revenue": -float(loss.detach())})
         if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
