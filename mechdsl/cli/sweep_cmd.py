@@ -60,6 +60,7 @@ def run(args) -> int:
     base = parse_overrides(args.set)
     source = read_spec(args.spec)
     model = load_model(args.spec, base)
+    _require_trainable(model)
     algos = parse_algos(args.algos, model)
     axes = parse_axes(args.grid, model, algos)
     trials = expand(args.spec, source, lambda o: load_model(args.spec, o), axes, algos, list(range(args.seeds)),
@@ -108,6 +109,16 @@ def run(args) -> int:
     if failed:
         print(f"{len(failed)} trial(s) failed; see OUT/<trial>/error.txt", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _require_trainable(model) -> None:
+    """A spec its kind cannot train (a game without an auction) is refused once, positioned,
+    before any trial starts (the kind's back end says why, where it can tell)."""
+    from mechdsl.kinds import kind_of_model
+
+    check = getattr(kind_of_model(model).pipeline(), "check_trainable", None)
+    if check is not None:
+        check(model)
 
 
 def _argv_of(args) -> list[str]:

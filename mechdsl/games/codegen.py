@@ -42,9 +42,10 @@ def _draw(d: Distribution) -> str:
     return sampling_code(sampling.Scalar(d.name, tuple(float(a) for a in d.args)))
 
 
-def _context(model: GameModel, source: str) -> dict:
+def require_compilable(model: GameModel) -> None:
+    """Refuse (exit 2, positioned) a game whose auctioneer env cannot be generated: what
+    compile, train, eval, run and sweep need, checked before any of them starts."""
     auction = model.auction
-    where = f"cannot compile {model.path}"
     if auction is None:
         raise refusal(model, "game", "cannot compile this game: it has no auction, and compile, train, eval, run "
                       "and sweep of a game learn its tier-2 auctioneer (`mechdsl solve` solves and certifies "
@@ -66,6 +67,13 @@ def _context(model: GameModel, source: str) -> dict:
             raise refusal(model, "auction", f"cannot compile this game: a private value/cost ~ {d.name}(...) is "
                           "unbounded; the clocks need a finite price range",
                           hint="use uniform(lo, hi) or loguniform(lo, hi)", unpositioned=CompileError)
+
+
+def _context(model: GameModel, source: str) -> dict:
+    require_compilable(model)
+    auction = model.auction
+    where = f"cannot compile {model.path}"
+    distributions = [*auction.buyers.distributions, *auction.sellers.distributions]
     try:
         check_identifier(model.name)
     except UnsafeIdentifier as error:

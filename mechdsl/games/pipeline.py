@@ -15,11 +15,16 @@ from pathlib import Path
 
 import torch
 
-from mechdsl.games.codegen import compile_game
+from mechdsl.games.codegen import compile_game, require_compilable
 from mechdsl.rl.runs import RunConfig, load_package
 from mechdsl.tolerances import VIOLATION_TOLERANCE
 
 COMPARISON_SHARE = 4  # the comparison algorithm trains for steps // 4 (PPO collects 256 markets per step)
+
+
+def check_trainable(model) -> None:
+    """Refuse a game that cannot be trained before a sweep starts its trials (positioned, exit 2)."""
+    require_compilable(model)
 
 
 def compile(model, target: Path, *, source: str, force: bool = False) -> list[Path]:

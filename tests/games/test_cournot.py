@@ -144,13 +144,14 @@ def test_a_unilateral_deviation_is_measured_with_the_others_held():
     assert game.followers.best_response_numeric(0, [6.0]) == pytest.approx(x[:1], rel=1e-7)
 
 
-def test_compile_and_train_of_a_game_without_auction_exit_2_positioned(capsys, tmp_path):
-    for verb in (["compile", str(SPEC), "-o", str(tmp_path / "out")], ["train", str(SPEC), "--out", str(tmp_path / "run")]):
+def test_compile_train_and_sweep_of_a_game_without_auction_exit_2_positioned(capsys, tmp_path):
+    for verb in (["compile", str(SPEC), "-o", str(tmp_path / "out")], ["train", str(SPEC), "--out", str(tmp_path / "run")],
+                 ["sweep", str(SPEC), "--grid", "a=10,20", "--out", str(tmp_path / "sweep")]):
         assert main(verb) == 2
         err = capsys.readouterr().err
         assert f"{SPEC}:11:1: error: cannot compile this game: it has no auction" in err, err
         assert "hint: add an `auction NAME" in err and "Traceback" not in err
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "sweep").exists()
 
 
 def test_derive_of_a_game_says_what_compile_and_train_need(capsys):
