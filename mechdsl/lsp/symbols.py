@@ -177,7 +177,7 @@ class SymbolIndex:
         self.declarations: dict[str, Declaration] = {}
         self.occurrences: list[Occurrence] = []
         self.scopes: list[_Scope] = []
-        all_tokens = tokens(spec.source)
+        self.tokens = all_tokens = tokens(spec.source)
         by_statement = self._tokens_by_statement(all_tokens)
         for statement, statement_tokens in by_statement:
             name = declared_name(statement)
@@ -238,7 +238,7 @@ class SymbolIndex:
             for scope in _scopes(statement):
                 if _contains(scope.span, line, col) or (scope.span.end_line, scope.span.end_col) == (line, col):
                     for name in scope.names:
-                        site = next((t for t in tokens(self.spec.source)
+                        site = next((t for t in self.tokens
                                      if t.text == name and _contains(scope.span, t.line, t.col)), None)
                         if site is not None:
                             names[name] = Declaration(name, site, statement, local=True)

@@ -92,6 +92,17 @@ async def test_two_mistakes_are_published_as_the_cli_finds_them_and_cleared_when
     assert await diagnostics_of(client, uri) == []
 
 
+async def test_positions_are_in_utf16_units_past_characters_outside_the_bmp(client):
+    line = 'train { algorithm = edmsac  steps = 10  run_name = "😀😀" violation_weight = zz }'
+    text = TINY.read_text(encoding="utf-8").replace("train { algorithm = edmsac  steps = 10 }", line)
+    got = await opened(client, "emoji.mech", text)
+    assert [d.message.split("\n")[0] for d in got] == ["unknown training setting 'run_name' for edmsac",
+                                                        "'zz' is not defined"]
+    column = line.index("zz") + 2  # each emoji is one character for the parser, two UTF-16 units for the editor
+    assert (got[1].range.start.line, got[1].range.start.character, got[1].range.end.character) == (16, column,
+                                                                                                    column + 2)
+
+
 async def test_a_syntax_error_is_one_positioned_diagnostic(client):
     got = await opened(client, "syntax.mech", "mechanism m\nsize K = 2\nparam c = 3 +\n")
     assert len(got) == 1
