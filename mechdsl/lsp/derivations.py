@@ -62,6 +62,9 @@ def derive_text(source: str, path: str) -> ContractDerivation | None:
     except MechdslError as error:
         refusal = f"cannot reduce this contract: {error}" + (f" (hint: {error.hint})" if error.hint else "")
         return ContractDerivation({}, (), "", "", refused=refusal)
+    except Exception as error:  # noqa: BLE001 - hover reports a bug in derive instead of failing the request
+        refusal = f"internal error in derive ({type(error).__name__}: {error}); this is a bug in mechdsl"
+        return ContractDerivation({}, (), "", "", refused=refusal)
     payments: dict[str, list[PaymentEntry]] = {}
     for symbol, formula, form in payment_display(derivation):
         variable = symbol.name.split("[", 1)[0]

@@ -26,7 +26,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from mechdsl import __version__
-from mechdsl.kinds import KINDS
+from mechdsl.kinds.contract import CONTRACT
 from mechdsl.lang import ast, parse
 from mechdsl.lang.diagnostics import SpecError, source_lines
 from mechdsl.lsp import completion, hover
@@ -112,7 +112,7 @@ async def publish_diagnostics(ls: MechLanguageServer, uri: str, delay: float) ->
                                                                         diagnostics=diagnostics))
     if checked.spec is not None:
         ls.last_index[uri] = ls.remember(source, checked.spec)
-    if not checked.diagnostics and checked.kind is not None and KINDS[checked.kind].supports("derive"):
+    if not checked.diagnostics and checked.kind == CONTRACT.name:  # hover derives contract items
         await asyncio.sleep(DERIVE_AFTER_SECONDS)  # a newer edit cancels this task here
         ls.derivations.submit(source, document.path)  # for hover, in the background
 
@@ -169,7 +169,7 @@ async def on_hover(ls: MechLanguageServer, params: types.HoverParams) -> types.H
     declaration = occurrence.declaration
     parts = [hover.declaration_markdown(index, declaration)]
     statement = declaration.statement
-    if isinstance(statement, ast.VariableDecl) and not declaration.local:
+    if isinstance(statement, ast.VariableDecl) and not declaration.local:  # only contracts declare them
         future = ls.derivations.submit(document.source, document.path)
         try:
             derivation = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), HOVER_WAIT_SECONDS)
