@@ -47,8 +47,8 @@ async def opened(client: LanguageClient, name: str, text: str) -> list[types.Dia
 
 
 async def diagnostics_of(client: LanguageClient, uri: str) -> list[types.Diagnostic]:
-    while uri not in client.diagnostics:
-        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    while uri not in client.diagnostics:  # bounded: a server that never answers fails the test, not CI's clock
+        await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 120)
     return list(client.diagnostics[uri])
 
 
