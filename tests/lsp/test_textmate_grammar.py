@@ -113,3 +113,22 @@ def test_scopes_of_a_sample_line():
     assert scopes["T1"] == NAME_SCOPE and scopes["0"] == "constant.numeric.mech"
     assert scopes["# cost"] == "comment.line.number-sign.mech"
     assert uncovered("x % y", tokenise("x % y", compiled)) == ["2:'%'"]  # not a .mech operator: left unmatched
+
+
+def compare_with_vscode(tokens_json: Path) -> int:
+    """Lines where `tokenise` and VS Code's engine disagree (editors/vscode/test/tokenise.js's output)."""
+    compiled, differing = rules(), 0
+    for file, engine_lines in json.loads(tokens_json.read_text(encoding="utf-8")).items():
+        for number, (line, engine) in enumerate(zip(Path(file).read_text(encoding="utf-8").split("\n"), engine_lines), 1):
+            ours = set(tokenise(line, compiled))
+            theirs = {(s, e, scope) for s, e, scope in engine if s < e and scope != "source.mech"}
+            if ours != theirs:
+                differing += 1
+                print(f"{file}:{number}: {sorted(ours ^ theirs)}")
+    return differing
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(1 if compare_with_vscode(Path(sys.argv[1])) else 0)
