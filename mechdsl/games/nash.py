@@ -7,8 +7,10 @@ followers play a Nash equilibrium x*(p) of the game among themselves:
     x*_n = argmax_{x_n in X_n} U_n(x_n, x*_{-n}; p)      for every follower n,
 
 X_n being follower n's box and budget. Follower n's best response to (p, x_{-n}) is the
-one `follower.py` derives (symbolic KKT where SymPy can, SLSQP otherwise), with the other
-followers' strategies as further parameters beside the leaders'.
+one `follower.py` derives symbolically (KKT on the box and budget), with the other
+followers' strategies as further parameters beside the leaders'. A follower whose best
+response has no derived form is refused (a numeric solve per follower, sweep and leader
+candidate is far too slow).
 
 **Method (Gauss-Seidel best responses).** Starting from every follower at its lower
 bound, sweep over the followers, each replacing its strategies by its best response to
@@ -33,8 +35,10 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from mechdsl.errors import UsageError
 from mechdsl.games.follower import FollowerForm, FollowerResponse
 from mechdsl.games.model import GameModel
+from mechdsl.games.refusal import refusal
 
 TOLERANCE = 1e-14  # largest move in a sweep, relative to the strategy's range, at convergence
 MAX_SWEEPS = 2000
@@ -103,7 +107,16 @@ class NashFollowers:
             FollowerResponse(model, state, [f], [*leader_symbols, *(self.symbols[i] for i in others)])
             for f, others in zip(forms, self._others)
         ]
-        self.symbolic = all(r.symbolic for r in self._responses)
+        numeric = next((f for f in forms if f.roots is None), None)
+        if numeric is not None:
+            raise refusal(model, f"utility {numeric.player}",
+                          f"the followers interact, but the best response of {numeric.player}[{numeric.instance}] "
+                          "has no derived form (it would take a numeric solve per follower, sweep and leader "
+                          "candidate)",
+                          hint="followers that interact need utilities separable in their own strategies whose "
+                               "first-order conditions have one root each (e.g. concave quadratic or log terms)",
+                          unpositioned=UsageError)
+        self.symbolic = True
         self.lower = np.concatenate([f.lower for f in forms])
         self.upper = np.concatenate([f.upper for f in forms])
         self.unconverged = 0  # lanes of the last `respond` that did not converge

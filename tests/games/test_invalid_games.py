@@ -121,3 +121,18 @@ def test_games_outside_the_solver_class_exit_2_positioned(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "two.mech:9:1: error: leader S[0] chooses 2 strategies (p[0], r[0])" in err, err
     assert "hint:" in err and "Traceback" not in err
+
+
+def test_interacting_followers_without_a_derived_best_response_exit_2_positioned(tmp_path, capsys):
+    """A follower utility that is not separable in its own strategies (x[n, 0] x[n, 1]) has no
+    derived best response; with followers that interact it is refused at the utility
+    (a numeric solve per follower, sweep and leader candidate took minutes)."""
+    from mechdsl.cli.main import main
+
+    coupled = BASE.replace("- p[i] * o[n, i])", "- p[i] * o[n, i]) - o[n, 0] * o[n, 1] - o[0, 0] * D[n]")
+    path = tmp_path / "nonseparable.mech"
+    path.write_text(coupled)
+    assert main(["solve", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "nonseparable.mech:11:1: error: the followers interact, but the best response of U[0]" in err, err
+    assert "separable in their own strategies" in err and "Traceback" not in err
