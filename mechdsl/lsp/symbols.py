@@ -55,12 +55,27 @@ def declared_name(statement: ast.Statement) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def what_is(statement: ast.Statement) -> str:
+def declarations_of(statement: ast.Statement) -> list[tuple[str, object]]:
+    """(name, declaring node) of every global a statement declares: its own name, and the
+    buyers and sellers of a game's `auction` block."""
+    found = []
+    name = declared_name(statement)
+    if name is not None:
+        found.append((name, statement))
+    for item in getattr(statement, "items", None) or ():
+        if isinstance(item, ast.AuctionSide):
+            found.append((item.name, item))
+    return found
+
+
+def what_is(statement) -> str:
     """The declaration's kind in words: "payment", "random parameter", "leader", ..."""
     if isinstance(statement, ast.VariableDecl):
         return statement.kind
     if isinstance(statement, ast.PlayerDecl):
         return statement.role
+    if isinstance(statement, ast.AuctionSide):
+        return statement.side
     return _WHAT.get(type(statement), type(statement).__name__.removesuffix("Decl").lower())
 
 
@@ -87,7 +102,7 @@ class Declaration:
 
     name: str
     site: Token
-    statement: ast.Statement
+    statement: ast.Statement  # or the block item that declares it (a game's auction buyers and sellers)
     local: bool = False
 
 
@@ -180,12 +195,15 @@ class SymbolIndex:
         self.tokens = all_tokens = tokens(spec.source)
         by_statement = self._tokens_by_statement(all_tokens)
         for statement, statement_tokens in by_statement:
-            name = declared_name(statement)
-            if name is None or name in self.declarations:
-                continue  # a second declaration of a name is the checker's to report
-            site = next((t for t in statement_tokens[1:] if t.text == name), None)
-            if site is not None:
-                self.declarations[name] = Declaration(name, site, statement)
+            for name, node in declarations_of(statement):
+                if name in self.declarations:
+                    continue  # a second declaration of a name is the checker's to report
+                # keywords are reserved, so the first token spelling the name declares it (a
+                # statement's span may start at its keyword or, for constraints, after it)
+                site = next((t for t in statement_tokens if t.text == name and _contains(node.span, t.line, t.col)),
+                            None)
+                if site is not None:
+                    self.declarations[name] = Declaration(name, site, node)
         for statement, statement_tokens in by_statement:
             scopes = _scopes(statement)
             self.scopes.extend(scopes)
@@ -272,8 +290,8 @@ class SymbolIndex:
                 text = text[: span.end_col - 1]
             if number in comments:
                 text = text[: comments[number] - 1]
-            if number == span.line:
-                text = " " * (span.col - 1) + text[span.col - 1:]
+            if number == span.line and text[: span.col - 1].strip() != "constraint":  # a constraint's span
+                text = " " * (span.col - 1) + text[span.col - 1:]                  # starts after its keyword
             if text.strip():
                 kept.append(text.rstrip())
         return "\n".join(kept)

@@ -53,3 +53,14 @@ def test_hover_of_a_declaration_names_its_kind_shape_distribution_and_comment():
     assert "each row k: period-2 type given period-1 type k" in text
     text = declaration_markdown(index, index.declarations["theta1"])
     assert "indexed [k in K]" in text and "~ uniform(15 + 5 * k, 20 + 5 * k)" in text
+
+
+def test_constraint_labels_and_the_sides_of_a_game_auction_are_declarations():
+    index, lines = index_of("agent_migration.mech")
+    c22b = index.declarations["c22b"]
+    assert (c22b.site.line, c22b.site.col) == (line_of(lines, "constraint c22b:"), len("constraint ") + 1)
+    assert "```mech\nconstraint c22b: sum(v in V, host[v, s] * alpha[s, v]) <= 1" in declaration_markdown(index, c22b)
+    index, lines = index_of("iot_offloading.mech")
+    seller = index.declarations["AA"]
+    assert seller.site.line == line_of(lines, "  seller AA[")
+    assert declaration_markdown(index, seller).startswith("**seller** `AA` · indexed [m in M] · ~ uniform(")
