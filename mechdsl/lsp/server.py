@@ -254,7 +254,8 @@ async def on_completion(ls: MechLanguageServer, params: types.CompletionParams) 
     lines = source_lines(document.source)
     at = document.position_codec.position_from_client_units(lines, params.position)
     before = lines[at.line][: at.character] if at.line < len(lines) else ""
-    items = completion.completions(index, before, at.line + 1, at.character + 1)
+    text_before = "\n".join([*lines[: at.line], before])
+    items = completion.completions(index, before, at.line + 1, at.character + 1, text_before)
     return types.CompletionList(is_incomplete=False, items=items)
 
 
