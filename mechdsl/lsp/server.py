@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,7 +45,6 @@ user types, derivations of texts about to change would only take CPU from the ch
 HOVER_WAIT_SECONDS = 3.0
 """How long hover waits for a derivation under way before saying it is still running."""
 
-log = logging.getLogger(__name__)
 
 _SYMBOL_KIND = {
     "mechanism": types.SymbolKind.Module, "game": types.SymbolKind.Module, "scenario": types.SymbolKind.Module,
@@ -66,25 +65,30 @@ class MechLanguageServer(LanguageServer):
         self.pending: dict[str, asyncio.Task] = {}
         self.last_index: dict[str, SymbolIndex] = {}  # the last text of each document that parsed
         self.indexes: OrderedDict[str, SymbolIndex | None] = OrderedDict()  # by text hash, the last few
+        self.indexes_lock = threading.Lock()
         self.derivations = DerivationCache()
 
-    def index_of(self, source: str, path: str) -> SymbolIndex | None:
-        """The symbol index of `source` (None when it does not parse), cached by text."""
+    def index_of(self, source: str, path: str, spec: ast.Spec | None = None) -> SymbolIndex | None:
+        """The symbol index of `source` (None when it does not parse), cached by text; `spec` is
+        its parse tree when the caller has it. Called from worker threads, hence the lock."""
         key = hashlib.sha256(source.encode("utf-8")).hexdigest()
-        if key not in self.indexes:
-            try:
-                self.indexes[key] = SymbolIndex(parse(source, path))
-            except SpecError:
-                self.indexes[key] = None
+        with self.indexes_lock:
+            if key in self.indexes:
+                return self.indexes[key]
+        try:
+            index = SymbolIndex(spec if spec is not None else parse(source, path))
+        except SpecError:
+            index = None
+        with self.indexes_lock:
+            self.indexes[key] = index
             while len(self.indexes) > 8:
                 self.indexes.popitem(last=False)
-        return self.indexes[key]
-
-    def remember(self, source: str, spec: ast.Spec) -> SymbolIndex:
-        key = hashlib.sha256(source.encode("utf-8")).hexdigest()
-        index = self.indexes.get(key) or SymbolIndex(spec)
-        self.indexes[key] = index
         return index
+
+    def check_and_index(self, source: str, path: str) -> tuple[CheckedText, SymbolIndex | None]:
+        """`check_text`, and the symbol index of the parse tree it made (on the checker thread)."""
+        checked = check_text(source, path)
+        return checked, None if checked.spec is None else self.index_of(source, path, checked.spec)
 
 
 server = MechLanguageServer()
@@ -97,8 +101,8 @@ async def publish_diagnostics(ls: MechLanguageServer, uri: str, delay: float) ->
     await asyncio.sleep(delay)
     document = ls.workspace.get_text_document(uri)
     source, version = document.source, document.version
-    checked: CheckedText = await asyncio.get_running_loop().run_in_executor(
-        ls.checker, check_text, source, document.path)
+    checked, index = await asyncio.get_running_loop().run_in_executor(
+        ls.checker, ls.check_and_index, source, document.path)
     if ls.workspace.get_text_document(uri).version != version:
         return
     lines = source_lines(source)
@@ -110,8 +114,8 @@ async def publish_diagnostics(ls: MechLanguageServer, uri: str, delay: float) ->
         diagnostics.append(converted)
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, version=version,
                                                                         diagnostics=diagnostics))
-    if checked.spec is not None:
-        ls.last_index[uri] = ls.remember(source, checked.spec)
+    if index is not None:
+        ls.last_index[uri] = index
     if not checked.diagnostics and checked.kind == CONTRACT.name:  # hover derives contract items
         await asyncio.sleep(DERIVE_AFTER_SECONDS)  # a newer edit cancels this task here
         ls.derivations.submit(source, document.path)  # for hover, in the background
