@@ -12,5 +12,5 @@ GAME = Kind(
     verbs=("check", "fmt", "solve", "compile", "train", "eval", "run", "sweep"),
     summary="Stackelberg leaders and followers with a tier-2 auction; certified equilibrium, learned auctioneer",
     unavailable="compile, train, eval, run and sweep learn the tier-2 auctioneer: they need an `auction` block "
-          "with `mechanism double_dutch`; a game without one supports check, fmt and solve",
+                "with `mechanism double_dutch`; a game without one supports check, fmt and solve",
 )

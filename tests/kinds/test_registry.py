@@ -41,7 +41,9 @@ def test_an_unsupported_verb_names_the_supported_ones():
         game.require("derive", "g.mech")
     assert isinstance(raised.value, UsageError)
     assert str(raised.value) == ("derive: g.mech is a game spec (game NAME); game specs support "
-                                 "check, fmt, solve, compile, train, eval, run, sweep")
+                                 "check, fmt, solve, compile, train, eval, run, sweep; compile, train, eval, run and "
+                                 "sweep learn the tier-2 auctioneer: they need an `auction` block with `mechanism "
+                                 "double_dutch`; a game without one supports check, fmt and solve")
     game.require("solve", "g.mech")  # supported: no error
     assert KINDS["contract"].verbs == VERBS and not KINDS["scenario"].supports("solve")
 
