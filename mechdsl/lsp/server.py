@@ -85,11 +85,6 @@ class MechLanguageServer(LanguageServer):
                 self.indexes.popitem(last=False)
         return index
 
-    def check_and_index(self, source: str, path: str) -> tuple[CheckedText, SymbolIndex | None]:
-        """`check_text`, and the symbol index of the parse tree it made (on the checker thread)."""
-        checked = check_text(source, path)
-        return checked, None if checked.spec is None else self.index_of(source, path, checked.spec)
-
 
 server = MechLanguageServer()
 
@@ -101,8 +96,8 @@ async def publish_diagnostics(ls: MechLanguageServer, uri: str, delay: float) ->
     await asyncio.sleep(delay)
     document = ls.workspace.get_text_document(uri)
     source, version = document.source, document.version
-    checked, index = await asyncio.get_running_loop().run_in_executor(
-        ls.checker, ls.check_and_index, source, document.path)
+    loop = asyncio.get_running_loop()
+    checked: CheckedText = await loop.run_in_executor(ls.checker, check_text, source, document.path)
     if ls.workspace.get_text_document(uri).version != version:
         return
     lines = source_lines(source)
@@ -114,11 +109,17 @@ async def publish_diagnostics(ls: MechLanguageServer, uri: str, delay: float) ->
         diagnostics.append(converted)
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, version=version,
                                                                         diagnostics=diagnostics))
-    if index is not None:
-        ls.last_index[uri] = index
+    if checked.spec is not None:  # after publishing, and not cancelled by the next edit (whose text may not parse)
+        indexing = loop.run_in_executor(None, ls.index_of, source, document.path, checked.spec)
+        indexing.add_done_callback(lambda done: _keep_index(ls, uri, done))
     if not checked.diagnostics and checked.kind == CONTRACT.name:  # hover derives contract items
         await asyncio.sleep(DERIVE_AFTER_SECONDS)  # a newer edit cancels this task here
         ls.derivations.submit(source, document.path)  # for hover, in the background
+
+
+def _keep_index(ls: MechLanguageServer, uri: str, done: asyncio.Future) -> None:
+    if not done.cancelled() and done.exception() is None and done.result() is not None:
+        ls.last_index[uri] = done.result()
 
 
 def schedule_check(ls: MechLanguageServer, uri: str, delay: float) -> None:
