@@ -32,29 +32,49 @@ class SingleItemMechanism:
     def of(cls, auction: MyersonAuction) -> "SingleItemMechanism":
         return cls(tuple(b.ranking() for b in auction.bidders), tuple(b.law.numeric_support() for b in auction.bidders))
 
+    def _groups(self) -> dict[tuple, list[int]]:
+        """Bidders sharing one ranking function and support (symmetric bidders: one group)."""
+        groups: dict[tuple, list[int]] = {}
+        for i, (rank, support) in enumerate(zip(self.rankings, self.supports)):
+            groups.setdefault((id(rank), support), []).append(i)
+        return groups
+
     def scores(self, bids: np.ndarray) -> np.ndarray:
-        return np.stack([rank(bids[:, i]) for i, rank in enumerate(self.rankings)], axis=1)
+        scores = np.empty_like(bids, dtype=float)
+        for members in self._groups().values():
+            scores[:, members] = self.rankings[members[0]](bids[:, members])
+        return scores
 
     def outcome(self, bids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(allocation, payments), each (profiles, bidders), for bids (profiles, bidders)."""
+        """(allocation, payments), each (profiles, bidders), for bids (profiles, bidders).
+
+        Only a top scorer with a score >= 0 can win: its level is max(0, the best other
+        score), which is the top score itself when k >= 2 bidders tie there (each then gets
+        1/k) and max(0, the second-best score) otherwise."""
         scores = self.scores(bids)
         n = bids.shape[1]
-        allocation = np.zeros_like(bids)
-        payments = np.zeros_like(bids)
-        for i in range(n):
-            others = np.delete(scores, i, axis=1)
-            level = np.maximum(0.0, others.max(axis=1)) if n > 1 else np.zeros(len(bids))
-            tied = (others == level[:, None]).sum(axis=1) if n > 1 else np.zeros(len(bids), dtype=int)
-            share = 1.0 / (1 + tied)
-            above, at = scores[:, i] > level, scores[:, i] == level
-            if not (above | at).any():
+        allocation = np.zeros_like(bids, dtype=float)
+        payments = np.zeros_like(bids, dtype=float)
+        top = scores.max(axis=1)
+        at_top = scores == top[:, None]
+        count_top = at_top.sum(axis=1)
+        second = np.partition(scores, n - 2, axis=1)[:, n - 2] if n > 1 else np.full(len(bids), -np.inf)
+        level = np.where(count_top >= 2, top, np.maximum(0.0, second))
+        others_at_level = np.where(count_top >= 2, count_top - 1,
+                                   (scores == level[:, None]).sum(axis=1) - (top == level))
+        share = 1.0 / (1 + others_at_level)
+        rows, bidders = np.nonzero(at_top & (top >= 0)[:, None])
+        for members in self._groups().values():
+            pick = np.isin(bidders, members)
+            if not pick.any():
                 continue
-            rows = np.flatnonzero(above | at)
-            z_ge = self._least_bid(i, level[rows], bids[rows, i], strict=False)
-            z_gt = self._least_bid(i, level[rows], bids[rows, i], strict=True)
-            s = share[rows]
-            allocation[rows, i] = np.where(above[rows], 1.0, s)
-            payments[rows, i] = np.where(above[rows], z_gt - s * (z_gt - z_ge), s * z_ge)
+            r, i = rows[pick], bidders[pick]
+            first = members[0]
+            z_ge = self._least_bid(first, level[r], bids[r, i], strict=False)
+            z_gt = self._least_bid(first, level[r], bids[r, i], strict=True)
+            above, s = scores[r, i] > level[r], share[r]
+            allocation[r, i] = np.where(above, 1.0, s)
+            payments[r, i] = np.where(above, z_gt - s * (z_gt - z_ge), s * z_ge)
         return allocation, payments
 
     def _least_bid(self, i: int, level: np.ndarray, bid: np.ndarray, strict: bool) -> np.ndarray:
@@ -62,8 +82,6 @@ class SingleItemMechanism:
         non-decreasing and psi_i(bid) >= level."""
         low = np.full_like(level, self.supports[i][0])
         high = bid.astype(float).copy()
-        reach = (self.rankings[i](high) > level) if strict else np.ones(len(level), dtype=bool)
-        high = np.where(reach, high, high)  # a tied bidder has no z above its own bid: z_gt = bid
         at_low = self.rankings[i](low)
         done = (at_low > level) if strict else (at_low >= level)
         for _ in range(BISECTION_STEPS):

@@ -15,7 +15,7 @@ from mechdsl.auction_design.myerson import DISPLAY_VALUE, MyersonAuction, _show,
 from mechdsl.auction_design.revenue import Expectation, expected
 
 MAX_VALUES_SAMPLED = 2_000_000   # profiles x bidders drawn by solve
-MAX_REGRET_ROWS = 200_000        # profiles x grid points of one bidder's brute-force search
+MAX_REGRET_CELLS = 2_000_000     # profiles x grid points x bidders of one bidder's brute-force search
 MAX_REGRET_BIDDERS = 20          # bidders searched (one per distinct law first)
 
 
@@ -99,7 +99,12 @@ def derive_json(derived: Derived) -> dict:
     }
 
 
+SHOWN_DIGITS = 60  # a longer closed form (n = 1000 bidders: a 600-digit rational) is shown by its value
+
+
 def _expectation_text(e: Expectation) -> str:
+    if e.exact is not None and len(str(e.exact)) > SHOWN_DIGITS:
+        return f"{e.value:.12g}  ({e.method}; {len(str(e.exact))} characters, in --json)"
     if e.exact is not None:
         shown = str(e.exact)
         return f"{shown} = {e.value:.12g}  ({e.method})" if shown != f"{e.value:g}" else f"{shown}  ({e.method})"
@@ -142,7 +147,7 @@ def solve(model, seed: int) -> tuple[Derived, Certificate]:
     derived = derive(model)
     n = len(derived.auction.bidders)
     profiles = max(1000, min(100_000, MAX_VALUES_SAMPLED // n))
-    regret_profiles = max(10, min(500, MAX_REGRET_ROWS // GRID))
+    regret_profiles = max(5, min(500, MAX_REGRET_CELLS // (GRID * n)))
     return derived, certify(derived.auction, profiles, seed, regret_profiles, bidders=_searched(derived.auction))
 
 
