@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from mechdsl.auction_design.learned.mechanism import Mechanism, expected_revenue, truthful_utilities
+from mechdsl.auction_design.learned.mechanism import Mechanism
 from mechdsl.auction_design.learned.references import Reference, reference_revenue
 from mechdsl.auction_design.learned.regret import MAX_GRID_DIMENSIONS, gradient_regret, grid_regret
 from mechdsl.auction_design.learned.setting import Setting, generator_for
@@ -29,6 +29,7 @@ class AuctionCertificate:
     method: str
     samples: int
     revenue: float
+    revenue_standard_error: float
     regret_gradient: tuple[float, ...]
     gradient_detail: str
     regret_grid: tuple[float, ...] | None
@@ -67,16 +68,19 @@ def certify(mechanism: Mechanism, setting: Setting, method: str, samples: int = 
     Values, and every mechanism's outcome, in float64: a zero regret by construction then
     reads as zero to ~1e-12 instead of float32 round-off."""
     values = setting.sample(samples, generator_for(seed, device), device, dtype=torch.float64)
-    revenue = expected_revenue(mechanism, values)
     with torch.no_grad():
-        utility = truthful_utilities(mechanism, values)
+        allocation, payment = mechanism.outcome(values)
+        utility = (allocation * values).sum(-1) - payment
+        revenue_per_profile = payment.sum(-1)
     shortfall = (-utility).clamp_min(0.0)
     gradient = gradient_regret(mechanism, values[:gradient_samples], restarts, steps, seed=seed + 1)
     grid = None
     if setting.value_dimensions <= MAX_GRID_DIMENSIONS:
         grid = grid_regret(mechanism, values[:grid_samples], grid_points)
     return AuctionCertificate(
-        setting=setting.name, method=method, samples=samples, revenue=revenue,
+        setting=setting.name, method=method, samples=samples,
+        revenue=float(revenue_per_profile.mean()),
+        revenue_standard_error=float(revenue_per_profile.std() / samples ** 0.5),
         regret_gradient=gradient.per_bidder, gradient_detail=gradient.detail,
         regret_grid=None if grid is None else grid.per_bidder,
         grid_detail=None if grid is None else grid.detail, grid_samples=grid_samples,

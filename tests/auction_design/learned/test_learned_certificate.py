@@ -8,8 +8,10 @@ import torch
 
 from mechdsl.auction_design.learned import (
     AffineMaximizer,
+    ItemwiseMyerson,
     LotteryMenu,
     Setting,
+    certify,
     gradient_regret,
     grid_regret,
 )
@@ -130,3 +132,15 @@ def test_grid_regret_refuses_three_value_dimensions():
     menu = LotteryMenu(setting, n_entries=4)
     with pytest.raises(UsageError, match="at most 2 value dimensions"):
         grid_regret(menu, setting.sample(4), points=3)
+
+
+def test_certify_itemwise_myerson_on_one_item_reads_five_twelfths_and_zero_regret():
+    setting = Setting.iid(2, 1)
+    c = certify(ItemwiseMyerson(setting), setting, "myerson", samples=1 << 14,
+                gradient_samples=64, restarts=2, steps=5, grid_samples=128, grid_points=51)
+    assert c.reference.value == pytest.approx(5 / 12, abs=1e-12)
+    assert 0.002 < c.revenue_standard_error < 0.004          # std(payment) ~ 0.27
+    assert abs(c.revenue - 5 / 12) < 4 * c.revenue_standard_error
+    assert c.regret == (0.0, 0.0) and c.ir_violation_rate == 0.0
+    assert c.regret_adjusted_revenue == c.revenue
+    assert c.as_dict()["regret_grid"] == (0.0, 0.0)
