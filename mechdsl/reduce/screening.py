@@ -50,9 +50,20 @@ def _history_label(h: tuple[int, ...]) -> str:
     return f" after reports {list(h)}" if h else ""
 
 
+class OrientationUndecided(ReductionRefused):
+    """du/dtheta takes both signs on the declared ranges: neither end's IR is implied. `derive`
+    refuses; `mechdsl.solve.exact.solve` may still solve the reduced problem of either orientation
+    (`derive(model, orientation=...)`), a relaxation, and keep a solution only if it is certified."""
+
+
 @dataclass
 class CheckScreeningModel(Reduction):
+    """Single crossing and the orientation, decided from the utility. `orientation` (True: the
+    lowest type's IR, False: the highest's) is used only where the orientation is undecided, to
+    build a relaxation of the original problem for a solver that certifies its answer."""
+
     name: str = "screening preconditions"
+    orientation: bool | None = None
 
     def accepts(self, d: Derivation) -> tuple[bool, str]:
         model = d.model
@@ -68,10 +79,18 @@ class CheckScreeningModel(Reduction):
         if not verdict.holds:
             raise ReductionRefused(verdict.message)
         orientation = d.type_orientation = check_type_orientation(d.model)
+        relaxation = []
         if orientation.rises is None:
-            raise ReductionRefused(f"type orientation: {orientation.message}",
-                                   hint="`mechdsl solve` solves the unreduced problem (every IR and IC) instead and "
-                                        "certifies it")
+            if self.orientation is None:
+                raise OrientationUndecided(f"type orientation: {orientation.message}",
+                                           hint="`mechdsl solve` solves the unreduced problem (every IR and IC) "
+                                                "instead and certifies it")
+            end = "lowest" if self.orientation else "highest"
+            relaxation = [f"orientation undecided on the declared ranges; with the {end} type's IR the reduced "
+                          "problem is a relaxation of the original (each of its constraints is an original one or "
+                          "implied by two), so only a solution that passes the certificate is optimal"]
+            orientation = d.type_orientation = replace(orientation, rises=self.orientation, method="relaxation",
+                                                       message=relaxation[0])
         standard = orientation.rises and verdict.allocation_rises
         if len(d.model.periods) > 1 and not standard:
             raise ReductionRefused(
@@ -82,8 +101,8 @@ class CheckScreeningModel(Reduction):
         K = d.model.K
         d.screening_order = tuple(range(K)) if orientation.rises else tuple(range(K - 1, -1, -1))
         d.allocation_rises = verdict.allocation_rises
-        record = StepRecord(self.name, 0.0, assumed=["types sorted ascending in every period"],
-                            proved=[verdict.message, orientation.message])
+        record = StepRecord(self.name, 0.0, assumed=["types sorted ascending in every period", *relaxation],
+                            proved=[verdict.message] + ([] if relaxation else [orientation.message]))
         return d, record
 
 
@@ -211,7 +230,7 @@ class CarryDeclaredConstraints(Reduction):
         return d, record
 
 
-def screening_steps(model: Model) -> list:
+def screening_steps(model: Model, orientation: bool | None = None) -> list:
     periods = len(model.periods)
-    return [CheckScreeningModel(), TruthfulLaterPlay(),
+    return [CheckScreeningModel(orientation=orientation), TruthfulLaterPlay(),
             *(ScreenPeriod(t) for t in range(periods, 0, -1)), CarryDeclaredConstraints(), PaymentRanges()]

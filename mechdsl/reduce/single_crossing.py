@@ -149,7 +149,7 @@ class TypeOrientation:
     IR is implied (countervailing incentives): the reduction is refused, not assumed."""
 
     rises: bool | None   # True: du/dtheta >= 0 everywhere; False: <= 0 everywhere; None: changes sign
-    method: str          # "symbolic" | "numeric"
+    method: str          # "symbolic" | "numeric" | "relaxation" (undecided; forced for a certified solve)
     du_dtheta: sp.Expr
     message: str
 

@@ -24,6 +24,7 @@ from mechdsl.errors import MechdslError, ReferenceUnavailable
 from mechdsl.model import Model
 from mechdsl.seeds import SLSQP_START_SEED
 from mechdsl.reduce.chain import ReductionRefused
+from mechdsl.reduce.screening import OrientationUndecided
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.solve.certificate import Certificate, certify
 from mechdsl.solve.compile_cache import NUMPY_MODULES, IdentityCache
@@ -448,6 +449,10 @@ def _certified_solve(model: Model, state: dict[str, float], derivation: Derivati
         failure = error
     if first is not None and certified(first):
         return first
+    if isinstance(failure, OrientationUndecided):
+        relaxed = _relaxation_solve(model, state)
+        if relaxed is not None:
+            return relaxed
     starts = [] if first is None else [first.contract]
     if model.objective is not None and not _is_convex_model(model):
         starts += _least_payment_starts(model, state, derivation) if not isinstance(failure, ReductionRefused) \
@@ -471,6 +476,38 @@ def _certified_solve(model: Model, state: dict[str, float], derivation: Derivati
         f"contract (state: {_state_text(state)})", state,
         hint="the reduction's assumptions (single crossing, which IR binds) may not hold for this spec, or the "
              "constraints admit no contract at these numbers; `mechdsl derive` shows what the reduction assumed")
+
+
+_RELAXATIONS = IdentityCache(8)
+
+
+def _relaxation_solve(model: Model, state: dict[str, float]) -> Solution | None:
+    """Where du/dtheta has both signs on the declared ranges, the reduced problem of either
+    orientation (one end type's IR, every local IC both ways, monotone allocations) is a
+    relaxation of the original: each of its constraints is an original one or implied by two
+    (single crossing). A reduced optimum that passes the certificate on every original constraint
+    is therefore optimal; the better certified one of the two orientations, or None."""
+    best, end = None, None
+    sign = 1.0 if model.objective.sense == "maximize" else -1.0
+    for rises in (True, False):
+        try:
+            derivation = _RELAXATIONS.get((id(model), rises), model, lambda: derive_with(model, rises))
+            solution = solve_reduced(derivation, state)
+        except (ReductionRefused, ReferenceUnavailable):
+            continue
+        if certified(solution) and (best is None or sign * solution.objective > sign * best.objective):
+            best, end = solution, "lowest" if rises else "highest"
+    if best is None:
+        return None
+    return dataclasses.replace(best, solver=f"{best.solver}; orientation undecided on the declared ranges: the reduced "
+                                            f"problem with the {end} type's IR is a relaxation, and its optimum is "
+                                            "certified on every original constraint")
+
+
+def derive_with(model: Model, rises: bool) -> Derivation:
+    from mechdsl.reduce import derive
+
+    return derive(model, orientation=rises)
 
 
 def _is_convex_model(model: Model) -> bool:

@@ -2,9 +2,10 @@
 
 Laffont-Tirole regulation with COST types (a higher beta is a less efficient firm) and C in
 [0, 3]: du/dbeta = C - beta changes sign on the declared ranges (the effort beta - C may be
-negative), so the reduction cannot decide which type's IR binds and is refused; the certified
-fallback (local solves of the unreduced problem) must find the textbook optimum, derived in the
-test (with C <= min beta the reduction itself solves it: tests/solve/test_textbook_corpus.py).
+negative), so `derive` cannot decide which type's IR binds and refuses; `solve` solves the reduced
+problem of each orientation, a relaxation of the original, and keeps the one whose certificate
+passes, which must be the textbook optimum derived in the test (with C <= min beta the reduction
+decides the orientation itself: tests/solve/test_textbook_corpus.py).
 Before the orientation step, the reduction assumed the lowest type's IR binds and its optimum
 violated the highest type's IR by 0.625 while `solve` exited 0; the certificate must catch such
 a wrong assumption (simulated below by forcing the old orientation).
@@ -49,7 +50,8 @@ def test_cost_type_regulation_solves_to_the_textbook_optimum():
     assert solution.objective == pytest.approx(expected["objective"], rel=1e-6)
     for name in ("C[0]", "C[1]", "t[0]", "t[1]"):
         assert solution.contract[name] == pytest.approx(expected[name], abs=1e-5), name
-    assert "unreduced" in solution.solver and "the reduction was refused: type orientation" in solution.solver
+    # the reduced problem with the highest type's IR is a relaxation: certified, so it is the optimum
+    assert "orientation undecided" in solution.solver and "highest type's IR is a relaxation" in solution.solver
 
 
 def test_solve_cli_reports_a_feasible_certificate(capsys):
@@ -93,3 +95,29 @@ def test_a_refused_reduction_is_positioned_and_solve_falls_back_to_the_unreduced
     out = capsys.readouterr().out
     assert "unreduced; local optimum" in out and "the reduction was refused" in out
     assert float(out.split("worst slack ")[1].split()[0]) >= -1e-6
+
+
+STATE = {"S": 10.0, "lam": 0.3, "beta[0]": 1.0, "beta[1]": 1.5, "q[0]": 0.5, "q[1]": 0.5}
+
+
+def test_only_a_certified_relaxation_is_kept():
+    """Orientation undecided: the relaxation with the lowest type's IR ends at a contract violating
+    the highest type's IR (-0.625), so it is dropped; the one with the highest type's IR is certified."""
+    from mechdsl.reduce import OrientationUndecided, derive
+
+    model = mechdsl.load(SPEC)
+    with pytest.raises(OrientationUndecided):
+        derive(model)
+    lowest = exact.solve_reduced(derive(model, orientation=True), STATE)
+    assert not exact.certified(lowest) and lowest.certificate.worst == pytest.approx(-0.625, abs=1e-6)
+    kept = exact._relaxation_solve(model, STATE)
+    assert exact.certified(kept) and "highest type's IR is a relaxation" in kept.solver
+    assert kept.objective == pytest.approx(textbook_optimum()["objective"], rel=1e-6)
+
+
+def test_without_a_certified_relaxation_solve_falls_back_to_the_unreduced_problem(monkeypatch):
+    monkeypatch.setattr(exact, "_relaxation_solve", lambda model, state: None)
+    solution = exact.solve(mechdsl.load(SPEC), STATE)
+    assert exact.certified(solution) and "unreduced" in solution.solver
+    assert "the reduction was refused: type orientation: cannot decide" in solution.solver
+    assert solution.objective == pytest.approx(textbook_optimum()["objective"], rel=1e-6)

@@ -167,10 +167,11 @@ def test_cara_insurance(capsys):
     assert report["objective"] == pytest.approx(reference, rel=1e-6)
     assert report["contract"]["x"][1] == pytest.approx(5.0, abs=1e-6)  # full insurance at the top
     assert "unreduced" not in report["solver"]
-    # the same model in expected utility: orientation undecided, the unreduced problem, same optimum
+    # the same model in expected utility: orientation undecided, a certified relaxation, same optimum
     report = solve_json(SPECS / "insurance_cara_eu.mech", capsys)
     assert report["objective"] == pytest.approx(reference, rel=1e-6)
-    assert "the reduction was refused: type orientation: cannot decide" in report["solver"]
+    assert "orientation undecided on the declared ranges: the reduced problem with the lowest type's IR is a " \
+           "relaxation" in report["solver"]
 
 
 def test_ironing_pools_the_types_whose_virtual_values_fall(capsys):
