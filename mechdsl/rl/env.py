@@ -90,7 +90,9 @@ VIOLATION_PENALTIES = ("linear", "log1p")
 def learning_reward(result: StepResult, violation_weight: float = 0.0, violation_penalty: str = "linear") -> torch.Tensor:
     """r(S, A) = U(S, A) - lambda * sum(A~**2) (eq. 46) - w * phi(violation): what agents maximise.
 
-    ``violation_weight`` w (hyperparameter, default 0) matters only for environments whose
+    ``violation_weight`` w (hyperparameter; a negative w is the automatic default not yet
+    resolved by the training loop, `loop.automatic_violation_weight`, and counts as 0 here)
+    matters only for environments whose
     action map does not make every contract feasible by construction; the violation is the
     proposed contract's (``proposal_violation``), before any feasibility repair. ``violation_penalty``
     phi is ``linear`` (phi(v) = v, an exact penalty once w exceeds the constraints' Lagrange
@@ -98,9 +100,14 @@ def learning_reward(result: StepResult, violation_weight: float = 0.0, violation
     exact, but it grows slowly, so a critic need not fit cliffs of size w * v far from the
     feasible set; docs/rl.md measures the difference).
     """
-    if not violation_weight:
+    if not violation_weight > 0:
         return result.reward - result.penalty
     violation = proposal_violation(result)
+    if result.violation.requires_grad:
+        # the proposal's violation as the value, the deployed contract's as the gradient: the
+        # proposal's is measured before the repair without a graph; where the repair could not
+        # restore a declared constraint, the deployed contract is what the learner must move
+        violation = violation.detach() + (result.violation - result.violation.detach())
     if violation_penalty == "log1p":
         return result.reward - result.penalty - violation_weight * torch.log1p(violation)
     if violation_penalty == "linear":

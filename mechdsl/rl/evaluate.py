@@ -70,6 +70,7 @@ class Evaluation:
     reference_failures: int = 0                   # held-out states without an exact reference (left out of the ratio)
     critic: str | None = None                     # "exact" (the env's own reward), "learned" (a Q network), None
     feasible_ratio: float | None = None           # the ratio with violating deployed contracts worth 0
+    violation_weight: float | None = None         # the penalty weight the learner trained with (None: not known)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -116,6 +117,13 @@ def referenced_ratio(reward: torch.Tensor, optimum: torch.Tensor | None) -> tupl
 
 def heldout_states(env: BatchedEnv, n: int, seed: int = HELDOUT_SEED) -> torch.Tensor:
     return env.reset(n, torch.Generator(device=env.device).manual_seed(seed))
+
+
+def _trained_violation_weight(agent) -> float | None:
+    """The constraint-penalty weight the agent trained with; None where it is not known (an
+    agent rebuilt for `mechdsl eval` holds the unresolved automatic default, a negative number)."""
+    weight = getattr(getattr(agent, "hp", None), "violation_weight", None)
+    return float(weight) if weight is not None and weight >= 0 else None
 
 
 def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed: int = HELDOUT_SEED,
@@ -176,4 +184,5 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
         sparsity=agent.pruning_sparsity(), timing_states=timing_states, inference_seconds=inference,
         inference_seconds_dense=inference_dense, solver_states=n_solve, solver_seconds=solver_seconds,
         solver_speedup=speedup, solver_mean_objective=solver_mean, reference_failures=reference_failures,
-        critic=agent.critic_kind(), feasible_ratio=feasible_ratio)
+        critic=agent.critic_kind(), feasible_ratio=feasible_ratio,
+        violation_weight=_trained_violation_weight(agent))

@@ -29,7 +29,8 @@ from mechdsl.rl.algorithms.base import Agent, critic_problem, uniform_actions
 from mechdsl.rl.buffer import ReplayBuffer, Transition
 from mechdsl.rl.checkpoint import (CHECKPOINT_NAME, CHECKPOINT_VERSION, load_checkpoint, require_finite_actions,
                                    restoring, save_checkpoint)
-from mechdsl.rl.env import VIOLATION_PENALTIES, BatchedEnv, learning_reward, observation, transition_tail
+from mechdsl.rl.env import (VIOLATION_PENALTIES, BatchedEnv, learning_reward, observation, proposal_violation,
+                            transition_tail)
 from mechdsl.rl.evaluate import referenced_ratio
 from mechdsl.rl.metrics import MetricsLog
 from mechdsl.rl.progress import make_progress
@@ -138,6 +139,8 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
     checkpoint_every = checkpoint_every or eval_every
     evaluator = _Evaluator.make(env, eval_states, device)
 
+    if hp.violation_weight < 0:
+        hp = dataclasses.replace(hp, violation_weight=automatic_violation_weight(env, hp, seed))
     problem = critic_problem(hp.critic, env) if hasattr(hp, "critic") else None
     if problem is not None:
         raise HyperparameterError(f"{algo}: {problem}")
@@ -273,6 +276,46 @@ def probe_reward_scale(env: BatchedEnv, hp, seed: int, device: torch.device, pro
     if not spread > 1e-12:
         spread = float(reward.std())
     return 1.0 / spread if math.isfinite(spread) and spread > 1e-12 else 1.0
+
+
+AUTO_VIOLATION_FACTOR = 10.0  # a typical violation costs this many reward spreads (automatic weight)
+
+
+def automatic_violation_weight(env: BatchedEnv, hp, seed: int, probe: int = 1024) -> float:
+    """The default `violation_weight`: what makes the spec's declared constraints hold in training.
+
+    On a probe batch of uniform random actions (its own generator, as `probe_reward_scale`): where
+    every DEPLOYED contract is feasible (the action map and the env's repair restore every
+    constraint the spec declares), 0, as before: a penalty could only distort the learner. Where
+    some are not (a declared constraint the map cannot build in, e.g. `constraint s[k] <= 300 for k
+    in K` or Border's inequalities), w = AUTO_VIOLATION_FACTOR x (reward spread) / (median
+    proposal violation of the violating proposals), so that the linear penalty w * v of a typical
+    violation costs ten reward spreads. The linear penalty is exact (the constrained optimum
+    maximises r - w v) once w exceeds the constraints' Lagrange multipliers, which are of the order
+    of reward per unit of constraint, i.e. spread / violation scale. Only horizon-1 envs (the
+    contract envs, the auctioneer) get a nonzero default: a scenario's hard constraints may be
+    violated by every decision (`mechdsl eval --json`'s "hard" key), where a penalty cannot help."""
+    if env.horizon != 1:
+        return 0.0
+    generator = _generator(env.device, seed + 7927)
+    state = env.reset(probe, generator)
+    action = 2 * torch.rand(probe, env.action_dim, generator=generator, device=env.device, dtype=env.dtype) - 1
+    with torch.no_grad():
+        result = env.evaluate(state, action)
+    deployed_violates = result.violation.double() > VIOLATION_TOLERANCE
+    if not bool(deployed_violates.any()):
+        return 0.0
+    violation = proposal_violation(result).double()
+    violation = violation[torch.isfinite(violation) & (violation > VIOLATION_TOLERANCE)]
+    reward = (result.reward - result.penalty).double()
+    reward = reward[torch.isfinite(reward)]
+    if violation.numel() == 0 or reward.numel() < 2:
+        return 0.0
+    low, high = torch.quantile(reward, torch.tensor([0.25, 0.75], dtype=reward.dtype, device=reward.device)).tolist()
+    spread = (high - low) / IQR_PER_STD
+    if not spread > 1e-12:
+        spread = max(float(reward.std()), float(reward.abs().mean()), 1.0)
+    return AUTO_VIOLATION_FACTOR * spread / float(violation.median())
 
 
 def _host_values(losses: list[tuple[str, torch.Tensor | float]]) -> list[tuple[str, float]]:

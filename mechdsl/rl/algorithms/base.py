@@ -24,7 +24,10 @@ class CommonHparams:
 
     collect_batch: int = 32
     updates_per_step: int = 1
-    violation_weight: float = 0.0  # learning reward subtracts w * phi(violation) (env.learning_reward)
+    # Learning reward subtracts w * phi(violation) (env.learning_reward). Default (-1): automatic,
+    # `loop.automatic_violation_weight`: 0 where the env deploys only feasible contracts, else a
+    # weight that makes a typical violation cost AUTO_VIOLATION_FACTOR reward spreads; 0 opts out.
+    violation_weight: float = -1.0
     violation_penalty: str = "linear"  # phi: "linear" (v) or "log1p" (log(1 + v))
     # Rewards fed to the learner are multiplied by this; 0 = automatic, 1 / std of the learning
     # reward of uniformly random actions on a fixed probe batch (contract rewards are ~1e3,
