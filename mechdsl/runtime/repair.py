@@ -29,7 +29,7 @@ import torch
 
 from mechdsl.runtime.action_map import toward
 from mechdsl.runtime.batching import columns_of, straight_through
-from mechdsl.runtime.linear_program import solve_linear_reliably
+from mechdsl.runtime.dual_simplex import solve_payment_lps
 
 REPAIR_STEPS = 16  # bisection steps of the feasibility repair: lambda* within 2^-16 of the boundary
 REPAIR_MARGIN = 1e-10  # the payment LP tightens each constraint by this fraction of its scale
@@ -76,13 +76,16 @@ class PaymentProgram(NamedTuple):
 
 def payment_program(quantities, decisions: torch.Tensor, columns: torch.Tensor, payment_columns: tuple[int, ...],
                     objective_and_slacks: Callable, state_quantities: Callable, maximize: bool,
-                    solve: Callable = solve_linear_reliably) -> PaymentProgram:
+                    solve: Callable = solve_payment_lps) -> PaymentProgram:
     """The payments (len(payment_columns), F) that maximise the reward for the allocations of
     `decisions` (len(CONTRACT_LAYOUT), B) at `columns` (F states), subject to every original
     constraint. The utility and the objective are affine in the payments, so every slack of the
     certificate with truthful later play (`objective_and_slacks(..., True)`) is s = A y + c: A
     and c are read off it at y = 0 and the unit vectors (float64), and
-    `solve` (`solve_linear_reliably`'s arguments and result) solves the LP, with each constraint
+    `solve` (`mechdsl.runtime.dual_simplex.solve_payment_lps`: a dual simplex from the least
+    solution of the difference constraints, the interior-point method and HiGHS where it does not
+    certify an optimum; or any solver with `solve_linear_reliably`'s arguments and result)
+    solves the LP, with each constraint
     tightened by REPAIR_MARGIN of its scale so the result passes the certificate. Also returns,
     per state, whether the LP was solved (False: no payments make the allocations feasible), and
     the LP's multipliers on the certificate's slack rows."""

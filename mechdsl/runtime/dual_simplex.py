@@ -1,0 +1,341 @@
+"""A batched dual simplex for the payment LPs of generated contract envs, started from the
+least solution of their difference constraints.
+
+Every payment LP (`mechdsl.runtime.repair.payment_program`) is, per state b,
+
+    maximize  w^T y   subject to   A y + c >= 0,                               (P)
+
+with y the payments, w <= 0 (each payment costs the principal its probability weight) and, for
+every payment v, a floor row (a row whose only entry is A_rv > 0: R >= 0, per-period IR). Its
+dual is  minimize c^T z  subject to  A^T z = -w, z >= 0.  A basis is a set of n rows B with A_B
+nonsingular; it fixes y_B = A_B^{-1} (-c_B) and z_B = A_B^{-T} (-w) (z = 0 off B). It is optimal
+when both are feasible: A y_B + c >= 0 and z_B >= 0 (KKT, Nocedal & Wright, Numerical
+Optimization, 2nd ed., Theorem 13.1).
+
+Start: the rows with exactly one positive entry (floors, and the IC rows of one period, which link
+two payments of one state: a (t_i - t_j) + c >= 0) are monotone: t_v >= (-(c_r + sum_{u != v}
+A_ru t_u)) / A_rv rises with every other payment. Their feasible set is closed under the
+componentwise minimum, so its least point is the Kleene fixpoint
+
+    t <- max(floor, max_{r monotone, v(r) = v} (-(c_r + sum_{u != v} A_ru t_u)) / A_rv)    (1)
+
+from the floors (a batched Bellman-Ford: at most n rounds when it converges; a change in round
+n + 1 is a positive cycle, and the floors' basis is used instead). The rows that last raised each
+payment (its tight-edge tree) are a basis with A_B triangular under the tree's order, positive on
+its diagonal and <= 0 elsewhere, so z_B = A_B^{-T}(-w) >= 0 by back-substitution from the leaves:
+the basis is dual feasible. Where every row is monotone, (1)'s point is already optimal for every
+w <= 0; the rows that are not (the IC of a first period, whose slack also contains the report's
+later payments under the true type's probabilities: 2 K of the 30 K^2 rows at K = 5) are then
+brought in by the dual simplex (Dantzig's rule on the most violated normalised row r; the ratio
+test min_{u_i > 0} z_i / u_i with u = A_B^{-T} a_r keeps z >= 0, Harris's two passes pick the
+largest u_i among near-ties; A_B^{-1} is updated by Sherman-Morrison). An LP whose dual ray has
+no u_i > 0 is infeasible.
+
+Every LP's answer is certified like the interior-point method's (`linear_program`): primal
+residual, w + A^T z = 0 and the value bound gap + |w + A^T z|_1 |y| against the objective's
+scale; an LP that fails, is not of this form (some w_v > 0, a payment without a floor) or needs
+more than PIVOTS pivots is left unsolved for `solve_linear_reliably` (interior point, then HiGHS),
+which `solve_payment_lps` runs on those only.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from mechdsl.runtime.linear_program import OPTIMALITY, TOLERANCE, LinearSolution, solve_linear_reliably
+
+PIVOTS = 256          # dual simplex pivots before the rest of a batch goes to the interior-point method
+FEASIBLE = 1e-12      # a row whose slack is above -FEASIBLE x its scale is met (the LP's margin is 1e-10)
+PIVOT_SIZE = 1e-9     # entries u_i of the ratio test below this fraction of max |u| are not pivots
+HARRIS = 1e-12        # near-ties of the ratio test, relative to max z: the largest pivot among them wins
+COMPACT_EVERY = 4     # pivots between removals of the finished LPs from the working set (one host synchronisation)
+
+
+class SparseRows:
+    """A (B, m, n) as its values (P, B) on the nonzero pattern (rows, columns) (P,, row-major)
+    that the batch shares (the union of its LPs' patterns), batch last: the payment LPs have 2-3
+    payments per row on average, so products on the pattern take a tenth of the dense ones; whole
+    rows are gathered from the dense rows (B m, n)."""
+
+    def __init__(self, A: torch.Tensor):
+        self.batch, self.m, self.n = A.shape
+        self.rows, self.columns = (A != 0).any(0).nonzero(as_tuple=True)
+        self.values = A.permute(1, 2, 0)[self.rows, self.columns].contiguous()
+        self.dense = A.reshape(-1, self.n) if A.is_contiguous() else A.contiguous().view(-1, self.n)  # (B m, n)
+
+    def per_row(self, entries: torch.Tensor, reduce: str = "sum") -> torch.Tensor:
+        """The entries (P, B) reduced over each row (m, B)."""
+        out = torch.zeros(self.m, entries.shape[1], dtype=entries.dtype, device=entries.device)
+        if reduce == "sum":
+            return out.index_add_(0, self.rows, entries)
+        return out.scatter_reduce_(0, self.rows.unsqueeze(1).expand_as(entries), entries, reduce, include_self=False)
+
+    def times(self, y: torch.Tensor, values: torch.Tensor | None = None) -> torch.Tensor:
+        """A y (m, B) for y (n, B) (the LPs of `values`, default all)."""
+        return self.per_row((self.values if values is None else values) * y.index_select(0, self.columns))
+
+    def transposed_times(self, z: torch.Tensor) -> torch.Tensor:
+        """A^T z (n, B) for z (m, B)."""
+        out = torch.zeros(self.n, z.shape[1], dtype=z.dtype, device=z.device)
+        return out.index_add_(0, self.columns, self.values * z.index_select(0, self.rows))
+
+    def gathered(self, rows: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
+        """The rows A[b, rows[b, k]] (B', k, n) for rows (B', k) of the LPs whose first rows are at
+        `offsets` (B', 1) of the dense rows (default: every LP, b m)."""
+        if offsets is None:
+            offsets = torch.arange(self.batch, device=rows.device).unsqueeze(1) * self.m
+        return self.dense.index_select(0, (rows + offsets).view(-1)).view(*rows.shape, self.n)
+
+
+class RowForms(NamedTuple):
+    """Per row of a batch of LPs (m, B): monotone (exactly one positive entry), floor (that entry
+    alone), owner (the column of that entry; of the first positive one elsewhere) and own (its
+    value on monotone rows, 1 elsewhere)."""
+
+    monotone: torch.Tensor
+    floor: torch.Tensor
+    owner: torch.Tensor
+    own: torch.Tensor
+
+
+def row_forms(A: SparseRows) -> RowForms:
+    positive = A.values > 0
+    monotone = A.per_row(positive.to(A.values.dtype)) == 1
+    floor = monotone & (A.per_row((A.values != 0).to(A.values.dtype)) == 1)
+    if A.rows.numel() == 0:
+        owner = torch.zeros(A.m, A.batch, dtype=torch.long, device=A.values.device)
+    else:
+        marker = torch.where(positive, A.columns.unsqueeze(1), A.n)
+        owner = A.per_row(marker, "amin").clamp(max=A.n - 1)
+    own = A.per_row(torch.where(positive & (A.columns.unsqueeze(1) == owner.index_select(0, A.rows)), A.values, 0.0))
+    return RowForms(monotone, floor, owner, torch.where(monotone, own, 1.0))
+
+
+def least_monotone_point(A: SparseRows, forms: RowForms, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(t, parent, converged): the fixpoint (1) of the module docstring for the rows A and
+    constants c (m, B): t (n, B), the row that last raised each payment (n, B), and whether (1)
+    converged (B,). A payment without a floor starts at 0 (the caller leaves such LPs to others)."""
+    m, n = A.m, A.n
+    row_index = torch.arange(m, device=c.device).unsqueeze(1).expand_as(c)
+
+    def best_rows(candidate, allowed):
+        candidate = torch.where(allowed, candidate, float("-inf"))
+        best = torch.full((n, c.shape[1]), float("-inf"), dtype=c.dtype, device=c.device).scatter_reduce_(
+            0, forms.owner, candidate, "amax")
+        hit = allowed & (candidate == best.gather(0, forms.owner))
+        row = torch.full((n, c.shape[1]), m, dtype=torch.long, device=c.device).scatter_reduce_(
+            0, forms.owner, torch.where(hit, row_index, m), "amin")
+        return best, row.clamp(max=m - 1)
+
+    t, parent = best_rows(-c / forms.own, forms.floor)
+    t = torch.where(torch.isfinite(t), t, 0.0)
+    converged = torch.zeros(c.shape[1], dtype=torch.bool, device=c.device)
+    tolerance = FEASIBLE * (1.0 + c.abs().amax(0))
+    for _ in range(n + 1):
+        candidate = -(c + A.times(t) - forms.own * t.gather(0, forms.owner)) / forms.own
+        best, row = best_rows(candidate, forms.monotone)
+        raised = best > t + tolerance
+        converged = ~raised.any(0)
+        if bool(converged.all()):
+            break
+        t, parent = torch.where(raised, best, t), torch.where(raised, row, parent)
+    return t, parent, converged
+
+
+def _tree_inverse(in_basis: torch.Tensor) -> torch.Tensor:
+    """A_B^{-1} (B, n, n) of a tight-edge tree's basis: A_B = D (I - N) with D its (positive)
+    diagonal and N nilpotent (the tree has no cycle), so A_B^{-1} = (I + N + ... + N^{n-1}) D^{-1},
+    the sum built by repeated squaring, (I + N)(I + N^2)(I + N^4)...: 2 log2(n) batched products,
+    where batched LU factorisations are slow and erratic on the CPU (measured 0.05-25 s for 1,000
+    30 x 30 matrices). The caller checks A_B A_B^{-1} = I (a basis that is no tree fails it)."""
+    n = in_basis.shape[-1]
+    diagonal = in_basis.diagonal(dim1=-2, dim2=-1)
+    safe = torch.where(diagonal > 0, diagonal, 1.0)
+    power = -in_basis / safe.unsqueeze(-1)
+    power.diagonal(dim1=-2, dim2=-1).zero_()                                  # N = I - D^{-1} A_B
+    total = torch.eye(n, dtype=in_basis.dtype, device=in_basis.device) + power
+    for _ in range(max(n - 1, 1).bit_length() - 1):
+        power = torch.bmm(power, power)
+        total = total + torch.bmm(total, power)
+    return total / safe.unsqueeze(-2)
+
+
+class _Pivoting:
+    """The dual simplex's iterates (module docstring) for a batch, pivoting on the LPs not yet
+    done: every COMPACT_EVERY pivots the finished ones leave the working set (their pivots would
+    only be masked). y, z (B, n), inverse = A_B^{-1} (B, n, n), basis (B, n), done and
+    infeasible (B,); the data (values (P, B), c and norm (m, B), level (B,)) batch last."""
+
+    def __init__(self, rows: SparseRows, c, norm, level, y, z, inverse, basis, done, infeasible):
+        self.full = [y, z, inverse, basis, done, infeasible]
+        self.A, self.data = rows, (rows.values, c, norm, level)
+        self.part = None
+
+    def compact(self) -> bool:
+        """Writes the working set back and keeps its unfinished LPs; False when none is left."""
+        if self.part is not None:
+            for whole, piece in zip(self.full, self.part):
+                whole[self.rows] = piece
+        self.rows = (~self.full[4]).nonzero().squeeze(1)
+        if self.rows.numel() == 0:
+            self.part = None
+            return False
+        self.part = [whole[self.rows] for whole in self.full]
+        values, c, norm, level = self.data
+        self.working = (values[:, self.rows], c[:, self.rows], norm[:, self.rows], level[self.rows],
+                        self.rows.unsqueeze(1) * self.A.m)
+        return True
+
+    def pivot(self) -> None:
+        """One pivot of every unfinished LP of the working set."""
+        values, c, norm, level, offsets = self.working
+        y, z, inverse, basis, done, infeasible = self.part
+        B, n = y.shape
+        slack = (self.A.times(y.t().contiguous(), values) + c) / norm
+        worst, r = slack.min(0)
+        worst, r = worst.unsqueeze(1), r.unsqueeze(1)
+        done = done | (worst.squeeze(1) >= level)
+        u = torch.bmm(self.A.gathered(r, offsets), inverse).squeeze(1)          # u = A_B^{-T} a_r
+        pivot = u > PIVOT_SIZE * u.abs().amax(-1, keepdim=True)
+        ratio = torch.where(pivot, z / u, float("inf"))
+        bound = torch.where(pivot, (z + HARRIS * (1.0 + z.amax(-1, keepdim=True))) / u, float("inf")).amin(-1, keepdim=True)
+        i = torch.where(ratio <= bound, u, 0.0).argmax(-1, keepdim=True)      # Harris: the largest pivot of the near-ties
+        stuck = ~pivot.any(-1) & ~done                                         # a dual ray: (P) is infeasible
+        infeasible, done = infeasible | stuck, done | stuck
+        gain = torch.where(done.unsqueeze(1), 0.0, 1.0 / u.gather(1, i))        # 1 / u_i, 0 where nothing moves
+        column = inverse.gather(2, i.view(B, 1, 1).expand(B, n, 1))            # A_B^{-1} e_i (B, n, 1)
+        y = torch.addcmul(y, column.squeeze(-1), worst * norm.t().gather(1, r) * gain, value=-1.0)
+        # Sherman-Morrison: A_B^{-1} - A_B^{-1} e_i (u - e_i)^T / u_i once row i of A_B is a_r
+        change = (u * gain).scatter_add_(1, i, -gain)
+        inverse = inverse.baddbmm_(column, change.unsqueeze(1), alpha=-1.0)  # in place: the working set's own copy
+        dual_step = z.gather(1, i) * gain
+        z = (z - dual_step * u).clamp(min=0.0).scatter(1, i, dual_step)
+        basis = basis.scatter(1, i, torch.where(done.unsqueeze(1), basis.gather(1, i), r))
+        self.part = [y, z, inverse, basis, done, infeasible]
+
+    def results(self):
+        if self.part is not None:
+            for whole, piece in zip(self.full, self.part):
+                whole[self.rows] = piece
+            self.part = None
+        return self.full
+
+
+def opposite_rows(rows: SparseRows, loose: torch.Tensor) -> torch.Tensor:
+    """(m, B): rows i of A y + loose >= 0 with a row j pointing the other way (A_j / |A_j| = -A_i /
+    |A_i| and loose_j / |A_j| = -loose_i / |A_i|, to rounding; `linear_program._opposite_rows`,
+    batched): the pair is an equality, which a margin on both rows would make infeasible. Only
+    rows with the same payments are compared (pairs found once on the batch's pattern)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    entries: dict[int, list[int]] = {}
+    for row, column in zip(rows.rows.tolist(), rows.columns.tolist()):
+        entries.setdefault(row, []).append(column)
+    for row, columns in entries.items():
+        groups.setdefault(tuple(columns), []).append(row)
+    pairs = [(i, j) for group in groups.values() for i in group for j in group if i != j]
+    found = torch.zeros(rows.m, rows.batch, dtype=torch.bool, device=loose.device)
+    if not pairs:
+        return found
+    first, second = (torch.tensor(side, device=loose.device) for side in zip(*pairs))
+    dense = rows.dense.view(rows.batch, rows.m, rows.n)
+
+    def unit_and_level(side):
+        found = dense[:, side]                                                 # (B, pairs, n)
+        norm = found.abs().amax(-1).clamp(min=torch.finfo(dense.dtype).tiny)
+        return found / norm.unsqueeze(-1), loose.t()[:, side] / norm
+
+    (unit_i, level_i), (unit_j, level_j) = unit_and_level(first), unit_and_level(second)
+    same = (unit_i + unit_j).abs().amax(-1) <= 1e-12
+    close = (level_i + level_j).abs() <= 1e-9 * (1.0 + level_i.abs())
+    return found.index_put_((first,), (same & close).t(), accumulate=True)
+
+
+def solve_dual_simplex(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, loose: torch.Tensor | None = None,
+                       pivots: int = PIVOTS) -> LinearSolution:
+    """(y, solved, multipliers) of (P) for w (B, n), A (B, m, n), c (B, m) by the module
+    docstring's method; solved is False where it does not apply or its certificate fails. A
+    caller that tightened c by a margin passes the untightened constants as `loose`: the pairs of
+    opposite rows (`opposite_rows`) keep those, as `solve_linear_reliably`'s HiGHS step does.
+    Runs with subnormal floats flushed to zero on the CPU, as `solve_linear` does (an LP left to
+    others carries arbitrary numbers, and subnormal ones slow every operation on its batch)."""
+    flushed = A.device.type == "cpu" and torch.set_flush_denormal(True)
+    try:
+        return _solve_dual_simplex(w, A, c, loose, pivots)
+    finally:
+        if flushed:
+            torch.set_flush_denormal(False)
+
+
+def _solve_dual_simplex(w, A, c, loose, pivots) -> LinearSolution:
+    B, m, n = A.shape
+    rows = SparseRows(A)
+    c_rows = torch.where(torch.isfinite(c), c, 0.0).t().contiguous()           # (m, B)
+    if loose is not None:
+        loose_rows = torch.where(torch.isfinite(loose), loose, 0.0).t()
+        c_rows = torch.where(opposite_rows(rows, loose_rows), loose_rows, c_rows)
+    forms = row_forms(rows)
+    floored = torch.zeros(n + 1, B, dtype=torch.bool, device=A.device).scatter_(
+        0, torch.where(forms.floor, forms.owner, n), True)[:n].all(0)
+    eligible = floored & (w <= 0).all(-1) & torch.isfinite(rows.values).all(0) & torch.isfinite(c).all(-1)
+    _, parent, converged = least_monotone_point(rows, forms, c_rows)
+    eligible = eligible & converged  # else a cycle of rising payments: infeasible, or slow to converge (left to others)
+    basis = parent.t().contiguous()
+    identity = torch.eye(n, dtype=A.dtype, device=A.device)
+    in_basis = torch.where(eligible.view(-1, 1, 1), rows.gathered(basis), identity)
+    inverse = _tree_inverse(in_basis)
+    eligible = eligible & ((torch.bmm(in_basis, inverse) - identity).abs().amax((-1, -2)) <= 1e-9)
+    c_basis = c_rows.t().gather(1, basis)
+    y = torch.bmm(inverse, -c_basis.unsqueeze(-1)).squeeze(-1)                 # y_B = A_B^{-1} (-c_B)
+    z = -torch.bmm(w.unsqueeze(1), inverse).squeeze(1)                        # z_B = A_B^{-T} (-w)
+    eligible = eligible & (z >= -HARRIS * (1.0 + z.abs().amax(-1, keepdim=True))).all(-1)
+    norm = rows.per_row(rows.values.abs(), "amax").clamp(min=torch.finfo(A.dtype).tiny)
+    level = -FEASIBLE * (1.0 + (c_rows.abs() / norm).amax(0))                 # the least slack / norm of a met row
+    state = _Pivoting(rows, c_rows, norm, level, y, z.clamp(min=0.0), inverse, basis, ~eligible,
+                      torch.zeros_like(eligible))
+    for pivot in range(pivots):
+        if pivot % COMPACT_EVERY == 0 and not state.compact():
+            break
+        state.pivot()
+    y, z, inverse, basis, done, infeasible = state.results()
+    in_basis = rows.gathered(basis)
+    c_basis = c_rows.t().gather(1, basis)
+    # one step of iterative refinement against the drift of the Sherman-Morrison updates
+    y = y + torch.bmm(inverse, (-c_basis - torch.bmm(in_basis, y.unsqueeze(-1)).squeeze(-1)).unsqueeze(-1)).squeeze(-1)
+    z = z + torch.bmm((-w - torch.bmm(z.unsqueeze(1), in_basis).squeeze(1)).unsqueeze(1), inverse).squeeze(1)
+    multipliers = torch.zeros(B, m, dtype=A.dtype, device=A.device).scatter_add_(1, basis, z.clamp(min=0.0))
+    solved = done & eligible & ~infeasible & _certified(w, rows, c_rows, norm, y, multipliers)
+    return LinearSolution(y, solved, multipliers)
+
+
+def _certified(w, rows: SparseRows, c, norm, y, z) -> torch.Tensor:
+    """The interior-point method's certificate (`linear_program._maximize_linear`) for y (B, n),
+    z (B, m) and the batch-last c, norm (m, B): primal residual within TOLERANCE of the data's
+    scale, and gap + |w + A^T z|_1 |y|_inf, a bound on the value lost to the optimum, within
+    OPTIMALITY of the objective's scale."""
+    slack = rows.times(y.t().contiguous()) + c
+    magnitude = 1.0 + c.abs().amax(0) + norm.amax(0) * rows.n * (1.0 + y.abs().amax(-1))
+    dual = (w.t() + rows.transposed_times(z.t().contiguous())).abs().sum(0)
+    gap = (z.t() * slack).sum(0).abs()
+    value_scale = 1.0 + w.abs().amax(-1) * magnitude
+    return (torch.isfinite(y).all(-1) & torch.isfinite(z).all(-1) & (z >= 0).all(-1)
+            & (slack.amin(0) >= -TOLERANCE * magnitude) & (gap + dual * y.abs().amax(-1) <= OPTIMALITY * value_scale))
+
+
+def solve_payment_lps(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, start: torch.Tensor | None = None,
+                      fallback_c: torch.Tensor | None = None) -> LinearSolution:
+    """`solve_dual_simplex` (with `fallback_c` as its `loose`), then `solve_linear_reliably`
+    (interior point, then HiGHS; same arguments) on the LPs it left unsolved."""
+    solution = solve_dual_simplex(w, A, c, fallback_c)
+    missing = (~solution.solved).nonzero().squeeze(1)
+    if missing.numel() == 0:
+        return solution
+    rest = solve_linear_reliably(w[missing], A[missing], c[missing], None if start is None else start[missing],
+                                 None if fallback_c is None else fallback_c[missing])
+    y, solved, z = solution.y.clone(), solution.solved.clone(), solution.multipliers.clone()
+    y[missing], solved[missing], z[missing] = rest.y, rest.solved, rest.multipliers
+    return LinearSolution(y, solved, z)
+
+
+__all__ = ["least_monotone_point", "solve_dual_simplex", "solve_payment_lps"]

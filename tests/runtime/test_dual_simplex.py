@@ -1,0 +1,160 @@
+"""The payment LPs' dual simplex (`mechdsl.runtime.dual_simplex`) against SciPy's HiGHS on
+random LPs with the structure of a K = 5 two-period contract (floors, per-period IR, the IC of
+period 2 within each menu row, the IC of period 1 that also weighs the report's period-2
+payments), its refusal of infeasible LPs, and the fallback to the interior-point method where
+its preconditions fail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import linprog
+
+from mechdsl.runtime.dual_simplex import opposite_rows, SparseRows, solve_dual_simplex, solve_payment_lps
+from mechdsl.runtime.linear_program import _opposite_rows
+
+K = 5
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread, as the envs train (`torch.set_num_threads(1)` per worker): on 2 busy
+    cores the default threads of many small batched kernels spin against each other (measured:
+    1,000 LPs 1.2 s on one thread, 19-29 s on two)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _two_period_lps(batch: int, seed: int, pooled: float = 0.0, monotone: float = 0.9):
+    """(w, A, c) of `batch` payment LPs max w^T y s.t. A y + c >= 0 over y = (R1[K], R2[K, K]):
+    the agent of period-1 type i pays cost x^2 / theta for an allocation x, so the slack of each
+    constraint is its utility difference (K = 5: 30 payments, 180 rows). Allocations are sorted
+    (implementable) with probability `monotone`; `pooled` is the share of menus where two
+    neighbouring types get the same allocations (equality pairs of IC rows)."""
+    rng = np.random.default_rng(seed)
+    n, rows = K + K * K, []
+    out_w, out_A, out_c = [], [], []
+    for _ in range(batch):
+        theta1 = np.sort(rng.uniform(15 + 5 * np.arange(K), 20 + 5 * np.arange(K)))
+        theta2 = np.sort(rng.uniform(15 + 5 * np.arange(K), 20 + 5 * np.arange(K)))
+        p1, p2 = rng.dirichlet(np.ones(K)), rng.dirichlet(np.ones(K), size=K)
+        beta, scale = rng.uniform(0.3, 1.0), rng.uniform(5.0, 40.0)
+        x1, x2 = rng.uniform(0, 150, K), rng.uniform(0, 150, (K, K))
+        if rng.random() < monotone:
+            x1, x2 = np.sort(x1), np.sort(x2, axis=1)
+        if rng.random() < pooled:
+            k = rng.integers(K - 1)
+            x1[k + 1] = x1[k]
+            x2[:, k + 1] = x2[:, k]
+        cost1, cost2 = x1[None, :] ** 2 / theta1[:, None], x2[:, :, None] ** 2 / theta2[None, None, :]  # [type, item]
+        A, c = [], []
+
+        def row(entries, constant):
+            a = np.zeros(n)
+            for index, value in entries:
+                a[index] += value
+            A.append(a)
+            c.append(constant)
+
+        r2 = lambda j, k: K + j * K + k  # noqa: E731
+        for v in range(n):
+            row([(v, 1.0)], 0.0)                                            # floor: R >= 0
+        for i in range(K):
+            row([(i, scale)], -scale * cost1[i, i])                          # IR, period 1
+            for k in range(K):
+                row([(r2(i, k), scale * beta)], -scale * beta * cost2[i, k, k])  # IR, period 2
+        for j in range(K):
+            for k in range(K):
+                for h in range(K):
+                    if h != k:  # type k in menu row j does not prefer item h
+                        row([(r2(j, k), scale), (r2(j, h), -scale)], -scale * (cost2[j, k, k] - cost2[j, h, k]))
+        for i in range(K):
+            for j in range(K):
+                if i != j:  # period-1 type i does not report j, with truthful period-2 play
+                    later = [(r2(i, k), scale * beta * p2[i, k]) for k in range(K)]
+                    later += [(r2(j, k), -scale * beta * p2[i, k]) for k in range(K)]
+                    constant = -cost1[i, i] + cost1[i, j] - beta * sum(p2[i, k] * (cost2[i, k, k] - cost2[j, k, k])
+                                                                       for k in range(K))
+                    row([(i, scale), (j, -scale)] + later, scale * constant)
+        weights = np.concatenate([p1, beta * (p1[:, None] * p2).ravel()])
+        out_w.append(-weights)
+        out_A.append(np.array(A))
+        out_c.append(np.array(c))
+    as_tensor = lambda x: torch.tensor(np.array(x), dtype=torch.float64)  # noqa: E731
+    return as_tensor(out_w), as_tensor(out_A), as_tensor(out_c)
+
+
+def _highs(w, A, c):
+    """HiGHS's optimum value of max w^T y s.t. A y + c >= 0 (None: infeasible)."""
+    result = linprog(-w, A_ub=-A, b_ub=c, bounds=(None, None), method="highs")
+    if result.status == 2:
+        return None
+    assert result.status == 0, result.message
+    return -result.fun
+
+
+@pytest.mark.slow  # ~10 s, 8 of them HiGHS's
+def test_equals_highs_on_1000_random_k5_lps():
+    """The fast path itself (no fallback): values equal HiGHS's to 1e-6 relative, infeasible LPs
+    are refused, and the multipliers are a KKT certificate (z >= 0, w + A^T z = 0, z o (A y + c) = 0)."""
+    w, A, c = _two_period_lps(1000, seed=0, monotone=0.95)
+    assert A.shape == (1000, 180, 30)
+    fast = solve_dual_simplex(w, A, c)
+    expected = [_highs(w[b].numpy(), A[b].numpy(), c[b].numpy()) for b in range(1000)]
+    feasible = torch.tensor([e is not None for e in expected])
+    assert 700 <= int(feasible.sum()) < 1000  # both kinds are exercised
+    assert not bool(fast.solved[~feasible].any())
+    assert bool(fast.solved[feasible].all())
+    value = (w * fast.y).sum(-1)
+    best = torch.tensor([float("nan") if e is None else e for e in expected], dtype=torch.float64)
+    assert float(((value - best).abs() / best.abs().clamp(min=1.0))[feasible].max()) <= 1e-6
+    z, y = fast.multipliers[fast.solved], fast.y[fast.solved]
+    slack = (A[fast.solved] @ y.unsqueeze(-1)).squeeze(-1) + c[fast.solved]
+    assert bool((z >= 0).all()) and float(slack.min()) >= -1e-9 * float(c.abs().max())
+    assert float((w[fast.solved] + (z.unsqueeze(1) @ A[fast.solved]).squeeze(1)).abs().max()) <= 1e-9
+    assert float((z * slack).abs().max()) <= 1e-6
+
+
+def test_pooled_menus_keep_their_equalities():
+    """Two types with the same allocations: their IC rows are an equality pair, which a margin on
+    both would make infeasible; with the untightened constants as `loose` the pair keeps them (as
+    `solve_linear_reliably`'s HiGHS step does) and the fast path solves the LP."""
+    w, A, c = _two_period_lps(64, seed=1, pooled=1.0, monotone=1.0)
+    margin = 1e-10 * (1.0 + c.abs())
+    fast = solve_dual_simplex(w, A, c - margin, loose=c)
+    found = opposite_rows(SparseRows(A), c.t()).t()
+    assert int(found.sum()) == 64 * 10  # the period-2 IC rows of two pooled types, in each of the K menu rows
+    feasible = 0
+    for b in range(64):
+        expected_rows = _opposite_rows(A[b].numpy(), c[b].numpy())
+        assert np.array_equal(found[b].numpy(), expected_rows), b
+        constants = np.where(expected_rows, c[b].numpy(), (c - margin)[b].numpy())
+        best = _highs(w[b].numpy(), A[b].numpy(), constants)
+        assert bool(fast.solved[b]) == (best is not None), b
+        if best is not None:
+            feasible += 1
+            assert abs(float(w[b] @ fast.y[b]) - best) <= 1e-6 * max(1.0, abs(best)), b
+    assert feasible >= 32
+
+
+@pytest.mark.parametrize("broken", ["gain", "no_floor"])
+def test_lps_outside_its_form_fall_back_to_the_interior_point_method(broken):
+    """A payment the principal gains from (w_v > 0) or one without a floor row: the dual simplex
+    does not apply (solved False), `solve_payment_lps` solves them by the interior-point method."""
+    w, A, c = _two_period_lps(8, seed=2, monotone=1.0)
+    if broken == "gain":
+        w[:, 0] = 0.01
+    else:  # drop payment 0's floor and IR rows: it is bounded by its IC rows only
+        keep = ~((A[0, :, 0] != 0) & ((A[0] != 0).sum(-1) == 1))
+        A, c = A[:, keep], c[:, keep]
+    assert not bool(solve_dual_simplex(w, A, c).solved.any())
+    solution = solve_payment_lps(w, A, c)
+    for b in range(8):
+        best = _highs(w[b].numpy(), A[b].numpy(), c[b].numpy())
+        if best is None:
+            assert not bool(solution.solved[b])
+        else:
+            assert bool(solution.solved[b]) and abs(float(w[b] @ solution.y[b]) - best) <= 1e-6 * max(1.0, abs(best))
