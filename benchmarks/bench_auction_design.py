@@ -66,7 +66,8 @@ def _sci(values: tuple[float, ...] | None) -> str:
     return "-" if values is None else " / ".join(f"{v:.1e}" for v in values)
 
 
-def run(quick: bool, device: str, regretnet_seconds: float) -> tuple[list[str], list[str]]:
+def run(quick: bool, device: str, regretnet_seconds: float,
+        only: list[str] | None = None) -> tuple[list[str], list[str]]:
     """The table (printed row by row as each job finishes) and the notes below it."""
     budget = QUICK if quick else FULL
     cert = budget["certificate"]
@@ -87,7 +88,7 @@ def run(quick: bool, device: str, regretnet_seconds: float) -> tuple[list[str], 
         (two, "item-wise Myerson (DSIC)", None),
     ]
     header = [
-        "| setting | method | revenue | regret, gradient ascent (per bidder) | "
+        "| setting | method | revenue +- standard error | regret, gradient ascent (per bidder) | "
         "regret, grid (per bidder) | regret-adjusted revenue | IR violations | train s | "
         "certify s | reference | revenue / reference |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -96,6 +97,8 @@ def run(quick: bool, device: str, regretnet_seconds: float) -> tuple[list[str], 
     rows = []
     sources: dict[str, str] = {}
     for setting, method, train in jobs:
+        if only and not any(part in f"{setting.name} | {method}" for part in only):
+            continue
         if train is None:
             mechanism, seconds, note = ItemwiseMyerson(setting), None, "closed form"
         else:
@@ -110,7 +113,7 @@ def run(quick: bool, device: str, regretnet_seconds: float) -> tuple[list[str], 
         if ref is not None:
             sources[setting.name] = ("optimal revenue, " if ref.optimal else "") + ref.source
         rows.append(
-            f"| {setting.name} | {method} | {_fmt(c.revenue)} | {_sci(c.regret_gradient)} | "
+            f"| {setting.name} | {method} | {_fmt(c.revenue)} +- {c.revenue_standard_error:.4f} | {_sci(c.regret_gradient)} | "
             f"{_sci(c.regret_grid)} | {_fmt(c.regret_adjusted_revenue)} | "
             f"{c.ir_violation_rate:.1e} | {_fmt(seconds, 0)} ({note}) | {certify_seconds:.0f} | "
             f"{_fmt(None if ref is None else ref.value)} | {_fmt(ratio)} |")
@@ -132,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: on 2 shared cores, a second thread made "
                              "RegretNet's small batches ~10x slower)")
+    parser.add_argument("--only", action="append",
+                        help="run only the rows whose 'setting | method' contains this (repeatable)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
     ]
     print("\n".join(lines), flush=True)
-    table, notes = run(args.quick, args.device, args.regretnet_seconds)
+    table, notes = run(args.quick, args.device, args.regretnet_seconds, args.only)
     lines += table + notes
     print("\n".join(notes))
     if args.out:

@@ -15,8 +15,11 @@ and charges the weighted VCG payment
 Bidder i's utility is (1 / w_i)[W_{k*}(v_i, b_-i) - max_k W^{-i}_k(b_-i)]: its report moves
 only the first term, which truthful reporting maximises over A (DSIC for any parameters),
 and it is >= 0 because W_k >= W^{-i}_k when values are >= 0 (IR). Training uses the softmax
-relaxation of Curry et al. (their eq. (3)-(4)): selection softmax(beta W), the max in the
-payment replaced by (1 / beta) logsumexp(beta W^{-i}); test time is the exact argmax.
+relaxation of Curry et al. (their eq. (3)-(4)): selection softmax(beta W), and the max in the
+payment replaced by the softmax(beta W^{-i})-weighted mean of W^{-i} (not their
+(1 / beta) logsumexp, which overstates the max by up to log(K) / beta: with K = 265
+candidates and beta = 100 training learned to sit on that bias, 0.46 exact revenue on 1 x 2
+additive against 0.50 for selling the items separately); test time is the exact argmax.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ class AffineMaximizer(torch.nn.Module):
             weights = torch.softmax(self.beta * welfare, dim=-1)                  # (B, K)
             allocation = torch.einsum("bk,kim->bim", weights, a)
             chosen_without = torch.einsum("bk,bki->bi", weights, without)
-            best_without = torch.logsumexp(self.beta * without, dim=1) / self.beta
+            best_without = (torch.softmax(self.beta * without, dim=1) * without).sum(1)
         return allocation, (best_without - chosen_without) / w
 
 
