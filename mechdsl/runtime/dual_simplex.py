@@ -20,22 +20,30 @@ componentwise minimum, so its least point is the Kleene fixpoint
     t <- max(floor, max_{r monotone, v(r) = v} (-(c_r + sum_{u != v} A_ru t_u)) / A_rv)    (1)
 
 from the floors (a batched Bellman-Ford: at most n rounds when it converges; a change in round
-n + 1 is a positive cycle, and the floors' basis is used instead). The rows that last raised each
-payment (its tight-edge tree) are a basis with A_B triangular under the tree's order, positive on
-its diagonal and <= 0 elsewhere, so z_B = A_B^{-T}(-w) >= 0 by back-substitution from the leaves:
-the basis is dual feasible. Where every row is monotone, (1)'s point is already optimal for every
-w <= 0; the rows that are not (the IC of a first period, whose slack also contains the report's
-later payments under the true type's probabilities: 2 K of the 30 K^2 rows at K = 5) are then
-brought in by the dual simplex (Dantzig's rule on the most violated normalised row r; the ratio
-test min_{u_i > 0} z_i / u_i with u = A_B^{-T} a_r keeps z >= 0, Harris's two passes pick the
-largest u_i among near-ties; A_B^{-1} is updated by Sherman-Morrison). An LP whose dual ray has
-no u_i > 0 is infeasible.
+n + 1 is a cycle of rising payments, and the LP is left to the fallback below). The rows that
+last raised each payment (its tight-edge tree) are a basis with A_B = D (I - N), D > 0 diagonal
+and N >= 0 nilpotent under the tree's order, so z_B = A_B^{-T}(-w) >= 0 (back-substitution from
+the leaves): the basis is dual feasible. Where every row is monotone, (1)'s point is already
+optimal for every w <= 0 (it is below every feasible point). The rows that are not (checked per
+batch from the numbers; in specs/two_period.mech the IC of period 1, whose slack also holds the
+report's period-2 payments weighed by the true type's probabilities: K (K - 1) of the 6 K^2 + K
+rows, 20 of 180 at K = 5, where the least point violates about 10 per state) are then brought in
+by the dual simplex (Dantzig's rule on the most violated normalised row r; the ratio test
+min_{u_i > 0} z_i / u_i with u = A_B^{-T} a_r keeps z >= 0, Harris's two passes pick the largest
+u_i among near-ties; A_B^{-1} is updated by Sherman-Morrison). An LP whose dual ray has no
+u_i > 0 is infeasible. Measured on that env's LPs at K = 5: 27 pivots per LP on average, 70 at
+most (9 rows of period 1 entering, 18 rows of period 2 re-entering after them).
+
+Pairs of opposite rows (types pooled by equal allocations: t_i - t_j >= d and t_j - t_i >= -d)
+keep their untightened constants (`opposite_rows`), as `solve_linear_reliably`'s HiGHS step does:
+the caller's margin on both would leave no feasible point.
 
 Every LP's answer is certified like the interior-point method's (`linear_program`): primal
 residual, w + A^T z = 0 and the value bound gap + |w + A^T z|_1 |y| against the objective's
-scale; an LP that fails, is not of this form (some w_v > 0, a payment without a floor) or needs
-more than PIVOTS pivots is left unsolved for `solve_linear_reliably` (interior point, then HiGHS),
-which `solve_payment_lps` runs on those only.
+scale; an LP that fails, is not of this form (some w_v > 0, a payment without a floor, (1) not
+converging) or needs more than PIVOTS pivots is left unsolved for `solve_linear_reliably`
+(interior point, then HiGHS), which `solve_payment_lps` runs on those only. Timings (one torch
+thread, against that solver on the same LPs): benchmarks/bench_payment_lp.py.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 import torch
 from scipy.optimize import linprog
 
-from mechdsl.runtime.dual_simplex import opposite_rows, SparseRows, solve_dual_simplex, solve_payment_lps
+from mechdsl.runtime.dual_simplex import SparseRows, opposite_rows, solve_dual_simplex, solve_payment_lps
 from mechdsl.runtime.linear_program import _opposite_rows
 
 K = 5

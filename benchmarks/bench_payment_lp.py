@@ -1,0 +1,182 @@
+"""The `optimal` payment mode's LP solve: the dual simplex (`mechdsl.runtime.dual_simplex.
+solve_payment_lps`, today's default) against the interior-point method with HiGHS for the LPs it
+does not solve (`mechdsl.runtime.linear_program.solve_linear_reliably`, the solver before it),
+on the LPs of specs/two_period.mech's env at K types, and both against HiGHS's values.
+
+    python benchmarks/bench_payment_lp.py [--K 5] [--states 256] [--rounds 7] [--out benchmarks/results/payment_lp.md]
+
+Two kinds of actions: uniform in the action box (allocations spread out), and the box's corners
+(allocations on their bounds, types pooled: the degenerate LPs where the interior-point method
+stalls and HiGHS takes over). Three timings per kind, each solver in the same interleaved rounds
+(new, old, new, old, ...) so load from other processes hits both alike, one torch thread, best
+and median round: the LP solve alone on the env's own LPs (captured from one `evaluate`),
+`env.evaluate` (forward: the LPs plus everything else of a step) and forward + backward
+(`reward.sum().backward()`: the envelope gradient through the LPs' multipliers). Values: the
+optimum w^T y of each LP by both solvers against `scipy.optimize.linprog(method="highs")` on
+the same constants (the margin kept except on pairs of opposite rows, as the solvers do),
+maximum relative difference over the LPs HiGHS solves. Writes Markdown to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import platform
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT / "specs" / "two_period.mech"
+
+
+def compiled_env(K: int):
+    """The env of specs/two_period.mech at K types, payments="optimal", float32 (as trained)."""
+    from mechdsl.codegen import compile_spec
+    from mechdsl.lang import load_file
+    from mechdsl.rl.runs import load_package
+
+    package = Path(tempfile.mkdtemp(prefix="bench_payment_lp_")) / "package"
+    compile_spec(load_file(SPEC, {"K": float(K)}), package, source=SPEC.read_text())
+    module = load_package(package)
+    return module, module.Env(device="cpu", payments="optimal")
+
+
+def actions(env, kind: str, states: int, seed: int):
+    generator = torch.Generator().manual_seed(seed)
+    state = env.reset(states, generator)
+    if kind == "uniform":
+        return state, 2 * torch.rand(states, env.action_dim, generator=generator) - 1
+    return state, torch.sign(torch.randn(states, env.action_dim, generator=generator))
+
+
+def use_solver(module, solve):
+    """The generated env's `payment_program` with `solve` as its LP solver."""
+    from mechdsl.runtime.repair import payment_program
+
+    module.env.payment_program = functools.partial(payment_program, solve=solve)
+
+
+def captured_lps(module, env, state, action):
+    """The (w, A, c, start, fallback_c) of every payment LP batch of one `evaluate`."""
+    from mechdsl.runtime.linear_program import solve_linear_reliably
+
+    calls = []
+
+    def recording(*args):
+        calls.append(tuple(a.clone() if a is not None else None for a in args))
+        return solve_linear_reliably(*args)
+
+    use_solver(module, recording)
+    env.evaluate(state, action)
+    return calls
+
+
+def highs_values(w, A, c, loose):
+    """HiGHS's optimum of each LP (NaN: infeasible) on the solvers' constants."""
+    from scipy.optimize import linprog
+
+    from mechdsl.runtime.linear_program import _opposite_rows
+
+    out = []
+    for b in range(w.shape[0]):
+        A_b, c_b, loose_b = A[b].numpy(), c[b].numpy(), loose[b].numpy()
+        constants = np.where(_opposite_rows(A_b, loose_b), loose_b, c_b)
+        result = linprog(-w[b].numpy(), A_ub=-A_b, b_ub=constants, bounds=(None, None), method="highs")
+        out.append(-result.fun if result.status == 0 else float("nan"))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def interleaved(jobs: dict, rounds: int) -> dict:
+    """Seconds per round of each job, run in interleaved rounds."""
+    times = {name: [] for name in jobs}
+    for name, job in jobs.items():  # warm-up
+        job()
+    for _ in range(rounds):
+        for name, job in jobs.items():
+            start = time.perf_counter()
+            job()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def forward_backward(env, state, action):
+    raw = action.clone().requires_grad_(True)
+    env.evaluate(state, raw).reward.sum().backward()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--K", type=int, default=5)
+    parser.add_argument("--states", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "payment_lp.md")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    from mechdsl.runtime.dual_simplex import solve_dual_simplex, solve_payment_lps
+    from mechdsl.runtime.linear_program import solve_linear_reliably
+
+    module, env = compiled_env(args.K)
+    solvers = {"dual simplex": solve_payment_lps, "interior point + HiGHS": solve_linear_reliably}
+    command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/bench_payment_lp.py", *sys.argv[1:]])
+    lines = ["# The optimal payment mode's LP solve", "",
+             f"machine: {platform.platform()}, {os.cpu_count()} cores (load average "
+             f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}), python {platform.python_version()}, "
+             f"torch {torch.__version__}, 1 torch thread", f"command: {command}", "",
+             f"specs/two_period.mech at K = {args.K} (payments = optimal, float32 env, float64 LPs), "
+             f"{args.states} states, {args.rounds} interleaved rounds; seconds per call (best round / median round); "
+             "ratio = interior point + HiGHS over dual simplex.", "",
+             "| actions | what is timed | dual simplex best | median | interior point + HiGHS best | median | "
+             "ratio (best) | ratio (median) |", "|---|---|---|---|---|---|---|---|"]
+    checks = []
+    for kind in ("uniform", "corners"):
+        state, action = actions(env, kind, args.states, args.seed)
+        lps = captured_lps(module, env, state, action)
+        jobs_lp = {name: (lambda s=solve: [s(*call) for call in lps]) for name, solve in solvers.items()}
+
+        def env_job(solve, backward):
+            def run():
+                use_solver(module, solve)
+                (forward_backward if backward else lambda e, s, a: e.evaluate(s, a))(env, state, action)
+            return run
+
+        timed = {"LP solve": interleaved(jobs_lp, args.rounds),
+                 "env.evaluate (forward)": interleaved({n: env_job(s, False) for n, s in solvers.items()}, args.rounds),
+                 "forward + backward": interleaved({n: env_job(s, True) for n, s in solvers.items()}, args.rounds)}
+        for what, times in timed.items():
+            new, old = times["dual simplex"], times["interior point + HiGHS"]
+            row = (f"| {kind} | {what} | {min(new):.4f} | {statistics.median(new):.4f} | {min(old):.4f} | "
+                   f"{statistics.median(old):.4f} | {min(old) / min(new):.1f}x | "
+                   f"{statistics.median(old) / statistics.median(new):.1f}x |")
+            print(row, flush=True)
+            lines.append(row)
+        for w, A, c, start, loose in lps:
+            best = highs_values(w, A, c, loose)
+            feasible = ~best.isnan()
+            fast = solve_dual_simplex(w, A, c, loose)
+            for name, solve in solvers.items():
+                solution = solve(w, A, c, start, loose)
+                value = (w * solution.y).sum(-1)
+                error = ((value - best).abs() / best.abs().clamp(min=1.0))[feasible & solution.solved]
+                checks.append(f"| {kind} | {name} | {w.shape[0]} | {int(feasible.sum())} | "
+                              f"{int((solution.solved & feasible).sum())} | {int((solution.solved & ~feasible).sum())} | "
+                              f"{float(error.max()) if error.numel() else float('nan'):.1e} | "
+                              f"{int(fast.solved.sum()) if name == 'dual simplex' else '-'} |")
+                print(checks[-1], flush=True)
+    lines += ["", "Values against HiGHS (relative error of w^T y over the LPs both solve; the dual simplex's own "
+              "column: LPs it certified itself, the rest went to the interior point + HiGHS):", "",
+              "| actions | solver | LPs | HiGHS feasible | solved of those | solved, HiGHS infeasible | "
+              "max relative error | by the dual simplex itself |", "|---|---|---|---|---|---|---|---|", *checks, ""]
+    args.out.write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
