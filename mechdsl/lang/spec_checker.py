@@ -402,7 +402,8 @@ class SpecChecker(ABC):
         never change), so only those declared since the last call are added: linear in the number
         of constants overall (a full rebuild per declaration made 2,000 constants take 40 s)."""
         if self._substitution_size != len(self.constants):
-            for c in islice(self.constants.values(), max(self._substitution_size, 0), None):
+            added = len(self.constants) - max(self._substitution_size, 0)  # the newest, last in order
+            for c in islice(reversed(self.constants.values()), added):
                 self._substitution[c.symbol()] = sp.Float(c.value)
             self._substitution_size = len(self.constants)
         return self._substitution
