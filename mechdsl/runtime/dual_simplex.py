@@ -278,6 +278,7 @@ def solve_dual_simplex(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, loose:
 
 def _solve_dual_simplex(w, A, c, loose, pivots) -> LinearSolution:
     B, m, n = A.shape
+    w = w.contiguous()  # a strided w (the caller's transpose) sends bmm to a per-matrix loop
     rows = SparseRows(A)
     c_rows = torch.where(torch.isfinite(c), c, 0.0).t().contiguous()           # (m, B)
     if loose is not None:
