@@ -28,6 +28,9 @@ def train_run(config: RunConfig, run_dir: Path, *, resume: bool = False, log: st
     model = load_source(config.source, config.spec, config.overrides)
     kind = kind_of_model(model)
     kind.require("train", config.spec)
+    trainable = getattr(kind.pipeline(), "check_trainable", None)  # a game without an auction: refused
+    if trainable is not None:                                       # before the run folder is made
+        trainable(model)
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume:  # a checkpoint that cannot be resumed is refused before run.json is rewritten
         load_checkpoint(run_dir / CHECKPOINT_NAME, torch.device(config.device))

@@ -151,7 +151,7 @@ def test_compile_train_and_sweep_of_a_game_without_auction_exit_2_positioned(cap
         err = capsys.readouterr().err
         assert f"{SPEC}:11:1: error: cannot compile this game: it has no auction" in err, err
         assert "hint: add an `auction NAME" in err and "Traceback" not in err
-    assert not (tmp_path / "out").exists() and not (tmp_path / "sweep").exists()
+    assert not any((tmp_path / folder).exists() for folder in ("out", "run", "sweep"))
 
 
 def test_derive_of_a_game_says_what_compile_and_train_need(capsys):
