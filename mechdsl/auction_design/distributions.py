@@ -86,5 +86,6 @@ class ValueLaw:
 @lru_cache(maxsize=256)
 def _lambdified(expr: sp.Expr) -> Callable[[np.ndarray], np.ndarray]:
     """One lambdify per expression (integrands call it at every quadrature node)."""
-    function = sp.lambdify(VALUE, expr, modules=["scipy", "numpy"])
+    # numbers as floats: an exact 10^24 would reach NumPy as a Python int it cannot take the log of
+    function = sp.lambdify(VALUE, expr.evalf(), modules=["scipy", "numpy"])
     return lambda v: np.broadcast_to(function(np.asarray(v, dtype=float)), np.shape(v)).astype(float)

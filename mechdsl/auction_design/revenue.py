@@ -32,6 +32,8 @@ from mechdsl.auction_design.myerson import BidderDerivation, MyersonAuction
 
 NORMAL_TAIL = 1.3e-15  # P(|Z| > 8) for a standard normal: the mass left outside mean +- 8 sd
 INVERSE_GRID = 200_001  # grid of the inverse of an ironed psi
+SIMPLIFIED_OPS = 25  # sp.simplify of a larger closed form (loguniform(1e-12, 1e12) at n = 3) can run for minutes
+MAX_CLOSED_FORM_CHARACTERS = 4000  # n = 1000 i.i.d. uniform: 611; loguniform(1, 1.0001): beyond Python's int printing
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,18 @@ def _symmetric_closed_form(b: BidderDerivation, n: int, payoff: str, reserve: bo
         return None
     integrand = sp.expand(_payoff_expr(b, payoff) * n * law.cdf ** (n - 1) * law.pdf) if law.distribution.name == \
         "uniform" else _payoff_expr(b, payoff) * n * law.cdf ** (n - 1) * law.pdf
-    result = sp.integrate(integrand, (VALUE, start, law.high))
-    if result.has(sp.Integral) or not result.is_number:
-        return None
-    return result if result.is_Rational else sp.simplify(result)
+    try:
+        result = sp.integrate(integrand, (VALUE, start, law.high))
+        if result.has(sp.Integral) or not result.is_number:
+            return None
+        if not result.is_Rational and sp.count_ops(result) <= SIMPLIFIED_OPS:
+            result = sp.simplify(result)
+        float(result)
+        if len(str(result)) > MAX_CLOSED_FORM_CHARACTERS:
+            return None
+    except (ValueError, OverflowError, TypeError, NotImplementedError):
+        return None  # a closed form beyond what SymPy or a float can hold (loguniform(1, 1.0001)): numeric
+    return result
 
 
 def _win_weight_symmetric(b: BidderDerivation, n: int):
@@ -103,10 +113,29 @@ def _symmetric_numeric(b: BidderDerivation, n: int, payoff: str, reserve: bool) 
     weight = _win_weight_symmetric(b, n) if reserve else (lambda v: float(b.law.numpy(b.law.cdf)(np.array(v))) ** (n - 1))
     breaks = [p for s, e, _ in (b.ironed.intervals if b.ironed is not None and reserve else ()) for p in (s, e)
               if start < p < high]
-    value, error = quad(lambda v: float(g(np.array(v))) * float(f(np.array(v))) * n * weight(v), start, high,
-                        points=breaks or None, limit=400, epsabs=1e-13, epsrel=1e-12)
+    centre = _centre(low, high)
+    value, error = _centred_quad(lambda v: float(g(np.array(v))), lambda v: float(f(np.array(v))) * n * weight(v),
+                                 centre, start, high, breaks)
     error += _tail(b) * n * max(abs(low), abs(high))
     return Expectation(value, None, error, "numeric (scipy quad" + (", ironed psi" if b.ironed is not None else "") + ")")
+
+
+def _centre(low: float, high: float) -> float:
+    """A round value near the middle of the values: payoffs are integrated less this centre
+    (plus the centre times the probability), so values near 1e11 lose no digits to quad."""
+    middle = 0.5 * (low + high)
+    return float(f"{middle:.3g}") if abs(middle) > 1e3 * max(1.0, high - low) else 0.0
+
+
+def _centred_quad(g, weight, centre: float, start: float, high: float, breaks=()) -> tuple[float, float]:
+    """int_start^high g(v) weight(v) dv as int (g - centre) weight + centre int weight, with
+    the summed error estimates of both quads."""
+    options = dict(points=list(breaks) or None, limit=400, epsabs=1e-13, epsrel=1e-12)
+    value, error = quad(lambda v: (g(v) - centre) * weight(v), start, high, **options)
+    if centre != 0:
+        mass, mass_error = quad(weight, start, high, **options)
+        value, error = value + centre * mass, error + abs(centre) * mass_error
+    return value, error
 
 
 def _tail(b: BidderDerivation) -> float:
@@ -145,13 +174,12 @@ def _asymmetric_numeric(bidders: tuple[BidderDerivation, ...], payoff: str, rese
         start = b.reserve if reserve else low
         g, f, rank = b.law.numpy(_payoff_expr(b, payoff)), b.law.numpy(b.law.pdf), below[i].rank
 
-        def integrand(v: float, i=i, g=g, f=f, rank=rank) -> float:
+        def weight(v: float, i=i, f=f, rank=rank) -> float:
             level = float(rank(np.array(v)))
             others = np.prod([below[j](level) for j in range(len(bidders)) if j != i])
-            return float(g(np.array(v))) * float(f(np.array(v))) * others
+            return float(f(np.array(v))) * others
 
-        # kinks where another bidder's rank enters its support or crosses its reserve
-        value, err = quad(integrand, start, high, limit=400, epsabs=1e-12, epsrel=1e-11)
+        value, err = _centred_quad(lambda v, g=g: float(g(np.array(v))), weight, _centre(low, high), start, high)
         total += value
         error += err + _tail(b) * max(abs(low), abs(high))
     return Expectation(total, None, error, "numeric (scipy quad over each bidder's value)")
