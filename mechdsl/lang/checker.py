@@ -15,6 +15,7 @@ import sympy as sp
 from mechdsl import model as m
 from mechdsl.lang import ast
 from mechdsl.lang.diagnostics import did_you_mean, source_lines
+from mechdsl.lang.float64 import beyond_float64
 from mechdsl.lang.fmt import format_constraint_body
 from mechdsl.lang.lowering import Context, fail, lower, unknown_name
 from mechdsl.lang.spec_checker import SHARED_STATEMENTS, SpecChecker, _AlreadyReported, _count
@@ -59,7 +60,7 @@ class ContractChecker(SpecChecker):
         utility = self._attempt(self._utility, utility_node) if utility_node else None
         periods = self._attempt(self._periods)
         if utility is not None and periods:
-            self._type_values(utility, periods)
+            self._type_values(utility, periods, utility_node.span)
         objective_node = self._single(ast.ObjectiveDecl, "objective (maximize ...)")
         objective = self._attempt(self._objective, objective_node) if objective_node else None
         agent = self._single(ast.AgentDecl, "agent")
@@ -238,14 +239,21 @@ class ContractChecker(SpecChecker):
                            hint=f"rename the parameter: a let or function using the {kind} '{name}' inside "
                                 "the utility would read the parameter instead")
 
-    def _type_values(self, utility: m.Utility, periods: tuple[m.Period, ...]) -> None:
+    def _type_values(self, utility: m.Utility, periods: tuple[m.Period, ...], at: ast.Span) -> None:
         """Refuse a type value where the utility is undefined or money worth nothing to the agent
         (`mechdsl.lang.type_values`): one error per type vector, at its first such type."""
         flow = self.variables[periods[0].payment].flow
+        constants = {c.symbol(): float(c.value) for c in self.constants.values() if not c.shape}
+        if self._utility_beyond_float64(utility, constants, "once the constants are substituted", at):
+            return
         facts = sign_facts(self.constants, self.randoms, self.variables, utility)
         for name in dict.fromkeys(p.types for p in periods):
             types, node = self.types[name], self.declared[name].node
             fixed = isinstance(node, ast.TypesFixed)
+            if any(self._utility_beyond_float64(utility, {**constants, utility.type_symbol: value},
+                                                f"at type {k} of '{name}' = {value:g}", at)
+                   for k in range(types.shape[0]) for value in candidate_values(types, k)):
+                continue
             found = ((k, value, problem) for k in range(types.shape[0]) for value in candidate_values(types, k)
                      if (problem := type_value_problem(utility, flow, value, facts)) is not None)
             k, value, problem = next(found, (None, None, None))
@@ -254,6 +262,17 @@ class ContractChecker(SpecChecker):
                             node.values.values[k].span if fixed else node.distribution.span,
                             hint=f"every type must keep the utility defined and value money: screening divides "
                                  f"by du/d{utility.payment_symbol} (the MRS, the least payments); e.g. positive types")
+
+    def _utility_beyond_float64(self, utility: m.Utility, values: dict[sp.Symbol, float], where: str,
+                                at: ast.Span) -> bool:
+        """Report (at the utility) a subexpression that leaves float64 at these values: SymPy
+        would compute it exactly and without bound in the checks that follow (`lang.float64`)."""
+        culprit = beyond_float64(utility.expr, values)
+        if culprit is not None:
+            self._error(f"the utility's {sp.sstr(culprit)} is beyond float64 (about 1.8e308) {where}",
+                        at,
+                        hint="every later stage computes in float64: rescale the spec's units or bound the types")
+        return culprit is not None
 
     def _agent_count(self, node: ast.AgentDecl) -> sp.Expr:
         count = lower(node.count, self)

@@ -14,6 +14,7 @@ import sympy as sp
 
 from mechdsl.lang import ast
 from mechdsl.lang.diagnostics import Diagnostic, closest_names
+from mechdsl.lang.float64 import beyond_float64
 from mechdsl.tolerances import MAX_MAGNITUDE
 
 BUILTIN_FUNCTIONS: dict[str, tuple[int | None, Callable[..., sp.Expr]]] = {
@@ -100,6 +101,7 @@ def _call(node: ast.Call, scope, ctx) -> sp.Expr:
             raise fail(f"{node.function}() takes {arity} argument(s), got {len(args)}", node.span)
         if arity is None and len(args) < 2:
             raise fail(f"{node.function}() needs at least 2 arguments", node.span)
+        _refuse_beyond_float64(build, args, node.span)
         return build(*args)
     return scope.resolve_call(node, args, ctx)
 
@@ -138,7 +140,21 @@ def _binary(node: ast.BinaryOp, scope, ctx) -> sp.Expr:
         if digits > MAX_EXACT_POWER_BITS:
             raise fail("this power of numbers is too large to compute exactly", node.span,
                        hint=f"its value would need more than {MAX_EXACT_POWER_BITS:,} binary digits")
+    _refuse_beyond_float64(sp.Pow, (base, exponent), node.span)
     return sp.Pow(base, exponent)
+
+
+def _refuse_beyond_float64(build: Callable[..., sp.Expr], args: tuple[sp.Expr, ...], span: ast.Span) -> None:
+    """A function or power of NUMBERS is computed by SymPy the moment it is built, exactly and
+    without bound (exp(exp(exp(exp(exp(exp(exp(0.01))))))) never finishes): refuse it when its
+    float64 value overflows (`mechdsl.lang.float64`), before building it."""
+    if not all(a.is_number for a in args):
+        return
+    with sp.evaluate(False):
+        unevaluated = build(*args)
+    if beyond_float64(unevaluated, {}) is not None:
+        raise fail("this value is beyond float64 (about 1.8e308)", span,
+                   hint="every stage computes in float64: rescale the spec's units")
 
 
 def _negate(node: ast.Negate, scope, ctx) -> sp.Expr:

@@ -27,6 +27,7 @@ import sympy as sp
 from mechdsl import model as m
 from mechdsl.lang import ast
 from mechdsl.lang.diagnostics import Diagnostic, SpecError, did_you_mean, source_lines
+from mechdsl.lang.float64 import beyond_float64
 from mechdsl.lang.lowering import BUILTIN_FUNCTIONS, Context, LoweringError, fail, lower, unknown_name
 from mechdsl.lang.train_schema import (ALGORITHMS, HYPERPARAMETER_RANGES, RUN_SETTINGS, STRING_CHOICES,
                                        hyperparameters_of)
@@ -384,7 +385,13 @@ class SpecChecker(ABC):
         at most MAX_MAGNITUDE in magnitude (a number written alone is refused naming `what`)."""
         if isinstance(node, ast.Number) and number_problem(node.value, node.text) is not None:
             raise fail(f"{what} {number_problem(node.value, node.text)}", node.span, hint=MAGNITUDE_HINT)
-        value = lower(node, self, ctx).xreplace(self._constant_substitution())
+        lowered = lower(node, self, ctx)
+        constants = self._constant_substitution()
+        too_large = beyond_float64(lowered, {c: float(constants[c]) for c in lowered.free_symbols if c in constants})
+        if too_large is not None:  # SymPy would compute it exactly, without bound (exp(exp(...)))
+            raise fail(f"{what} is beyond float64: {sp.sstr(too_large)} exceeds about 1.8e308", node.span,
+                       hint=MAGNITUDE_HINT)
+        value = lowered.xreplace(self._constant_substitution())
         if not value.is_number:
             raise fail(f"{what} must be a constant number", node.span,
                        hint="only constants, sizes and bound indices may appear here")

@@ -6,19 +6,16 @@ lambdified functions then raise `OverflowError` (or `ZeroDivisionError`) deep in
 `out_of_float_range` turns that into `FloatRangeExceeded`, a `ReferenceUnavailable` (exit 2 in
 `solve`; a flagged state in training and evaluation), positioned at the first statement (the
 utility, then the objective) holding a subexpression of the state's numbers alone whose exact
-value (SymPy, arbitrary precision) is not a finite float64.
+value in float64 is not finite (`mechdsl.lang.float64`).
 """
 
 from __future__ import annotations
 
-import sys
-
 import sympy as sp
 
 from mechdsl.errors import ReferenceUnavailable
+from mechdsl.lang.float64 import beyond_float64
 from mechdsl.model import Model
-
-FLOAT64_MAX = sys.float_info.max
 
 
 class FloatRangeExceeded(ReferenceUnavailable):
@@ -32,27 +29,10 @@ class FloatRangeExceeded(ReferenceUnavailable):
         self.statement = statement
 
 
-def _is_beyond_float64(value: sp.Expr) -> bool:
-    if value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
-        return True
-    number = value.evalf(30)
-    if not number.is_number:
-        return False
-    try:
-        return abs(complex(number)) > FLOAT64_MAX
-    except (OverflowError, TypeError):
-        return True
-
-
 def offending_subexpression(expr: sp.Expr, numbers: dict[sp.Symbol, sp.Expr]) -> sp.Expr | None:
     """The first subexpression of `expr` (innermost first) that depends only on the state's
-    numbers and whose exact value is not a finite float64, or None."""
-    known = set(numbers)
-    for node in sp.postorder_traversal(expr):
-        if isinstance(node, sp.Basic) and node.free_symbols and node.free_symbols <= known:
-            if _is_beyond_float64(node.xreplace(numbers)):
-                return node
-    return None
+    numbers and whose value is beyond float64 or undefined there (`mechdsl.lang.float64`), or None."""
+    return beyond_float64(expr, {symbol: float(value) for symbol, value in numbers.items()}, undefined=True)
 
 
 def out_of_float_range(model: Model, state: dict[str, float], numbers: dict[sp.Symbol, sp.Expr],

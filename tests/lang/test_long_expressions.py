@@ -134,5 +134,16 @@ def test_a_power_tower_below_the_limit_checks():
 
 
 def test_an_exact_power_too_large_to_compute_is_an_error(tmp_path, capsys):
-    code, err = check_exit(tmp_path, with_param("2^2^2^2^2^2"), capsys)  # 2^(2^65536)
+    code, err = check_exit(tmp_path, with_param("2^2000000"), capsys)
     assert code == 2 and "too large to compute exactly" in err and "6:11" in err
+
+
+def test_a_tower_of_numbers_beyond_float64_is_refused_where_it_leaves_float64(tmp_path, capsys):
+    code, err = check_exit(tmp_path, with_param("2^2^2^2^2^2"), capsys)  # 2^(2^65536): 2^65536 leaves float64
+    assert code == 2 and "6:13: error: this value is beyond float64" in err
+
+
+def test_nested_functions_of_numbers_beyond_float64_do_not_hang(tmp_path, capsys):
+    """exp^7(0.01) = e^(10^(2.3e6)): SymPy computed it exactly as it was built (check never finished)."""
+    code, err = check_exit(tmp_path, with_param("exp(exp(exp(exp(exp(exp(exp(0.01)))))))"), capsys)
+    assert code == 2 and "6:19: error: this value is beyond float64" in err
