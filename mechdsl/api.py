@@ -182,8 +182,8 @@ def train(spec, *, algo: str | None = None, steps: int | None = None, seed: int 
     `DIR.old-N` first; the default folder gets a fresh suffix). `log`: "none", "plain"
     (lines on stderr) or "rich" (a bar on a terminal)."""
     from mechdsl.lang import load_source
-    from mechdsl.kinds.runs import train_run
-    from mechdsl.rl.runs import check_resumable, configure, default_run_dir, plan_run_folder
+    from mechdsl.kinds.runs import configure_run, train_run
+    from mechdsl.rl.runs import check_resumable, default_run_dir, plan_run_folder
     from mechdsl.rl.stages import StageClock
 
     if isinstance(spec, (str, Path)):
@@ -194,8 +194,8 @@ def train(spec, *, algo: str | None = None, steps: int | None = None, seed: int 
         source = Path(path).read_text(encoding="utf-8")
         overrides = {**_overrides_of(spec, load_source(source, path)), **dict(overrides or {})}
     model = load_source(source, path, overrides or None)
-    config = configure(path, source, model, algo=algo, steps=steps, seed=seed, device=device, preset=preset,
-                       overrides=overrides)
+    config = configure_run(path, source, model, algo=algo, steps=steps, seed=seed, device=device, preset=preset,
+                           overrides=overrides)
     folder = plan_run_folder(Path(out) if out is not None else None, default_run_dir(config, model.name),
                              resume=resume, overwrite=overwrite)
     check_resumable(config, folder)

@@ -159,8 +159,8 @@ def derive_myerson(model: AuctionDesignModel) -> MyersonAuction:
     if not model.single_parameter:
         raise NotSingleParameter(
             f"{model.name} sells {model.items} items ({model.valuation}): Myerson's derivation is for one item, "
-            "one private value per bidder", hint=f"multi-item mechanisms are learned, and the learned mechanisms for "
-            f"auction_design specs are not available yet; `--set {model.item_size}=1` gives the one-item auction")
+            "one private value per bidder", hint=f"multi-item mechanisms are learned: `mechdsl train` trains and certifies "
+            f"one; `--set {model.item_size}=1` gives the one-item auction")
     weight = sp.Rational(repr(model.objective.revenue_weight))
     derived: dict = {}
     out = []

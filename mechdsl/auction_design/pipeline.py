@@ -1,18 +1,28 @@
 """The back end of the auction_design kind (`mechdsl.kinds.kind` lists its four functions).
 
-The learned mechanisms of issue 31 (RochetNet menus, RegretNet, affine maximizers) are a
-separate library (`mechdsl.auction_design.learned`) not yet wired to specs: each function
-refuses with a `UnsupportedVerb` (exit 2) saying so. The kind does not list these verbs, so
-the CLI refuses them before they get here."""
+`train` learns the mechanism family of the spec's train block (`mechdsl.auction_design.training`)
+and certifies it (`mechdsl.auction_design.learned.report.certify`: revenue, regret by gradient
+ascent and by grid enumeration, ex post IR, the setting's reference revenue). A run folder holds
+    run.json          the configuration (`mechdsl.rl.runs.RunConfig`)
+    mechanism.pt      the mechanism's state dict (none for Myerson's auction)
+    evaluation.json   the certificate
+    report.md         the certificate in words
+`eval` re-certifies the saved mechanism on fresh profiles. There is no generated package, so
+`compile` (and `sweep`, which trains compiled packages) refuse with `UnsupportedVerb`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mechdsl.errors import UnsupportedVerb
 
-NOT_YET = ("the learned mechanisms for auction_design specs are not available yet; "
-           "`mechdsl derive` and `mechdsl solve` give Myerson's optimal single-item auction")
+NOT_YET = ("the learned mechanisms for auction_design specs have no compiled package (compile) or sweep yet: "
+           "not available yet; `mechdsl train` and `mechdsl run` learn and certify them")
+REGRET_PROFILES = 256    # profiles each regret estimate searches misreports at (at most the evaluated ones)
+GRID_POINTS = 101        # misreports per value dimension of the grid estimate
+GRADIENT_STEPS = 200     # Adam steps per restart of the gradient estimate; fewer (one per profile) for a
+                         # smoke-test evaluation of fewer profiles, whose cost is per step, not per profile
 
 
 def compile(model, target: Path, *, source: str, force: bool = False) -> list[Path]:  # noqa: A001 - the back-end interface
@@ -20,12 +30,125 @@ def compile(model, target: Path, *, source: str, force: bool = False) -> list[Pa
 
 
 def build_env(config, run_dir: Path, model, dtype=None):
-    raise UnsupportedVerb(f"train: {NOT_YET}")
+    raise UnsupportedVerb(f"build_env: {NOT_YET}")
 
 
-def train_run(config, run_dir: Path, model, *, resume, log, eval_states, curve_states, stages) -> dict:
-    raise UnsupportedVerb(f"train: {NOT_YET}")
+def configure(spec_path: str, source: str, model, *, algo: str | None, steps: int | None, seed: int | None,
+              device: str, preset: str | None, overrides: dict):
+    """The spec's train block merged with the command line (which wins), as a `RunConfig`;
+    the family is checked against the setting here, before a run folder is made."""
+    from mechdsl.auction_design.training import default_algorithm, require_family, setting_of
+    from mechdsl.errors import UsageError
+    from mechdsl.rl.runs import DEFAULT_STEPS, RunConfig
+
+    settings = dict(model.train)
+    algo = algo or settings.get("algorithm") or default_algorithm(model)
+    require_family(algo, setting_of(model))
+    if preset not in (None, "default"):
+        raise UsageError(f"--preset {preset} is for the RL algorithms; auction mechanisms have no presets")
+    hparams = {k: v for k, v in settings.items() if k not in ("algorithm", "steps", "seed")}
+    return RunConfig(spec=spec_path, source=source, algo=algo, steps=int(steps or settings.get("steps", DEFAULT_STEPS)),
+                     seed=int(seed if seed is not None else settings.get("seed", 0)), device=device,
+                     preset="default", hparams=hparams, overrides=overrides)
+
+
+def _certify(mechanism, setting, config, profiles: int, seed: int, training_seconds: float | None):
+    from mechdsl.auction_design.learned import certify
+
+    regret_profiles = min(profiles, REGRET_PROFILES)
+    return certify(mechanism, setting, config.algo, samples=profiles, gradient_samples=regret_profiles,
+                   restarts=int(config.hparams.get("restarts", 16)), steps=min(GRADIENT_STEPS, profiles),
+                   grid_samples=regret_profiles,
+                   grid_points=GRID_POINTS, seed=seed, device=config.device, training_seconds=training_seconds)
+
+
+def summary_of(certificate) -> dict:
+    """evaluation.json: the certificate plus the keys every kind's summary has."""
+    out = certificate.as_dict()
+    out.update(n_states=certificate.samples, objective=certificate.revenue,
+               violation_rate=certificate.ir_violation_rate,
+               reference_revenue=None if certificate.reference is None else certificate.reference.value)
+    return out
+
+
+def train_run(config, run_dir: Path, model, *, resume: bool = False, log: str = "rich", eval_states: int = 1000,
+              curve_states: int = 256, stages=None) -> dict:
+    """Train the spec's mechanism family, save its weights, certify it on `eval_states` fresh
+    profiles (the regret estimates on at most REGRET_PROFILES of them) and write the report."""
+    from mechdsl.auction_design.training import save_weights, setting_of, train_mechanism
+    from mechdsl.errors import UsageError
+    from mechdsl.rl.checkpoint import atomic_write_text
+    from mechdsl.rl.stages import StageClock
+    from mechdsl.seeds import HELDOUT_SEED
+
+    if resume:
+        raise UsageError("an auction mechanism's training cannot be resumed", hint="use --overwrite to train anew")
+    stages = stages if stages is not None else StageClock()
+    setting = setting_of(model)
+    with stages.stage("train"):
+        trained = train_mechanism(config.algo, setting, config.hparams, config.steps, config.seed, config.device)
+        save_weights(trained.mechanism, run_dir)
+    with stages.stage("evaluate"):
+        certificate = _certify(trained.mechanism, setting, config, eval_states, HELDOUT_SEED,
+                               trained.training_seconds)
+    summary = summary_of(certificate)
+    summary["history"] = trained.history
+    atomic_write_text(Path(run_dir) / "evaluation.json", json.dumps(summary, indent=2, sort_keys=True))
+    with stages.stage("report"):
+        atomic_write_text(Path(run_dir) / "report.md", report_text(model, config, certificate, trained.history))
+    return summary
 
 
 def evaluate_run(config, run_dir: Path, model, n_states: int, seed: int) -> dict:
-    raise UnsupportedVerb(f"eval: {NOT_YET}")
+    """Re-certify a finished run's mechanism on `n_states` fresh profiles drawn with `seed`."""
+    from mechdsl.auction_design.training import load_mechanism, setting_of
+
+    setting = setting_of(model)
+    mechanism = load_mechanism(config.algo, setting, config.hparams, run_dir, config.device)
+    return summary_of(_certify(mechanism, setting, config, n_states, seed, None))
+
+
+def certificate_lines(evaluation: dict) -> list[str]:
+    """The certificate for the terminal (train, run and eval print it)."""
+    def regrets(values) -> str:
+        return ", ".join(f"{v:.2e}" for v in values)
+
+    lines = [f"  setting              {evaluation['setting']}",
+             f"  profiles             {evaluation['samples']}",
+             f"  revenue              {evaluation['revenue']:.4f} +- {evaluation['revenue_standard_error']:.4f}",
+             f"  regret (gradient)    {regrets(evaluation['regret_gradient'])}  ({evaluation['gradient_detail']})"]
+    if evaluation.get("regret_grid") is not None:
+        lines.append(f"  regret (grid)        {regrets(evaluation['regret_grid'])}  ({evaluation['grid_detail']})")
+    lines.append(f"  regret-adjusted      {evaluation['regret_adjusted_revenue']:.4f}")
+    lines.append(f"  IR violation rate    {evaluation['ir_violation_rate']:.4f} (mean shortfall "
+                 f"{evaluation['ir_violation_mean']:.2e})")
+    reference = evaluation.get("reference")
+    if reference:
+        word = "optimum" if reference["optimal"] else "published"
+        lines.append(f"  {'reference (' + word + ')':<21}{reference['value']:.4f}  {reference['source']}")
+    return lines
+
+
+def report_text(model, config, certificate, history: list[dict]) -> str:
+    """report.md: what was trained and its certificate."""
+    evaluation = summary_of(certificate)
+    reference = certificate.reference
+    rows = [("revenue", f"{certificate.revenue:.4f} ± {certificate.revenue_standard_error:.4f}"),
+            ("regret per bidder (gradient ascent)", ", ".join(f"{v:.2e}" for v in certificate.regret_gradient)),
+            ("regret per bidder (grid)", "not computed (more than 2 items)" if certificate.regret_grid is None
+             else ", ".join(f"{v:.2e}" for v in certificate.regret_grid)),
+            ("regret-adjusted revenue", f"{certificate.regret_adjusted_revenue:.4f}"),
+            ("IR violation rate", f"{certificate.ir_violation_rate:.4f}"),
+            ("reference revenue", "none on file" if reference is None
+             else f"{reference.value:.4f} ({'optimal' if reference.optimal else 'published'}: {reference.source})"),
+            ("training seconds", f"{certificate.training_seconds or 0.0:.1f}")]
+    curve = [f"| {row.get('step')} | " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "step") + " |"
+             for row in history]
+    return "\n".join([
+        f"# {model.name}: {config.algo}, seed {config.seed}", "",
+        f"Spec `{config.spec}`, {config.steps} steps on `{config.device}`; setting {certificate.setting}. "
+        f"Certificate on {certificate.samples} fresh value profiles; regret is the mean ex post regret, "
+        f"{evaluation['gradient_detail']} and {evaluation['grid_detail'] or 'no grid'} on at most "
+        f"{REGRET_PROFILES} of them (each estimate is a lower bound; regret-adjusted revenue subtracts the larger).",
+        "", "| quantity | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], "",
+        "## Training", "", "| step | values |", "|---|---|", *curve, ""])

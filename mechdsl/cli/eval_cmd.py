@@ -32,6 +32,12 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(report))
         return 0
+    if "regret_adjusted_revenue" in report:  # an auction mechanism: its certificate
+        from mechdsl.auction_design.pipeline import certificate_lines
+
+        print(f"{config.algo} on {config.spec} ({args.states} fresh value profiles)")
+        print("\n".join(certificate_lines(report)))
+        return 0
     objective = report["objective"]
     print(f"{config.algo} on {config.spec} ({args.states} held-out states)")
     print(f"  mean utility     {sum(objective) / len(objective):.6g}")

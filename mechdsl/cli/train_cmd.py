@@ -57,14 +57,15 @@ def check_device(device: str) -> None:
 def start(args):
     """Shared by `train` and `run`: the run configuration and its folder (`RunFolder`), the
     old folder moved aside for --overwrite; refusals are user errors (exit 2)."""
-    from mechdsl.rl.runs import RunFolderError, check_resumable, configure, default_run_dir, plan_run_folder
+    from mechdsl.kinds.runs import configure_run
+    from mechdsl.rl.runs import RunFolderError, check_resumable, default_run_dir, plan_run_folder
 
     check_device(args.device)
     overrides = parse_overrides(args.set)
     source = read_spec(args.spec)
     model = load_model(args.spec, overrides)
-    config = configure(args.spec, source, model, algo=args.algo, steps=args.steps, seed=args.seed,
-                       device=args.device, preset=args.preset, overrides=overrides)
+    config = configure_run(args.spec, source, model, algo=args.algo, steps=args.steps, seed=args.seed,
+                           device=args.device, preset=args.preset, overrides=overrides)
     try:
         folder = plan_run_folder(Path(args.out) if args.out else None, default_run_dir(config, model.name),
                                  resume=args.resume, overwrite=args.overwrite)
@@ -90,6 +91,12 @@ def _not_a_result(evaluation: dict) -> str:
 
 
 def print_summary(run_dir: Path, evaluation: dict) -> None:
+    if "regret_adjusted_revenue" in evaluation:  # an auction mechanism's certificate
+        from mechdsl.auction_design.pipeline import certificate_lines
+
+        print(f"run folder: {run_dir}/  (report.md, evaluation.json, mechanism.pt)")
+        print("\n".join(certificate_lines(evaluation)))
+        return
     ratio = evaluation.get("optimality_ratio")
     print(f"run folder: {run_dir}/  (report.md, plots, metrics.csv, checkpoint.pt)")
     print(f"  held-out states      {evaluation['n_states']}")

@@ -17,6 +17,15 @@ from mechdsl.rl.stages import StageClock
 CURVE_STATES = 256  # held-out states per learning-curve point
 
 
+def configure_run(spec_path: str, source: str, model, **choices) -> RunConfig:
+    """The spec's train block merged with the caller's choices (`mechdsl.rl.runs.configure`'s
+    keywords): by the kind's back end where its algorithms are not the RL ones (auction_design)."""
+    from mechdsl.rl.runs import configure
+
+    configure_of_kind = getattr(kind_of_model(model).pipeline(), "configure", configure)
+    return configure_of_kind(spec_path, source, model, **choices)
+
+
 def train_run(config: RunConfig, run_dir: Path, *, resume: bool = False, log: str = "rich",
               eval_states: int = 1000, curve_states: int | None = None, stages: StageClock | None = None) -> dict:
     """Train, evaluate on held-out states and write the report; returns the evaluation.

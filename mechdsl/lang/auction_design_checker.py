@@ -26,14 +26,14 @@ from mechdsl.lang.spec_checker import SHARED_STATEMENTS, SpecChecker
 VALUE_DISTRIBUTIONS = ("uniform", "loguniform", "normal", "choice")  # every scalar law of the language
 
 # What a train block of an auction_design spec may set: name -> (type, low, high, description).
-AUCTION_ALGORITHMS = ("myerson", "rochetnet", "regretnet", "affine_maximizer")
+AUCTION_ALGORITHMS = ("myerson", "rochetnet", "menu", "regretnet", "affine_maximizer")  # menu: rochetnet
 AUCTION_TRAIN_SETTINGS: dict[str, tuple[type, float | None, float | None, str]] = {
     "algorithm": (str, None, None, "mechanism family"),
     "steps": (int, 1, None, "training steps"),
     "seed": (int, 0, None, "random seed"),
     "batch_size": (int, 1, None, "value profiles per step"),
     "lr": (float, 0, 1, "learning rate"),
-    "menu_size": (int, 1, None, "lotteries in a menu (rochetnet)"),
+    "menu_size": (int, 1, None, "lotteries in a menu (rochetnet) or learned lotteries (affine_maximizer)"),
     "hidden": (int, 1, None, "hidden units per layer"),
     "restarts": (int, 1, None, "misreport restarts of the regret estimate"),
     "eval_profiles": (int, 1, None, "value profiles of the final evaluation"),

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from mechdsl.errors import UsageError
+from mechdsl.lang.auction_design_checker import AUCTION_ALGORITHMS, AUCTION_TRAIN_SETTINGS
 from mechdsl.lang.train_schema import RUN_SETTINGS
 
 RUN_FILE = "run.json"
@@ -94,6 +95,9 @@ def run_file_problem(raw) -> str | None:
              if not isinstance(raw[name], kind) or (isinstance(raw[name], bool) and kind is not bool)]
     if wrong:
         return ", ".join(wrong)
+    if raw["algo"] in AUCTION_ALGORITHMS:  # an auction_design run: the train block's settings, no RL hparams
+        unknown = sorted(set(raw["hparams"]) - set(AUCTION_TRAIN_SETTINGS))
+        return f"unknown auction setting(s) {', '.join(unknown)}" if unknown else None
     try:
         resolve_hparams(raw["algo"], raw["preset"], raw["hparams"])
     except HyperparameterError as error:

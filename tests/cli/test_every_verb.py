@@ -23,10 +23,11 @@ FAST_SPEC_OF_KIND = {"contract": "specs/static_contract.mech", "game": "specs/io
 TRAINING_FAST = "specs/static_contract.mech"  # training verbs: the fast path is this spec alone
 ALSO_SLOW = {("solve", "examples/three_period.mech")}  # ~40 s of exact solves on a loaded 2-core machine
 # A verb the kind supports that one spec refuses, with the reason (exit 2, the error and its hint):
-# Myerson's derivation is for one item; the multi-item auctions await the learned mechanisms.
+# Myerson's derivation is for one item; the multi-item auctions are learned (train).
 REFUSED_FOR_THE_SPEC = {(verb, f"examples/auction_{setting}.mech"): "Myerson's derivation is for one item"
                         for verb in ("derive", "solve") for setting in ("additive_1x2", "unit_demand_1x2", "additive_2x2")}
 TINY_RUN = ["--algo", "random", "--steps", "1", "--eval-states", "4", "--quiet"]
+TINY_AUCTION_RUN = ["--steps", "1", "--eval-states", "4", "--quiet"]  # the spec's mechanism family, not RL's
 
 
 def kind_of(spec: Path):
@@ -50,14 +51,15 @@ def cases(verbs: tuple[str, ...], fast: str):
 
 
 def arguments(verb: str, spec: Path, tmp_path: Path) -> list[str]:
+    tiny = TINY_AUCTION_RUN if kind_of(spec).name == "auction_design" else TINY_RUN
     return {
         "check": ["check", str(spec)],
         "fmt": ["fmt", str(spec)],  # prints the canonical text (--check exits 1 on a layout difference)
         "derive": ["derive", str(spec)],
         "solve": ["solve", str(spec), "--seed", "1"],
         "compile": ["compile", str(spec), "-o", str(tmp_path / "package")],
-        "train": ["train", str(spec), "--out", str(tmp_path / "run"), *TINY_RUN],
-        "run": ["run", str(spec), "--out", str(tmp_path / "run"), *TINY_RUN],
+        "train": ["train", str(spec), "--out", str(tmp_path / "run"), *tiny],
+        "run": ["run", str(spec), "--out", str(tmp_path / "run"), *tiny],
         "sweep": ["sweep", str(spec), "--grid", "collect_batch=4", "--algos", "random", "--seeds", "1",
                   "--steps", "1", "--eval-states", "4", "--workers", "1", "--out", str(tmp_path / "sweep")],
     }[verb]
