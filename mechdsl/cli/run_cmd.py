@@ -16,11 +16,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from mechdsl.kinds import kind_of_source
     from mechdsl.kinds.runs import train_run
     from mechdsl.rl.stages import StageClock
 
     config, folder = start(args)
-    print(f"compiling {args.spec} -> {folder.path / 'package'}/")
+    if kind_of_source(config.source, config.spec).supports("compile"):  # auction designs train without a package
+        print(f"compiling {args.spec} -> {folder.path / 'package'}/")
     print(f"training {config.algo} for {config.steps} steps on {config.device} (seed {config.seed})", flush=True)
     stages = StageClock()
     evaluation = train_run(config, folder.path, resume=folder.resume, log="plain" if args.quiet else "rich",
