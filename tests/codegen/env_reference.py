@@ -36,6 +36,9 @@ RECORDED_CHANGES = (
     "90c23f7: payment LPs accept only converged solutions and fall back to HiGHS; one state of "
     "three_period/float64 (95) and of two_period_K5/float32 (0) is now paid by the LP instead of "
     "pooled, both feasible",
+    "5304f8c: the payment LPs are solved by a dual simplex that agrees with HiGHS to 1e-13 (the interior "
+    "point's optima were up to ~5e-7 off, benchmarks/results/payment_lp.md): float64 outputs of the LP-paid "
+    "states of three_period and two_period_K5 (repaired.*, action_from_contract) moved by about 1e-6 relative",
 )
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

@@ -12,6 +12,7 @@ from mechdsl.cli.main import main as cli_main
 from mechdsl.cli.output import UsageError
 from mechdsl.codegen import MARKER
 from mechdsl.games.codegen import compile_game, render_game
+from mechdsl.lang.diagnostics import SpecError
 from mechdsl.lang.game_checker import load_game_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,9 +74,10 @@ def _without_auction(source: str) -> str:
     (_without_auction, "no auction"),
 ])
 def test_games_the_env_cannot_express_are_user_errors(edit, message):
+    """Refused as user errors positioned at the statement (SpecError: file:line:col, caret, hint)."""
     source = edit(SPEC.read_text())
     assert source != SPEC.read_text()
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(SpecError, match=message):
         render_game(_model(source), source)
 
 
