@@ -25,11 +25,10 @@ additive against 0.50 for selling the items separately); test time is the exact 
 from __future__ import annotations
 
 import itertools
-import time
 
 import torch
 
-from mechdsl.auction_design.learned.mechanism import Outcome, TrainedMechanism, expected_revenue
+from mechdsl.auction_design.learned.mechanism import Outcome, TrainedMechanism, maximize_soft_revenue
 from mechdsl.auction_design.learned.setting import Setting, generator_for
 
 MAX_DETERMINISTIC = 4096
@@ -100,32 +99,8 @@ def train_affine_maximizer(setting: Setting, n_lotteries: int = 64, steps: int =
                            batch: int = 4096, lr: float = 1e-2, beta: float = 100.0,
                            seed: int = 0, device: torch.device | str = "cpu",
                            time_limit_s: float | None = None, log_every: int = 500) -> TrainedMechanism:
-    """Adam on -E[sum_i p_i] under the softmax relaxation, fresh samples every step.
-
-    The learning rate decays from ``lr`` to ``lr / 20`` on a cosine over ``steps`` (the
-    softmax selection is sharp, and a constant rate leaves the menu jittering around the
-    optimum); training stops early after ``time_limit_s`` seconds if given."""
+    """The affine maximizer trained by `maximize_soft_revenue` (Adam on its softmax relaxation)."""
     torch.manual_seed(seed)
-    ama = AffineMaximizer(setting, n_lotteries, beta, seed, device)
-    optimizer = torch.optim.Adam(ama.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=lr / 20)
-    g = generator_for(seed + 1, device)
-    history: list[dict[str, float]] = []
-    start = time.perf_counter()
-    step = 0
-    for step in range(1, steps + 1):
-        _, payment = ama.outcome(setting.sample(batch, g, device), exact=False)
-        loss = -payment.sum(-1).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if step % log_every == 0:
-            history.append({"step": step, "soft_revenue": -float(loss.detach())})
-        if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
-            break
-    seconds = time.perf_counter() - start
-    ama.eval()
-    history.append({"step": step, "exact_revenue": expected_revenue(
-        ama, setting.sample(1 << 16, generator_for(seed + 2, device), device))})
-    return TrainedMechanism(ama, seconds, history)
+    return maximize_soft_revenue(AffineMaximizer(setting, n_lotteries, beta, seed, device),
+                                 setting, steps=steps, batch=batch, lr=lr, seed=seed, device=device,
+                                 time_limit_s=time_limit_s, log_every=log_every)

@@ -13,10 +13,9 @@ coordinates of softmax over m + 1 logits (one for "no item"), so sum_j a_kj <= 1
 
 from __future__ import annotations
 
-import time
 import torch
 
-from mechdsl.auction_design.learned.mechanism import Outcome, TrainedMechanism, expected_revenue
+from mechdsl.auction_design.learned.mechanism import Outcome, TrainedMechanism, maximize_soft_revenue
 from mechdsl.auction_design.learned.setting import Setting, generator_for
 from mechdsl.errors import UsageError
 
@@ -71,33 +70,8 @@ def train_menu(setting: Setting, n_entries: int = 1000, steps: int = 4000, batch
                lr: float = 1e-3, beta: float = 1000.0, seed: int = 0,
                device: torch.device | str = "cpu", time_limit_s: float | None = None,
                log_every: int = 500) -> TrainedMechanism:
-    """Adam on -E[p] under the softmax selection, fresh value samples every step.
-
-    The learning rate decays from ``lr`` to ``lr / 20`` on a cosine over ``steps`` (the
-    softmax selection is sharp, and a constant rate leaves the menu jittering around the
-    optimum); training stops early after ``time_limit_s`` seconds if given."""
+    """The menu trained by `maximize_soft_revenue` (Adam on its softmax relaxation)."""
     torch.manual_seed(seed)
-    menu = LotteryMenu(setting, n_entries, beta, seed, device)
-    optimizer = torch.optim.Adam(menu.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=lr / 20)
-    g = generator_for(seed + 1, device)
-    history = []
-    start = time.perf_counter()
-    step = 0
-    for step in range(1, steps + 1):
-        values = setting.sample(batch, g, device)
-        _, payment = menu.outcome(values, exact=False)
-        loss = -payment.sum(-1).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if step % log_every == 0 or step == steps:
-            history.append({"step": step, "soft_revenue": -float(loss.detach())})
-        if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
-            break
-    seconds = time.perf_counter() - start
-    menu.eval()
-    history.append({"step": step, "exact_revenue": expected_revenue(
-        menu, setting.sample(1 << 16, generator_for(seed + 2, device), device))})
-    return TrainedMechanism(menu, seconds, history)
+    return maximize_soft_revenue(LotteryMenu(setting, n_entries, beta, seed, device),
+                                 setting, steps=steps, batch=batch, lr=lr, seed=seed, device=device,
+                                 time_limit_s=time_limit_s, log_every=log_every)
