@@ -94,5 +94,5 @@ def positioned_refusal(error: Exception, spec_path: str | None):
     if statement is None:
         return None
     headline = getattr(error, "headline", "cannot reduce this contract")
-    return SpecError(spec_path, source, [Diagnostic(f"{headline}: {error}", statement.span,
+    return SpecError(spec_path, source, [Diagnostic(f"{headline}: {error}" if headline else str(error), statement.span,
                                                     hint=getattr(error, "hint", None))])

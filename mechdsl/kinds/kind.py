@@ -34,6 +34,8 @@ from mechdsl.errors import UnsupportedVerb
 VERBS = ("check", "fmt", "derive", "solve", "compile", "train", "eval", "run", "sweep")
 
 
+HEADER_STATEMENTS = ("MechanismDecl", "GameDecl", "ScenarioDecl", "AuctionDesignDecl")  # one per kind
+
 @dataclass(frozen=True)
 class Kind:
     """One spec kind. `checker` is its `mechdsl.lang` checker class, whose `DECLARATION`
@@ -63,6 +65,11 @@ class Kind:
         return self.checker.DECLARATION_KEYWORD
 
     @property
+    def header(self) -> str | None:
+        """The AST class name of the statement that starts a spec of this kind (`game NAME`, ...)."""
+        return next((t.__name__ for t in self.statements if t.__name__ in HEADER_STATEMENTS), None)
+
+    @property
     def statements(self) -> frozenset[type]:
         return self.checker.STATEMENTS
 
@@ -74,8 +81,10 @@ class Kind:
         if not self.supports(verb):
             article = "an" if self.name[0] in "aeiou" else "a"
             why = f"; {self.unavailable}" if self.unavailable else ""
-            raise UnsupportedVerb(f"{verb}: {where} is {article} {self.name} spec ({self.declaration} NAME); {self.name} "
-                                  f"specs support {', '.join(v for v in VERBS if v in self.verbs)}{why}")
+            refusal = UnsupportedVerb(f"{verb}: {where} is {article} {self.name} spec ({self.declaration} NAME); "
+                                      f"{self.name} specs support {', '.join(v for v in VERBS if v in self.verbs)}{why}")
+            refusal.statement, refusal.headline = self.header, ""  # the CLI points at the spec's header line
+            raise refusal
 
     def pipeline(self) -> ModuleType:
         """The back-end module (compile, build_env, train_run, evaluate_run), imported now."""

@@ -73,10 +73,12 @@ def run_verb(argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 def assert_refused(verb: str, spec: Path, code: int, err: str) -> None:
+    """One positioned error at the spec's header statement (file:line:col, the line, carets)."""
     kind = kind_of(spec)
     lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1, err
-    assert lines[0].startswith(f"mechdsl: error: {verb}: ") and f" {kind.name} spec (" in lines[0]
+    assert code == 2 and len(lines) == 3, err
+    assert f": error: {verb}: " in lines[0] and f" {kind.name} spec (" in lines[0]
+    assert lines[0].startswith(f"{spec}:") and kind.declaration in lines[1] and "^" in lines[2], err
     supported = lines[0].split(f"{kind.name} specs support ")[1].split("; ")[0].split(", ")
     assert supported == [v for v in VERBS if kind.supports(v)] and verb not in supported
 
