@@ -148,8 +148,8 @@ def _refuse_beyond_float64(build: Callable[..., sp.Expr], args: tuple[sp.Expr, .
     """A function or power of NUMBERS is computed by SymPy the moment it is built, exactly and
     without bound (exp(exp(exp(exp(exp(exp(exp(0.01))))))) never finishes): refuse it when its
     float64 value overflows (`mechdsl.lang.float64`), before building it."""
-    if not all(a.is_number for a in args):
-        return
+    if build not in (sp.exp, sp.Pow) or not all(a.is_number for a in args):
+        return  # of the builtins only exp and powers of finite numbers can leave float64
     with sp.evaluate(False):
         unevaluated = build(*args)
     if beyond_float64(unevaluated, {}) is not None:
