@@ -65,7 +65,7 @@ class ValueLaw:
         if build is None:
             raise NoDensity(f"{distribution} has no density")
         cdf, pdf, (low, high) = build(*(_rational(a) for a in distribution.args), VALUE)
-        return cls(distribution, cdf, pdf, sp.sympify(low), sp.sympify(high))
+        return cls(distribution, cdf, pdf, low, high)  # SymPy numbers already (rationals, or +-oo)
 
     @property
     def bounded(self) -> bool:
