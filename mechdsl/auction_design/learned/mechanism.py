@@ -105,10 +105,18 @@ def maximize_soft_revenue(mechanism: torch.nn.Module, setting: Setting, *, steps
             history.append({"step": step, "soft_revenue": -float(loss.detach())})
         if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
             break
+    return finished_training(mechanism, setting, step, start, history, seed, device, "exact_revenue", 1 << 16)
+
+
+def finished_training(mechanism: torch.nn.Module, setting: Setting, step: int, start: float,
+                      history: list[dict[str, float]], seed: int, device: torch.device | str, key: str,
+                      profiles: int) -> TrainedMechanism:
+    """The end of a training run: its time since `start`, the mechanism in eval mode, and the
+    exact revenue on `profiles` fresh profiles (seed + 2) appended to the history under `key`."""
     seconds = time.perf_counter() - start
     mechanism.eval()
-    history.append({"step": step, "exact_revenue": expected_revenue(
-        mechanism, setting.sample(1 << 16, generator_for(seed + 2, device), device))})
+    history.append({"step": step, key: expected_revenue(
+        mechanism, setting.sample(profiles, generator_for(seed + 2, device), device))})
     return TrainedMechanism(mechanism, seconds, history)
 
 

@@ -28,7 +28,7 @@ from mechdsl.auction_design.learned.mechanism import (
     Outcome,
     TrainedMechanism,
     deviation_utilities,
-    expected_revenue,
+    finished_training,
     truthful_utilities,
 )
 from mechdsl.auction_design.learned.setting import Setting, generator_for
@@ -138,8 +138,4 @@ def train_regretnet(setting: Setting, steps: int = 5000, batch: int = 128,
                             "seconds": time.perf_counter() - start})
         if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
             break
-    seconds = time.perf_counter() - start
-    net.eval()
-    history.append({"step": step, "test_revenue": expected_revenue(
-        net, setting.sample(1 << 14, generator_for(seed + 2, device), device))})
-    return TrainedMechanism(net, seconds, history)
+    return finished_training(net, setting, step, start, history, seed, device, "test_revenue", 1 << 14)
