@@ -20,6 +20,16 @@ payment replaced by the softmax(beta W^{-i})-weighted mean of W^{-i} (not their
 (1 / beta) logsumexp, which overstates the max by up to log(K) / beta: with K = 265
 candidates and beta = 100 training learned to sit on that bias, 0.46 exact revenue on 1 x 2
 additive against 0.50 for selling the items separately); test time is the exact argmax.
+
+The exact mechanism is unchanged when (w, lambda) is scaled by any c > 0, but the relaxation
+is not: its selection softmax(beta W) runs at temperature beta * c, and its payment gap is
+divided by w. Left free, training shrinks the scale (one bidder, 1 x 2 additive: w fell from
+1 to 0.015 in 400 steps) to a soft payment near -beta Cov_softmax(beta lambda)(b . a, lambda)
+that no exact mechanism charges: soft revenue 1.39 > E[v_1 + v_2], exact revenue 0 (every
+report picks the largest boost at price 0). So the weights live on a fixed scale,
+w = n softmax(weight_logits) (sum_i w_i = n; w = 1 for one bidder): every affine maximizer
+is still reachable (divide its (w, lambda) by mean_i w_i), and the relaxation's bias stays
+below log(K) / (beta min_i w_i).
 """
 
 from __future__ import annotations
@@ -51,6 +61,24 @@ def deterministic_allocations(setting: Setting) -> torch.Tensor:
     return torch.stack(rows)
 
 
+def initial_boosts(setting: Setting, fixed: torch.Tensor, k: int, g: torch.Generator) -> torch.Tensor:
+    """lambda at initialisation: N(0, 0.1^2) for several bidders; for one bidder the menu's
+    (RochetNet's) start, lambda = 0 on the empty allocation and -hi U[0, 1] elsewhere.
+
+    With one bidder, W^{-1}_k = lambda_k, so candidate k costs max_j lambda_j - lambda_k: the
+    affine maximizer is the menu {(a_k, max_j lambda_j - lambda_k)}, and the candidate with the
+    largest boost is free. Random boosts start with some item free (1 x 2 additive, seed 3:
+    item 2 free from step 0, the soft gradient never lowers it, exact revenue 0.25); the empty
+    allocation on top makes every other entry start at a price in [0, hi]."""
+    if setting.n_bidders != 1:
+        return 0.1 * torch.randn((k,), generator=g)
+    _, hi = setting.bounds()
+    boosts = -float(hi.max()) * torch.rand((k,), generator=g)
+    empty = fixed.flatten(1).abs().sum(1) == 0
+    boosts[: fixed.shape[0]][empty] = 0.0
+    return boosts
+
+
 class AffineMaximizer(torch.nn.Module):
     def __init__(self, setting: Setting, n_lotteries: int = 64, beta: float = 100.0,
                  seed: int = 0, device: torch.device | str = "cpu"):
@@ -63,9 +91,9 @@ class AffineMaximizer(torch.nn.Module):
         self.lottery_logits = torch.nn.Parameter(torch.randn((n_lotteries, n + 1, m), generator=g).to(device))
         if setting.valuation == "unit_demand":
             self.item_logits = torch.nn.Parameter(torch.randn((n_lotteries, n, m + 1), generator=g).to(device))
-        self.log_weights = torch.nn.Parameter(torch.zeros(n, device=device))
+        self.weight_logits = torch.nn.Parameter(torch.zeros(n, device=device))
         k = self.fixed.shape[0] + n_lotteries
-        self.boosts = torch.nn.Parameter((0.1 * torch.randn((k,), generator=g)).to(device))
+        self.boosts = torch.nn.Parameter(initial_boosts(setting, self.fixed, k, g).to(device))
 
     def candidates(self) -> torch.Tensor:
         """All candidate allocations, (K, n, m): the deterministic ones first."""
@@ -75,9 +103,13 @@ class AffineMaximizer(torch.nn.Module):
             lotteries = torch.minimum(lotteries, by_item)
         return torch.cat([self.fixed, lotteries])
 
+    def weights(self) -> torch.Tensor:
+        """The bidder weights w = n softmax(weight_logits), on the fixed scale sum_i w_i = n."""
+        return self.setting.n_bidders * torch.softmax(self.weight_logits, dim=0)
+
     def outcome(self, reports: torch.Tensor, exact: bool = True) -> Outcome:
         a = self.candidates().to(reports.dtype)                                   # (K, n, m)
-        w = self.log_weights.exp().to(reports.dtype)                              # (n,)
+        w = self.weights().to(reports.dtype)                                      # (n,)
         boosts = self.boosts.to(reports.dtype)
         bidder_value = torch.einsum("bim,kim->bki", reports, a) * w              # (B, K, n)
         welfare = bidder_value.sum(-1) + boosts                                   # (B, K)

@@ -100,7 +100,7 @@ def test_a_random_affine_maximizer_has_zero_regret_and_no_ir_violation(shape):
     setting = Setting.iid(*shape)
     ama = AffineMaximizer(setting, n_lotteries=8, seed=5).double()
     with torch.no_grad():   # away from VCG: unequal weights, large boosts
-        ama.log_weights.copy_(torch.linspace(-0.5, 0.5, setting.n_bidders))
+        ama.weight_logits.copy_(torch.linspace(-0.5, 0.5, setting.n_bidders))
         ama.boosts.mul_(3.0)
     values = _values(setting, 200)
     grid = grid_regret(ama, values, points=21)
