@@ -145,11 +145,15 @@ class TypeOrientation:
     DOWNWARD IC binds. Utility falling with the type (cost types, du/dtheta <= 0): symmetrically
         U_k >= u(theta_k; item K-1) >= u(theta_{K-1}; item K-1) = U_{K-1},
     so the HIGHEST type's IR implies the others' and the local UPWARD IC binds (Laffont-Tirole's
-    efficient firm earns the rent). Where du/dtheta changes sign on the declared ranges neither end's
-    IR is implied (countervailing incentives): the reduction is refused, not assumed."""
+    efficient firm earns the rent). Only contract items the binding type accepts matter, so where
+    du/dtheta changes sign on the declared ranges the sign is decided again where u >= 0
+    (`_orientation_where_accepted`); where it changes sign there too neither end's IR is implied
+    (countervailing incentives): the reduction is refused, not assumed."""
 
     rises: bool | None   # True: du/dtheta >= 0 everywhere; False: <= 0 everywhere; None: changes sign
-    method: str          # "symbolic" | "numeric" | "relaxation" (undecided; forced for a certified solve)
+    # "symbolic" | "numeric" | "numeric (accepted set)" (decided where u >= 0 only, `_orientation_where_accepted`)
+    # | "relaxation" (undecided; forced for a certified solve)
+    method: str
     du_dtheta: sp.Expr
     message: str
 
@@ -185,8 +189,54 @@ def check_type_orientation(model: Model, samples: int = 2000, seed: int = SINGLE
     if positive_count == 0:
         return TypeOrientation(False, "numeric", du, f"utility falls with the type on {samples} samples of the declared "
                                                      f"ranges (du/d{theta} = {du} <= 0 there), {falls_why}")
+    accepted = _orientation_where_accepted(model, du, samples, seed)
+    if accepted is not None:
+        rises, count, drawn = accepted
+        where = (f"du/d{theta} = {du} has both signs on the declared ranges ({negative} negative, {positive_count} "
+                 f"positive of {samples} samples), but it is {'>= 0' if rises else '<= 0'} on all {count} of {drawn} "
+                 f"samples where the agent accepts (u >= 0), and that is all the IR needs (U[k](c) >= U[end](c) "
+                 f"wherever U[end](c) >= 0)")
+        return TypeOrientation(rises, "numeric (accepted set)", du,
+                               f"utility {'rises' if rises else 'falls'} with the type where the agent accepts: {where}, "
+                               f"{rises_why if rises else falls_why}")
     return TypeOrientation(None, "numeric", du, (
         f"cannot decide which type's IR binds: du/d{theta} = {du} is negative on {negative} and positive on "
-        f"{positive_count} of {samples} samples of the declared ranges, so neither the lowest nor the highest "
-        f"type's IR implies the others'; narrow the bounds of the allocation or the types so that du/d{theta} "
-        f"keeps one sign (for Laffont-Tirole, C <= min beta keeps the effort beta - C >= 0)"))
+        f"{positive_count} of {samples} samples of the declared ranges (and on the samples where u >= 0), so "
+        f"neither the lowest nor the highest type's IR implies the others'; narrow the bounds of the allocation or "
+        f"the types so that du/d{theta} keeps one sign (for Laffont-Tirole, C <= min beta keeps the effort beta - C >= 0)"))
+
+
+ACCEPTED_ROUNDS = 10  # rounds of `samples` draws of the declared box to find `samples` points with u >= 0
+
+
+def _orientation_where_accepted(model: Model, du: sp.Expr, samples: int, seed: int) -> tuple[bool, int, int] | None:
+    """The orientation decided on the IR-feasible part of the declared box (`TypeOrientation`):
+    (rises, accepted samples, drawn samples), or None where du/dtheta has both signs there too.
+
+    The lowest type's IR with IC implies every IR iff U_k(c) >= U_0(c) at every contract item c
+    that the lowest type accepts, U_0(c) = u(theta_0, c) >= 0; then U_k(c_k) >= U_k(c_0) >= U_0(c_0) >= 0.
+    du/dtheta >= 0 at every (theta, c) with u(theta, c) >= 0 gives it: along theta from theta_0
+    upward u never falls while it is >= 0, so it stays >= U_0(c). Symmetrically du/dtheta <= 0
+    where u >= 0 makes the highest type's IR imply the others'. Only where every period's IR is
+    u >= 0 (per period, or one period): a lifetime IR of several periods bounds a sum of them.
+    Decided on samples of the box with u >= 0 (at least `samples` of them within
+    ACCEPTED_ROUNDS rounds, else undecided)."""
+    if model.ir_scope() == "lifetime" and len(model.periods) > 1:
+        return None
+    u = model.utility.expr
+    slopes, drawn = [], 0
+    for round_ in range(ACCEPTED_ROUNDS):
+        slope, level = _sampled(model, [du, u], samples, seed + round_)
+        drawn += samples
+        keep = np.isfinite(level) & (level >= 0)
+        slopes.append(slope[keep])
+        if sum(len(s) for s in slopes) >= samples:
+            break
+    slope = np.concatenate(slopes)
+    if len(slope) < samples or not np.all(np.isfinite(slope)):
+        return None
+    if np.all(slope >= 0):
+        return True, len(slope), drawn
+    if np.all(slope <= 0):
+        return False, len(slope), drawn
+    return None

@@ -68,3 +68,34 @@ def test_procurement_allocations_fall_with_the_cost_type():
     x = [sp.Symbol(f"x[{k}]", real=True) for k in range(3)]
     assert [sp.expand(c.g) for c in d.monotone] == [x[0] - x[1], x[1] - x[2]]
     assert d.screening_order == (2, 1, 0)
+
+
+INSURANCE_LOG = ROOT / "tests" / "solve" / "specs" / "insurance_log_utility.mech"
+INSURANCE_EU = ROOT / "tests" / "solve" / "specs" / "insurance_cara_eu.mech"
+
+
+@pytest.mark.parametrize("spec", [INSURANCE_LOG, INSURANCE_EU])
+def test_insurance_orientation_is_decided_where_the_low_risk_accepts(spec):
+    """Stiglitz insurance: du/dp changes sign on the declared box (a premium without coverage hurts
+    the high risk more), but U_k(c) >= U_0(c) wherever U_0(c) >= 0 is all the lowest type's IR
+    needs, and du/dp >= 0 on every sample with u >= 0 (y >= 0): the low risk's IR binds."""
+    import numpy as np
+
+    model = mechdsl.load(spec)
+    verdict = check_type_orientation(model)
+    assert verdict.rises is True and verdict.binding_ir == "lowest" and verdict.method == "numeric (accepted set)"
+    assert "has both signs on the declared ranges" in verdict.message and "where the agent accepts" in verdict.message
+    # independently: on a grid of the box, du/dp takes both signs, and is >= 0 wherever u >= 0
+    u, du = (sp.lambdify([sp.Symbol(n, real=True) for n in "pxy"], e.subs({sp.Symbol("W", real=True): 10,
+                                                                           sp.Symbol("L", real=True): 5,
+                                                                           sp.Symbol("a", real=True): 0.5}))
+             for e in (model.utility.expr, verdict.du_dtheta))
+    p, x, y = np.meshgrid(np.linspace(0.2, 0.4, 21), np.linspace(0, 5, 51), np.linspace(0, 4.99, 51))
+    slope, level = du(p, x, y), u(p, x, y)
+    assert slope.min() < 0 < slope.max() and slope[level >= 0].min() >= -1e-12  # 0 at x = y = 0, up to rounding
+
+
+def test_where_the_accepted_set_keeps_both_signs_the_orientation_stays_undecided():
+    """Laffont-Tirole with C in [0, 3]: du/dbeta = C - beta has both signs where u = t - psi(beta - C) >= 0 too."""
+    verdict = check_type_orientation(mechdsl.load(COST_TYPES))
+    assert verdict.rises is None and "(and on the samples where u >= 0)" in verdict.message

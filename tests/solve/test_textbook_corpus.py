@@ -167,11 +167,15 @@ def test_cara_insurance(capsys):
     assert report["objective"] == pytest.approx(reference, rel=1e-6)
     assert report["contract"]["x"][1] == pytest.approx(5.0, abs=1e-6)  # full insurance at the top
     assert "unreduced" not in report["solver"]
-    # the same model in expected utility: orientation undecided, a certified relaxation, same optimum
+    # the same model in expected utility: du/dp has both signs on the declared box, but it is >= 0
+    # wherever the low risk accepts (u >= 0), so its IR binds; the reduced problem, same optimum
+    eu = mechdsl.load(SPECS / "insurance_cara_eu.mech")
+    orientation = mechdsl.reduce.derive(eu).type_orientation
+    assert orientation.rises is True and orientation.method == "numeric (accepted set)"
     report = solve_json(SPECS / "insurance_cara_eu.mech", capsys)
     assert report["objective"] == pytest.approx(reference, rel=1e-6)
-    assert "orientation undecided on the declared ranges: the reduced problem with the lowest type's IR is a " \
-           "relaxation" in report["solver"]
+    assert "reduced" in report["solver"] and "unreduced" not in report["solver"]
+    assert "orientation undecided" not in report["solver"]
 
 
 def test_ironing_pools_the_types_whose_virtual_values_fall(capsys):
