@@ -10,6 +10,7 @@ else (functions, lets of decision variables, indexed sums) is expanded in place.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -20,6 +21,14 @@ import sympy as sp
 def entry_name(name: str, index: tuple[int, ...]) -> str:
     """The display name of one entry of an indexed entity: `p2[1, 0]`."""
     return f"{name}[{', '.join(map(str, index))}]" if index else name
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def real_symbol(name: str) -> sp.Symbol:
+    """The real SymPy symbol named `name`. SymPy returns equal symbols for equal names and
+    assumptions anyway; remembering them skips re-validating the assumptions, which checking
+    a spec does for every entry it reads (16,000 times for `specs/agent_migration.mech`)."""
+    return sp.Symbol(name, real=True)
 
 
 def all_indices(shape: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
@@ -70,7 +79,7 @@ class Indexed:
     shape: tuple[int, ...]
 
     def symbol(self, *index: int) -> sp.Symbol:
-        return sp.Symbol(entry_name(self.name, tuple(index)), real=True)
+        return real_symbol(entry_name(self.name, tuple(index)))
 
     def symbols(self) -> list[sp.Symbol]:
         return [self.symbol(*i) for i in all_indices(self.shape)]

@@ -22,9 +22,27 @@ BUILTIN_FUNCTIONS: dict[str, tuple[int | None, Callable[..., sp.Expr]]] = {
     "log": (1, sp.log),
     "sqrt": (1, sp.sqrt),
     "abs": (1, sp.Abs),
-    "min": (None, sp.Min),
-    "max": (None, sp.Max),
+    "min": (None, lambda *args: lattice(sp.Min, args)),
+    "max": (None, lambda *args: lattice(sp.Max, args)),
 }
+
+
+def lattice(build: type[sp.Min] | type[sp.Max], args: tuple[sp.Expr, ...]) -> sp.Expr:
+    """min/max of lowered arguments, with only the simplifications that cost nothing.
+
+    SymPy's evaluated `Min`/`Max` compares every pair of symbolic arguments (the sign of
+    `factor_terms(a - b)` under the symbols' assumptions), which was two thirds of checking
+    `specs/agent_migration.mech`. Here numbers still collapse to their extreme (min(2, 3, x) =
+    min(2, x); min of numbers is the number), nested min(min(a, b), c) flattens and repeated
+    arguments merge (the arguments are a set, as SymPy stores them), but symbolic arguments are
+    kept even where one bounds another: min(x, x + 1) stays as written and is the same value.
+    """
+    if all(a.is_number for a in args):
+        return build(*args)
+    flat = [inner for a in args for inner in (a.args if isinstance(a, build) else (a,))]
+    numbers = [a for a in flat if a.is_number]
+    kept = [a for a in flat if not a.is_number] + ([build(*numbers)] if numbers else [])
+    return build(*kept, evaluate=False)
 
 
 class LoweringError(Exception):
