@@ -2,7 +2,7 @@
 
 import sys
 
-from mechdsl.cli.main import main
+from mechdsl.cli.entry import main
 
 if __name__ == "__main__":  # a spawned derivation worker imports this module too: it must not serve
     sys.exit(main(["lsp", *sys.argv[1:]]))
