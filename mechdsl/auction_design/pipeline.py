@@ -1,24 +1,28 @@
 """The back end of the auction_design kind (`mechdsl.kinds.kind` lists its four functions).
 
-`train` learns the mechanism family of the spec's train block (`mechdsl.auction_design.training`)
-and certifies it (`mechdsl.auction_design.learned.report.certify`: revenue, regret by gradient
-ascent and by grid enumeration, ex post IR, the setting's reference revenue). A run folder holds
-    run.json          the configuration (`mechdsl.rl.runs.RunConfig`)
-    mechanism.pt      the mechanism's state dict (none for Myerson's auction)
-    evaluation.json   the certificate
-    report.md         the certificate in words
-`eval` re-certifies the saved mechanism on fresh profiles. There is no generated package, so
-`compile` (and `sweep`, which trains compiled packages) refuse with `UnsupportedVerb`."""
+Two routes, chosen by the algorithm (`configure`):
+
+* the learned library (the default; `algorithm = ...` in the train block or `--algo` naming a
+  family of `mechdsl.auction_design.training`): `train` learns the mechanism family and
+  certifies it (`mechdsl.auction_design.learned.report.certify`: revenue, regret by gradient
+  ascent and by grid enumeration, ex post IR, the setting's reference revenue). A run folder holds
+      run.json          the configuration (`mechdsl.rl.runs.RunConfig`)
+      mechanism.pt      the mechanism's state dict (none for Myerson's auction)
+      evaluation.json   the certificate
+      report.md         the certificate in words
+  `eval` re-certifies the saved mechanism on fresh profiles.
+* the RL route (`--algo` naming an RL algorithm: amortized, edmsac, ppo, ...; single-item specs
+  only): `compile` generates the reserve-price env (`mechdsl.auction_design.codegen`: one
+  reserve per bidder, reward = the exact expected objective of the second-price auction with
+  those reserves, optimum = Myerson's), and the RL learner trains it like a contract
+  (`mechdsl.rl.train`); the run folder is a contract run's (package/, checkpoint.pt,
+  metrics.csv, evaluation.json with the optimality ratio, report.md)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from mechdsl.errors import UnsupportedVerb
-
-NOT_YET = ("the learned mechanisms for auction_design specs have no compiled package (compile) or sweep yet: "
-           "not available yet; `mechdsl train` and `mechdsl run` learn and certify them")
 REGRET_PROFILES = 256    # profiles each regret estimate searches misreports at (at most the evaluated ones)
 GRID_POINTS = 101        # misreports per value dimension of the grid estimate
 GRADIENT_STEPS = 200     # Adam steps per restart of the gradient estimate; fewer (one per profile) for a
@@ -26,23 +30,54 @@ GRADIENT_STEPS = 200     # Adam steps per restart of the gradient estimate; fewe
 
 
 def compile(model, target: Path, *, source: str, force: bool = False) -> list[Path]:  # noqa: A001 - the back-end interface
-    raise UnsupportedVerb(f"compile: {NOT_YET}")
+    from mechdsl.auction_design.codegen import compile_auction
+
+    return compile_auction(model, target, force=force, source=source)
+
+
+def is_rl(algo: str) -> bool:
+    """Whether `algo` is one of the RL learners (trained on the compiled reserve-price env)."""
+    from mechdsl.rl.algorithms import ALGORITHMS
+
+    return algo in ALGORITHMS
+
+
+def uses_package(config) -> bool:
+    """Whether the run compiles a package (the RL route) or trains the learned library without one."""
+    return is_rl(config.algo)
 
 
 def build_env(config, run_dir: Path, model, dtype=None):
-    raise UnsupportedVerb(f"build_env: {NOT_YET}")
+    """Compile the reserve-price env into `run_dir/package` (idempotent) and instantiate it."""
+    import torch
+
+    from mechdsl.auction_design.codegen import compile_auction
+    from mechdsl.rl.runs import load_package
+
+    compile_auction(model, Path(run_dir) / "package", source=config.source)
+    return load_package(Path(run_dir) / "package").Env(device=config.device, dtype=dtype or torch.float32)
 
 
 def configure(spec_path: str, source: str, model, *, algo: str | None, steps: int | None, seed: int | None,
               device: str, preset: str | None, overrides: dict):
     """The spec's train block merged with the command line (which wins), as a `RunConfig`;
-    the family is checked against the setting here, before a run folder is made."""
+    the family is checked against the setting here, before a run folder is made. An RL
+    algorithm (`--algo amortized`, ...) trains the compiled reserve-price env instead: the train
+    block's settings are the learned families', so that run takes only its seed (and steps from
+    --steps, else the RL default)."""
     from mechdsl.auction_design.training import default_algorithm, require_family, setting_of
     from mechdsl.errors import UsageError
     from mechdsl.rl.runs import DEFAULT_STEPS, RunConfig
 
     settings = dict(model.train)
     algo = algo or settings.get("algorithm") or default_algorithm(model)
+    if is_rl(algo):
+        from mechdsl.auction_design.codegen import require_single_item
+
+        require_single_item(model)
+        return RunConfig(spec=spec_path, source=source, algo=algo, steps=int(steps or DEFAULT_STEPS),
+                         seed=int(seed if seed is not None else settings.get("seed", 0)), device=device,
+                         preset=preset or "default", hparams={}, overrides=overrides)
     require_family(algo, setting_of(model))
     if preset not in (None, "default"):
         raise UsageError(f"--preset {preset} is for the RL algorithms; auction mechanisms have no presets")
@@ -81,9 +116,12 @@ def train_run(config, run_dir: Path, model, *, resume: bool = False, log: str = 
     from mechdsl.rl.stages import StageClock
     from mechdsl.seeds import HELDOUT_SEED
 
+    stages = stages if stages is not None else StageClock()
+    if is_rl(config.algo):
+        return train_reserves(config, run_dir, model, resume=resume, log=log, eval_states=eval_states,
+                              curve_states=curve_states, stages=stages)
     if resume:
         raise UsageError("an auction mechanism's training cannot be resumed", hint="use --overwrite to train anew")
-    stages = stages if stages is not None else StageClock()
     setting = setting_of(model)
     with stages.stage("train"):
         trained = train_mechanism(config.algo, setting, config.hparams, config.steps, config.seed, config.device)
@@ -99,13 +137,101 @@ def train_run(config, run_dir: Path, model, *, resume: bool = False, log: str = 
     return summary
 
 
+def train_reserves(config, run_dir: Path, model, *, resume: bool, log: str, eval_states: int, curve_states: int,
+                   stages) -> dict:
+    """The RL route: train `config.algo` on the compiled reserve-price env, evaluate it against
+    Myerson's optimum on held-out states (all alike: the spec draws no parameters) and report."""
+    from mechdsl.rl.evaluate import evaluate_policy
+    from mechdsl.rl.loop import train
+    from mechdsl.rl.report import write_report
+
+    with stages.stage("compile"):
+        env = build_env(config, run_dir, model)
+    with stages.stage("train"):
+        result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
+                       preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
+                       eval_every=max(1, config.steps // 20), eval_states=curve_states, log=log)
+    with stages.stage("evaluate"):
+        evaluation = evaluate_policy(env, result.agent, n_states=eval_states)
+        learned = learned_reserves(env, result.agent, config.seed)
+    summary = evaluation.as_dict()
+    summary.update(learned)
+    (Path(run_dir) / "evaluation.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    with stages.stage("report"):
+        reserves = ", ".join(f"{name} {value:.4f}" for name, value in learned["reserves"].items())
+        myerson = ", ".join(f"{value:.4f}" for value in learned["myerson_reserves"])
+        write_report(run_dir, {config.algo: result.rows}, {config.algo: evaluation}, optimum=evaluation.mean_optimum,
+                     title=f"{model.name}: {config.algo} reserve prices, seed {config.seed}",
+                     notes=(f"Spec `{config.spec}`, {config.steps} steps, preset `{config.preset}`, device "
+                            f"`{config.device}`. The policy sets one reserve per bidder of a second-price auction "
+                            f"(DSIC and ex post IR for any reserves); reward = the exact expected {model.objective}; "
+                            f"optimality ratio = its mean over Myerson's optimal auction's on {evaluation.n_states} "
+                            f"held-out states (all alike). Learned reserves: {reserves}; Myerson's: {myerson}, "
+                            f"objective {learned['objective_at_myerson_reserves']:.6f} there (equal to the optimum "
+                            "for i.i.d. regular bidders, below it for asymmetric ones)."))
+    return summary
+
+
+def learned_reserves(env, agent, seed: int) -> dict:
+    """The deterministic policy's reserves (one state: all are alike) and the objective at Myerson's."""
+    import torch
+
+    from mechdsl.rl.env import observation
+    from mechdsl.rl.evaluate import heldout_states
+
+    state = heldout_states(env, 1)
+    action = agent.act(observation(env, state), explore=False,
+                       generator=torch.Generator(device=env.device).manual_seed(seed))
+    package = env_package(env)
+    reserves = package.reserves(action.to(state.dtype))[0].double().cpu().tolist()
+    at_myerson = float(env.evaluate(state, env.myerson_action(state)).reward[0])
+    return {"reserves": dict(zip(package.ACTION_LAYOUT, reserves)),
+            "myerson_reserves": list(package.MYERSON_RESERVES), "objective_at_myerson_reserves": at_myerson}
+
+
+def env_package(env):
+    """The generated env.py module of a compiled reserve-price env (layouts, `reserves`)."""
+    from mechdsl.rl.runs import load_package_of
+
+    return load_package_of(env)
+
+
 def evaluate_run(config, run_dir: Path, model, n_states: int, seed: int) -> dict:
-    """Re-certify a finished run's mechanism on `n_states` fresh profiles drawn with `seed`."""
+    """Re-certify a finished run's mechanism on `n_states` fresh profiles drawn with `seed`; an
+    RL run: its reserves' objective against Myerson's optimum on `n_states` held-out states."""
     from mechdsl.auction_design.training import load_mechanism, setting_of
+
+    if is_rl(config.algo):
+        return evaluate_reserves(config, run_dir, model, n_states, seed)
 
     setting = setting_of(model)
     mechanism = load_mechanism(config.algo, setting, config.hparams, run_dir, config.device)
     return summary_of(_certify(mechanism, setting, config, n_states, seed, None))
+
+
+def evaluate_reserves(config, run_dir: Path, model, n_states: int, seed: int) -> dict:
+    """`mechdsl eval` of an RL run: per state the objective ("objective"), Myerson's optimum
+    ("optimum"), the learned reserves, the optimality ratio and the violation rate (0: DSIC and
+    IR hold for any reserves)."""
+    import torch
+
+    from mechdsl.rl.env import observation
+    from mechdsl.rl.runs import load_agent
+    from mechdsl.tolerances import VIOLATION_TOLERANCE
+
+    env = build_env(config, run_dir, model)
+    agent, _ = load_agent(config, run_dir, env)
+    state = env.reset(n_states, torch.Generator(device=env.device).manual_seed(seed))
+    action = agent.act(observation(env, state), explore=False,
+                       generator=torch.Generator(device=env.device).manual_seed(seed + 1))
+    result = env.evaluate(state, action)
+    objective, optimum = result.reward.double(), env.optimum(state).double()
+    names = env_package(env).ACTION_LAYOUT
+    return {"states": [dict(zip(env.state_names, row)) for row in state.double().cpu().tolist()],
+            "reserves": [dict(zip(names, (float(result.info[n][b]) for n in names))) for b in range(n_states)],
+            "objective": objective.cpu().tolist(), "revenue": result.info["revenue"].double().cpu().tolist(),
+            "optimum": optimum.cpu().tolist(), "optimality_ratio": float(objective.mean() / optimum.mean()),
+            "violation_rate": float((result.violation > VIOLATION_TOLERANCE).double().mean())}
 
 
 def certificate_lines(evaluation: dict) -> list[str]:

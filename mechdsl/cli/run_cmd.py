@@ -21,7 +21,9 @@ def run(args) -> int:
     from mechdsl.rl.stages import StageClock
 
     config, folder = start(args)
-    if kind_of_source(config.source, config.spec).supports("compile"):  # auction designs train without a package
+    kind = kind_of_source(config.source, config.spec)
+    uses_package = getattr(kind.pipeline(), "uses_package", lambda _config: True)  # auction designs: RL runs only
+    if kind.supports("compile") and uses_package(config):
         print(f"compiling {args.spec} -> {folder.path / 'package'}/")
     print(f"training {config.algo} for {config.steps} steps on {config.device} (seed {config.seed})", flush=True)
     stages = StageClock()

@@ -102,9 +102,10 @@ def test_every_kind_that_derives_has_a_deriver_in_the_cli():
     assert set(DERIVERS) == {name for name, kind in KINDS.items() if kind.supports("derive")}
 
 
-def test_the_learned_verbs_exit_2_saying_they_are_not_available_yet(capsys, tmp_path):
+def test_sweep_exits_2_saying_why_it_is_not_available(capsys, tmp_path):
     from mechdsl.cli.main import main
 
-    assert main(["compile", str(EXAMPLES[0]), "-o", str(tmp_path / "p")]) == 2
+    spec = ROOT / "examples" / "auction_single_item.mech"
+    assert main(["sweep", str(spec), "--algos", "random", "--out", str(tmp_path / "s"), "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert "learned mechanisms for auction_design specs" in err and "not available yet" in err
+    assert "sweep is not available for auction_design specs" in err and "compile" in err.split("support ")[1]

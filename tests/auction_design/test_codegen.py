@@ -1,0 +1,144 @@
+"""`mechdsl compile` of an auction design: the reserve-price env package
+(mechdsl.auction_design.codegen), its optimum and reward against Myerson's auction, its
+refusals, and the RL route of `mechdsl train` that trains it."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mechdsl.auction_design.codegen import compile_auction, render_auction
+from mechdsl.cli.main import main
+from mechdsl.lang import load_source
+from mechdsl.rl.env import BatchedEnv, observation
+from mechdsl.rl.runs import load_package
+
+ROOT = Path(__file__).resolve().parents[2]
+SINGLE = ROOT / "examples" / "auction_single_item.mech"
+ASYMMETRIC = ROOT / "examples" / "auction_asymmetric.mech"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: the env's small tensors lose ~40x to thread contention on a loaded 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def model_of(path: Path, overrides: dict | None = None):
+    return load_source(path.read_text(encoding="utf-8"), str(path), overrides or {})
+
+
+def env_of(path: Path, folder: Path, overrides: dict | None = None, dtype=torch.float64):
+    compile_auction(model_of(path, overrides), folder)
+    return load_package(folder).Env(dtype=dtype)
+
+
+@pytest.mark.parametrize(("n", "exact"), [(1, 1 / 4), (2, 5 / 12), (3, 17 / 32), (5, 43 / 64)])
+def test_myersons_reserve_earns_the_derived_optimum(n, exact, tmp_path):
+    env = env_of(SINGLE, tmp_path / "package", {"n": n})
+    assert isinstance(env, BatchedEnv) and env.action_dim == n and env.horizon == 1
+    state = env.reset(3)
+    assert torch.allclose(env.optimum(state), torch.full((3,), exact, dtype=torch.float64), atol=1e-12)
+    result = env.evaluate(state, env.myerson_action(state))
+    assert torch.allclose(result.reward, env.optimum(state), atol=1e-12)
+    assert torch.allclose(result.info["b[0].reserve"], torch.full((3,), 0.5, dtype=torch.float64))
+    assert float(result.violation.abs().max()) == 0.0
+    no_reserve = env.evaluate(state, -torch.ones_like(result.info["revenue"])[:, None].expand(-1, n))
+    assert float(no_reserve.reward[0]) == pytest.approx((n - 1) / (n + 1), abs=1e-12)
+
+
+def test_the_env_reward_is_the_revenue_of_the_auction_on_common_random_values(tmp_path):
+    # deploy r* = 1/2 on 2^20 value profiles of the n = 2 spec (one fixed batch): the auction's
+    # mean payment equals the env's reward 5/12 within Monte-Carlo error
+    env = env_of(SINGLE, tmp_path / "package")
+    values = torch.rand((1 << 20, 2), generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    top, second = values.max(1).values, values.min(1).values
+    payment = torch.where(top >= 0.5, torch.maximum(second, torch.tensor(0.5, dtype=torch.float64)), 0.0)
+    state = env.reset(1)
+    reward = float(env.evaluate(state, env.myerson_action(state)).reward[0])
+    assert abs(float(payment.mean()) - reward) < 4 * float(payment.std()) / math.sqrt(values.shape[0])
+
+
+def test_asymmetric_bidders_stay_below_myersons_optimum(tmp_path):
+    # uniform(0, 1) and uniform(0, 2): Myerson's 31/48 ranks by virtual value; the best
+    # second-price reserves (1/2, 1.12 on a grid) earn 0.6328, a ratio of 0.980
+    env = env_of(ASYMMETRIC, tmp_path / "package")
+    state = env.reset(1)
+    assert float(env.optimum(state)[0]) == pytest.approx(31 / 48, abs=1e-9)
+    grid = torch.cartesian_prod(torch.linspace(-1, 1, 41, dtype=torch.float64),
+                                torch.linspace(-1, 1, 41, dtype=torch.float64))
+    best = float(env.evaluate(state.expand(grid.shape[0], -1), grid).reward.max())
+    assert 0.63 < best < 31 / 48 - 0.01
+
+
+def test_compiled_text_is_deterministic_and_names_the_spec(tmp_path):
+    model = model_of(SINGLE)
+    first, second = render_auction(model), render_auction(model)
+    assert first == second
+    spec = json.loads(first["spec.json"])
+    assert spec["myerson_reserves"] == [0.5, 0.5] and spec["optimum"] == pytest.approx(5 / 12, abs=1e-15)
+    assert "class SingleItemReserveEnv(HorizonOneEnv)" in first["env.py"]
+
+
+def test_multi_item_specs_are_refused_at_their_valuation(tmp_path, capsys):
+    spec = ROOT / "examples" / "auction_additive_2x2.mech"
+    assert main(["compile", str(spec), "-o", str(tmp_path / "package")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith(f"{spec}:11:1: error: the reserve-price env (compile) sells one item")
+    assert "valuation additive over m" in lines[1] and "^" in lines[2] and lines[3].startswith("hint: ")
+    assert main(["train", str(spec), "--algo", "amortized", "--out", str(tmp_path / "run")]) == 2
+    assert "sells one item" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_a_keyword_name_is_refused(tmp_path, capsys):
+    spec = tmp_path / "kw.mech"
+    spec.write_text(SINGLE.read_text(encoding="utf-8").replace("design auction single_item", "design auction import"))
+    assert main(["compile", str(spec), "-o", str(tmp_path / "package")]) == 2
+    assert "'import' is not a safe Python identifier" in capsys.readouterr().err
+    assert not (tmp_path / "package").exists()
+
+
+def test_short_amortized_training_finds_myersons_reserve(tmp_path):
+    from mechdsl.rl import train
+
+    env = env_of(SINGLE, tmp_path / "package", dtype=torch.float32)
+    started = time.perf_counter()
+    # measured: 20 steps reach ratio 1.0000 (reserve 0.49997) in 5.3 s on one loaded core
+    result = train(env, "amortized", steps=30, seed=0, eval_every=30, eval_states=8, log="none")
+    seconds = time.perf_counter() - started
+    state = env.reset(4)
+    action = result.agent.act(observation(env, state), explore=False, generator=torch.Generator().manual_seed(0))
+    scored = env.evaluate(state, action)
+    ratio = float(scored.reward.mean() / env.optimum(state).mean())
+    assert ratio >= 0.98, (ratio, seconds)
+    assert float(scored.info["b[0].reserve"][0]) == pytest.approx(0.5, abs=0.05)
+
+
+def test_train_with_an_rl_algorithm_reports_the_optimality_ratio_and_eval_reads_it(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(SINGLE), "--algo", "amortized", "--steps", "40", "--eval-states", "8",
+                 "--out", str(run), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "optimality ratio" in out and (run / "package" / "env.py").is_file()
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    assert evaluation["optimality_ratio"] >= 0.98 and evaluation["myerson_reserves"] == [0.5, 0.5]
+    assert main(["eval", str(run), "--states", "4", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["optimality_ratio"] >= 0.98 and again["violation_rate"] == 0.0 and len(again["reserves"]) == 4
+
+
+def test_train_without_an_algorithm_still_trains_the_learned_library(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["run", str(SINGLE), "--steps", "1", "--eval-states", "4", "--out", str(run), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "compiling" not in out and "regret (grid)" in out
+    assert json.loads((run / "run.json").read_text())["algo"] == "affine_maximizer"
+    assert not (run / "package").exists()
