@@ -63,6 +63,7 @@ def to_json(derivation: Derivation) -> dict:
                             "message": derivation.single_crossing.message},
         "payments": {s.name: {"rule": sp.srepr(r), "closed_form": _srepr_or_none(closed[s]), "text": str(r)}
                      for s, r in derivation.rules.items()},
+        "inverted_numerically": [s.name for s in derivation.numeric_payments],
         "binding": list(derivation.binding),
         "type_orientation": None if derivation.type_orientation is None else {
             "rises": derivation.type_orientation.rises, "method": derivation.type_orientation.method,
@@ -109,6 +110,10 @@ def to_text(derivation: Derivation, verbose: bool, latex: bool) -> str:
     lines.append(f"## {rule_name.capitalize()}" if latex else f"payments ({rule_name} given allocations):")
     for symbol, expr, form in payment_display(derivation):
         lines.append(f"{bullet}{fmt(symbol)} = {fmt(expr)}" + (f"  ({form})" if form != "closed form" else ""))
+    if derivation.numeric_payments:
+        lines.append(f"{bullet}inverted numerically: {', '.join(map(str, derivation.numeric_payments))} (SymPy has no "
+                     "closed-form inverse of the utility in the payment; each is the root of u = target on the payment's "
+                     "bounds, brentq in `solve`, bisection and one Newton step in the generated env)")
     lines.append("")
     lines.append("## Residual constraints" if latex else "residual constraints (kept in the reduced problem):")
     lines += [bullet + (f"{c.name}: ${sp.latex(c.g)} \\ge 0$" if latex else f"{c.name}")

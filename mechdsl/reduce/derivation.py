@@ -80,6 +80,14 @@ class Derivation:
         self._closed_cache = (len(self.rules), closed)
         return closed
 
+    @property
+    def numeric_payments(self) -> list[sp.Symbol]:
+        """Payments whose rule holds a numeric root (`numeric_inverse.PaymentRoot`): SymPy found no
+        closed-form inverse of the utility in the payment, so they are computed by root finding."""
+        from mechdsl.reduce.numeric_inverse import PaymentRoot
+
+        return [symbol for symbol, rule in self.rules.items() if rule.has(PaymentRoot)]
+
     def payment(self, name: str, *index: int) -> sp.Expr:
         return self.closed_form()[self.model.variables[name].symbol(*index)]
 

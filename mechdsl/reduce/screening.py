@@ -140,6 +140,12 @@ class ScreenPeriod(Reduction):
                 self._final_block(d, s, phi, h, where, record)
             else:
                 self._earlier_block(d, s, phi, h, where, record, closed)
+        if phi.numeric:
+            root = phi.expr.func
+            record.assumed.append(f"SymPy has no closed-form inverse of {d.model.utility.agent}'s utility in the payment, "
+                                  f"which is strictly monotone in it: each payment is the root of u = target on "
+                                  f"[{root.low:g}, {root.high:g}] (brentq in the solvers, bisection and one Newton step in "
+                                  "the generated env); a target with no root there gives a payment outside its bounds")
         if final and d.model.ir_scope() == "lifetime" and s.periods > 1:
             record.assumed.append("lifetime IR: the least-payment rule normalises the lowest later-period "
                                   "utility to 0 (without loss when utility is linear in the payment)")

@@ -3,10 +3,11 @@ computed in the test (issue 29's corpus; Laffont-Tirole is in test_certified_sol
 
 Stiglitz (1977) monopoly insurance with log utility: type = probability of loss p, coverage x,
 premium y paid by the insuree, u = (1 - p) log(W - y) + p log(W - L + x - y) minus the
-uninsured utility. SymPy cannot invert u for the premium in closed form, so the reduction is
-refused and `solve` solves the unreduced problem. Reference: the high risk is fully insured
-(x = L) with its IC binding, the low risk's IR binds; a one-dimensional search over the low
-risk's coverage with both premiums by root finding."""
+uninsured utility. SymPy cannot invert u for the premium in closed form, but u falls strictly in
+it, so the reduction keeps each premium as the numeric root of its binding constraint (issue 29,
+item 5), and du/dp >= 0 wherever the low risk accepts (u >= 0, y >= 0) decides that its IR binds.
+Reference: the high risk is fully insured (x = L) with its IC binding, the low risk's IR binds; a
+one-dimensional search over the low risk's coverage with both premiums by root finding."""
 
 from __future__ import annotations
 
@@ -42,14 +43,47 @@ def insurance_reference(W=10.0, L=5.0, p=(0.2, 0.4), q=(0.5, 0.5)) -> float:
     return max(value(best), -fine.fun)
 
 
-def test_log_utility_insurance_solves_to_the_textbook_optimum():
+INSURANCE_STATE = {"W": 10.0, "L": 5.0, "p[0]": 0.2, "p[1]": 0.4, "q[0]": 0.5, "q[1]": 0.5}
+
+
+def log_utility(pk, x, y, W=10.0, L=5.0):
+    return (1 - pk) * np.log(W - y) + pk * np.log(W - L + x - y) - (1 - pk) * np.log(W) - pk * np.log(W - L)
+
+
+def test_log_utility_insurance_solves_from_the_numeric_inverse():
+    """The reduced problem (least premiums as numeric roots) solves to the textbook optimum
+    0.210709, certified, and so does an independent multi-start SLSQP of the unreduced problem."""
     model = mechdsl.load(INSURANCE)
-    state = {"W": 10.0, "L": 5.0, "p[0]": 0.2, "p[1]": 0.4, "q[0]": 0.5, "q[1]": 0.5}
-    solution = solve(model, state)
-    assert certified(solution)
-    assert "the reduction was refused" in solution.solver
-    assert solution.objective == pytest.approx(insurance_reference(), rel=1e-6)
+    d = mechdsl.reduce.derive(model)
+    assert [s.name for s in d.numeric_payments] == ["y[0]", "y[1]"]
+    assert d.type_orientation.rises is True and d.type_orientation.method == "numeric (accepted set)"
+    reference = insurance_reference()
+    with np.errstate(all="ignore"):
+        searched, z = unreduced_optimum(log_utility, lambda k, x, y: y - (0.2, 0.4)[k] * x, (0.2, 0.4), (0.5, 0.5),
+                                        (0.0, 5.0), (0.0, 5.0))
+    assert reference == pytest.approx(0.210709, abs=5e-7) and searched == pytest.approx(reference, rel=1e-7)
+    solution = solve(model, INSURANCE_STATE)
+    assert certified(solution) and "reduced" in solution.solver
+    assert "unreduced" not in solution.solver and "refused" not in solution.solver
+    assert solution.objective == pytest.approx(reference, rel=1e-6)
     assert solution.contract["x[1]"] == pytest.approx(5.0, abs=1e-6)  # full insurance at the top
+    reduced = mechdsl.solve.exact.solve_reduced(d, INSURANCE_STATE)
+    assert certified(reduced) and reduced.objective == pytest.approx(reference, rel=1e-6)
+    # the least premiums of the optimal coverages are brentq roots of the binding IR and IC
+    allocations = {k: solution.contract[k] for k in ("x[0]", "x[1]")}
+    completed = mechdsl.solve.exact._complete(d, INSURANCE_STATE, allocations)
+    x0, x1 = allocations["x[0]"], allocations["x[1]"]
+    y0 = brentq(lambda y: log_utility(0.2, x0, y), -10.0, 5.0 + x0 - 1e-12, xtol=1e-15)
+    y1 = brentq(lambda y: log_utility(0.4, x1, y) - log_utility(0.4, x0, y0), -10.0, 5.0 + x1 - 1e-12, xtol=1e-15)
+    assert completed["y[0]"] == pytest.approx(y0, abs=1e-12) and completed["y[1]"] == pytest.approx(y1, abs=1e-12)
+    assert [completed["y[0]"], completed["y[1]"]] == pytest.approx([solution.contract["y[0]"],
+                                                                   solution.contract["y[1]"]], abs=1e-6)
+
+
+def test_log_utility_insurance_solve_json(capsys):
+    report = solve_json(INSURANCE, capsys)
+    assert report["objective"] == pytest.approx(insurance_reference(), rel=1e-6)
+    assert report["contract"]["x"][1] == pytest.approx(5.0, abs=1e-6)
 
 
 # ---------------------------------------------------------------- issue 29, item 8: cost types, CARA, ironing
