@@ -151,3 +151,15 @@ def test_train_without_an_algorithm_still_trains_the_learned_library(tmp_path, c
     assert "compiling" not in out and "regret (grid)" in out
     assert json.loads((run / "run.json").read_text())["algo"] == "affine_maximizer"
     assert not (run / "package").exists()
+
+
+def test_a_welfare_objective_is_reached_without_reserves(tmp_path):
+    spec = tmp_path / "welfare.mech"
+    spec.write_text(SINGLE.read_text(encoding="utf-8").replace("maximize revenue", "maximize welfare"))
+    env = env_of(spec, tmp_path / "package")
+    state = env.reset(2)
+    assert float(env.optimum(state)[0]) == pytest.approx(2 / 3, abs=1e-9)       # E[max of two U[0, 1]]
+    lowest = env.evaluate(state, -torch.ones(2, 2, dtype=torch.float64))
+    assert torch.allclose(lowest.reward, env.optimum(state), atol=1e-12)
+    assert float(lowest.info["revenue"][0]) == pytest.approx(1 / 3, abs=1e-12)  # second price, no reserve
+    assert float(env.evaluate(state, torch.zeros(2, 2, dtype=torch.float64)).reward[0]) < 2 / 3 - 0.05
