@@ -347,6 +347,7 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
             "pool_groups": _pool_groups(model, layout),
             "chains": [[str(s) for s in c.symbols] for c in layout.chains],
             "payments": _payment_functions(derivation, layout, fold),
+            "numeric_roots": [str(s) for s in derivation.numeric_payments],  # formulas.py imports payment_root
             "decision_locals": [names[s] for s in contract],
             "decision_targets": _targets([names[s] for s in contract]),
             "decision_lower": _py(tuple(float(v.lower) for v in model.variables.values() for _ in v.symbols())),

@@ -17,6 +17,8 @@ SymPy 1.14 gets wrong for batched tensors:
   * powers: Python's `**` (works for float ** tensor and tensor ** tensor, where
     `torch.pow(float, float)` does not); a positive number to a tensor power c**x is
     printed `torch.exp(log(c) x)`, several times faster than torch's scalar-base pow;
+  * numeric payment inverses (`PaymentRoot`, where SymPy has no closed form): a call of
+    `mechdsl.runtime.payment_root.payment_root` with the utility and its slope as lambdas;
   * symbols: each model symbol (`T2[1, 0]`) is mapped to a local variable name chosen by
     the generator; an unmapped symbol or a name that is not a safe identifier raises
     `UnsafeIdentifier` instead of being pasted into source code.
@@ -170,6 +172,27 @@ class TensorPrinter(TorchPrinter):
             else:
                 code = f"torch.where({self._print(piece.cond)}, {self._print_value(piece.expr)}, {code})"
         return code
+
+    def _print_PaymentRoot(self, expr):
+        """A numeric payment inverse (`mechdsl.reduce.numeric_inverse.PaymentRoot`) ->
+        `payment_root(u, u_t, target, (z...), low, high, increasing)` of
+        `mechdsl.runtime.payment_root` (batched bisection, one Newton step with gradients). u and
+        u_t are lambdas of the payment `_y` and of the root's non-numeric arguments `_z<i>`; its
+        numeric arguments (folded constants) are substituted into them, so torch functions only
+        ever see tensors."""
+        root = type(expr)
+        target, *values = expr.args
+        numeric = {slot: value for slot, value in zip(root.slots, values) if value.is_number}
+        free = [(slot, value) for slot, value in zip(root.slots, values) if not value.is_number]
+        names = {root.payment: "_y", **{slot: f"_z{i}" for i, (slot, _) in enumerate(free)}}
+        inner = TensorPrinter(names)
+        parameters = ", ".join(["_y", *(f"_z{i}" for i in range(len(free)))])
+        utility = inner.doprint(root.utility.xreplace(numeric))
+        slope = inner.doprint(sp.diff(root.utility, root.payment).xreplace(numeric))
+        arguments = "".join(f"{self._print(value)}, " for _, value in free)
+        return (f"payment_root(lambda {parameters}: {utility}, lambda {parameters}: {slope}, "
+                f"{self._print_value(target)}, ({arguments}), {float_literal(root.low)}, {float_literal(root.high)}, "
+                f"{root.increasing!r})")
 
     def _print_value(self, value):
         """A branch of torch.where: numbers become Python floats (broadcast by torch.where)."""
