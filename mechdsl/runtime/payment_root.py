@@ -4,7 +4,7 @@ The generated env's payment rules hold such a root where SymPy has no closed-for
 the agent's utility in the payment (`mechdsl.reduce.numeric_inverse`). u is strictly monotone
 in t on [low, high] (`increasing` says which way), so bisection brackets the root:
 
-    BISECTION_STEPS(dtype, low, high) halvings of [low, high] leave an interval of width
+    bisection_steps(dtype, low, high) halvings of [low, high] leave an interval of width
     <= eps (max(1, |low|, |high|)), then one Newton step WITH gradients attached,
         t = t* - (u(t*, z) - target) / u_t(t*, z),   t* and u_t(t*, z) detached,
     which polishes t* to the dtype's precision and gives autograd the implicit function theorem's
