@@ -24,8 +24,10 @@ def violation_beyond_rounding(slacks: torch.Tensor, decisions: torch.Tensor, row
     """max(0, -min slack - rounding) per sample, for slacks (m, B), decisions (n, B) and state
     rows (S, B). A float32 contract misses its binding constraints by rounding alone (~1e-3 at
     the scale of these utilities): slack within ROUNDING_ULPS ulps of the largest product of a
-    decision and a state quantity is not a violation (negligible in float64)."""
-    worst = slacks.amin(0)
+    decision and a state quantity is not a violation (negligible in float64). A slack that is
+    NaN (a utility evaluated outside its domain, log of a negative wealth) certifies nothing:
+    that sample's violation is +inf, so the repair and the violation counts see it."""
+    worst = torch.where(slacks.isnan().any(0), torch.full_like(slacks[0], -torch.inf), slacks.amin(0))
     rounding = ROUNDING_ULPS * torch.finfo(rows.dtype).eps * (decisions.abs().amax(0) * rows.abs().amax(0) + 1)
     return torch.clamp(-worst - rounding, min=0.0)
 

@@ -78,6 +78,18 @@ def test_violation_ignores_rounding_only(dtype):
     assert float(violation[2]) == pytest.approx(2.0 - allowance, rel=1e-6)
 
 
+def test_a_nan_slack_is_an_infinite_violation():
+    """A utility evaluated outside its domain (log of a negative wealth) gives a NaN slack: that
+    sample is violated (+inf), never certified; the other samples keep their violation."""
+    rows = torch.ones(1, 3, dtype=torch.float64)
+    decisions = torch.ones(1, 3, dtype=torch.float64)
+    slacks = torch.tensor([[1.0, float("nan"), -2.0], [0.5, 3.0, 1.0]], dtype=torch.float64)
+    violation = certificate.violation_beyond_rounding(slacks, decisions, rows)
+    assert float(violation[0]) == 0.0 and float(violation[1]) == float("inf")
+    assert float(violation[2]) == pytest.approx(2.0, rel=1e-9)
+    assert bool((violation > 0)[1])
+
+
 def test_optimum_per_state_names_each_row():
     state = torch.tensor([[1.0, 2.0], [3.0, 5.0]], dtype=torch.float32)
     seen = []
