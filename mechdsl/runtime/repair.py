@@ -29,6 +29,7 @@ import torch
 
 from mechdsl.runtime.action_map import toward
 from mechdsl.runtime.batching import columns_of, straight_through
+from mechdsl.runtime.certificate import ROUNDING_ULPS
 from mechdsl.runtime.dual_simplex import solve_payment_lps
 
 REPAIR_STEPS = 16  # bisection steps of the feasibility repair: lambda* within 2^-16 of the boundary
@@ -100,19 +101,37 @@ def payment_program(quantities, decisions: torch.Tensor, columns: torch.Tensor, 
     c = slacks[:, 0]                                          # (m, F)
     A = slacks[:, 1:] - c.unsqueeze(1)                        # (m, n, F)
     depends = torch.isfinite(c) & (A.abs().amax(1) > 0)  # (m, F): the constraint involves a payment
+    start = decisions[list(payment_columns)][:, columns].to(torch.float64)
+    hopeless = _violated_without_payments(c, depends, decisions[:, columns], quantities[0][:, columns])
     rows = depends.any(1)
     c, A, keep = c[rows], A[rows], depends[rows]
-    start = decisions[list(payment_columns)][:, columns].to(torch.float64)
     margin = REPAIR_MARGIN * (1.0 + c.abs() + (A.abs() * start.abs().unsqueeze(0)).sum(1))
     untightened = torch.where(keep, c, torch.ones_like(c))
     c = torch.where(keep, c - margin, torch.ones_like(c))
     A = torch.where(keep.unsqueeze(1), A, torch.zeros_like(A))
     w = (reward[1:] - reward[0]).t()
-    solution = solve(w, A.permute(2, 0, 1), c.t(), start.t(), untightened.t())
+    payments, solved = start.clone(), torch.zeros(width, dtype=torch.bool, device=start.device)
+    found = torch.zeros(c.shape[0], width, dtype=torch.float64, device=slacks.device)
+    hopeful = (~hopeless).nonzero().squeeze(1)
+    if hopeful.numel():
+        solution = solve(w[hopeful], A.permute(2, 0, 1)[hopeful], c.t()[hopeful], start.t()[hopeful],
+                         untightened.t()[hopeful])
+        payments[:, hopeful], solved[hopeful], found[:, hopeful] = solution.y.t(), solution.solved, solution.multipliers.t()
     multipliers = torch.zeros(slacks.shape[0], width, dtype=torch.float64, device=slacks.device)
-    multipliers[rows] = torch.where(keep, solution.multipliers.t(), torch.zeros_like(c))
-    return PaymentProgram(solution.y.t().to(decisions.dtype), solution.solved,
+    multipliers[rows] = torch.where(keep, found, torch.zeros_like(c))
+    return PaymentProgram(payments.to(decisions.dtype), solved,
                           bounded_multipliers(multipliers, w.abs().amax(-1)).to(decisions.dtype))
+
+
+def _violated_without_payments(c: torch.Tensor, depends: torch.Tensor, decisions: torch.Tensor,
+                               rows: torch.Tensor) -> torch.Tensor:
+    """(F,) True where a certificate row that no payment enters (a declared constraint on the
+    allocations, `s[k] <= 300`) is violated by more than twice the certificate's rounding
+    allowance at the proposal (`violation_beyond_rounding`): no payments make such a state
+    feasible, so its LP is not solved (it ran for every such proposal and was thrown away)."""
+    allowance = 2 * ROUNDING_ULPS * torch.finfo(decisions.dtype).eps * (
+        decisions.abs().amax(0) * rows.abs().amax(0) + 1).to(c)
+    return (torch.isfinite(c) & ~depends & (c < -allowance)).any(0)
 
 
 def bounded_multipliers(multipliers: torch.Tensor, reward_scale: torch.Tensor) -> torch.Tensor:
@@ -245,8 +264,11 @@ def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack
             envelope = multiplier_term(spec, quantities, deployed, fixed, multipliers)
         else:
             deployed = straight_through(repaired, deployed)
-        if pool and bool(remaining.any()):
-            pooled = spec.pooling @ allocations
+        pooled = spec.pooling @ allocations
+        with torch.no_grad():  # the states the bisection can repair: their pooled menu is feasible
+            pooling = remaining & (spec.violation(quantities, pooled.detach(), slack.detach() * 0.0) <= 0) \
+                if pool and bool(remaining.any()) else torch.zeros_like(remaining)
+        if bool(pooling.any()):  # else its REPAIR_STEPS evaluations would change nothing
             with torch.no_grad():
                 x, x_ref, d = allocations.detach(), pooled.detach(), slack.detach()
                 low, high = torch.zeros_like(scale), torch.ones_like(scale)
@@ -254,7 +276,6 @@ def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack
                     mid = 0.5 * (low + high)
                     ok = spec.violation(quantities, toward(x, x_ref, mid), d * mid) <= 0
                     low, high = torch.where(ok, mid, low), torch.where(ok, high, mid)
-                pooling = remaining & (spec.violation(quantities, x_ref, d * 0.0) <= 0)
                 scale = torch.where(pooling, low, scale)
                 kind = torch.where(pooling, torch.full_like(kind, 2.0), kind)
             shrunk = torch.stack(spec.contract_of(quantities, toward(allocations, pooled, scale), slack * scale))
