@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         "# Learned auction mechanisms: revenue and regret certificate",
         "",
-        f"Command: `python benchmarks/bench_auction_design.py {' '.join(sys.argv[1:])}`",
+        f"Command: `python benchmarks/bench_auction_design.py {shlex.join(sys.argv[1:])}`",
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
         f"device {args.device}, torch threads {torch.get_num_threads()}, load average at start "
         f"{os.getloadavg()[0]:.1f}",
