@@ -25,8 +25,9 @@ from pathlib import Path
 
 from mechdsl.auction_design.distributions import VALUE, ValueLaw
 from mechdsl.auction_design.model import AuctionDesignModel
-from mechdsl.codegen.generate import MARKER, _environment, write_package
+from mechdsl.codegen.generate import _environment, write_package
 from mechdsl.codegen.printer import UnsafeIdentifier, check_identifier, print_expression
+from mechdsl.codegen.templating import render_package
 from mechdsl.errors import CompileError
 from mechdsl.lang import ast, parse
 from mechdsl.lang.diagnostics import Diagnostic, SpecError
@@ -123,13 +124,8 @@ def render_auction(model: AuctionDesignModel, source: str | None = None) -> dict
     """file name -> text of every generated file (no I/O besides reading templates)."""
     source = source if source is not None else model.source
     context = _context(model, source)
-    env = _environment()
-    files = {name: env.get_template(template).render(**context) for name, template in sorted(FILES.items())}
-    files["spec.json"] = context["spec_json"] + "\n"
-    files["spec.mech"] = source
-    files = dict(sorted(files.items()))
-    files[MARKER] = env.get_template("marker.j2").render(files=sorted(files))
-    return files
+    return render_package(_environment(), FILES, context,
+                          {"spec.json": context["spec_json"] + "\n", "spec.mech": source})
 
 
 def compile_auction(model: AuctionDesignModel, out_dir: str | Path | None = None, force: bool = False,

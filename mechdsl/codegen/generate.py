@@ -27,7 +27,7 @@ from mechdsl.codegen.package_write import (MARKER, PackageWrite, check_target, p
                                           write_package)
 from mechdsl.codegen.printer import (UnsafeIdentifier, check_identifier, emit_function_body, float_literal,
                                      print_expression)
-from mechdsl.codegen.templating import CheckedEnvironment, string_literal
+from mechdsl.codegen.templating import CheckedEnvironment, render_package, string_literal
 from mechdsl.codegen.vectorize import vectorized_body
 from mechdsl.model import Model, exact_constants
 from mechdsl.reduce import derive
@@ -369,10 +369,7 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
                              hint="use `payments = action` (slack entries in the action) in the train block")
     except (UnsafeIdentifier, LayoutError) as error:
         raise UsageError(f"cannot compile {model.path}: {error}") from None
-    env = _environment()
-    files = {name: env.get_template(template).render(**context) for name, template in sorted(FILES.items())}
-    files[MARKER] = env.get_template("marker.j2").render(files=sorted(files))
-    return files
+    return render_package(_environment(), FILES, context)
 
 
 def compile_spec(model: Model, out_dir: str | Path | None = None, force: bool = False,

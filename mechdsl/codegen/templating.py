@@ -28,6 +28,8 @@ from pathlib import Path
 
 import jinja2
 
+from mechdsl.codegen.package_write import MARKER
+
 _OBJECT_REPR = re.compile(r"<[^<>\n]* (?:object|method|function)[^<>\n]* at 0x[0-9a-fA-F]+>")
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
 
@@ -137,5 +139,18 @@ class CheckedEnvironment(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
+def render_package(env: jinja2.Environment, templates: Mapping[str, str], context: Mapping,
+                   verbatim: Mapping[str, str] | None = None) -> dict[str, str]:
+    """file name -> text of a generated package, what `package_write.write_package` writes: each
+    output file of `templates` (output file -> template) rendered with `context`, the `verbatim`
+    files as given (e.g. `spec.mech`, the spec's own text), all in name order, and last the
+    marker (`marker.j2`) listing them. Every kind's generator renders through this one function."""
+    files = {name: env.get_template(template).render(**context) for name, template in sorted(templates.items())}
+    files.update(verbatim or {})
+    files = dict(sorted(files.items()))
+    files[MARKER] = env.get_template("marker.j2").render(files=sorted(files))
+    return files
+
+
 __all__ = ["CheckedEnvironment", "CheckedTemplate", "GeneratedCodeError", "check_rendered", "comment_text",
-           "string_body", "string_literal", "template_line_of"]
+           "render_package", "string_body", "string_literal", "template_line_of"]

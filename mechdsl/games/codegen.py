@@ -19,8 +19,9 @@ import json
 from pathlib import Path
 
 from mechdsl.errors import CompileError
-from mechdsl.codegen.generate import MARKER, _environment, sampling_code, write_package
+from mechdsl.codegen.generate import _environment, sampling_code, write_package
 from mechdsl.codegen.printer import UnsafeIdentifier, check_identifier
+from mechdsl.codegen.templating import render_package
 from mechdsl.games.model import GameModel
 from mechdsl.games.refusal import refusal
 from mechdsl.model import Distribution
@@ -121,13 +122,8 @@ def render_game(model: GameModel, source: str | None = None) -> dict[str, str]:
     """file name -> text of every generated file (no I/O besides reading templates)."""
     source = source if source is not None else Path(model.path).read_text(encoding="utf-8")
     context = _context(model, source)
-    env = _environment()
-    files = {name: env.get_template(template).render(**context) for name, template in sorted(FILES.items())}
-    files["spec.json"] = context["spec_json"] + "\n"
-    files["spec.mech"] = source
-    files = dict(sorted(files.items()))
-    files[MARKER] = env.get_template("marker.j2").render(files=sorted(files))
-    return files
+    return render_package(_environment(), FILES, context,
+                          {"spec.json": context["spec_json"] + "\n", "spec.mech": source})
 
 
 def compile_game(model: GameModel, out_dir: str | Path | None = None, force: bool = False,
