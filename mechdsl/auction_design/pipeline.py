@@ -141,16 +141,12 @@ def train_reserves(config, run_dir: Path, model, *, resume: bool, log: str, eval
                    stages) -> dict:
     """The RL route: train `config.algo` on the compiled reserve-price env, evaluate it against
     Myerson's optimum on held-out states (all alike: the spec draws no parameters) and report."""
+    from mechdsl.rl.contract_pipeline import compile_and_train
     from mechdsl.rl.evaluate import evaluate_policy
-    from mechdsl.rl.loop import train
     from mechdsl.rl.report import write_report
 
-    with stages.stage("compile"):
-        env = build_env(config, run_dir, model)
-    with stages.stage("train"):
-        result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
-                       preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
-                       eval_every=max(1, config.steps // 20), eval_states=curve_states, log=log)
+    env, result = compile_and_train(build_env, config, run_dir, model, resume=resume, log=log,
+                                    curve_states=curve_states, stages=stages)
     with stages.stage("evaluate"):
         evaluation = evaluate_policy(env, result.agent, n_states=eval_states)
         learned = learned_reserves(env, result.agent, config.seed)
@@ -213,18 +209,10 @@ def evaluate_reserves(config, run_dir: Path, model, n_states: int, seed: int) ->
     """`mechdsl eval` of an RL run: per state the objective ("objective"), Myerson's optimum
     ("optimum"), the learned reserves, the optimality ratio and the violation rate (0: DSIC and
     IR hold for any reserves)."""
-    import torch
-
-    from mechdsl.rl.env import observation
-    from mechdsl.rl.runs import load_agent
+    from mechdsl.rl.contract_pipeline import deployed_policy
     from mechdsl.tolerances import VIOLATION_TOLERANCE
 
-    env = build_env(config, run_dir, model)
-    agent, _ = load_agent(config, run_dir, env)
-    state = env.reset(n_states, torch.Generator(device=env.device).manual_seed(seed))
-    action = agent.act(observation(env, state), explore=False,
-                       generator=torch.Generator(device=env.device).manual_seed(seed + 1))
-    result = env.evaluate(state, action)
+    env, state, result = deployed_policy(build_env, config, run_dir, model, n_states, seed)
     objective, optimum = result.reward.double(), env.optimum(state).double()
     names = env_package(env).ACTION_LAYOUT
     return {"states": [dict(zip(env.state_names, row)) for row in state.double().cpu().tolist()],

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from mechdsl.games.codegen import compile_game, require_compilable
+from mechdsl.rl.contract_pipeline import compile_and_train, deployed_policy
 from mechdsl.rl.runs import RunConfig, load_package
 from mechdsl.tolerances import VIOLATION_TOLERANCE
 
@@ -52,13 +53,8 @@ def train_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, 
     from mechdsl.rl.stages import StageClock
 
     stages = stages if stages is not None else StageClock()
-    with stages.stage("compile"):
-        env = build_env(config, run_dir, model)
-    eval_every = max(1, config.steps // 20)
-    with stages.stage("train"):
-        result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
-                       preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
-                       eval_every=eval_every, eval_states=curve_states, log=log)
+    env, result = compile_and_train(build_env, config, run_dir, model, resume=resume, log=log,
+                                    curve_states=curve_states, stages=stages)
     other = comparison_algorithm(config.algo)
     other_steps = max(1, config.steps // COMPARISON_SHARE)
     with stages.stage(f"train {other} (comparison)"):
@@ -86,15 +82,7 @@ def evaluate_run(config: RunConfig, run_dir: Path, model, n_states: int, seed: i
     """Per-market evaluation of a finished run: the learned clocks, reward ("objective"),
     welfare and ticks per market, the efficient welfare ("optimum") and the greedy
     auctioneer on the same markets."""
-    from mechdsl.rl.env import observation
-    from mechdsl.rl.runs import load_agent
-
-    env = build_env(config, run_dir, model)
-    agent, _ = load_agent(config, run_dir, env)
-    state = env.reset(n_states, torch.Generator(device=env.device).manual_seed(seed))
-    action = agent.act(observation(env, state), explore=False,
-                       generator=torch.Generator(device=env.device).manual_seed(seed + 1))
-    result = env.evaluate(state, action)
+    env, state, result = deployed_policy(build_env, config, run_dir, model, n_states, seed)
     greedy = env.evaluate(state, env.greedy_action(state))
     optimum = env.optimum(state).double()
     objective = result.reward.double()

@@ -43,13 +43,38 @@ def train_run(config: RunConfig, run_dir: Path, model, *, resume: bool = False, 
     """A contract run: `curve_states` held-out states score the learning curve (each costs one
     exact solve)."""
     stages = stages if stages is not None else StageClock()
+    env, result = compile_and_train(build_env, config, run_dir, model, resume=resume, log=log,
+                                    curve_states=curve_states, stages=stages)
+    return evaluate_and_report(config, run_dir, model, env, result.agent, result.rows, eval_states, stages)
+
+
+def compile_and_train(build_env, config: RunConfig, run_dir: Path, model, *, resume: bool, log: str,
+                      curve_states: int, stages: StageClock):
+    """(env, `mechdsl.rl.loop.train`'s result) of a run on a compiled package, the first two
+    stages of every kind trained by the RL loop: "compile" (`build_env(config, run_dir, model)`,
+    the kind's) and "train" (`config.algo` for `config.steps` steps into `run_dir`, the learning
+    curve scored on `curve_states` held-out states 20 times in the run)."""
     with stages.stage("compile"):
         env = build_env(config, run_dir, model)
     with stages.stage("train"):
         result = train(env, config.algo, steps=config.steps, seed=config.seed, device=config.device,
                        preset=config.preset, hparams=config.hparams, out_dir=run_dir, resume=resume,
                        eval_every=max(1, config.steps // 20), eval_states=curve_states, log=log)
-    return evaluate_and_report(config, run_dir, model, env, result.agent, result.rows, eval_states, stages)
+    return env, result
+
+
+def deployed_policy(build_env, config: RunConfig, run_dir: Path, model, n_states: int, seed: int):
+    """(env, states, StepResult) of a finished run's deterministic policy on `n_states` held-out
+    states: the env rebuilt by the kind's `build_env`, the saved agent loaded, the states drawn
+    with `seed` and the actions (explore=False) with `seed + 1`; what `mechdsl eval` scores."""
+    from mechdsl.rl.env import observation
+
+    env = build_env(config, run_dir, model)
+    agent, _ = load_agent(config, run_dir, env)
+    state = env.reset(n_states, torch.Generator(device=env.device).manual_seed(seed))
+    action = agent.act(observation(env, state), explore=False,
+                       generator=torch.Generator(device=env.device).manual_seed(seed + 1))
+    return env, state, env.evaluate(state, action)
 
 
 def contract_means(contract: dict[str, torch.Tensor], model) -> dict[str, dict[int, float]]:
