@@ -28,10 +28,11 @@ from mechdsl.reduce.screening import OrientationUndecided
 from mechdsl.reduce.derivation import Derivation
 from mechdsl.solve.certificate import Certificate, certify
 from mechdsl.solve.compile_cache import NUMPY_MODULES, IdentityCache
+from mechdsl.solve.convex_solve import solve_convex
 from mechdsl.solve.float_range import out_of_float_range
 from mechdsl.solve.cvxpy_model import cvxpy_variables, original_constraints
 from mechdsl.solve.to_cvxpy import NotConvexible, to_cvxpy
-from mechdsl.tolerances import CERTIFICATE_TOLERANCE, LOCAL_FEASIBILITY_TOLERANCE, SCS_ACCURACY, SINGULAR_DERIVATIVE_CAP, SLSQP_ACCURACY
+from mechdsl.tolerances import CERTIFICATE_TOLERANCE, LOCAL_FEASIBILITY_TOLERANCE, SINGULAR_DERIVATIVE_CAP, SLSQP_ACCURACY
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,6 @@ def numeric_substitution(model: Model, state: dict[str, float]) -> dict[sp.Symbo
 def _objective(model: Model, numbers, variables):
     expr = to_cvxpy(model.objective.expr.xreplace(numbers), variables)
     return cp.Maximize(expr) if model.objective.sense == "maximize" else cp.Minimize(expr)
-
-
-def _solve_cvxpy(problem: cp.Problem) -> None:
-    try:
-        problem.solve(solver=cp.CLARABEL)
-    except cp.error.SolverError:
-        problem.solve(solver=cp.SCS, eps=SCS_ACCURACY, max_iters=200000)
 
 
 def _finish(model: Model, state: dict[str, float], contract: dict[str, float], solver: str) -> Solution:
@@ -106,7 +100,7 @@ def _solve_convex(model: Model, state: dict[str, float], inequalities: list[sp.E
     if not problem.is_dcp():
         return None
     try:
-        _solve_cvxpy(problem)
+        solve_convex(problem)
     except (cp.error.SolverError, ValueError, ArithmeticError) as error:  # SCS too: NaN/Inf or huge data
         raise ReferenceUnavailable(
             f"no exact optimum for {model.name} at this state: the solver failed on the {label} problem's numbers "

@@ -21,6 +21,7 @@ import sympy as sp
 from mechdsl.errors import ReferenceUnavailable
 from mechdsl.model import Model
 from mechdsl.reduce.assumptions import with_signs
+from mechdsl.solve.convex_solve import solve_convex
 from mechdsl.solve.cvxpy_model import cvxpy_variables, original_constraints
 from mechdsl.solve.to_cvxpy import NotConvexible, power, real_number
 
@@ -143,7 +144,7 @@ class ParametricOracle:
         try:
             for p, v in zip(self._parameters, values):
                 p.value = float(v)
-            self.problem.solve(solver=cp.CLARABEL)
+            solve_convex(self.problem)
         except (cp.error.SolverError, ValueError, ArithmeticError) as error:
             raise ReferenceUnavailable(
                 f"no exact optimum for {self.model.name} at this state: the solver failed on its numbers ({error}; "
