@@ -11,10 +11,11 @@ Two routes, chosen by the algorithm (`configure`):
       evaluation.json   the certificate
       report.md         the certificate in words
   `eval` re-certifies the saved mechanism on fresh profiles.
-* the RL route (`--algo` naming an RL algorithm: amortized, edmsac, ppo, ...; single-item specs
-  only): `compile` generates the reserve-price env (`mechdsl.auction_design.codegen`: one
-  reserve per bidder, reward = the exact expected objective of the second-price auction with
-  those reserves, optimum = Myerson's), and the RL learner trains it like a contract
+* the RL route (`--algo` naming an RL algorithm: amortized, edmsac, ppo, ...; one item, or
+  several with additive values): `compile` generates the reserve-price env
+  (`mechdsl.auction_design.codegen`: one reserve per bidder and item, each item sold by a
+  second-price auction, reward = the exact expected objective with those reserves, optimum =
+  item-wise Myerson), and the RL learner trains it like a contract
   (`mechdsl.rl.train`); the run folder is a contract run's (package/, checkpoint.pt,
   metrics.csv, evaluation.json with the optimality ratio, report.md)."""
 
@@ -72,9 +73,9 @@ def configure(spec_path: str, source: str, model, *, algo: str | None, steps: in
     settings = dict(model.train)
     algo = algo or settings.get("algorithm") or default_algorithm(model)
     if is_rl(algo):
-        from mechdsl.auction_design.codegen import require_single_item
+        from mechdsl.auction_design.codegen import require_compilable
 
-        require_single_item(model)
+        require_compilable(model)
         return RunConfig(spec=spec_path, source=source, algo=algo, steps=int(steps or DEFAULT_STEPS),
                          seed=int(seed if seed is not None else settings.get("seed", 0)), device=device,
                          preset=preset or "default", hparams={}, overrides=overrides)
@@ -154,18 +155,39 @@ def train_reserves(config, run_dir: Path, model, *, resume: bool, log: str, eval
     summary.update(learned)
     (Path(run_dir) / "evaluation.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     with stages.stage("report"):
-        reserves = ", ".join(f"{name} {value:.4f}" for name, value in learned["reserves"].items())
-        myerson = ", ".join(f"{value:.4f}" for value in learned["myerson_reserves"])
         write_report(run_dir, {config.algo: result.rows}, {config.algo: evaluation}, optimum=evaluation.mean_optimum,
                      title=f"{model.name}: {config.algo} reserve prices, seed {config.seed}",
-                     notes=(f"Spec `{config.spec}`, {config.steps} steps, preset `{config.preset}`, device "
-                            f"`{config.device}`. The policy sets one reserve per bidder of a second-price auction "
-                            f"(DSIC and ex post IR for any reserves); reward = the exact expected {model.objective}; "
-                            f"optimality ratio = its mean over Myerson's optimal auction's on {evaluation.n_states} "
-                            f"held-out states (all alike). Learned reserves: {reserves}; Myerson's: {myerson}, "
-                            f"objective {learned['objective_at_myerson_reserves']:.6f} there (equal to the optimum "
-                            "for i.i.d. regular bidders, below it for asymmetric ones)."))
+                     notes=reserve_notes(model, config, evaluation, learned))
     return summary
+
+
+def reserve_notes(model, config, evaluation, learned: dict) -> str:
+    """The report's words on an RL run of the reserve-price env: the family, the ratio's
+    denominator, the learned and Myerson's reserves, and the setting's reference revenue when
+    the library has one (for several items above the family's optimum)."""
+    reserves = ", ".join(f"{name} {value:.4f}" for name, value in learned["reserves"].items())
+    myerson = ", ".join(f"{value:.4f}" for value in learned["myerson_reserves"])
+    if model.items == 1:
+        family = ("The policy sets one reserve per bidder of a second-price auction (DSIC and ex post IR for any "
+                  "reserves)")
+        optimum = "Myerson's optimal auction's"
+        caveat = "equal to the optimum for i.i.d. regular bidders, below it for asymmetric ones"
+    else:
+        family = (f"The policy sets one reserve per bidder and item; each of the {model.items} items is sold "
+                  "separately by a second-price auction (DSIC and ex post IR for any reserves)")
+        optimum = "the family's best objective (item-wise Myerson, summed over the items)"
+        caveat = "the family's optimum for i.i.d. regular bidders"
+    text = (f"Spec `{config.spec}`, {config.steps} steps, preset `{config.preset}`, device `{config.device}`. "
+            f"{family}; reward = the exact expected {model.objective}; optimality ratio = its mean over {optimum} "
+            f"on {evaluation.n_states} held-out states (all alike). Learned reserves: {reserves}; Myerson's: "
+            f"{myerson}, objective {learned['objective_at_myerson_reserves']:.6f} there ({caveat}).")
+    reference = learned.get("reference")
+    if reference is not None:
+        kind = "the optimal revenue over all mechanisms" if reference["optimal"] else "a published mechanism's revenue"
+        text += (f" The setting's reference: {reference['value']:.4f}, {kind} ({reference['source']}); the "
+                 f"family's optimum {evaluation.mean_optimum:.4f} is {evaluation.mean_optimum / reference['value']:.4f}"
+                 " of it.")
+    return text
 
 
 def learned_reserves(env, agent, seed: int) -> dict:
@@ -181,8 +203,15 @@ def learned_reserves(env, agent, seed: int) -> dict:
     package = env_package(env)
     reserves = package.reserves(action.to(state.dtype))[0].double().cpu().tolist()
     at_myerson = float(env.evaluate(state, env.myerson_action(state)).reward[0])
-    return {"reserves": dict(zip(package.ACTION_LAYOUT, reserves)),
+    return {"reserves": dict(zip(package.ACTION_LAYOUT, reserves)), "reference": reference_of_package(package),
             "myerson_reserves": list(package.MYERSON_RESERVES), "objective_at_myerson_reserves": at_myerson}
+
+
+def reference_of_package(package) -> dict | None:
+    """The compiled env's reference revenue {value, source, optimal}, None where it has none."""
+    if package.REFERENCE is None:
+        return None
+    return {"value": package.REFERENCE, "source": package.REFERENCE_SOURCE, "optimal": package.REFERENCE_OPTIMAL}
 
 
 def env_package(env):
@@ -206,16 +235,19 @@ def evaluate_run(config, run_dir: Path, model, n_states: int, seed: int) -> dict
 
 
 def evaluate_reserves(config, run_dir: Path, model, n_states: int, seed: int) -> dict:
-    """`mechdsl eval` of an RL run: per state the objective ("objective"), Myerson's optimum
-    ("optimum"), the learned reserves, the optimality ratio and the violation rate (0: DSIC and
-    IR hold for any reserves)."""
+    """`mechdsl eval` of an RL run: per state the objective ("objective"), the family's optimum
+    ("optimum": Myerson's, item-wise for several items), the learned reserves, the optimality
+    ratio, the violation rate (0: DSIC and IR hold for any reserves) and the setting's reference
+    revenue ("reference", null where the library has none)."""
     from mechdsl.rl.contract_pipeline import deployed_policy
     from mechdsl.tolerances import VIOLATION_TOLERANCE
 
     env, state, result = deployed_policy(build_env, config, run_dir, model, n_states, seed)
     objective, optimum = result.reward.double(), env.optimum(state).double()
-    names = env_package(env).ACTION_LAYOUT
-    return {"states": [dict(zip(env.state_names, row)) for row in state.double().cpu().tolist()],
+    package = env_package(env)
+    names = package.ACTION_LAYOUT
+    return {"reference": reference_of_package(package),
+            "states": [dict(zip(env.state_names, row)) for row in state.double().cpu().tolist()],
             "reserves": [dict(zip(names, (float(result.info[n][b]) for n in names))) for b in range(n_states)],
             "objective": objective.cpu().tolist(), "revenue": result.info["revenue"].double().cpu().tolist(),
             "optimum": optimum.cpu().tolist(), "optimality_ratio": float(objective.mean() / optimum.mean()),

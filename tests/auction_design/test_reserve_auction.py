@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mechdsl.auction_design.reserve_auction import (BidderLaw, action_from_reserves, expected_revenue_and_welfare,
-                                                    reserves_from_action)
+                                                    itemwise_revenue_and_welfare, reserves_from_action)
 
 
 def uniform(lo: float, hi: float) -> BidderLaw:
@@ -91,3 +91,31 @@ def test_the_action_reaches_every_reserve_of_the_support_and_back():
     reserves = reserves_from_action(action, laws)
     assert torch.allclose(reserves, torch.tensor([[0.0, 2.0], [0.5, 0.875], [1.0, 0.5]], dtype=torch.float64))
     assert torch.allclose(action_from_reserves(reserves, laws), action.clamp(-1, 1))
+
+
+def test_items_sold_separately_add_their_auctions_bidder_major():
+    # 2 bidders x 3 items, a law per (bidder, item); entry i * 3 + j is bidder i's reserve for item j
+    laws = [uniform(0, 1), loguniform(1, 4), normal(2, 0.5),      # bidder 0, items 0..2
+            uniform(0, 2), uniform(1, 3), loguniform(0.5, 3)]     # bidder 1
+    reserves = torch.tensor([[0.5, 2.0, 2.2, 0.7, 1.5, 1.0], [0.0, 1.0, -2.0, 0.0, 1.0, 0.5]], dtype=torch.float64)
+    revenue, welfare = itemwise_revenue_and_welfare(reserves, laws, 3)
+    expected_revenue = torch.zeros(2, dtype=torch.float64)
+    expected_welfare = torch.zeros(2, dtype=torch.float64)
+    for item in range(3):
+        item_revenue, item_welfare = expected_revenue_and_welfare(reserves[:, [item, 3 + item]],
+                                                                  [laws[item], laws[3 + item]])
+        expected_revenue, expected_welfare = expected_revenue + item_revenue, expected_welfare + item_welfare
+    assert torch.allclose(revenue, expected_revenue, atol=1e-14) and torch.allclose(welfare, expected_welfare, atol=1e-14)
+    # one item: the single-item auction itself
+    one = itemwise_revenue_and_welfare(reserves[:, :2], laws[:2], 1)
+    assert all(torch.equal(a, b) for a, b in zip(one, expected_revenue_and_welfare(reserves[:, :2], laws[:2])))
+    with pytest.raises(ValueError, match="not 4 per bidder"):
+        itemwise_revenue_and_welfare(reserves, laws, 4)
+
+
+def test_item_wise_myerson_for_two_iid_uniform_items():
+    # 2 bidders x 2 items U[0, 1] at r* = 1/2: 2 x 5/12; 1 bidder x 2 items: 2 x 1/4
+    revenue, _ = itemwise_revenue_and_welfare(torch.full((1, 4), 0.5, dtype=torch.float64), [uniform(0, 1)] * 4, 2)
+    assert float(revenue[0]) == pytest.approx(5 / 6, abs=1e-12)
+    revenue, _ = itemwise_revenue_and_welfare(torch.full((1, 2), 0.5, dtype=torch.float64), [uniform(0, 1)] * 2, 2)
+    assert float(revenue[0]) == pytest.approx(1 / 2, abs=1e-12)
