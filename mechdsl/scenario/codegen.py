@@ -25,6 +25,7 @@ import sympy as sp
 from mechdsl.errors import UsageError
 from mechdsl.codegen import generate
 from mechdsl.codegen.printer import UnsafeIdentifier, check_identifier, float_literal
+from mechdsl.codegen.templating import render_package
 from mechdsl.model import all_indices
 from mechdsl.scenario.model import SLOT, Draw, ScenarioModel
 from mechdsl.scenario.linebreak import wrap
@@ -360,10 +361,7 @@ def render(model: ScenarioModel, source: str | None = None) -> dict[str, str]:
         }
     except UnsafeIdentifier as error:
         raise UsageError(f"cannot compile {model.path}: {error}") from None
-    env = generate._environment()
-    files = {name: env.get_template(template).render(**context) for name, template in sorted(FILES.items())}
-    files[generate.MARKER] = env.get_template("marker.j2").render(files=sorted(files))
-    return files
+    return render_package(generate._environment(), FILES, context)
 
 
 def _next_columns(compiler: _Compiler, nexts) -> list[str]:
