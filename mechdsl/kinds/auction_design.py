@@ -2,9 +2,10 @@
 a valuation form, an objective and IR/IC. `derive` gives Myerson's optimal auction in closed
 form for a single item; `solve` runs it on sampled profiles with an incentive certificate;
 `train` / `run` learn a multi-item mechanism (RochetNet menu, affine maximizer, RegretNet) and
-certify it, `eval` re-certifies it. `compile` generates the reserve-price env of a single-item
-spec (one reserve per bidder, optimum = Myerson's), which `train --algo amortized|edmsac|...`
-trains with the RL learners (mechdsl.auction_design.codegen)."""
+certify it, `eval` re-certifies it. `compile` generates a reserve-price env: a single item, or
+additive items sold separately (one reserve per bidder and item, optimum = Myerson's per
+item), which `train --algo amortized|edmsac|...` trains with the RL learners
+(mechdsl.auction_design.codegen); unit-demand specs are for the learned mechanisms only."""
 
 from mechdsl.auction_design.model import AuctionDesignModel
 from mechdsl.kinds.kind import Kind
