@@ -40,16 +40,19 @@ def _batch(env, n: int = 8) -> Transition:
     return Transition(state, obs, torch.zeros(n, env.action_dim, dtype=state.dtype), zeros, state, obs, zeros + 1)
 
 
-def test_exact_actor_loss_gradient_is_autograd_of_env_evaluate_through_the_chain():
+@pytest.mark.parametrize("train_start", ["mode", "sample"])
+def test_exact_actor_loss_gradient_is_autograd_of_env_evaluate_through_the_chain(train_start):
     """d/dtheta of -scale * r(S, chain_theta(S)) by autograd equals central finite differences of
-    the same composition, computed only from `env.evaluate` and the chain (float64). The clips
-    are true clips here (straight_through = false), so the chain is the function autograd
+    the same composition, computed only from `env.evaluate` and the chain (float64), with the
+    chain started from its mode A_M = 0 (the exact reward's default) or from A_M ~ N(0, I). The
+    clips are true clips here (straight_through = false), so the chain is the function autograd
     differentiates; by default they pass gradients straight through (a surrogate by design)."""
     torch.set_default_dtype(torch.float64)
     try:
         env = DifferentiableScreeningEnv(dtype=torch.float64, penalty=0.0)
         agent = _agent("dmsac", env, critic="exact", entropy="none", boundary_penalty=0.0,
-                       straight_through=False, clip_denoised=False)
+                       straight_through=False, clip_denoised=False, train_start=train_start)
+        start_scale = 0.0 if train_start == "mode" else 1.0
         agent.set_reward_scale(0.5)
         batch = _batch(env)
 
@@ -58,7 +61,8 @@ def test_exact_actor_loss_gradient_is_autograd_of_env_evaluate_through_the_chain
             return -agent.actor_value(batch, action, env).mean()
 
         def composition() -> torch.Tensor:  # the same map, written from env.evaluate alone
-            action = agent.diffusion.sample_with_excess(batch.obs, torch.Generator().manual_seed(7))[0]
+            action = agent.diffusion.sample_with_excess(batch.obs, torch.Generator().manual_seed(7),
+                                                        start_scale=start_scale)[0]
             return -0.5 * learning_reward(env.evaluate(batch.state, action)).mean()
 
         params = [p for p in agent.diffusion.parameters() if p.requires_grad]
@@ -87,6 +91,35 @@ def test_auto_uses_the_exact_reward_where_the_env_allows(algo):
     assert _agent(algo, env).critic_kind() == "exact"
     assert _agent(algo, ScreeningContractEnv()).critic_kind() == "learned"  # no differentiable_reward declared
     assert _agent(algo, env, critic="learned").critic_kind() == "learned"
+
+
+@pytest.mark.parametrize("algo", ["edmsac", "dmsac"])
+def test_the_exact_reward_trains_the_chain_from_the_start_inference_deploys(algo):
+    """train_start = auto: under the exact reward the chain starts from its mode A_M = 0 in
+    training too, so (without the final Gaussian) the action the actor's loss ascends is the one
+    deterministic inference deploys, whatever the generator; under a learned critic, and in the
+    paper preset, it starts from A_M ~ N(0, I) as in eq. (52) and the two differ
+    (benchmarks/results/exact_critic/diagnosis_K5.md: K = 5 ratio -0.67 -> 0.83 at 3,200 samples)."""
+    env = DifferentiableScreeningEnv()
+    batch = _batch(env, 16)
+
+    def trained_and_deployed(agent):
+        trained = agent.policy(agent.diffusion, batch.obs, torch.Generator().manual_seed(5))[0]
+        deployed = agent.act(batch.obs, explore=False, generator=torch.Generator().manual_seed(6))
+        return trained.detach(), deployed
+
+    exact = _agent(algo, env, entropy="none")
+    assert (exact.critic_kind(), exact.train_start) == ("exact", "mode")
+    trained, deployed = trained_and_deployed(exact)
+    assert torch.allclose(trained, deployed, atol=1e-6)
+
+    learned = _agent(algo, env, entropy="none", critic="learned")
+    assert learned.train_start == "sample"
+    trained, deployed = trained_and_deployed(learned)
+    assert (trained - deployed).abs().max() > 1e-3
+    assert resolve_hparams(algo, "paper").train_start == "sample"
+    with pytest.raises(ValueError, match="train_start"):
+        _agent(algo, env, train_start="noise")
 
 
 @pytest.mark.parametrize("algo", ["edmsac", "dmsac", "dmddpg"])

@@ -1,7 +1,9 @@
 """DM-based Soft Actor-Critic (DMSAC): EDMSAC (Algorithm 1) without pruning.
 
 Objective (eq. 51): max E[sum_z gamma^z (r(S_z, A_z) + kappa H(pi_theta(.|S_z)))], r by eq. (46).
-Policy (eq. 52-54): A_0 from the reverse diffusion chain conditioned on S.
+Policy (eq. 52-54): A_0 from the reverse diffusion chain conditioned on S, started in training
+from A_M ~ N(0, I) (``train_start = "sample"``) or, the default under the exact reward, from its
+mode A_M = 0 (``"mode"``), the start deterministic inference uses.
 
 Entropy realisation. log pi_theta(A_0|S) of the chain is intractable. We append one Gaussian
 step to the chain, A = clip(A_0 + sigma (.) xi, -1, 1), xi ~ N(0, I), with a learned
@@ -79,6 +81,15 @@ class DMSACHparams(DiffusionPolicyHparams):
     lr_schedule: str = "cosine"
     actor_q: str = "min"              # "min" (eq. 55) | "mean" of the twin critics in the actor loss
     critic: str = "auto"              # "exact" (the env's own reward) | "learned" (eq. 56) | "auto" (exact where available)
+    # Where the chain starts in training (exploring actions and the actor loss): "sample" (A_M ~
+    # N(0, I), eq. 52), "mode" (A_M = 0, the deterministic inference path), or "auto": "mode"
+    # under the exact reward, "sample" under a learned critic. With the exact reward the actor
+    # ascends E_{A_M}[r(S, chain(A_M, S))] over the start's noise while inference deploys
+    # chain(0, S); on two_period (K = 5, 60 action dims) the chain had to learn to cancel 60-dim
+    # noise (x0 estimates 12x the noise at m = M, boundary excess ~800) and stayed at ratio -0.67
+    # after 100 steps, against 0.83 from the mode (K = 2: 0.51 -> 0.975;
+    # benchmarks/results/exact_critic/diagnosis_K5.md).
+    train_start: str = "auto"
 
 
 class DMSACAgent(ExactRewardActor, Agent):
@@ -94,6 +105,9 @@ class DMSACAgent(ExactRewardActor, Agent):
             raise ValueError(f"actor_every must be >= 1, got {hp.actor_every}")
         self.hp = hp
         self.choose_critic(hp.critic, env)
+        if hp.train_start not in ("auto", "mode", "sample"):
+            raise ValueError(f"unknown train_start {hp.train_start!r}; choose 'auto', 'mode' or 'sample'")
+        self.train_start = hp.train_start if hp.train_start != "auto" else ("mode" if self.exact_reward else "sample")
         d_s, d_a = env.state_dim, env.action_dim
         self.diffusion = init_from_generator(make_diffusion_actor(env, hp), generator).to(device)
         self.diffusion_target = frozen_copy(self.diffusion)
@@ -130,7 +144,7 @@ class DMSACAgent(ExactRewardActor, Agent):
     def policy(self, net: nn.Module, obs: torch.Tensor,
                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(A, log pi(A|S, A_0), excess): the chain, then the final Gaussian step when enabled."""
-        a0, excess = net.sample_with_excess(obs, generator)
+        a0, excess = net.sample_with_excess(obs, generator, start_scale=0.0 if self.train_start == "mode" else 1.0)
         if self.hp.entropy == "none":
             return a0, torch.zeros(obs.shape[0], device=obs.device, dtype=obs.dtype), excess
         log_std = self.log_std.clamp(-5.0, 1.0)
@@ -189,4 +203,4 @@ class DMSACAgent(ExactRewardActor, Agent):
 
 # Algorithm 1: one actor and one critic update per step at constant learning rates.
 PAPER: dict = {**EDMSAC_PAPER_DIFFUSION, "updates_per_step": 1, "actor_every": 1, "lr_schedule": "constant",
-               "critic": "learned"}
+               "critic": "learned", "train_start": "sample"}
