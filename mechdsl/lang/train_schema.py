@@ -38,6 +38,7 @@ STRING_CHOICES = {
     "actor_q": ("min", "mean"),
     "critic": ("auto", "exact", "learned"),
     "inference_start": ("mode", "sample"),
+    "train_start": ("auto", "mode", "sample"),
     "payments": ("action", "optimal"),
 }
 

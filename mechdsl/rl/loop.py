@@ -338,6 +338,9 @@ def _log_row(log, progress, row: dict[str, Any]) -> None:
     progress.report(row)
 
 
+_ABSENT = "absent (a hyperparameter added since)"
+
+
 def _check_compatible(ckpt: dict, algo: str, seed: int, hp) -> None:
     if ckpt.get("version") != CHECKPOINT_VERSION:
         raise ValueError(f"checkpoint version {ckpt.get('version')} is not supported")
@@ -346,7 +349,10 @@ def _check_compatible(ckpt: dict, algo: str, seed: int, hp) -> None:
         mismatches.append(f"algorithm {ckpt['algo']!r} != {algo!r}")
     if ckpt["seed"] != seed:
         mismatches.append(f"seed {ckpt['seed']} != {seed}")
-    if ckpt["hparams"] != dataclasses.asdict(hp):
-        mismatches.append("hyperparameters differ")
+    saved, current = ckpt["hparams"], dataclasses.asdict(hp)
+    if saved != current:
+        differing = sorted(k for k in saved.keys() | current.keys() if saved.get(k, _ABSENT) != current.get(k, _ABSENT))
+        mismatches.append("hyperparameters differ: " + ", ".join(
+            f"{k} {saved.get(k, _ABSENT)} in the checkpoint, {current.get(k, _ABSENT)} now" for k in differing))
     if mismatches:
         raise ValueError("cannot resume: the checkpoint belongs to another run (" + "; ".join(mismatches) + ")")
