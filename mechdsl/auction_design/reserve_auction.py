@@ -97,16 +97,6 @@ def _gauss_legendre(nodes: int, like: torch.Tensor) -> tuple[torch.Tensor, torch
             torch.tensor(w / 2.0, dtype=like.dtype, device=like.device))
 
 
-def win_probability(i: int, v: torch.Tensor, reserves: torch.Tensor, laws: Sequence[BidderLaw]) -> torch.Tensor:
-    """W_i(v) = prod_{j != i} F_j(max(r_j, v)) for v shaped (B, ...) and reserves (B, n)."""
-    shape = (-1,) + (1,) * (v.dim() - 1)
-    out = torch.ones_like(v)
-    for j, law in enumerate(laws):
-        if j != i:
-            out = out * law.clamped_cdf(torch.maximum(reserves[:, j].reshape(shape), v))
-    return out
-
-
 def _pieces(reserves: torch.Tensor, low: torch.Tensor, high: torch.Tensor, pieces: int) -> torch.Tensor:
     """Sorted edges (B, n, P) of the pieces of [r_i, high_i]: its ends, every other bidder's
     r_j, low_j and high_j, and `pieces` equal cuts of bidder i's support, all clamped into it."""
@@ -165,16 +155,3 @@ def itemwise_revenue_and_welfare(reserves: torch.Tensor, laws: Sequence[BidderLa
         item_revenue, item_welfare = expected_revenue_and_welfare(grid[:, :, j], laws[j::items], nodes, pieces)
         revenue, welfare = revenue + item_revenue, welfare + item_welfare
     return revenue, welfare
-
-
-def simulate(values: torch.Tensor, reserves: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The auction run on value profiles (S, n) with reserves (n,): (winner's payment (S,),
-    winner's value (S,)), zero where nothing is sold. A direct simulation of the mechanism,
-    the check of `expected_revenue_and_welfare` (tests)."""
-    eligible = values >= reserves
-    bids = torch.where(eligible, values, torch.full_like(values, -1.0))
-    top, winner = bids.max(dim=1)
-    sold = top >= 0
-    others = bids.scatter(1, winner.unsqueeze(1), -1.0).max(dim=1).values
-    price = torch.maximum(reserves[winner], others)
-    return torch.where(sold, price, torch.zeros_like(price)), torch.where(sold, top, torch.zeros_like(top))
