@@ -110,8 +110,8 @@ def print_summary(run_dir: Path, evaluation: dict) -> None:
             print(f"  feasible-only ratio  {evaluation['feasible_ratio']:.4f} (a violating contract is worth 0)")
     print(f"  violation rate       {evaluation['violation_rate']:.4f}")
     if evaluation.get("violation_weight"):
-        print(f"  constraint penalty   {evaluation['violation_weight']:.4g} x violation in the learning reward "
-              "(declared constraints the env does not restore; violation_weight = 0 opts out)")
+        print(f"  constraint penalty   weight {evaluation['violation_weight']:.4g} in the learning reward on proposals "
+              "that break a declared constraint (the train block's violation_weight, or automatic; 0 opts out)")
     if evaluation.get("reference_failures"):
         print(f"  states without an exact reference (left out of the ratio) {evaluation['reference_failures']}")
     if evaluation.get("solver_speedup"):
