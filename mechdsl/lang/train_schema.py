@@ -39,6 +39,7 @@ STRING_CHOICES = {
     "critic": ("auto", "exact", "learned"),
     "inference_start": ("mode", "sample"),
     "train_start": ("auto", "mode", "sample"),
+    "exact_reward_at": ("chain", "sample"),
     "payments": ("action", "optimal"),
 }
 

@@ -169,3 +169,48 @@ def test_a_train_block_checks_the_critic_choice(tmp_path):
     bad = tmp_path / "bad.mech"
     bad.write_text(spec.replace("  prune_rate = 0.1", '  prune_rate = 0.1\n  critic = "exakt"'))
     assert main(["check", str(bad)]) == 2
+
+
+@pytest.mark.parametrize("algo", ["edmsac", "dmsac"])
+def test_the_exact_reward_is_taken_at_the_denoised_action_not_the_exploring_one(algo):
+    """exact_reward_at = chain (the default): the actor loss's gradient on the chain's parameters
+    is autograd of -c r(S, chain(S)) + c_b excess, whatever the final Gaussian's draw (its
+    log-density term reaches only sigma); with "sample" the reward is taken at A_0 + sigma xi and
+    the gradient changes with the draw."""
+    env = DifferentiableScreeningEnv()
+    batch = _batch(env, 16)
+    kappa = torch.tensor(0.01)
+
+    def chain_grads(agent, seed):
+        loss, _ = agent.actor_loss(batch, env, torch.Generator().manual_seed(seed), kappa)
+        params = [p for p in agent.diffusion.parameters() if p.requires_grad]
+        return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)])
+
+    agent = _agent(algo, env, init_log_std=-0.5)
+    agent.set_reward_scale(0.3)
+    assert agent.hp.exact_reward_at == "chain"
+    first, second = chain_grads(agent, 1), chain_grads(agent, 2)
+    assert torch.allclose(first, second, rtol=1e-5, atol=1e-7)
+    a0, excess = agent.diffusion.sample_with_excess(batch.obs, torch.Generator().manual_seed(3), start_scale=0.0)
+    reference = (agent.hp.boundary_penalty * excess - agent.scaled_reward(batch.state, a0, env)).mean()
+    params = [p for p in agent.diffusion.parameters() if p.requires_grad]
+    expected = torch.cat([g.reshape(-1) for g in torch.autograd.grad(reference, params)])
+    assert torch.allclose(first, expected, rtol=1e-5, atol=1e-7) and expected.abs().sum() > 0
+
+    smoothed = _agent(algo, env, init_log_std=-0.5, exact_reward_at="sample")
+    smoothed.set_reward_scale(0.3)
+    assert not torch.allclose(chain_grads(smoothed, 1), chain_grads(smoothed, 2), rtol=1e-3, atol=1e-6)
+    with pytest.raises(ValueError, match="exact_reward_at"):
+        _agent(algo, env, exact_reward_at="mean")
+
+
+def test_dmddpg_under_the_exact_reward_trains_the_action_it_deploys():
+    """DM-DDPG's actor loss takes the chain from where inference starts it (the mode) under the
+    exact reward, and from A_M ~ N(0, I) under a learned critic (as DDPG through the chain)."""
+    env = DifferentiableScreeningEnv()
+    batch = _batch(env, 16)
+    for critic, same in (("exact", True), ("learned", False)):
+        agent = _agent("dmddpg", env, critic=critic)
+        trained = agent.pi(agent.policy, batch.obs, torch.Generator().manual_seed(5))[0].detach()
+        deployed = agent.act(batch.obs, explore=False, generator=torch.Generator().manual_seed(6))
+        assert torch.allclose(trained, deployed, atol=1e-6) is same

@@ -55,7 +55,11 @@ class DMDDPGAgent(ExactRewardActor, DDPGAgent):
         return make_diffusion_actor(env, hp)
 
     def pi(self, net: nn.Module, obs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        action, excess = net.sample_with_excess(obs, generator)
+        """(A_0, c_b excess). Under the exact reward the chain starts where inference starts it
+        (the mode by default), so the actor ascends the reward of the action it deploys; under a
+        learned critic from A_M ~ N(0, I), which explores (dmsac's `train_start` says why)."""
+        start = self.hp.inference_start_scale if self.exact_reward else 1.0
+        action, excess = net.sample_with_excess(obs, generator, start_scale=start)
         return action, self.hp.boundary_penalty * excess
 
     def act(self, obs: torch.Tensor, *, explore: bool, generator: torch.Generator) -> torch.Tensor:
