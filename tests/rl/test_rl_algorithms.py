@@ -55,6 +55,14 @@ def test_tracking_env_is_solved(algo):
     assert run.final["optimality_ratio"] > 0.97  # mean of 1 - (a - s)^2, optimum 1
 
 
+def test_deterministic_actors_explore_without_uniform_warmup():
+    # TD3 / DDPG explore with their own actor from the first step (td3.py: uniform warm-up actions
+    # pay up to 49 scales on a contract env and their reward tail spoils the critic); the other
+    # off-policy learners keep the base's 10 steps
+    assert resolve_hparams("td3").warmup_steps == 0 and resolve_hparams("ddpg").warmup_steps == 0
+    assert resolve_hparams("sac").warmup_steps == 10 and resolve_hparams("cgdm").warmup_steps == 10
+
+
 def test_hyperparameter_names_and_types():
     names = hyperparameter_names("edmsac")
     assert names["denoise_steps"] is int and names["prune_rate"] is float and names["schedule"] is str
