@@ -11,6 +11,14 @@ Confidence (eq. 34): w_a(S, A) = exp(-kappa L_BC(theta; S, A)), evaluated at A =
 Actor objective (eq. 35): max E_S[w_a(S, pi(S)) Q(S, pi(S))] - rho E_{(S,A)~D}[L_BC(theta; S, A)],
     i.e. L_a = -E[w_a Q] + rho E[L_BC] (eq. 36; the printed gradient drops rho), step (37).
     Q = min(Q_1, Q_2). Plus the boundary penalty c_b E[excess] of the straight-through clips (dmsac).
+Chain start: every reverse chain (exploration, the actor loss, the critic target) starts where
+    inference does, `inference_start`: the default "mode" (A_K = 0, then exploration noise) or
+    "sample" (A_K ~ N(0, I), the paper's preset). With the tanh-bounded noise estimate a chain from
+    A_K ~ N(0, I) cannot pull |A_K| > 1 back (x_0 estimate (A_k - sqrt(1 - alpha_bar_k) eps) /
+    sqrt(alpha_bar_k), |eps| <= 1), so its x_0 estimates leave [-1, 1]: on two_period.mech
+    (K = 2) the actor loss was ~250 of boundary penalty, the exploration paid large slacks
+    (mean learning reward -400 against an optimum of +830), and the deployed mode chain was never
+    the one trained: -0.25 of the optimum at 48,000 samples (seed 0); from the mode, 0.78.
 Ablations (Sec. V-B, Fig. 3): `confidence = false` drops the weight (w_a = 1, "CGDM w.o. Con",
     the paper's kappa = 0); `consistency = false` drops the rho L_BC term ("CGDM w.o. DC", rho = 0).
     Both are switches, so the ablated runs skip the unused noise-prediction passes.
@@ -68,7 +76,7 @@ class CGDMAgent(Agent):
     def act(self, obs: torch.Tensor, *, explore: bool, generator: torch.Generator) -> torch.Tensor:
         with torch.no_grad():
             net = self.diffusion_target if (self.hp.act_with_target and not explore) else self.diffusion
-            action = net.sample(obs, generator, start_scale=1.0 if explore else self.hp.inference_start_scale)
+            action = net.sample(obs, generator, start_scale=self.hp.inference_start_scale)
             if explore:
                 action = action + gaussian_noise(action.shape, self.hp.exploration_noise, generator, action)
             return action.clamp(-1, 1)
@@ -81,7 +89,7 @@ class CGDMAgent(Agent):
         else:
             consistency = torch.zeros((), device=batch.obs.device, dtype=batch.obs.dtype)
         # eq. (34) at the policy's own action, then eq. (35)-(37)
-        action, excess = self.diffusion.sample_with_excess(batch.obs, generator)
+        action, excess = self.diffusion.sample_with_excess(batch.obs, generator, start_scale=hp.inference_start_scale)
         if hp.confidence:
             with torch.no_grad():
                 confidence = torch.exp(-hp.confidence_sensitivity *
@@ -94,7 +102,8 @@ class CGDMAgent(Agent):
 
         # eqs. (38)-(39)
         y = td_target(batch, hp.gamma,
-                      lambda o: self.critic_target.min_q(o, self.diffusion_target.sample(o, generator)))
+                      lambda o: self.critic_target.min_q(o, self.diffusion_target.sample(
+                          o, generator, start_scale=hp.inference_start_scale)))
         q1, q2 = self.critic(batch.obs, batch.action)
         critic_loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
         optimizer_step(self.critic_opt, critic_loss, self.critic.parameters(), hp.grad_clip)
