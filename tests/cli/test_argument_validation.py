@@ -52,6 +52,7 @@ CASES = {
     "train --steps 2.5": (["train", TINY, "--steps", "2.5"], ["--steps", "'2.5'"]),
     "train --eval-states 0": (TRAIN + ["--eval-states", "0"], ["--eval-states", "held-out states", "'0'"]),
     "run --steps 0": (["run", TINY, "--steps", "0"], ["--steps", "'0'"]),
+    "train --threads 0": (TRAIN + ["--threads", "0"], ["--threads", "whole number >= 1", "'0'"]),
     "solve --seed -1": (["solve", TINY, "--seed", "-1"], ["--seed", "'-1'"]),
     "solve --seed nan": (["solve", TINY, "--seed", "nan"], ["--seed", "'nan'"]),
     "eval --states 0": (["eval", "nowhere", "--states", "0"], ["--states", "'0'"]),

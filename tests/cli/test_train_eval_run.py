@@ -42,3 +42,19 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
     assert main(["eval", str(tmp_path)]) == 2
     assert "not a mechdsl run folder" in capsys.readouterr().err
     assert main(["train", "specs/static_contract.mech", "--device", "cuda:7", "--steps", "1"]) in (0, 2)
+
+
+def test_threads_sets_torch_intra_op_threads(tmp_path, capsys):
+    """--threads N (default 1) is torch's intra-op thread count for the run."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert main(["run", "specs/static_contract.mech", "--algo", "random", "--steps", "2", "--out",
+                     str(tmp_path / "a"), "--eval-states", "8", "--quiet", "--threads", "2"]) == 0
+        assert torch.get_num_threads() == 2
+        assert main(["train", "specs/static_contract.mech", "--algo", "random", "--steps", "2", "--out",
+                     str(tmp_path / "b"), "--eval-states", "8", "--quiet"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
