@@ -97,7 +97,7 @@ def run_trial(package: str, algo: str, seed: int, samples: int, hparams: dict, t
     from mechdsl.rl.evaluate import evaluate_policy
 
     env = CachedOptimumEnv(load_env(Path(package), payments), table)
-    hp = resolve_hparams(algo, "default", hparams)
+    hp = resolve_hparams(algo, "default", hparams, env)
     steps = max(1, samples // hp.collect_batch)
     start = time.perf_counter()
     result = train(env, algo, steps=steps, seed=seed, hparams=hparams, eval_every=max(1, steps // 20),

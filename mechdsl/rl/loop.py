@@ -126,7 +126,7 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
     if steps < 1 or eval_every < 1 or (checkpoint_every is not None and checkpoint_every < 1):
         raise ValueError("steps, eval_every and checkpoint_every must be >= 1")
     device = torch.device(device)
-    hp = resolve_hparams(algo, preset, hparams)
+    hp = resolve_hparams(algo, preset, hparams, env)
     if hp.collect_batch < 1 or hp.updates_per_step < 0:
         raise HyperparameterError(f"{algo}: collect_batch must be >= 1 and updates_per_step >= 0")
     if hp.lr_schedule not in LR_SCHEDULES or not 0.0 <= hp.lr_final <= 1.0:

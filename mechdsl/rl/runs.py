@@ -304,7 +304,7 @@ def load_agent(config: RunConfig, run_dir: Path, env):
     if checkpoint["algo"] != config.algo:
         raise CheckpointError(f"{path} holds a {checkpoint['algo']} agent, but {RUN_FILE} says {config.algo}",
                               hint="the checkpoint and run.json come from different runs")
-    hp = resolve_hparams(config.algo, config.preset, config.hparams)
+    hp = resolve_hparams(config.algo, config.preset, config.hparams, env)
     agent = make_agent(config.algo, env, hp, torch.Generator(device=device).manual_seed(config.seed), device)
     with restoring(path):
         agent.load_state_dict(checkpoint["agent"])

@@ -4,7 +4,11 @@
 overrides. Presets: ``default`` = the dataclass defaults (ours, tuned to converge on the toy
 contract env on 2 CPU cores in minutes); ``paper`` = the papers' settings (EDMSAC Sec. VI:
 actor lr 2e-7, critic lr 2e-6, gamma 0.99, tau 0.005, weight decay 1e-4, 6 denoising steps,
-pruning rate 0.5; CGDM Table II for ``cgdm``), which need ~10^5 steps.
+pruning rate 0.5; CGDM Table II for ``cgdm``), which need ~10^5 steps. Where the ``default``
+preset's critic resolves to the env's exact reward (`base.uses_exact_reward`; DMSAC/EDMSAC on a
+compiled contract), ``AlgorithmSpec.exact_reward`` values replace the dataclass defaults: no
+critic has to be fitted between actor steps, so fresh states in larger batches and one actor
+step per update give the same ratio for a fraction of the time (dmsac.EXACT_REWARD).
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from typing import Any
 import torch
 
 from mechdsl.rl.algorithms import amortized, cgdm, ddpg, dmddpg, dmsac, edmsac, ppo, random_policy, sac, td3
-from mechdsl.rl.algorithms.base import Agent
+from mechdsl.rl.algorithms.base import Agent, uses_exact_reward
 from mechdsl.rl.env import BatchedEnv
 
 
@@ -28,13 +32,15 @@ class AlgorithmSpec:
     agent: type[Agent]
     paper: dict[str, Any]
     summary: str
+    exact_reward: dict[str, Any] = dataclasses.field(default_factory=dict)  # default preset under the exact reward
 
 
 ALGORITHMS: dict[str, AlgorithmSpec] = {
     spec.name: spec for spec in (
         AlgorithmSpec("edmsac", edmsac.EDMSACHparams, edmsac.EDMSACAgent, edmsac.PAPER,
-                      "diffusion SAC with dynamic structured pruning (EDMSAC)"),
-        AlgorithmSpec("dmsac", dmsac.DMSACHparams, dmsac.DMSACAgent, dmsac.PAPER, "diffusion SAC (DMSAC)"),
+                      "diffusion SAC with dynamic structured pruning (EDMSAC)", dmsac.EXACT_REWARD),
+        AlgorithmSpec("dmsac", dmsac.DMSACHparams, dmsac.DMSACAgent, dmsac.PAPER, "diffusion SAC (DMSAC)",
+                      dmsac.EXACT_REWARD),
         AlgorithmSpec("dmddpg", dmddpg.DMDDPGHparams, dmddpg.DMDDPGAgent, dmddpg.PAPER, "diffusion DDPG"),
         AlgorithmSpec("cgdm", cgdm.CGDMHparams, cgdm.CGDMAgent, cgdm.PAPER, "confidence-regulated diffusion (CGDM)"),
         AlgorithmSpec("amortized", amortized.AmortizedHparams, amortized.AmortizedAgent, amortized.PAPER,
@@ -95,8 +101,19 @@ def _coerce(algo: str, name: str, value: Any, expected: Any) -> Any:
     raise HyperparameterError(f"{algo}: hyperparameter {name!r} expects {name_of}, got {value!r}")
 
 
-def resolve_hparams(algo: str, preset: str = "default", overrides: dict[str, Any] | None = None):
-    """The algorithm's hyperparameter dataclass: preset values, then validated ``overrides``."""
+def resolve_hparams(algo: str, preset: str = "default", overrides: dict[str, Any] | None = None,
+                    env: BatchedEnv | None = None):
+    """The algorithm's hyperparameter dataclass: preset values, then validated ``overrides``.
+    With ``env``, the ``default`` preset of an algorithm whose critic resolves to the env's exact
+    reward takes its ``exact_reward`` values (an override still wins)."""
+    hp = _resolve(algo, preset, overrides)
+    spec = algorithm_spec(algo)
+    if env is not None and preset == "default" and spec.exact_reward and uses_exact_reward(hp.critic, env):
+        hp = _resolve(algo, preset, {**spec.exact_reward, **(overrides or {})})
+    return hp
+
+
+def _resolve(algo: str, preset: str, overrides: dict[str, Any] | None):
     spec = algorithm_spec(algo)
     if preset not in PRESETS:
         raise HyperparameterError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
