@@ -179,7 +179,7 @@ class DMSACAgent(ExactRewardActor, Agent):
         ``exact_reward_at = "chain"`` (the default) r is taken at the chain's output A_0, the action
         inference deploys, so the final Gaussian only explores; with "sample" at A, which makes
         the actor ascend the smoothed E_xi[r(S, A_0 + sigma xi)] (sigma ~0.4 on two_period: K = 5
-        0.835 against 0.970 at 1,600 samples; benchmarks/results/exact_critic/)."""
+        0.872 against 0.973 at 3,200 samples; benchmarks/results/exact_critic/exact_reward_at.md)."""
         action, a0, logp, excess = self.policy_with_chain_output(self.diffusion, batch.obs, generator)
         valued = a0 if self.exact_reward and self.hp.exact_reward_at == "chain" else action
         loss = (kappa * logp - self.actor_value(batch, valued, env) + self.hp.boundary_penalty * excess).mean()
