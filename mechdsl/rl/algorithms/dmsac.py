@@ -228,9 +228,11 @@ class DMSACAgent(ExactRewardActor, Agent):
 
 
 # The default preset where the critic resolves to the exact reward: fresh states in batches of
-# 256 and one actor step per update (no critic to fit in between). two_period, K = 5: the
-# learned-critic schedule (32 states, 16 updates, an actor step on every second) spent ~1 s per
-# 32 states; benchmarks/results/exact_critic/ measures both.
+# 256 and one actor step per update (no critic to fit in between). The learned-critic schedule
+# (32 states, 16 updates, an actor step on every second) spent 1-1.6 s per 32 states at K = 5
+# (exact_critic/diagnosis_K5.md); two_period K = 2, 48,000 samples: 0.9959 in 460 s with it
+# (exact_critic/rl_two_period_K2_edmsac_train_start.md), 0.9922 +- 0.0015 in 55 s with this
+# (default_env/rl_two_period_K2.md; paths under benchmarks/results/).
 EXACT_REWARD: dict = {"collect_batch": 256, "updates_per_step": 8, "actor_every": 1}
 
 # Algorithm 1: one actor and one critic update per step at constant learning rates.

@@ -27,12 +27,7 @@ from mechdsl.rl.networks import DeterministicActor, TwinCritic, frozen_copy, ini
 
 @dataclass(frozen=True)
 class TD3Hparams(OffPolicyHparams):
-    # No uniform warm-up (the base default is 10 steps): on a contract env uniform actions pay up
-    # to 49 scales above the payment floors (`action_map.unbounded`); on two_period.mech (K = 2)
-    # their scaled learning rewards have std 7.6 and minimum -106 against an optimum of 0.35, a
-    # tail the critic's squared error fits at the cost of precision near the policy. The actor's
-    # initial outputs (near 0: least payments) with exploration noise 0.2 give std 0.36 instead.
-    # 48,000 samples, seed 0: TD3 0.69 -> 0.91, DDPG 0.54 -> 0.89 of the optimum.
+    # No uniform warm-up, as DDPG (`ddpg.DDPGHparams` gives the measurement).
     warmup_steps: int = 0
     actor_lr: float = 1e-4
     exploration_noise: float = 0.2
