@@ -58,7 +58,7 @@ PIVOTS = 256          # dual simplex pivots before the rest of a batch goes to t
 FEASIBLE = 1e-12      # a row whose slack is above -FEASIBLE x its scale is met (the LP's margin is 1e-10)
 PIVOT_SIZE = 1e-9     # entries u_i of the ratio test below this fraction of max |u| are not pivots
 HARRIS = 1e-12        # near-ties of the ratio test, relative to max z: the largest pivot among them wins
-COMPACT_EVERY = 4     # pivots between removals of the finished LPs from the working set (one host synchronisation)
+COMPACT_EVERY = 2     # pivots between counts of the finished LPs of the working set (one host synchronisation)
 
 
 class SparseRows:
@@ -155,7 +155,8 @@ def least_monotone_point(A: SparseRows, forms: RowForms, c: torch.Tensor) -> tup
 def _tree_inverse(in_basis: torch.Tensor) -> torch.Tensor:
     """A_B^{-1} (B, n, n) of a tight-edge tree's basis: A_B = D (I - N) with D its (positive)
     diagonal and N nilpotent (the tree has no cycle), so A_B^{-1} = (I + N + ... + N^{n-1}) D^{-1},
-    the sum built by repeated squaring, (I + N)(I + N^2)(I + N^4)...: 2 log2(n) batched products,
+    the sum built by repeated squaring, (I + N)(I + N^2)(I + N^4)... until N^(2^k) = 0 (the tree's
+    depth is below 2^k): at most 2 log2(n) batched products,
     where batched LU factorisations are slow and erratic on the CPU (measured 0.05-25 s for 1,000
     30 x 30 matrices). The caller checks A_B A_B^{-1} = I (a basis that is no tree fails it)."""
     n = in_basis.shape[-1]
@@ -166,34 +167,49 @@ def _tree_inverse(in_basis: torch.Tensor) -> torch.Tensor:
     total = torch.eye(n, dtype=in_basis.dtype, device=in_basis.device) + power
     for _ in range(max(n - 1, 1).bit_length() - 1):
         power = torch.bmm(power, power)
+        if not bool(power.any()):                                              # N^(2^k) = 0: the sum is complete
+            break
         total = total + torch.bmm(total, power)
     return total / safe.unsqueeze(-2)
 
 
 class _Pivoting:
     """The dual simplex's iterates (module docstring) for a batch, pivoting on the LPs not yet
-    done: every COMPACT_EVERY pivots the finished ones leave the working set (their pivots would
-    only be masked). y, z (B, n), inverse = A_B^{-1} (B, n, n), basis (B, n), done and
-    infeasible (B,); the data (values (P, B), c and norm (m, B), level (B,)) batch last."""
+    done: the finished ones leave the working set once they are an eighth of it (checked every
+    COMPACT_EVERY pivots, one host synchronisation), so late pivots work on small tensors. y, z
+    (B, n), inverse = A_B^{-1} (B, n, n), basis (B, n), done and infeasible (B,); the data batch
+    last: the rows scaled by their norms (values (P, B) and c (m, B): slack / norm is
+    A.times(y, values) + c), norm (m, B) and level (B,)."""
 
-    def __init__(self, rows: SparseRows, c, norm, level, y, z, inverse, basis, done, infeasible):
+    def __init__(self, rows: SparseRows, values, c, norm, level, y, z, inverse, basis, done, infeasible):
         self.full = [y, z, inverse, basis, done, infeasible]
-        self.A, self.data = rows, (rows.values, c, norm, level)
-        self.part = None
+        self.A, self.data = rows, (values, c, norm, level)
+        self.rows = (~done).nonzero().squeeze(1)
+        self.part = [whole.index_select(0, self.rows) for whole in self.full]
+        self.working = self._working()
+
+    def _working(self):
+        values, c, norm, level = self.data
+        return (values.index_select(1, self.rows), c.index_select(1, self.rows), norm.index_select(1, self.rows),
+                level.index_select(0, self.rows), self.rows.unsqueeze(1) * self.A.m)
 
     def compact(self) -> bool:
-        """Writes the working set back and keeps its unfinished LPs; False when none is left."""
-        if self.part is not None:
-            for whole, piece in zip(self.full, self.part):
-                whole[self.rows] = piece
-        self.rows = (~self.full[4]).nonzero().squeeze(1)
+        """Moves the finished LPs of the working set back once they are an eighth of it; False
+        when none is left."""
+        done = self.part[4]
+        finished = int(done.sum())
+        if finished == 0 or (finished < done.numel() and 8 * finished < done.numel()):
+            return True
+        leaving, staying = done.nonzero().squeeze(1), (~done).nonzero().squeeze(1)
+        where = self.rows.index_select(0, leaving)
+        for whole, piece in zip(self.full, self.part):
+            whole.index_copy_(0, where, piece.index_select(0, leaving))
+        self.rows = self.rows.index_select(0, staying)
         if self.rows.numel() == 0:
             self.part = None
             return False
-        self.part = [whole[self.rows] for whole in self.full]
-        values, c, norm, level = self.data
-        self.working = (values[:, self.rows], c[:, self.rows], norm[:, self.rows], level[self.rows],
-                        self.rows.unsqueeze(1) * self.A.m)
+        self.part = [piece.index_select(0, staying) for piece in self.part]
+        self.working = self._working()
         return True
 
     def pivot(self) -> None:
@@ -201,63 +217,91 @@ class _Pivoting:
         values, c, norm, level, offsets = self.working
         y, z, inverse, basis, done, infeasible = self.part
         B, n = y.shape
-        slack = (self.A.times(y.t().contiguous(), values) + c) / norm
-        worst, r = slack.min(0)
-        worst, r = worst.unsqueeze(1), r.unsqueeze(1)
-        done = done | (worst.squeeze(1) >= level)
+        worst, r = (self.A.times(y.t().contiguous(), values) + c).min(0)     # the most violated row / its norm
+        r = r.unsqueeze(1)
+        done = done | (worst >= level)
         u = torch.bmm(self.A.gathered(r, offsets), inverse).squeeze(1)          # u = A_B^{-T} a_r
-        pivot = u > PIVOT_SIZE * u.abs().amax(-1, keepdim=True)
-        ratio = torch.where(pivot, z / u, float("inf"))
-        bound = torch.where(pivot, (z + HARRIS * (1.0 + z.amax(-1, keepdim=True))) / u, float("inf")).amin(-1, keepdim=True)
-        i = torch.where(ratio <= bound, u, 0.0).argmax(-1, keepdim=True)      # Harris: the largest pivot of the near-ties
-        stuck = ~pivot.any(-1) & ~done                                         # a dual ray: (P) is infeasible
+        # the ratio test over the pivots u_i > PIVOT_SIZE max |u| (elsewhere u_i = 0: z_i / 0 is inf or
+        # NaN, never below the bound); Harris: the largest pivot among the ratios within the bound
+        candidate = torch.where(u > PIVOT_SIZE * u.abs().amax(-1, keepdim=True), u, 0.0)
+        bound = ((z + HARRIS * (1.0 + z.amax(-1, keepdim=True))) / candidate).amin(-1, keepdim=True)
+        i = torch.where(z / candidate <= bound, candidate, 0.0).argmax(-1, keepdim=True)
+        stuck = torch.isinf(bound.squeeze(1)) & ~done                           # a dual ray: (P) is infeasible
         infeasible, done = infeasible | stuck, done | stuck
         gain = torch.where(done.unsqueeze(1), 0.0, 1.0 / u.gather(1, i))        # 1 / u_i, 0 where nothing moves
         column = inverse.gather(2, i.view(B, 1, 1).expand(B, n, 1))            # A_B^{-1} e_i (B, n, 1)
-        y = torch.addcmul(y, column.squeeze(-1), worst * norm.t().gather(1, r) * gain, value=-1.0)
+        step = (worst * norm.gather(0, r.t()).squeeze(0)).unsqueeze(1) * gain
+        y = torch.addcmul(y, column.squeeze(-1), step, value=-1.0)
         # Sherman-Morrison: A_B^{-1} - A_B^{-1} e_i (u - e_i)^T / u_i once row i of A_B is a_r
         change = (u * gain).scatter_add_(1, i, -gain)
         inverse = inverse.baddbmm_(column, change.unsqueeze(1), alpha=-1.0)  # in place: the working set's own copy
         dual_step = z.gather(1, i) * gain
-        z = (z - dual_step * u).clamp(min=0.0).scatter(1, i, dual_step)
+        z = torch.addcmul(z, dual_step, u, value=-1.0).clamp_(min=0.0).scatter_(1, i, dual_step)
         basis = basis.scatter(1, i, torch.where(done.unsqueeze(1), basis.gather(1, i), r))
         self.part = [y, z, inverse, basis, done, infeasible]
 
     def results(self):
         if self.part is not None:
             for whole, piece in zip(self.full, self.part):
-                whole[self.rows] = piece
+                whole.index_copy_(0, self.rows, piece)
             self.part = None
         return self.full
 
 
-def opposite_rows(rows: SparseRows, loose: torch.Tensor) -> torch.Tensor:
+def opposite_rows(rows: SparseRows, loose: torch.Tensor, norm: torch.Tensor | None = None) -> torch.Tensor:
     """(m, B): rows i of A y + loose >= 0 with a row j pointing the other way (A_j / |A_j| = -A_i /
     |A_i| and loose_j / |A_j| = -loose_i / |A_i|, to rounding; `linear_program._opposite_rows`,
     batched): the pair is an equality, which a margin on both rows would make infeasible. Only
-    rows with the same payments are compared (pairs found once on the batch's pattern)."""
-    groups: dict[tuple[int, ...], list[int]] = {}
-    entries: dict[int, list[int]] = {}
-    for row, column in zip(rows.rows.tolist(), rows.columns.tolist()):
-        entries.setdefault(row, []).append(column)
-    for row, columns in entries.items():
-        groups.setdefault(tuple(columns), []).append(row)
-    pairs = [(i, j) for group in groups.values() for i in group for j in group if i != j]
+    rows with the same payments are compared (pairs found once on the batch's pattern), entry by
+    entry on the pattern (its entries of one row are in column order, so two rows with the same
+    payments list them alike); `norm` (m, B) is max_v |A_rv| if the caller has it."""
+    pairs = _pattern_pairs(rows)
     found = torch.zeros(rows.m, rows.batch, dtype=torch.bool, device=loose.device)
-    if not pairs:
+    if pairs is None:
         return found
-    first, second = (torch.tensor(side, device=loose.device) for side in zip(*pairs))
-    dense = rows.dense.view(rows.batch, rows.m, rows.n)
-
-    def unit_and_level(side):
-        found = dense[:, side]                                                 # (B, pairs, n)
-        norm = found.abs().amax(-1).clamp(min=torch.finfo(dense.dtype).tiny)
-        return found / norm.unsqueeze(-1), loose.t()[:, side] / norm
-
-    (unit_i, level_i), (unit_j, level_j) = unit_and_level(first), unit_and_level(second)
-    same = (unit_i + unit_j).abs().amax(-1) <= 1e-12
+    first, second, first_entries, second_entries, pair_of_entry = (t.to(loose.device) for t in pairs)
+    if norm is None:
+        norm = rows.per_row(rows.values.abs(), "amax").clamp(min=torch.finfo(rows.values.dtype).tiny)
+    unit = rows.values / norm.index_select(0, rows.rows)                       # A_rv / |A_r| on the pattern
+    apart = (unit.index_select(0, first_entries) + unit.index_select(0, second_entries)).abs()
+    same = torch.zeros(first.numel(), rows.batch, dtype=unit.dtype, device=unit.device).scatter_reduce_(
+        0, pair_of_entry.unsqueeze(1).expand_as(apart), apart, "amax") <= 1e-12
+    level_i = loose.index_select(0, first) / norm.index_select(0, first)
+    level_j = loose.index_select(0, second) / norm.index_select(0, second)
     close = (level_i + level_j).abs() <= 1e-9 * (1.0 + level_i.abs())
-    return found.index_put_((first,), (same & close).t(), accumulate=True)
+    return found.index_put_((first,), same & close, accumulate=True)
+
+
+_PAIRS: dict = {}
+
+
+def _pattern_pairs(rows: SparseRows):
+    """(first, second, first_entries, second_entries, pair_of_entry) of the ordered pairs of
+    distinct rows with the same payments on the batch's pattern (None if there is none): the rows
+    of each pair, and for every entry of a pair's first row its index in the pattern, the
+    index of the same payment's entry in the second row, and the pair's number. Kept per pattern
+    (an env's LPs share one from call to call)."""
+    key = (rows.m, rows.n, rows.rows.cpu().numpy().tobytes(), rows.columns.cpu().numpy().tobytes())
+    if key in _PAIRS:
+        return _PAIRS[key]
+    entries: dict[int, list[int]] = {}
+    for index, row in enumerate(rows.rows.tolist()):
+        entries.setdefault(row, []).append(index)
+    columns = rows.columns.tolist()
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for row, indices in entries.items():
+        groups.setdefault(tuple(columns[k] for k in indices), []).append(row)
+    pairs = [(i, j) for group in groups.values() for i in group for j in group if i != j]
+    found = None
+    if pairs:
+        first_entries = [k for i, _ in pairs for k in entries[i]]
+        second_entries = [k for _, j in pairs for k in entries[j]]
+        pair_of_entry = [p for p, (i, _) in enumerate(pairs) for _ in entries[i]]
+        found = tuple(torch.tensor(x) for x in (*zip(*pairs), first_entries, second_entries, pair_of_entry))
+    if len(_PAIRS) > 64:
+        _PAIRS.clear()
+    _PAIRS[key] = found
+    return found
 
 
 def solve_dual_simplex(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, loose: torch.Tensor | None = None,
@@ -280,10 +324,11 @@ def _solve_dual_simplex(w, A, c, loose, pivots) -> LinearSolution:
     B, m, n = A.shape
     w = w.contiguous()  # a strided w (the caller's transpose) sends bmm to a per-matrix loop
     rows = SparseRows(A)
+    norm = rows.per_row(rows.values.abs(), "amax").clamp(min=torch.finfo(A.dtype).tiny)
     c_rows = torch.where(torch.isfinite(c), c, 0.0).t().contiguous()           # (m, B)
     if loose is not None:
         loose_rows = torch.where(torch.isfinite(loose), loose, 0.0).t()
-        c_rows = torch.where(opposite_rows(rows, loose_rows), loose_rows, c_rows)
+        c_rows = torch.where(opposite_rows(rows, loose_rows, norm), loose_rows, c_rows)
     forms = row_forms(rows)
     floored = torch.zeros(n + 1, B, dtype=torch.bool, device=A.device).scatter_(
         0, torch.where(forms.floor, forms.owner, n), True)[:n].all(0)
@@ -299,10 +344,10 @@ def _solve_dual_simplex(w, A, c, loose, pivots) -> LinearSolution:
     y = torch.bmm(inverse, -c_basis.unsqueeze(-1)).squeeze(-1)                 # y_B = A_B^{-1} (-c_B)
     z = -torch.bmm(w.unsqueeze(1), inverse).squeeze(1)                        # z_B = A_B^{-T} (-w)
     eligible = eligible & (z >= -HARRIS * (1.0 + z.abs().amax(-1, keepdim=True))).all(-1)
-    norm = rows.per_row(rows.values.abs(), "amax").clamp(min=torch.finfo(A.dtype).tiny)
-    level = -FEASIBLE * (1.0 + (c_rows.abs() / norm).amax(0))                 # the least slack / norm of a met row
-    state = _Pivoting(rows, c_rows, norm, level, y, z.clamp(min=0.0), inverse, basis, ~eligible,
-                      torch.zeros_like(eligible))
+    scaled_c = c_rows / norm
+    level = -FEASIBLE * (1.0 + scaled_c.abs().amax(0))                        # the least slack / norm of a met row
+    state = _Pivoting(rows, rows.values / norm.index_select(0, rows.rows), scaled_c, norm, level, y,
+                      z.clamp(min=0.0), inverse, basis, ~eligible, torch.zeros_like(eligible))
     for pivot in range(pivots):
         if pivot % COMPACT_EVERY == 0 and not state.compact():
             break
