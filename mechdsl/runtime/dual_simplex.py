@@ -69,7 +69,7 @@ class SparseRows:
 
     def __init__(self, A: torch.Tensor):
         self.batch, self.m, self.n = A.shape
-        self.rows, self.columns = (A != 0).any(0).nonzero(as_tuple=True)
+        self.rows, self.columns = ((A.amax(0) != 0) | (A.amin(0) != 0)).nonzero(as_tuple=True)  # two reductions: a third of (A != 0).any(0)'s time
         self.values = A.permute(1, 2, 0)[self.rows, self.columns].contiguous()
         self.dense = A.reshape(-1, self.n) if A.is_contiguous() else A.contiguous().view(-1, self.n)  # (B m, n)
 
@@ -99,26 +99,35 @@ class SparseRows:
 
 class RowForms(NamedTuple):
     """Per row of a batch of LPs (m, B): monotone (exactly one positive entry), floor (that entry
-    alone), owner (the column of that entry; of the first positive one elsewhere) and own (its
-    value on monotone rows, 1 elsewhere)."""
+    alone), owner (the column of that entry; of the first positive one elsewhere), own (its
+    value on monotone rows, 1 elsewhere), and for the monotone rows with exactly one other entry
+    (difference constraints, a (t_v - t_u) + c >= 0 up to scale) other (the column u of that
+    entry) and coefficient (-A_ru / A_rv > 0; 0 and u = v on every other row)."""
 
     monotone: torch.Tensor
     floor: torch.Tensor
     owner: torch.Tensor
     own: torch.Tensor
+    other: torch.Tensor
+    coefficient: torch.Tensor
 
 
 def row_forms(A: SparseRows) -> RowForms:
     positive = A.values > 0
     monotone = A.per_row(positive.to(A.values.dtype)) == 1
-    floor = monotone & (A.per_row((A.values != 0).to(A.values.dtype)) == 1)
+    entries = A.per_row((A.values != 0).to(A.values.dtype))
+    floor = monotone & (entries == 1)
     if A.rows.numel() == 0:
-        owner = torch.zeros(A.m, A.batch, dtype=torch.long, device=A.values.device)
+        owner = other = torch.zeros(A.m, A.batch, dtype=torch.long, device=A.values.device)
     else:
-        marker = torch.where(positive, A.columns.unsqueeze(1), A.n)
-        owner = A.per_row(marker, "amin").clamp(max=A.n - 1)
+        owner = A.per_row(torch.where(positive, A.columns.unsqueeze(1), A.n), "amin").clamp(max=A.n - 1)
+        other = A.per_row(torch.where(A.values < 0, A.columns.unsqueeze(1), A.n), "amin").clamp(max=A.n - 1)
     own = A.per_row(torch.where(positive & (A.columns.unsqueeze(1) == owner.index_select(0, A.rows)), A.values, 0.0))
-    return RowForms(monotone, floor, owner, torch.where(monotone, own, 1.0))
+    own = torch.where(monotone, own, 1.0)
+    difference = monotone & (entries == 2)
+    coefficient = -A.per_row(torch.where(A.values < 0, A.values, 0.0)) / own
+    return RowForms(monotone, floor, owner, own, torch.where(difference, other, owner),
+                    torch.where(difference, coefficient, 0.0))
 
 
 def least_monotone_point(A: SparseRows, forms: RowForms, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -152,25 +161,62 @@ def least_monotone_point(A: SparseRows, forms: RowForms, c: torch.Tensor) -> tup
     return t, parent, converged
 
 
-def _tree_inverse(in_basis: torch.Tensor) -> torch.Tensor:
-    """A_B^{-1} (B, n, n) of a tight-edge tree's basis: A_B = D (I - N) with D its (positive)
-    diagonal and N nilpotent (the tree has no cycle), so A_B^{-1} = (I + N + ... + N^{n-1}) D^{-1},
-    the sum built by repeated squaring, (I + N)(I + N^2)(I + N^4)... until N^(2^k) = 0 (the tree's
-    depth is below 2^k): at most 2 log2(n) batched products,
-    where batched LU factorisations are slow and erratic on the CPU (measured 0.05-25 s for 1,000
-    30 x 30 matrices). The caller checks A_B A_B^{-1} = I (a basis that is no tree fails it)."""
+def _tree_inverse(rows: SparseRows, forms: RowForms, basis: torch.Tensor,
+                  eligible: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A_B^{-1} (B, n, n), ok (B,)) of the tight-edge trees `basis` (B, n) (row basis[b, v]
+    raised payment v) of the `eligible` LPs: A_B = D (I - N) with D its (positive) diagonal and N
+    nilpotent (the tree has no cycle), so A_B^{-1} = (I + N + ... + N^{n-1}) D^{-1}; ok is False
+    where A_B is no such tree (the inverse of the LPs not eligible is the identity).
+
+    Where every row of the trees is a floor or a difference constraint (`RowForms.coefficient`),
+    N has at most one entry per row, N_{v p(v)} = g(v) (p(v) = v, g(v) = 0 at a floor), so row v
+    of N^k is m_k(v) e_{a_k(v)} with a_k(v) = p(a_{k-1}(v)) and m_k(v) = m_{k-1}(v) g(a_{k-1}(v)):
+
+        (A_B^{-1})_{v a_k(v)} += m_k(v) / D_{a_k(v)},   k = 0, 1, ... until every m_k is 0,
+
+    one scatter per level of the trees (their depth, 5 on specs/two_period.mech at K = 5; m
+    stays nonzero on a cycle). Otherwise (rows with more entries) `_squared_inverse`."""
+    B, n = basis.shape
+    columns = torch.arange(n, device=basis.device).expand(B, n)
+    if not bool((eligible.unsqueeze(1) <= (forms.floor | (forms.coefficient != 0)).t().gather(1, basis)).all()):
+        identity = torch.eye(n, dtype=forms.own.dtype, device=basis.device)
+        return _squared_inverse(torch.where(eligible.view(-1, 1, 1), rows.gathered(basis), identity))
+    diagonal = torch.where(eligible.unsqueeze(1), forms.own.t().gather(1, basis), 1.0)
+    tree = eligible.unsqueeze(1) <= ((forms.owner.t().gather(1, basis) == columns) & (diagonal > 0))
+    parent = torch.where(eligible.unsqueeze(1), forms.other.t().gather(1, basis), columns)
+    factor = torch.where(eligible.unsqueeze(1) & tree, forms.coefficient.t().gather(1, basis), 0.0)
+    diagonal = torch.where(tree, diagonal, 1.0)
+    inverse = torch.zeros(B, n * n, dtype=diagonal.dtype, device=basis.device)
+    ancestor, product = columns, torch.ones_like(diagonal)                    # a_0(v) = v, m_0(v) = 1
+    for _ in range(n + 1):
+        inverse.scatter_add_(1, columns * n + ancestor, product / diagonal.gather(1, ancestor))
+        product, ancestor = product * factor.gather(1, ancestor), parent.gather(1, ancestor)
+        if not bool(product.any()):
+            break
+    ok = tree.all(-1) & (product == 0).all(-1)
+    return inverse.view(B, n, n), ok
+
+
+def _squared_inverse(in_basis: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_tree_inverse` for trees of any rows (B, n, n): the sum by repeated squaring, (I + N)(I +
+    N^2)(I + N^4)... until N^(2^k) = 0 (2 batched products per doubling), checked against A_B
+    A_B^{-1} = I. Batched LU factorisations were slow and erratic on the CPU (measured 0.05-25 s
+    for 1,000 30 x 30 matrices)."""
     n = in_basis.shape[-1]
     diagonal = in_basis.diagonal(dim1=-2, dim2=-1)
     safe = torch.where(diagonal > 0, diagonal, 1.0)
     power = -in_basis / safe.unsqueeze(-1)
     power.diagonal(dim1=-2, dim2=-1).zero_()                                  # N = I - D^{-1} A_B
-    total = torch.eye(n, dtype=in_basis.dtype, device=in_basis.device) + power
+    identity = torch.eye(n, dtype=in_basis.dtype, device=in_basis.device)
+    total = identity + power
     for _ in range(max(n - 1, 1).bit_length() - 1):
         power = torch.bmm(power, power)
         if not bool(power.any()):                                              # N^(2^k) = 0: the sum is complete
             break
         total = total + torch.bmm(total, power)
-    return total / safe.unsqueeze(-2)
+    inverse = total / safe.unsqueeze(-2)
+    ok = (diagonal > 0).all(-1) & ((torch.bmm(in_basis, inverse) - identity).abs().amax((-1, -2)) <= 1e-9)
+    return inverse, ok
 
 
 class _Pivoting:
@@ -336,10 +382,8 @@ def _solve_dual_simplex(w, A, c, loose, pivots) -> LinearSolution:
     _, parent, converged = least_monotone_point(rows, forms, c_rows)
     eligible = eligible & converged  # else a cycle of rising payments: infeasible, or slow to converge (left to others)
     basis = parent.t().contiguous()
-    identity = torch.eye(n, dtype=A.dtype, device=A.device)
-    in_basis = torch.where(eligible.view(-1, 1, 1), rows.gathered(basis), identity)
-    inverse = _tree_inverse(in_basis)
-    eligible = eligible & ((torch.bmm(in_basis, inverse) - identity).abs().amax((-1, -2)) <= 1e-9)
+    inverse, tree = _tree_inverse(rows, forms, basis, eligible)
+    eligible = eligible & tree
     c_basis = c_rows.t().gather(1, basis)
     y = torch.bmm(inverse, -c_basis.unsqueeze(-1)).squeeze(-1)                 # y_B = A_B^{-1} (-c_B)
     z = -torch.bmm(w.unsqueeze(1), inverse).squeeze(1)                        # z_B = A_B^{-T} (-w)
