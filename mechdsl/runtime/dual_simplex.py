@@ -236,8 +236,16 @@ class _Pivoting:
 
     def _working(self):
         values, c, norm, level = self.data
+        self.products = torch.empty(values.shape[0], self.rows.numel(), dtype=values.dtype, device=values.device)
+        self.slack = torch.empty(c.shape[0], self.rows.numel(), dtype=c.dtype, device=c.device)
         return (values.index_select(1, self.rows), c.index_select(1, self.rows), norm.index_select(1, self.rows),
                 level.index_select(0, self.rows), self.rows.unsqueeze(1) * self.A.m)
+
+    def _scaled_slack(self, y: torch.Tensor, values: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """A y + c scaled by the rows' norms (m, B') into the working set's own buffers (fresh
+        tensors of this size cost more than the products themselves on the CPU)."""
+        torch.index_select(y.t().contiguous(), 0, self.A.columns, out=self.products).mul_(values)
+        return self.slack.copy_(c).index_add_(0, self.A.rows, self.products)
 
     def compact(self) -> bool:
         """Moves the finished LPs of the working set back once they are an eighth of it; False
@@ -263,7 +271,7 @@ class _Pivoting:
         values, c, norm, level, offsets = self.working
         y, z, inverse, basis, done, infeasible = self.part
         B, n = y.shape
-        worst, r = (self.A.times(y.t().contiguous(), values) + c).min(0)     # the most violated row / its norm
+        worst, r = self._scaled_slack(y, values, c).min(0)                     # the most violated row / its norm
         r = r.unsqueeze(1)
         done = done | (worst >= level)
         u = torch.bmm(self.A.gathered(r, offsets), inverse).squeeze(1)          # u = A_B^{-T} a_r
