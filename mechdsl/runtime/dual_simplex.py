@@ -99,8 +99,8 @@ class SparseRows:
 
 class RowForms(NamedTuple):
     """Per row of a batch of LPs (m, B): monotone (exactly one positive entry), floor (that entry
-    alone), owner (the column of that entry; of the first positive one elsewhere), own (its
-    value on monotone rows, 1 elsewhere), and for the monotone rows with exactly one other entry
+    alone), owner (the column of that entry; 0 elsewhere), own (its value on monotone rows, 1
+    elsewhere), and for the monotone rows with exactly one other entry
     (difference constraints, a (t_v - t_u) + c >= 0 up to scale) other (the column u of that
     entry) and coefficient (-A_ru / A_rv > 0; 0 and u = v on every other row)."""
 
@@ -113,45 +113,71 @@ class RowForms(NamedTuple):
 
 
 def row_forms(A: SparseRows) -> RowForms:
-    positive = A.values > 0
-    monotone = A.per_row(positive.to(A.values.dtype)) == 1
-    entries = A.per_row((A.values != 0).to(A.values.dtype))
+    values, columns = A.values, A.columns.unsqueeze(1).to(A.values.dtype)
+    positive, negative = (values > 0).to(values.dtype), (values < 0).to(values.dtype)
+    # the per-row sums of one scatter: entries, positive entries, and the columns and values of
+    # the positive and the negative ones (the owner and the other payment where there is one)
+    sums = torch.zeros(6, A.m, A.batch, dtype=values.dtype, device=values.device).index_add_(
+        1, A.rows, torch.stack([positive + negative, positive, positive * columns, negative * columns,
+                                positive * values, negative * values]))
+    entries, positives, owner, other, own, pulling = sums.unbind(0)
+    monotone = positives == 1
     floor = monotone & (entries == 1)
-    if A.rows.numel() == 0:
-        owner = other = torch.zeros(A.m, A.batch, dtype=torch.long, device=A.values.device)
-    else:
-        owner = A.per_row(torch.where(positive, A.columns.unsqueeze(1), A.n), "amin").clamp(max=A.n - 1)
-        other = A.per_row(torch.where(A.values < 0, A.columns.unsqueeze(1), A.n), "amin").clamp(max=A.n - 1)
-    own = A.per_row(torch.where(positive & (A.columns.unsqueeze(1) == owner.index_select(0, A.rows)), A.values, 0.0))
-    own = torch.where(monotone, own, 1.0)
     difference = monotone & (entries == 2)
-    coefficient = -A.per_row(torch.where(A.values < 0, A.values, 0.0)) / own
-    return RowForms(monotone, floor, owner, own, torch.where(difference, other, owner),
-                    torch.where(difference, coefficient, 0.0))
+    own = torch.where(monotone, own, 1.0)
+    owner = torch.where(monotone, owner, 0.0).round().long()
+    other = torch.where(difference, other, owner.to(values.dtype)).round().long()
+    return RowForms(monotone, floor, owner, own, other, torch.where(difference, -pulling / own, 0.0))
+
+
+def _owner_table(forms: RowForms) -> torch.Tensor | None:
+    """(n, k): the rows owned by each payment, ascending, padded with m, if every row is owned by
+    the same payment in every LP where it is monotone (one pattern; else None)."""
+    m, n = forms.owner.shape[0], int(forms.owner.amax()) + 1
+    owner = forms.owner[:, :1]
+    if not bool(((owner == forms.owner) | ~forms.monotone).all()):
+        return None
+    table: list[list[int]] = [[] for _ in range(n)]
+    for row, (v, used) in enumerate(zip(owner.squeeze(1).tolist(), forms.monotone.any(1).tolist())):
+        if used:
+            table[v].append(row)
+    width = max(len(rows) for rows in table)
+    return torch.tensor([rows + [m] * (width - len(rows)) for rows in table], device=forms.owner.device)
 
 
 def least_monotone_point(A: SparseRows, forms: RowForms, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(t, parent, converged): the fixpoint (1) of the module docstring for the rows A and
-    constants c (m, B): t (n, B), the row that last raised each payment (n, B), and whether (1)
-    converged (B,). A payment without a floor starts at 0 (the caller leaves such LPs to others)."""
-    m, n = A.m, A.n
+    constants c (m, B): t (n, B), the row that last raised each payment (n, B; the first row
+    among ties), and whether (1) converged (B,). A payment without a floor starts at 0 (the
+    caller leaves such LPs to others). Where the batch's rows have one owner each
+    (`_owner_table`), each round's maxima are one gather and one max over the owned rows."""
+    m, n, B = A.m, A.n, c.shape[1]
+    table = _owner_table(forms)
+    if table is not None and table.shape[0] < n:
+        table = torch.cat([table, torch.full((n - table.shape[0], table.shape[1]), m, device=table.device)])
     row_index = torch.arange(m, device=c.device).unsqueeze(1).expand_as(c)
+    nothing = torch.full((1, B), float("-inf"), dtype=c.dtype, device=c.device)
 
     def best_rows(candidate, allowed):
         candidate = torch.where(allowed, candidate, float("-inf"))
-        best = torch.full((n, c.shape[1]), float("-inf"), dtype=c.dtype, device=c.device).scatter_reduce_(
+        if table is not None:
+            best, which = torch.cat([candidate, nothing]).index_select(0, table.view(-1)).view(n, -1, B).max(1)
+            return best, table.gather(1, which).clamp(max=m - 1)
+        best = torch.full((n, B), float("-inf"), dtype=c.dtype, device=c.device).scatter_reduce_(
             0, forms.owner, candidate, "amax")
         hit = allowed & (candidate == best.gather(0, forms.owner))
-        row = torch.full((n, c.shape[1]), m, dtype=torch.long, device=c.device).scatter_reduce_(
+        row = torch.full((n, B), m, dtype=torch.long, device=c.device).scatter_reduce_(
             0, forms.owner, torch.where(hit, row_index, m), "amin")
         return best, row.clamp(max=m - 1)
 
-    t, parent = best_rows(-c / forms.own, forms.floor)
+    own_c = c / forms.own
+    own_values = A.values / forms.own.index_select(0, A.rows)
+    t, parent = best_rows(-own_c, forms.floor)
     t = torch.where(torch.isfinite(t), t, 0.0)
-    converged = torch.zeros(c.shape[1], dtype=torch.bool, device=c.device)
+    converged = torch.zeros(B, dtype=torch.bool, device=c.device)
     tolerance = FEASIBLE * (1.0 + c.abs().amax(0))
     for _ in range(n + 1):
-        candidate = -(c + A.times(t) - forms.own * t.gather(0, forms.owner)) / forms.own
+        candidate = t.gather(0, forms.owner) - (A.times(t, own_values) + own_c)  # (-(c_r + sum_{u != v} A_ru t_u)) / A_rv
         best, row = best_rows(candidate, forms.monotone)
         raised = best > t + tolerance
         converged = ~raised.any(0)

@@ -158,3 +158,59 @@ def test_lps_outside_its_form_fall_back_to_the_interior_point_method(broken):
             assert not bool(solution.solved[b])
         else:
             assert bool(solution.solved[b]) and abs(float(w[b] @ solution.y[b]) - best) <= 1e-6 * max(1.0, abs(best))
+
+
+def _random_tree_basis(batch: int, n: int, seed: int, extra_entry: bool):
+    """A_B (batch, n, n) of a tree basis: payment v's row is a floor (v a root) or a difference
+    constraint a_v (t_v - g_v t_p(v)) with p(v) < v; with `extra_entry` one row also pulls a
+    second, earlier payment (a monotone row with three entries)."""
+    rng = np.random.default_rng(seed)
+    A = np.zeros((batch, n, n))
+    for b in range(batch):
+        for v in range(n):
+            A[b, v, v] = rng.uniform(0.5, 2.0)
+            if v and rng.random() < 0.8:
+                A[b, v, rng.integers(v)] = -A[b, v, v] * rng.uniform(0.2, 1.5)
+        if extra_entry:
+            A[b, n - 1, :n - 2] = -rng.uniform(0.1, 1.0, n - 2) * (rng.random(n - 2) < 0.5)
+            A[b, n - 1, 0] = -0.3
+    return torch.tensor(A)
+
+
+@pytest.mark.parametrize("extra_entry", [False, True])
+def test_tree_inverse_equals_lu(extra_entry):
+    """The starting basis's inverse, by one scatter per tree level (floors and difference rows) or
+    by repeated squaring (a row with more entries), equals LU's; a basis with a cycle is refused."""
+    from mechdsl.runtime.dual_simplex import _tree_inverse, row_forms
+
+    n = 12
+    in_basis = _random_tree_basis(64, n, seed=3, extra_entry=extra_entry)
+    rows = SparseRows(in_basis)
+    basis = torch.arange(n).expand(64, n).contiguous()
+    inverse, ok = _tree_inverse(rows, row_forms(rows), basis, torch.ones(64, dtype=torch.bool))
+    assert bool(ok.all())
+    assert float((inverse - torch.linalg.inv(in_basis)).abs().max()) <= 1e-9 * float(inverse.abs().max())
+    cycle = in_basis.clone()
+    cycle[:, :2] = 0.0
+    cycle[:, 0, 0] = cycle[:, 1, 1] = 1.0
+    cycle[:, 0, 1] = cycle[:, 1, 0] = -0.9  # payments 0 and 1 raise each other: nonsingular, no tree
+    rows = SparseRows(cycle)
+    _, ok = _tree_inverse(rows, row_forms(rows), basis, torch.ones(64, dtype=torch.bool))
+    assert not bool(ok.any())
+
+
+def test_least_point_by_owner_table_equals_scatter(monkeypatch):
+    """The least point's rounds by one gather over each payment's rows (`_owner_table`) give the
+    same point, tree and convergence as the scatter over all rows."""
+    from mechdsl.runtime import dual_simplex
+    from mechdsl.runtime.dual_simplex import least_monotone_point, row_forms
+
+    w, A, c = _two_period_lps(128, seed=4, pooled=0.3, monotone=0.8)
+    rows = SparseRows(A)
+    forms = row_forms(rows)
+    assert dual_simplex._owner_table(forms) is not None
+    fast = least_monotone_point(rows, forms, c.t().contiguous())
+    monkeypatch.setattr(dual_simplex, "_owner_table", lambda forms: None)
+    slow = least_monotone_point(rows, forms, c.t().contiguous())
+    assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1]) and torch.equal(fast[2], slow[2])
+    assert int(fast[2].sum()) >= 64
