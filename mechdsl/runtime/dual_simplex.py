@@ -64,14 +64,25 @@ COMPACT_EVERY = 2     # pivots between counts of the finished LPs of the working
 class SparseRows:
     """A (B, m, n) as its values (P, B) on the nonzero pattern (rows, columns) (P,, row-major)
     that the batch shares (the union of its LPs' patterns), batch last: the payment LPs have 2-3
-    payments per row on average, so products on the pattern take a tenth of the dense ones; whole
-    rows are gathered from the dense rows (B m, n)."""
+    payments per row on average, so products on the pattern take a tenth of the dense ones. A
+    may be stored batch first or batch last (a permuted view of an (m, n, B) tensor, as the
+    payment program builds it); whole rows are gathered from either, with no transposed copy."""
 
     def __init__(self, A: torch.Tensor):
         self.batch, self.m, self.n = A.shape
-        self.rows, self.columns = ((A.amax(0) != 0) | (A.amin(0) != 0)).nonzero(as_tuple=True)  # two reductions: a third of (A != 0).any(0)'s time
-        self.values = A.permute(1, 2, 0)[self.rows, self.columns].contiguous()
-        self.dense = A.reshape(-1, self.n) if A.is_contiguous() else A.contiguous().view(-1, self.n)  # (B m, n)
+        batch_last = A.permute(1, 2, 0)
+        self.batch_last = batch_last.is_contiguous() and not A.is_contiguous()
+        if self.batch_last:
+            self.storage = batch_last                                          # (m, n, B)
+            used = (batch_last.amax(-1) != 0) | (batch_last.amin(-1) != 0)
+        else:
+            self.storage = A.contiguous().view(-1, self.n)                     # (B m, n)
+            used = (A.amax(0) != 0) | (A.amin(0) != 0)  # two reductions: a third of (A != 0).any(0)'s time
+        self.rows, self.columns = used.nonzero(as_tuple=True)
+        if self.batch_last:
+            self.values = batch_last.reshape(-1, self.batch).index_select(0, self.rows * self.n + self.columns)
+        else:
+            self.values = batch_last[self.rows, self.columns].contiguous()
 
     def per_row(self, entries: torch.Tensor, reduce: str = "sum") -> torch.Tensor:
         """The entries (P, B) reduced over each row (m, B)."""
@@ -89,12 +100,15 @@ class SparseRows:
         out = torch.zeros(self.n, z.shape[1], dtype=z.dtype, device=z.device)
         return out.index_add_(0, self.columns, self.values * z.index_select(0, self.rows))
 
-    def gathered(self, rows: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
-        """The rows A[b, rows[b, k]] (B', k, n) for rows (B', k) of the LPs whose first rows are at
-        `offsets` (B', 1) of the dense rows (default: every LP, b m)."""
-        if offsets is None:
-            offsets = torch.arange(self.batch, device=rows.device).unsqueeze(1) * self.m
-        return self.dense.index_select(0, (rows + offsets).view(-1)).view(*rows.shape, self.n)
+    def gathered(self, rows: torch.Tensor, lps: torch.Tensor | None = None) -> torch.Tensor:
+        """The rows A[b, rows[i, k]] (B', k, n) for rows (B', k) of the LPs b = lps[i] (B', 1)
+        (default: every LP)."""
+        if lps is None:
+            lps = torch.arange(self.batch, device=rows.device).unsqueeze(1)
+        if self.batch_last:
+            entries = torch.arange(self.n, device=rows.device) * self.batch
+            return self.storage.take((rows * (self.n * self.batch) + lps).unsqueeze(-1) + entries)
+        return self.storage.index_select(0, (rows + lps * self.m).view(-1)).view(*rows.shape, self.n)
 
 
 class RowForms(NamedTuple):
@@ -265,7 +279,7 @@ class _Pivoting:
         self.products = torch.empty(values.shape[0], self.rows.numel(), dtype=values.dtype, device=values.device)
         self.slack = torch.empty(c.shape[0], self.rows.numel(), dtype=c.dtype, device=c.device)
         return (values.index_select(1, self.rows), c.index_select(1, self.rows), norm.index_select(1, self.rows),
-                level.index_select(0, self.rows), self.rows.unsqueeze(1) * self.A.m)
+                level.index_select(0, self.rows), self.rows.unsqueeze(1))
 
     def _scaled_slack(self, y: torch.Tensor, values: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """A y + c scaled by the rows' norms (m, B') into the working set's own buffers (fresh
@@ -294,13 +308,13 @@ class _Pivoting:
 
     def pivot(self) -> None:
         """One pivot of every unfinished LP of the working set."""
-        values, c, norm, level, offsets = self.working
+        values, c, norm, level, lps = self.working
         y, z, inverse, basis, done, infeasible = self.part
         B, n = y.shape
         worst, r = self._scaled_slack(y, values, c).min(0)                     # the most violated row / its norm
         r = r.unsqueeze(1)
         done = done | (worst >= level)
-        u = torch.bmm(self.A.gathered(r, offsets), inverse).squeeze(1)          # u = A_B^{-T} a_r
+        u = torch.bmm(self.A.gathered(r, lps), inverse).squeeze(1)              # u = A_B^{-T} a_r
         # the ratio test over the pivots u_i > PIVOT_SIZE max |u| (elsewhere u_i = 0: z_i / 0 is inf or
         # NaN, never below the bound); Harris: the largest pivot among the ratios within the bound
         candidate = torch.where(u > PIVOT_SIZE * u.abs().amax(-1, keepdim=True), u, 0.0)

@@ -99,23 +99,30 @@ def payment_program(quantities, decisions: torch.Tensor, columns: torch.Tensor, 
     reward = (objective if maximize else -objective).reshape(n + 1, width)
     slacks = slacks.reshape(-1, n + 1, width)
     c = slacks[:, 0]                                          # (m, F)
-    A = slacks[:, 1:] - c.unsqueeze(1)                        # (m, n, F)
-    depends = torch.isfinite(c) & (A.abs().amax(1) > 0)  # (m, F): the constraint involves a payment
+    # (m, F): the constraint involves a payment (A = slacks[:, 1:] - c has a nonzero entry and no NaN)
+    probes = slacks[:, 1:]
+    depends = torch.isfinite(c) & (probes != c.unsqueeze(1)).any(1) & ~torch.isnan(probes).any(1)
     start = decisions[list(payment_columns)][:, columns].to(torch.float64)
     hopeless = _violated_without_payments(c, depends, decisions[:, columns], quantities[0][:, columns])
-    rows = depends.any(1)
-    c, A, keep = c[rows], A[rows], depends[rows]
+    rows = depends.any(1).nonzero().squeeze(1)
+    keep = depends.index_select(0, rows)
+    picked = slacks.index_select(0, rows)                     # (m', n + 1, F)
+    c = picked[:, 0]
+    A = picked[:, 1:] - picked[:, :1]                         # (m', n, F), zero on the rows a state does not keep
+    if not bool(keep.all()):
+        A.masked_fill_(~keep.unsqueeze(1), 0.0)
     margin = REPAIR_MARGIN * (1.0 + c.abs() + (A.abs() * start.abs().unsqueeze(0)).sum(1))
     untightened = torch.where(keep, c, torch.ones_like(c))
     c = torch.where(keep, c - margin, torch.ones_like(c))
-    A = torch.where(keep.unsqueeze(1), A, torch.zeros_like(A))
     w = (reward[1:] - reward[0]).t()
     payments, solved = start.clone(), torch.zeros(width, dtype=torch.bool, device=start.device)
     found = torch.zeros(c.shape[0], width, dtype=torch.float64, device=slacks.device)
     hopeful = (~hopeless).nonzero().squeeze(1)
     if hopeful.numel():
-        solution = solve(w[hopeful], A.permute(2, 0, 1)[hopeful], c.t()[hopeful], start.t()[hopeful],
-                         untightened.t()[hopeful])
+        # the LPs as (F, m', n) views of batch-last storage: the solvers read either layout, a
+        # transposed copy would cost more than the rest of this function
+        A = A if hopeful.numel() == width else A.index_select(2, hopeful)
+        solution = solve(w[hopeful], A.permute(2, 0, 1), c.t()[hopeful], start.t()[hopeful], untightened.t()[hopeful])
         payments[:, hopeful], solved[hopeful], found[:, hopeful] = solution.y.t(), solution.solved, solution.multipliers.t()
     multipliers = torch.zeros(slacks.shape[0], width, dtype=torch.float64, device=slacks.device)
     multipliers[rows] = torch.where(keep, found, torch.zeros_like(c))

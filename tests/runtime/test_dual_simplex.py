@@ -214,3 +214,16 @@ def test_least_point_by_owner_table_equals_scatter(monkeypatch):
     slow = least_monotone_point(rows, forms, c.t().contiguous())
     assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1]) and torch.equal(fast[2], slow[2])
     assert int(fast[2].sum()) >= 64
+
+
+def test_batch_last_storage_gives_the_same_solution():
+    """A stored batch last (the (B, m, n) view of an (m, n, B) tensor, as the payment program
+    passes it) is read without a transposed copy and solves exactly as the batch-first copy."""
+    w, A, c = _two_period_lps(96, seed=5, pooled=0.3)
+    batch_last = A.permute(1, 2, 0).contiguous().permute(2, 0, 1)
+    assert SparseRows(batch_last).batch_last and not SparseRows(A).batch_last
+    first, last = solve_dual_simplex(w, A, c), solve_dual_simplex(w, batch_last, c)
+    assert int(first.solved.sum()) >= 48
+    assert torch.equal(first.solved, last.solved)
+    assert torch.equal(first.y[first.solved], last.y[last.solved])
+    assert torch.equal(first.multipliers[first.solved], last.multipliers[last.solved])
