@@ -83,6 +83,10 @@ class SparseRows:
             self.values = batch_last.reshape(-1, self.batch).index_select(0, self.rows * self.n + self.columns)
         else:
             self.values = batch_last[self.rows, self.columns].contiguous()
+        lengths = torch.bincount(self.rows, minlength=self.m)
+        self.first = torch.cumsum(lengths, 0) - lengths                        # (m,): row r's entries start here
+        self.lengths = lengths
+        self.width = int(lengths.max()) if self.m else 0
 
     def per_row(self, entries: torch.Tensor, reduce: str = "sum") -> torch.Tensor:
         """The entries (P, B) reduced over each row (m, B)."""
@@ -99,6 +103,16 @@ class SparseRows:
         """A^T z (n, B) for z (m, B)."""
         out = torch.zeros(self.n, z.shape[1], dtype=z.dtype, device=z.device)
         return out.index_add_(0, self.columns, self.values * z.index_select(0, self.rows))
+
+    def row_of(self, r: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """The dense rows a_{r_b} (B', n) of the LPs of `values` (P, B') for r (B',), from the
+        pattern (at most `width` entries per row: no gather from the dense storage)."""
+        offset = torch.arange(self.width, device=r.device).unsqueeze(1)                  # (width, 1)
+        present = offset < self.lengths.index_select(0, r)                               # (width, B')
+        where = torch.where(present, self.first.index_select(0, r) + offset, 0)
+        entries = values.gather(0, where) * present
+        out = torch.zeros(r.shape[0], self.n, dtype=values.dtype, device=values.device)
+        return out.scatter_add_(1, self.columns.index_select(0, where.view(-1)).view_as(where).t(), entries.t())
 
     def gathered(self, rows: torch.Tensor, lps: torch.Tensor | None = None) -> torch.Tensor:
         """The rows A[b, rows[i, k]] (B', k, n) for rows (B', k) of the LPs b = lps[i] (B', 1)
@@ -279,7 +293,7 @@ class _Pivoting:
         self.products = torch.empty(values.shape[0], self.rows.numel(), dtype=values.dtype, device=values.device)
         self.slack = torch.empty(c.shape[0], self.rows.numel(), dtype=c.dtype, device=c.device)
         return (values.index_select(1, self.rows), c.index_select(1, self.rows), norm.index_select(1, self.rows),
-                level.index_select(0, self.rows), self.rows.unsqueeze(1))
+                level.index_select(0, self.rows), self.A.values.index_select(1, self.rows))
 
     def _scaled_slack(self, y: torch.Tensor, values: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """A y + c scaled by the rows' norms (m, B') into the working set's own buffers (fresh
@@ -308,13 +322,13 @@ class _Pivoting:
 
     def pivot(self) -> None:
         """One pivot of every unfinished LP of the working set."""
-        values, c, norm, level, lps = self.working
+        values, c, norm, level, raw = self.working
         y, z, inverse, basis, done, infeasible = self.part
         B, n = y.shape
         worst, r = self._scaled_slack(y, values, c).min(0)                     # the most violated row / its norm
         r = r.unsqueeze(1)
         done = done | (worst >= level)
-        u = torch.bmm(self.A.gathered(r, lps), inverse).squeeze(1)              # u = A_B^{-T} a_r
+        u = torch.bmm(self.A.row_of(r.squeeze(1), raw).unsqueeze(1), inverse).squeeze(1)  # u = A_B^{-T} a_r
         # the ratio test over the pivots u_i > PIVOT_SIZE max |u| (elsewhere u_i = 0: z_i / 0 is inf or
         # NaN, never below the bound); Harris: the largest pivot among the ratios within the bound
         candidate = torch.where(u > PIVOT_SIZE * u.abs().amax(-1, keepdim=True), u, 0.0)
@@ -445,11 +459,13 @@ def _solve_dual_simplex(w, A, c, loose, pivots) -> LinearSolution:
             break
         state.pivot()
     y, z, inverse, basis, done, infeasible = state.results()
-    in_basis = rows.gathered(basis)
-    c_basis = c_rows.t().gather(1, basis)
-    # one step of iterative refinement against the drift of the Sherman-Morrison updates
-    y = y + torch.bmm(inverse, (-c_basis - torch.bmm(in_basis, y.unsqueeze(-1)).squeeze(-1)).unsqueeze(-1)).squeeze(-1)
-    z = z + torch.bmm((-w - torch.bmm(z.unsqueeze(1), in_basis).squeeze(1)).unsqueeze(1), inverse).squeeze(1)
+    # one step of iterative refinement against the drift of the Sherman-Morrison updates, the
+    # residuals -c_B - A_B y and -w - A_B^T z by products on the pattern
+    slack = (rows.times(y.t().contiguous()) + c_rows).t().gather(1, basis)      # (A y + c)_B
+    y = y - torch.bmm(inverse, slack.unsqueeze(-1)).squeeze(-1)
+    on_rows = torch.zeros(B, m, dtype=A.dtype, device=A.device).scatter_(1, basis, z)
+    dual = w + rows.transposed_times(on_rows.t().contiguous()).t()             # w + A_B^T z
+    z = z - torch.bmm(dual.unsqueeze(1), inverse).squeeze(1)
     multipliers = torch.zeros(B, m, dtype=A.dtype, device=A.device).scatter_add_(1, basis, z.clamp(min=0.0))
     solved = done & eligible & ~infeasible & _certified(w, rows, c_rows, norm, y, multipliers)
     return LinearSolution(y, solved, multipliers)
