@@ -83,10 +83,13 @@ class SparseRows:
             self.values = batch_last.reshape(-1, self.batch).index_select(0, self.rows * self.n + self.columns)
         else:
             self.values = batch_last[self.rows, self.columns].contiguous()
+        # row r's entries as (width, m) tables of pattern indices (P: a zero entry appended by the
+        # caller) and columns, for `row_of`
         lengths = torch.bincount(self.rows, minlength=self.m)
-        self.first = torch.cumsum(lengths, 0) - lengths                        # (m,): row r's entries start here
-        self.lengths = lengths
-        self.width = int(lengths.max()) if self.m else 0
+        offset = torch.arange(int(lengths.max()) if self.rows.numel() else 0, device=A.device).unsqueeze(1)
+        present = offset < lengths
+        self.entry_table = torch.where(present, torch.cumsum(lengths, 0) - lengths + offset, self.rows.numel())
+        self.column_table = torch.where(present, torch.cat([self.columns, self.columns.new_zeros(1)])[self.entry_table], 0)
 
     def per_row(self, entries: torch.Tensor, reduce: str = "sum") -> torch.Tensor:
         """The entries (P, B) reduced over each row (m, B)."""
@@ -105,14 +108,11 @@ class SparseRows:
         return out.index_add_(0, self.columns, self.values * z.index_select(0, self.rows))
 
     def row_of(self, r: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """The dense rows a_{r_b} (B', n) of the LPs of `values` (P, B') for r (B',), from the
-        pattern (at most `width` entries per row: no gather from the dense storage)."""
-        offset = torch.arange(self.width, device=r.device).unsqueeze(1)                  # (width, 1)
-        present = offset < self.lengths.index_select(0, r)                               # (width, B')
-        where = torch.where(present, self.first.index_select(0, r) + offset, 0)
-        entries = values.gather(0, where) * present
+        """The dense rows a_{r_b} (B', n) for r (B',) of the LPs of `values` (P + 1, B'; the last
+        entry 0), from the pattern: no gather from the dense storage."""
+        entries = values.gather(0, self.entry_table.index_select(1, r))                  # (width, B')
         out = torch.zeros(r.shape[0], self.n, dtype=values.dtype, device=values.device)
-        return out.scatter_add_(1, self.columns.index_select(0, where.view(-1)).view_as(where).t(), entries.t())
+        return out.scatter_add_(1, self.column_table.index_select(1, r).t(), entries.t())
 
     def gathered(self, rows: torch.Tensor, lps: torch.Tensor | None = None) -> torch.Tensor:
         """The rows A[b, rows[i, k]] (B', k, n) for rows (B', k) of the LPs b = lps[i] (B', 1)
@@ -284,6 +284,7 @@ class _Pivoting:
     def __init__(self, rows: SparseRows, values, c, norm, level, y, z, inverse, basis, done, infeasible):
         self.full = [y, z, inverse, basis, done, infeasible]
         self.A, self.data = rows, (values, c, norm, level)
+        self.raw = torch.cat([rows.values, rows.values.new_zeros(1, rows.batch)])  # A's entries and a 0 (`row_of`)
         self.rows = (~done).nonzero().squeeze(1)
         self.part = [whole.index_select(0, self.rows) for whole in self.full]
         self.working = self._working()
@@ -293,7 +294,7 @@ class _Pivoting:
         self.products = torch.empty(values.shape[0], self.rows.numel(), dtype=values.dtype, device=values.device)
         self.slack = torch.empty(c.shape[0], self.rows.numel(), dtype=c.dtype, device=c.device)
         return (values.index_select(1, self.rows), c.index_select(1, self.rows), norm.index_select(1, self.rows),
-                level.index_select(0, self.rows), self.A.values.index_select(1, self.rows))
+                level.index_select(0, self.rows), self.raw.index_select(1, self.rows))
 
     def _scaled_slack(self, y: torch.Tensor, values: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """A y + c scaled by the rows' norms (m, B') into the working set's own buffers (fresh
@@ -321,32 +322,32 @@ class _Pivoting:
         return True
 
     def pivot(self) -> None:
-        """One pivot of every unfinished LP of the working set."""
+        """One pivot of every unfinished LP of the working set (its tensors are its own: updated in place)."""
         values, c, norm, level, raw = self.working
         y, z, inverse, basis, done, infeasible = self.part
         B, n = y.shape
-        worst, r = self._scaled_slack(y, values, c).min(0)                     # the most violated row / its norm
-        r = r.unsqueeze(1)
-        done = done | (worst >= level)
-        u = torch.bmm(self.A.row_of(r.squeeze(1), raw).unsqueeze(1), inverse).squeeze(1)  # u = A_B^{-T} a_r
+        worst, entering = self._scaled_slack(y, values, c).min(0)              # the most violated row / its norm
+        r = entering.unsqueeze(1)
+        done |= worst >= level
+        u = torch.bmm(self.A.row_of(entering, raw).unsqueeze(1), inverse).squeeze(1)  # u = A_B^{-T} a_r
         # the ratio test over the pivots u_i > PIVOT_SIZE max |u| (elsewhere u_i = 0: z_i / 0 is inf or
         # NaN, never below the bound); Harris: the largest pivot among the ratios within the bound
         candidate = torch.where(u > PIVOT_SIZE * u.abs().amax(-1, keepdim=True), u, 0.0)
         bound = ((z + HARRIS * (1.0 + z.amax(-1, keepdim=True))) / candidate).amin(-1, keepdim=True)
         i = torch.where(z / candidate <= bound, candidate, 0.0).argmax(-1, keepdim=True)
         stuck = torch.isinf(bound.squeeze(1)) & ~done                           # a dual ray: (P) is infeasible
-        infeasible, done = infeasible | stuck, done | stuck
+        infeasible |= stuck
+        done |= stuck
         gain = torch.where(done.unsqueeze(1), 0.0, 1.0 / u.gather(1, i))        # 1 / u_i, 0 where nothing moves
         column = inverse.gather(2, i.view(B, 1, 1).expand(B, n, 1))            # A_B^{-1} e_i (B, n, 1)
         step = (worst * norm.gather(0, r.t()).squeeze(0)).unsqueeze(1) * gain
-        y = torch.addcmul(y, column.squeeze(-1), step, value=-1.0)
+        y.addcmul_(column.squeeze(-1), step, value=-1.0)
         # Sherman-Morrison: A_B^{-1} - A_B^{-1} e_i (u - e_i)^T / u_i once row i of A_B is a_r
         change = (u * gain).scatter_add_(1, i, -gain)
-        inverse = inverse.baddbmm_(column, change.unsqueeze(1), alpha=-1.0)  # in place: the working set's own copy
+        inverse.baddbmm_(column, change.unsqueeze(1), alpha=-1.0)
         dual_step = z.gather(1, i) * gain
-        z = torch.addcmul(z, dual_step, u, value=-1.0).clamp_(min=0.0).scatter_(1, i, dual_step)
-        basis = basis.scatter(1, i, torch.where(done.unsqueeze(1), basis.gather(1, i), r))
-        self.part = [y, z, inverse, basis, done, infeasible]
+        z.addcmul_(dual_step, u, value=-1.0).clamp_(min=0.0).scatter_(1, i, dual_step)
+        basis.scatter_(1, i, torch.where(done.unsqueeze(1), basis.gather(1, i), r))
 
     def results(self):
         if self.part is not None:
