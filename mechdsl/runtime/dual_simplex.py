@@ -141,17 +141,33 @@ class RowForms(NamedTuple):
 
 
 def row_forms(A: SparseRows) -> RowForms:
-    values, columns = A.values, A.columns.unsqueeze(1).to(A.values.dtype)
-    positive, negative = (values > 0).to(values.dtype), (values < 0).to(values.dtype)
-    # the per-row sums of one scatter: entries, positive entries, and the columns and values of
-    # the positive and the negative ones (the owner and the other payment where there is one)
-    sums = torch.zeros(6, A.m, A.batch, dtype=values.dtype, device=values.device).index_add_(
-        1, A.rows, torch.stack([positive + negative, positive, positive * columns, negative * columns,
-                                positive * values, negative * values]))
+    """The rows' forms from per-row sums of one scatter: entries, positive entries, and the
+    columns and values of the positive and the negative ones (the owner and the other payment
+    where there is one). Where the batch shares its sign pattern (one env's LPs do), the counts
+    and columns come from the pattern alone and only own and coefficient from every LP."""
+    values = A.values
+    sign = values.sign()
+    shared = A.rows.numel() > 0 and bool((sign == sign[:, :1]).all())
+    pattern = sign[:, :1] if shared else values
+    columns = A.columns.unsqueeze(1).to(values.dtype)
+    positive, negative = (pattern > 0).to(values.dtype), (pattern < 0).to(values.dtype)
+    features = [positive + negative, positive, positive * columns, negative * columns]
+    if shared:  # the pattern index of each row's positive and negative entry (the only ones where it counts)
+        index = torch.arange(values.shape[0], device=values.device).unsqueeze(1).to(values.dtype)
+        features += [positive * index, negative * index]
+    else:
+        features += [positive * values, negative * values]
+    sums = torch.zeros(6, A.m, pattern.shape[1], dtype=values.dtype, device=values.device).index_add_(
+        1, A.rows, torch.stack(features))
     entries, positives, owner, other, own, pulling = sums.unbind(0)
     monotone = positives == 1
-    floor = monotone & (entries == 1)
     difference = monotone & (entries == 2)
+    if shared:
+        own = values.index_select(0, torch.where(monotone, own, 0.0).round().long().squeeze(1))
+        pulling = values.index_select(0, torch.where(difference, pulling, 0.0).round().long().squeeze(1))
+        entries, monotone, difference, owner, other = (t.expand(A.m, A.batch) for t in
+                                                       (entries, monotone, difference, owner, other))
+    floor = monotone & (entries == 1)
     own = torch.where(monotone, own, 1.0)
     owner = torch.where(monotone, owner, 0.0).round().long()
     other = torch.where(difference, other, owner.to(values.dtype)).round().long()

@@ -227,3 +227,19 @@ def test_batch_last_storage_gives_the_same_solution():
     assert torch.equal(first.solved, last.solved)
     assert torch.equal(first.y[first.solved], last.y[last.solved])
     assert torch.equal(first.multipliers[first.solved], last.multipliers[last.solved])
+
+
+def test_row_forms_with_and_without_a_shared_sign_pattern():
+    """Row forms of a batch whose LPs differ in their sign pattern (computed entry by entry)
+    equal those of each LP alone (a batch of one shares its pattern: counts and columns from the
+    pattern, own and coefficient gathered)."""
+    from mechdsl.runtime.dual_simplex import row_forms
+
+    w, A, c = _two_period_lps(6, seed=6, pooled=0.5)
+    A[0, 5 + 2 * K] = 0.0            # LP 0 loses a row's entry,
+    A[1, 40] = -A[1, 40]             # LP 1 turns a row around
+    together = row_forms(SparseRows(A))
+    for b in range(6):
+        alone = row_forms(SparseRows(A[b:b + 1]))
+        for name, field in together._asdict().items():
+            assert torch.equal(field[:, b], getattr(alone, name)[:, 0]), (b, name)
