@@ -108,8 +108,8 @@ class SparseRows:
         return out.index_add_(0, self.columns, self.values * z.index_select(0, self.rows))
 
     def row_of(self, r: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """The dense rows a_{r_b} (B', n) for r (B',) of the LPs of `values` (P + 1, B'; the last
-        entry 0), from the pattern: no gather from the dense storage."""
+        """The dense rows r (B',) (B', n) of the LPs of `values` (P + 1, B': the entries, scaled or
+        not, and a 0 last), from the pattern: no gather from the dense storage."""
         entries = values.gather(0, self.entry_table.index_select(1, r))                  # (width, B')
         out = torch.zeros(r.shape[0], self.n, dtype=values.dtype, device=values.device)
         return out.scatter_add_(1, self.column_table.index_select(1, r).t(), entries.t())
@@ -299,23 +299,22 @@ class _Pivoting:
 
     def __init__(self, rows: SparseRows, values, c, norm, level, y, z, inverse, basis, done, infeasible):
         self.full = [y, z, inverse, basis, done, infeasible]
-        self.A, self.data = rows, (values, c, norm, level)
-        self.raw = torch.cat([rows.values, rows.values.new_zeros(1, rows.batch)])  # A's entries and a 0 (`row_of`)
+        self.A, self.data = rows, (torch.cat([values, values.new_zeros(1, rows.batch)]), c, norm, level)  # a 0 entry last (`row_of`)
         self.rows = (~done).nonzero().squeeze(1)
         self.part = [whole.index_select(0, self.rows) for whole in self.full]
         self.working = self._working()
 
     def _working(self):
         values, c, norm, level = self.data
-        self.products = torch.empty(values.shape[0], self.rows.numel(), dtype=values.dtype, device=values.device)
+        self.products = torch.empty(values.shape[0] - 1, self.rows.numel(), dtype=values.dtype, device=values.device)
         self.slack = torch.empty(c.shape[0], self.rows.numel(), dtype=c.dtype, device=c.device)
         return (values.index_select(1, self.rows), c.index_select(1, self.rows), norm.index_select(1, self.rows),
-                level.index_select(0, self.rows), self.raw.index_select(1, self.rows))
+                level.index_select(0, self.rows))
 
     def _scaled_slack(self, y: torch.Tensor, values: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """A y + c scaled by the rows' norms (m, B') into the working set's own buffers (fresh
         tensors of this size cost more than the products themselves on the CPU)."""
-        torch.index_select(y.t().contiguous(), 0, self.A.columns, out=self.products).mul_(values)
+        torch.index_select(y.t().contiguous(), 0, self.A.columns, out=self.products).mul_(values[:-1])
         return self.slack.copy_(c).index_add_(0, self.A.rows, self.products)
 
     def compact(self) -> bool:
@@ -338,14 +337,16 @@ class _Pivoting:
         return True
 
     def pivot(self) -> None:
-        """One pivot of every unfinished LP of the working set (its tensors are its own: updated in place)."""
-        values, c, norm, level, raw = self.working
+        """One pivot of every unfinished LP of the working set (its tensors are its own: updated in
+        place). The entering row is taken scaled, a_r / s_r (s_r = max_v |A_rv|): u' = u / s_r gives
+        the same ratio test, 1 / u'_i = s_r / u_i, and the updates below carry s_r where it stays."""
+        values, c, norm, level = self.working
         y, z, inverse, basis, done, infeasible = self.part
         B, n = y.shape
         worst, entering = self._scaled_slack(y, values, c).min(0)              # the most violated row / its norm
         r = entering.unsqueeze(1)
         done |= worst >= level
-        u = torch.bmm(self.A.row_of(entering, raw).unsqueeze(1), inverse).squeeze(1)  # u = A_B^{-T} a_r
+        u = torch.bmm(self.A.row_of(entering, values).unsqueeze(1), inverse).squeeze(1)  # u' = A_B^{-T} a_r / s_r
         # the ratio test over the pivots u_i > PIVOT_SIZE max |u| (elsewhere u_i = 0: z_i / 0 is inf or
         # NaN, never below the bound); Harris: the largest pivot among the ratios within the bound
         candidate = torch.where(u > PIVOT_SIZE * u.abs().amax(-1, keepdim=True), u, 0.0)
@@ -354,15 +355,15 @@ class _Pivoting:
         stuck = torch.isinf(bound.squeeze(1)) & ~done                           # a dual ray: (P) is infeasible
         infeasible |= stuck
         done |= stuck
-        gain = torch.where(done.unsqueeze(1), 0.0, 1.0 / u.gather(1, i))        # 1 / u_i, 0 where nothing moves
+        gain = torch.where(done.unsqueeze(1), 0.0, 1.0 / u.gather(1, i))        # 1 / u'_i, 0 where nothing moves
+        unscaled = gain / norm.gather(0, r.t()).t()                             # 1 / u_i
         column = inverse.gather(2, i.view(B, 1, 1).expand(B, n, 1))            # A_B^{-1} e_i (B, n, 1)
-        step = (worst * norm.gather(0, r.t()).squeeze(0)).unsqueeze(1) * gain
-        y.addcmul_(column.squeeze(-1), step, value=-1.0)
+        y.addcmul_(column.squeeze(-1), worst.unsqueeze(1) * gain, value=-1.0)  # y - A_B^{-1} e_i slack_r / u_i
         # Sherman-Morrison: A_B^{-1} - A_B^{-1} e_i (u - e_i)^T / u_i once row i of A_B is a_r
-        change = (u * gain).scatter_add_(1, i, -gain)
+        change = (u * gain).scatter_add_(1, i, -unscaled)
         inverse.baddbmm_(column, change.unsqueeze(1), alpha=-1.0)
-        dual_step = z.gather(1, i) * gain
-        z.addcmul_(dual_step, u, value=-1.0).clamp_(min=0.0).scatter_(1, i, dual_step)
+        dual_step = z.gather(1, i) * unscaled                                   # z_i / u_i
+        z.addcmul_(z.gather(1, i) * gain, u, value=-1.0).clamp_(min=0.0).scatter_(1, i, dual_step)
         basis.scatter_(1, i, torch.where(done.unsqueeze(1), basis.gather(1, i), r))
 
     def results(self):
