@@ -99,9 +99,10 @@ def payment_program(quantities, decisions: torch.Tensor, columns: torch.Tensor, 
     reward = (objective if maximize else -objective).reshape(n + 1, width)
     slacks = slacks.reshape(-1, n + 1, width)
     c = slacks[:, 0]                                          # (m, F)
-    # (m, F): the constraint involves a payment (A = slacks[:, 1:] - c has a nonzero entry and no NaN)
-    probes = slacks[:, 1:]
-    depends = torch.isfinite(c) & (probes != c.unsqueeze(1)).any(1) & ~torch.isnan(probes).any(1)
+    # (m, F): the constraint involves a payment (A = slacks[:, 1:] - c has a nonzero entry and no
+    # NaN): some probe's slack differs from c, none is NaN (amax and amin propagate NaN)
+    highest, lowest = slacks[:, 1:].amax(1), slacks[:, 1:].amin(1)
+    depends = torch.isfinite(c) & ~torch.isnan(highest) & ((highest != c) | (lowest != c))
     start = decisions[list(payment_columns)][:, columns].to(torch.float64)
     hopeless = _violated_without_payments(c, depends, decisions[:, columns], quantities[0][:, columns])
     rows = depends.any(1).nonzero().squeeze(1)
@@ -111,7 +112,7 @@ def payment_program(quantities, decisions: torch.Tensor, columns: torch.Tensor, 
     A = picked[:, 1:] - picked[:, :1]                         # (m', n, F), zero on the rows a state does not keep
     if not bool(keep.all()):
         A.masked_fill_(~keep.unsqueeze(1), 0.0)
-    margin = REPAIR_MARGIN * (1.0 + c.abs() + (A.abs() * start.abs().unsqueeze(0)).sum(1))
+    margin = REPAIR_MARGIN * (1.0 + c.abs() + (A * start.abs().unsqueeze(0)).abs_().sum(1))
     untightened = torch.where(keep, c, torch.ones_like(c))
     c = torch.where(keep, c - margin, torch.ones_like(c))
     w = (reward[1:] - reward[0]).t()
