@@ -243,3 +243,10 @@ def test_row_forms_with_and_without_a_shared_sign_pattern():
         alone = row_forms(SparseRows(A[b:b + 1]))
         for name, field in together._asdict().items():
             assert torch.equal(field[:, b], getattr(alone, name)[:, 0]), (b, name)
+
+
+def test_an_empty_batch_is_solved_empty():
+    """No LPs (no state needs a payment LP): empty payments, flags and multipliers of the LPs' sizes."""
+    solution = solve_payment_lps(torch.zeros(0, 30, dtype=torch.float64), torch.zeros(0, 180, 30, dtype=torch.float64),
+                                 torch.zeros(0, 180, dtype=torch.float64))
+    assert solution.y.shape == (0, 30) and solution.solved.shape == (0,) and solution.multipliers.shape == (0, 180)
