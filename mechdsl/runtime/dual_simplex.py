@@ -470,8 +470,8 @@ def solve_dual_simplex(w: torch.Tensor, A: torch.Tensor, c: torch.Tensor, loose:
 
 def _solve_dual_simplex(w, A, c, loose, pivots) -> LinearSolution:
     B, m, n = A.shape
-    if B == 0:
-        return LinearSolution(w.new_zeros(0, n), torch.zeros(0, dtype=torch.bool, device=A.device), w.new_zeros(0, m))
+    if B == 0 or m == 0:  # no LP, or LPs without rows (left unsolved: no floors)
+        return LinearSolution(w.new_zeros(B, n), torch.zeros(B, dtype=torch.bool, device=A.device), w.new_zeros(B, m))
     w = w.contiguous()  # a strided w (the caller's transpose) sends bmm to a per-matrix loop
     rows = SparseRows(A)
     norm = rows.per_row(rows.values.abs(), "amax").clamp(min=torch.finfo(A.dtype).tiny)
