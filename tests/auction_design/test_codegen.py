@@ -117,9 +117,9 @@ def test_short_amortized_training_finds_myersons_reserves(path, items, tmp_path)
 
     # values U[1, 3]: phi(v) = 2v - 3, r* = 3/2, optimum 27/16 per item (2 bidders); the policy
     # starts near action 0, the middle of the support (reserves 2, ratio 0.938), so reaching r*
-    # takes learning (U[0, 1] would start at r* = 1/2 already). Measured, one thread: one item,
-    # 20 steps ratio 0.999999, reserves 1.5008 / 1.4957 in 7 s on a loaded core; 2 x 2 additive,
-    # 30 steps ratio 0.999998, reserves 1.495-1.498, 4.6 s
+    # takes learning (U[0, 1] would start at r* = 1/2 already). Measured with the defaults of
+    # 16 updates per step, one thread, load 2: one item 9 s, 2 x 2 additive 14 s; the bound is a
+    # hang guard for a load of 5
     spec = tmp_path / "shifted.mech"
     spec.write_text(path.read_text(encoding="utf-8").replace("uniform(0, 1)", "uniform(1, 3)"))
     env = env_of(spec, tmp_path / "package", dtype=torch.float32)
@@ -134,7 +134,7 @@ def test_short_amortized_training_finds_myersons_reserves(path, items, tmp_path)
     action = result.agent.act(observation(env, state), explore=False, generator=torch.Generator().manual_seed(0))
     scored = env.evaluate(state, action)
     ratio = float(scored.reward.mean() / env.optimum(state).mean())
-    assert ratio >= 0.98 and seconds <= 30, (ratio, seconds)
+    assert ratio >= 0.98 and seconds <= 120, (ratio, seconds)
     for name in env.action_names:
         assert float(scored.info[name][0]) == pytest.approx(1.5, abs=0.05)
 

@@ -219,16 +219,16 @@ def test_dmddpg_under_the_exact_reward_trains_the_action_it_deploys():
 @pytest.mark.parametrize("algo", ["edmsac", "dmsac"])
 def test_the_default_preset_under_the_exact_reward_takes_its_own_schedule(algo):
     """Where the critic resolves to the exact reward, the default preset collects 256 fresh states
-    per step and makes every update an actor step; a learned critic, the paper preset and an
-    explicit override keep theirs."""
+    per step, makes every update an actor step and denoises in three passes; a learned critic, the
+    paper preset and an explicit override keep theirs."""
     env = DifferentiableScreeningEnv()
     exact = resolve_hparams(algo, env=env)
-    assert (exact.collect_batch, exact.updates_per_step, exact.actor_every) == (256, 8, 1)
+    assert (exact.collect_batch, exact.updates_per_step, exact.actor_every, exact.denoise_steps) == (256, 16, 1, 3)
     learned = resolve_hparams(algo, overrides={"critic": "learned"}, env=env)
-    assert (learned.collect_batch, learned.updates_per_step, learned.actor_every) == (32, 16, 2)
+    assert (learned.collect_batch, learned.updates_per_step, learned.actor_every, learned.denoise_steps) == (32, 16, 2, 6)
     assert resolve_hparams(algo, env=ScreeningContractEnv()).collect_batch == 32  # reward not differentiable
     assert resolve_hparams(algo, "paper", env=env).updates_per_step == 1
     assert resolve_hparams(algo, overrides={"collect_batch": 64}, env=env).collect_batch == 64
     run = train(env, algo, steps=2, eval_every=2, log="none", hparams={"hidden": (16, 16), "batch_size": 32},
                 eval_states=16)
-    assert run.rows[-1]["env_samples"] == 512 and run.hparams.updates_per_step == 8
+    assert run.rows[-1]["env_samples"] == 512 and run.hparams.updates_per_step == 16

@@ -228,12 +228,16 @@ class DMSACAgent(ExactRewardActor, Agent):
 
 
 # The default preset where the critic resolves to the exact reward: fresh states in batches of
-# 256 and one actor step per update (no critic to fit in between). The learned-critic schedule
-# (32 states, 16 updates, an actor step on every second) spent 1-1.6 s per 32 states at K = 5
-# (exact_critic/diagnosis_K5.md); two_period K = 2, 48,000 samples: 0.9959 in 460 s with it
-# (exact_critic/rl_two_period_K2_edmsac_train_start.md), 0.9922 +- 0.0015 in 55 s with this
-# (default_env/rl_two_period_K2.md; paths under benchmarks/results/).
-EXACT_REWARD: dict = {"collect_batch": 256, "updates_per_step": 8, "actor_every": 1}
+# 256, sixteen updates on each, each an actor step (no critic to fit in between), and a chain of
+# three denoising passes. The learned-critic schedule (32 states, 16 updates, an actor step on
+# every second) spent 1-1.6 s per 32 states at K = 5 (exact_critic/diagnosis_K5.md). The policy
+# is limited by its number of updates, not by the states it sees: two_period K = 5, 48,000
+# samples, one seed, EDMSAC with 8 updates and M = 6 passes 0.9755 (3 seeds), 16 updates and
+# M = 3 0.9808, M = 1 0.9813; at K = 2, 8 updates, M = 6 / 3 / 1: 0.9937 / 0.9947 / 0.9949
+# (exact_critic/few_step/). Three passes keep the ratio at half the deployed FLOPs of six and
+# pay for the doubled updates (paths under benchmarks/results/; 3 seeds of these defaults in
+# default_env/).
+EXACT_REWARD: dict = {"collect_batch": 256, "updates_per_step": 16, "actor_every": 1, "denoise_steps": 3}
 
 # Algorithm 1: one actor and one critic update per step at constant learning rates.
 PAPER: dict = {**EDMSAC_PAPER_DIFFUSION, "updates_per_step": 1, "actor_every": 1, "lr_schedule": "constant",
