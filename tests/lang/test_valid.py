@@ -74,7 +74,7 @@ def test_two_period_parameters(two_period):
     assert ranges(m, "theta1") == ranges(m, "theta2") == [[15, 20], [20, 25]]
     assert m.probs["p1"].shape == (2,) and m.probs["p2"].shape == (2, 2)
     assert str(m.probs["p2"].distribution) == "dirichlet(1)"
-    assert m.train == {"algorithm": "amortized", "steps": 400, "action_penalty": 0.01, "violation_weight": 300.0,
+    assert m.train == {"algorithm": "amortized", "steps": 188, "action_penalty": 0.01, "violation_weight": 300.0,
                        "violation_penalty": "log1p"}
 
 
