@@ -11,8 +11,10 @@ all trials). Baseline measured in the same run: `random` (uniform contracts). Tr
 process pool (``--workers``, one torch thread each).
 
 Writes ``benchmarks/results/rl_two_period_K<K>.md`` (command, machine, per-trial and
-mean +- std tables) and PNGs of the learning curves (Fig. 6 style, against env samples, with
-the exact optimum as the reference line).
+mean +- std tables), the trials as JSON beside it, and PNGs of the learning curves (Fig. 6
+style, against env samples, with the exact optimum as the reference line). ``--reuse FILE.json``
+takes the trials of the algorithms not in ``--algos`` from an earlier run's JSON instead of
+rerunning them (the table says which), for a change that touches some learners only.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "specs" / "two_period.mech"
 ALL_ALGOS = ("edmsac", "dmsac", "dmddpg", "cgdm", "amortized", "sac", "td3", "ddpg", "ppo", "random")
 HELDOUT = 1000
-PAYMENT_MODE_TEXT = {"action": "allocations and one slack entry per payment not proven optimal at its floor",
+PAYMENT_MODE_TEXT = {"auto": "each learner's, as `mechdsl train` picks it (mechdsl.rl.payment_mode): `action` for the "
+                             "learners that ascend the env's own gradient and `random`, `optimal` for the learned "
+                             "critics and PPO; the payments column says which",
+                     "action": "allocations and one slack entry per payment not proven optimal at its floor",
                      "optimal": "allocations only, each state paid the best feasible payments for them by an LP"}
 
 
@@ -94,11 +99,12 @@ def optimum_table(package: Path, cache: Path | None = None, key: str = "") -> di
 
 
 def run_trial(package: str, algo: str, seed: int, samples: int, hparams: dict, table: dict[bytes, float],
-              payments: str = "action") -> dict:
+              payments: str = "auto") -> dict:
     from mechdsl.rl import resolve_hparams, train
     from mechdsl.rl.evaluate import evaluate_policy
+    from mechdsl.rl.payment_mode import learner_env
 
-    env = CachedOptimumEnv(load_env(Path(package), payments), table)
+    env = CachedOptimumEnv(learner_env(load_env(Path(package), payments), algo, "default", hparams), table)
     hp = resolve_hparams(algo, "default", hparams, env)
     steps = max(1, samples // hp.collect_batch)
     start = time.perf_counter()
@@ -106,7 +112,7 @@ def run_trial(package: str, algo: str, seed: int, samples: int, hparams: dict, t
                    eval_states=256, log="none")
     wall = time.perf_counter() - start
     evaluation = evaluate_policy(env, result.agent, n_states=HELDOUT, timing_states=10_000)
-    return {"algo": algo, "seed": seed, "steps": steps, "env_samples": steps * hp.collect_batch, "wall_s": wall,
+    return {"algo": algo, "seed": seed, "payments": env.payments, "steps": steps, "env_samples": steps * hp.collect_batch, "wall_s": wall,
             "evaluation": evaluation.as_dict(), "rows": result.rows}
 
 
@@ -149,7 +155,7 @@ def summarize(trials: list[dict]) -> dict[str, dict]:
                      "ratio_min": ratio.min(), "violation_mean": violation.mean(), "violation_max": violation.max(),
                      "proposal_violation": proposals.mean(), "repair_rate": repaired.mean(), "mean_repair": shrink.mean(),
                      "wall_mean": float(np.mean([t["wall_s"] for t in mine])),
-                     "samples": mine[0]["env_samples"], "seeds": len(mine),
+                     "samples": mine[0]["env_samples"], "seeds": len(mine), "payments": mine[0].get("payments", "-"),
                      "flops": mine[0]["evaluation"]["actor_flops"],
                      "flops_deployed": mine[0]["evaluation"]["actor_flops_deployed"]}
     return out
@@ -174,12 +180,21 @@ def scheme_profits(model_static, source: str) -> dict[str, float]:
             "random contracts, static scheme (beta = 0)": float(env.evaluate(state, action).reward.mean())}
 
 
+def reused_trials(path: Path | None, algos: list[str], seeds: int) -> list[dict]:
+    """The trials of an earlier run's JSON (`path`) of the algorithms not in `algos`, seeds below
+    `seeds` (none without `path`)."""
+    if path is None:
+        return []
+    return [t for t in json.loads(path.read_text()) if t["algo"] not in algos and t["seed"] < seeds]
+
+
 def write_markdown(path: Path, args, command: str, trials: list[dict], wall: float, optimum: float,
                    schemes: dict[str, float]) -> None:
     from mechdsl.rl.report import plot_curves
 
     summary = summarize(trials)
-    seed0 = {t["algo"]: t["rows"] for t in trials if t["seed"] == 0}
+    seed0 = {t["algo"]: t["rows"] for t in trials if t["seed"] == 0 and t.get("rows")}
+    reused = list(dict.fromkeys(t["algo"] for t in trials if t.get("reused")))
     stem = path.stem
     plot_curves(seed0, path.parent / f"{stem}_utility.png", metric="test_utility", optimum=optimum,
                 x="env_samples", title=f"two_period K = {args.K}: test utility (seed 0)")
@@ -194,17 +209,20 @@ def write_markdown(path: Path, args, command: str, trials: list[dict], wall: flo
              f"evaluation on {HELDOUT} held-out states (seed fixed) against the exact optimum "
              f"(mean {optimum:.2f}). Baseline: `random`. Payment mode: `{args.payments}` "
              f"({PAYMENT_MODE_TEXT[args.payments]}).", "",
+             *([f"Trials of {', '.join(reused)} reused from `{args.reuse}` as it stood before this run (its "
+                "earlier version in git records the command and machine that measured them), not rerun; the "
+                "learning-curve plots show the algorithms whose curves that file kept.", ""] if reused else []),
              "Violation rate = deployed contracts (after the env's feasibility repair) that break an original "
              "constraint; proposals infeasible = the policy's own proposals that did (the repair gave them the "
              "best feasible payments for their allocations, or shrank them toward the pooled menu: the "
              "parenthesis is the mean 1 - lambda* of that shrink over all states).", "",
-             "| algorithm | seeds | env samples | optimality ratio (mean +- std) | worst seed | "
+             "| algorithm | payments | seeds | env samples | optimality ratio (mean +- std) | worst seed | "
              "violation rate (mean / max) | proposals infeasible (mean 1 - lambda*) | train wall s | "
              "FLOPs/action (deployed) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for algo, s in summary.items():
         flops = fmt(s["flops"]) if s["flops"] == s["flops_deployed"] else f"{fmt(s['flops'])} -> {fmt(s['flops_deployed'])}"
-        lines.append(f"| {algo} | {s['seeds']} | {s['samples']:,} | {s['ratio_mean']:.4f} +- {s['ratio_std']:.4f} | "
+        lines.append(f"| {algo} | {s['payments']} | {s['seeds']} | {s['samples']:,} | {s['ratio_mean']:.4f} +- {s['ratio_std']:.4f} | "
                      f"{s['ratio_min']:.4f} | {s['violation_mean']:.4f} / {s['violation_max']:.4f} | "
                      f"{s['proposal_violation']:.4f} ({s['mean_repair']:.4f}) | {s['wall_mean']:.0f} | {flops} |")
     random_dynamic = summary.get("random", {}).get("ratio_mean")
@@ -223,7 +241,8 @@ def write_markdown(path: Path, args, command: str, trials: list[dict], wall: flo
     lines += ["", f"![test utility]({stem}_utility.png)", "", f"![optimality ratio]({stem}_ratio.png)", ""]
     path.write_text("\n".join(lines))
     (path.parent / f"{stem}.json").write_text(json.dumps(
-        [{k: v for k, v in t.items() if k != "rows"} for t in trials], indent=1, sort_keys=True))
+        [{k: v for k, v in t.items() if k != "reused" and (k != "rows" or t["seed"] == 0)} for t in trials],
+        indent=1, sort_keys=True))
 
 
 def main() -> None:
@@ -236,9 +255,12 @@ def main() -> None:
     parser.add_argument("--hparam", action="append", default=[], metavar="NAME=VALUE",
                         help="override a hyperparameter of every algorithm that has it (JSON value), repeatable")
     parser.add_argument("--out", default=None, help="Markdown file (default benchmarks/results/rl_two_period_K<K>.md)")
-    parser.add_argument("--payments", choices=("action", "optimal"), default="action",
-                        help="the env's payment mode: slack entries in the action (default), or allocations only "
-                             "with the best feasible payments (an LP per state; mechdsl.runtime.contract_env)")
+    parser.add_argument("--payments", choices=("auto", "action", "optimal"), default="auto",
+                        help="the env's payment mode: each learner's (auto, the default; mechdsl.rl.payment_mode), "
+                             "slack entries in the action, or allocations only with the best feasible payments (an "
+                             "LP per state; mechdsl.runtime.contract_env)")
+    parser.add_argument("--reuse", type=Path, default=None, metavar="FILE.json",
+                        help="take the trials of the algorithms not in --algos from an earlier run's JSON")
     parser.add_argument("--optimum-cache", type=Path, default=None, metavar="FILE",
                         help="JSON file of the exact optima, reused by later runs of the same spec and K")
     args = parser.parse_args()
@@ -260,7 +282,7 @@ def main() -> None:
     jobs = [(str(package), algo, seed, args.samples, {**spec_hparams(model, algo), **accepted(overrides, algo)}, table,
              args.payments)
             for algo in algos for seed in range(args.seeds if algo != "random" else 1)]
-    trials = []
+    trials = [{**t, "reused": True} for t in reused_trials(args.reuse, algos, args.seeds)]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for trial in pool.map(run_trial, *zip(*jobs)):
             e = trial["evaluation"]

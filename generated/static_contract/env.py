@@ -13,7 +13,9 @@ Contract design as a contextual bandit (horizon 1), satisfying `mechdsl.rl.env.B
     [['s[0]', 's[1]']]) are built by stick breaking, x_0 = lo + (hi - lo) d_0,
     x_k = x_(k-1) + (hi - x_(k-1)) d_k, so they are non-decreasing by construction.
   * payments are evaluated in order (`formulas.py`). They follow the derived least-payment rules, which the derivation proves optimal (no payment needs a slack entry).
-  * payment modes: the above is payments="action" (the default). With payments="optimal" the
+  * payment modes: the above is payments="action" (the default of a bare env; a spec without
+    `payments` has "auto", and `mechdsl train` picks the mode for its learner,
+    `mechdsl.rl.payment_mode`). With payments="optimal" the
     action holds the ALLOCATION_DIM allocation entries only and every state is paid the best
     feasible payments for its allocations (a linear program per state), so the optimum's
     allocations deploy the optimum itself and gradients follow the envelope theorem.
@@ -96,7 +98,7 @@ SIZES = {  # as compiled (after any --set override of the spec's sizes)
     'K': 2.0,
 }
 ACTION_PENALTY = 0.0
-PAYMENTS = 'action'  # the payment mode of the spec's train block (`payments`), every function's default
+PAYMENTS = 'auto'  # the payment mode of the spec's train block (`payments`), every function's default
 MAXIMIZE = True  # the spec maximises its objective (rewards are the objective)
 ALGORITHM = 'edmsac'
 

@@ -13,7 +13,9 @@ Contract design as a contextual bandit (horizon 1), satisfying `mechdsl.rl.env.B
     [['T1[0]', 'T1[1]'], ['T2[0, 0]', 'T2[0, 1]'], ['T2[1, 0]', 'T2[1, 1]']]) are built by stick breaking, x_0 = lo + (hi - lo) d_0,
     x_k = x_(k-1) + (hi - x_(k-1)) d_k, so they are non-decreasing by construction.
   * payments are evaluated in order (`formulas.py`). A payment that enters a residual constraint is placed in its feasible range given the other items, floor + d (ceiling - floor) or floor + scale d^2 / (1 - d^2) (no ceiling), with d its slack entry; the others are at their floors. Every feasible contract is the image of an action: `action_from_contract` inverts the map.
-  * payment modes: the above is payments="action" (the default). With payments="optimal" the
+  * payment modes: the above is payments="action" (the default of a bare env; a spec without
+    `payments` has "auto", and `mechdsl train` picks the mode for its learner,
+    `mechdsl.rl.payment_mode`). With payments="optimal" the
     action holds the ALLOCATION_DIM allocation entries only and every state is paid the best
     feasible payments for its allocations (a linear program per state), so the optimum's
     allocations deploy the optimum itself and gradients follow the envelope theorem.
@@ -132,7 +134,7 @@ SIZES = {  # as compiled (after any --set override of the spec's sizes)
     'K': 2.0,
 }
 ACTION_PENALTY = 0.01
-PAYMENTS = 'action'  # the payment mode of the spec's train block (`payments`), every function's default
+PAYMENTS = 'auto'  # the payment mode of the spec's train block (`payments`), every function's default
 MAXIMIZE = True  # the spec maximises its objective (rewards are the objective)
 ALGORITHM = 'amortized'
 

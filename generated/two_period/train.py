@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     if train is None or args.baseline:
         random_baseline(env, args.states, args.candidates, args.seed)
         return 0
+    from mechdsl.rl.payment_mode import learner_env
+
+    env = learner_env(env, args.algo)  # the payment mode of a spec that leaves it to the learner
     result = train(env, args.algo, steps=args.steps, seed=args.seed, device=args.device, out_dir=args.out,
                    eval_every=max(1, min(100, args.steps)), eval_states=args.eval_states, log="plain")
     print("final:", result.final)

@@ -88,6 +88,8 @@ def start(args):
 
 CRITIC_WORDS = {"exact": "the env's exact reward, back-propagated through the action (critic = exact)",
                 "learned": "a learned critic Q(S, A) (critic = learned)"}
+PAYMENT_WORDS = {"action": "from the action (allocations and payment slacks; payments = action)",
+                 "optimal": "the best feasible payments for the action's allocations, an LP per state (payments = optimal)"}
 
 
 def _not_a_result(evaluation: dict) -> str:
@@ -109,6 +111,8 @@ def print_summary(run_dir: Path, evaluation: dict) -> None:
     print(f"  held-out states      {evaluation['n_states']}")
     if evaluation.get("critic"):
         print(f"  actor's objective    {CRITIC_WORDS[evaluation['critic']]}")
+    if evaluation.get("payments"):
+        print(f"  payments             {PAYMENT_WORDS[evaluation['payments']]}")
     print(f"  mean utility         {evaluation['mean_utility']:.6g}")
     if ratio is not None:
         print(f"  exact optimum (mean) {evaluation['mean_optimum']:.6g}")

@@ -357,7 +357,7 @@ def render(model: Model, derivation: Derivation | None = None, source: str | Non
             "objective_result": _per_sample(objective.results[0], objective_expr),
             "maximize": model.objective.sense == "maximize",
             "action_penalty": float(model.train.get("action_penalty", 0.0) or 0.0),
-            "payment_mode": str(model.train.get("payments", "action")),
+            "payment_mode": str(model.train.get("payments", "auto")),
             "algorithm": str(model.train.get("algorithm", "edmsac")),
             "certificate": certificate_code(model, layout, fold, contract),
         }

@@ -18,7 +18,8 @@ RUN_SETTINGS: dict[str, tuple[type, float | None, float | None, str]] = {
     "eval_every": (int, 1, None, "steps between evaluations"),
     "eval_states": (int, 1, None, "held-out states per evaluation"),
     "action_penalty": (float, 0, None, "weight lambda of the action penalty (eq. 46)"),
-    "payments": (str, None, None, "how a contract env pays: 'action' (slack entries) or 'optimal' (an LP per state)"),
+    "payments": (str, None, None, "how a contract env pays: 'auto' (the learner's choice, the default), "
+                 "'action' (slack entries) or 'optimal' (an LP per state)"),
 }
 
 # Value ranges checked for the hyperparameters that have natural bounds.
@@ -40,7 +41,7 @@ STRING_CHOICES = {
     "inference_start": ("mode", "sample"),
     "train_start": ("auto", "mode", "sample"),
     "exact_reward_at": ("chain", "sample"),
-    "payments": ("action", "optimal"),
+    "payments": ("auto", "action", "optimal"),
 }
 
 def hyperparameters_of(algorithm: str | None) -> dict[str, type]:

@@ -15,6 +15,7 @@ from mechdsl.codegen import compile_spec
 from mechdsl.model_json import state_json
 from mechdsl.rl.evaluate import referenced_ratio
 from mechdsl.rl.loop import train
+from mechdsl.rl.payment_mode import learner_env
 from mechdsl.rl.runs import RunConfig, load_agent, load_package, load_package_of, state_dicts
 from mechdsl.rl.stages import StageClock
 from mechdsl.tolerances import VIOLATION_TOLERANCE
@@ -25,9 +26,11 @@ def compile(model, target: Path, *, source: str, force: bool = False) -> list[Pa
 
 
 def build_env(config: RunConfig, run_dir: Path, model, dtype: torch.dtype = torch.float32):
-    """Compile the spec into `run_dir/package` (idempotent) and instantiate its env."""
+    """Compile the spec into `run_dir/package` (idempotent) and instantiate its env, in the payment
+    mode the run's learner takes where the spec leaves it to the learner (`learner_env`)."""
     compile_spec(model, Path(run_dir) / "package", source=config.source)
-    return load_package(Path(run_dir) / "package").Env(device=config.device, dtype=dtype)
+    env = load_package(Path(run_dir) / "package").Env(device=config.device, dtype=dtype)
+    return learner_env(env, config.algo, config.preset, config.hparams)
 
 
 # The report's contract-item bars: the policy's mean contract over ITEM_STATES held-out states and

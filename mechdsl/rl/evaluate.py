@@ -71,6 +71,7 @@ class Evaluation:
     critic: str | None = None                     # "exact" (the env's own reward), "learned" (a Q network), None
     feasible_ratio: float | None = None           # the ratio with violating deployed contracts worth 0
     violation_weight: float | None = None         # the penalty weight the learner trained with (None: not known)
+    payments: str | None = None                   # a contract env's payment mode ("action" / "optimal"), else None
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -185,4 +186,4 @@ def evaluate_policy(env: BatchedEnv, agent: Agent, *, n_states: int = 1000, seed
         inference_seconds_dense=inference_dense, solver_states=n_solve, solver_seconds=solver_seconds,
         solver_speedup=speedup, solver_mean_objective=solver_mean, reference_failures=reference_failures,
         critic=agent.critic_kind(), feasible_ratio=feasible_ratio,
-        violation_weight=_trained_violation_weight(agent))
+        violation_weight=_trained_violation_weight(agent), payments=getattr(env, "payments", None))

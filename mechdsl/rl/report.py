@@ -180,6 +180,10 @@ def write_report(out_dir: Path, runs: Mapping[str, Rows], evaluations: Mapping[s
                      + ("the env's exact reward through the action (critic = exact)." if ev.critic == "exact"
                         else "a learned critic Q(S, A) (critic = learned).")
                      for label, ev in evaluations.items() if ev.critic]
+        sections += [f"{label}: the env pays "
+                     + ("the best feasible payments for the policy's allocations, an LP per state (payments = optimal)."
+                        if ev.payments == "optimal" else "what the policy's payment slacks place (payments = action).")
+                     for label, ev in evaluations.items() if ev.payments]
         sections += [f"{label}: {ev.reference_failures} of {ev.n_states} held-out states have no exact reference "
                      "(every local solve failed); they are left out of the optimality ratio."
                      for label, ev in evaluations.items() if ev.reference_failures]

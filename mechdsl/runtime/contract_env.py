@@ -13,6 +13,8 @@ Payment modes (`mechdsl.runtime.repair.PAYMENT_MODES`):
     payments do not enter affinely has no LP, and asking for "optimal" is an error.
 
 The mode is the constructor's `payments`, by default the spec's (`train { payments = optimal }`).
+A spec that does not fix it has "auto" (`AUTO_PAYMENTS`): the training run picks the mode for
+its learner (`mechdsl.rl.payment_mode`), and an env built without a learner pays from the action.
 
 A generated subclass sets, besides `HorizonOneEnv`'s attributes, `score_actions` (its
 module's pure `evaluate(state, action, action_penalty, repair, payments)`),
@@ -28,15 +30,18 @@ from typing import Callable, ClassVar
 import torch
 
 from mechdsl.runtime.bandit_env import HorizonOneEnv
-from mechdsl.runtime.repair import OPTIMAL_PAYMENTS, PAYMENT_MODES, PAYMENTS_FROM_ACTION
+from mechdsl.runtime.repair import AUTO_PAYMENTS, OPTIMAL_PAYMENTS, PAYMENT_MODES, PAYMENTS_FROM_ACTION
 
 
 def checked_payment_mode(payments: str, slack_dim: int, program_available: bool) -> str:
-    """The payment mode an env runs: `payments` itself, "action" where the action has no slack
-    entries (the least payments are proven optimal, so the LP would only repeat them); a
-    ValueError for an unknown mode, or for "optimal" when no LP exists for the spec."""
+    """The payment mode an env runs: `payments` itself, "action" for "auto" (no learner chose)
+    and where the action has no slack entries (the least payments are proven optimal, so the LP
+    would only repeat them); a ValueError for an unknown mode, or for "optimal" when no LP exists
+    for the spec."""
+    if payments == AUTO_PAYMENTS:
+        return PAYMENTS_FROM_ACTION
     if payments not in PAYMENT_MODES:
-        raise ValueError(f"unknown payment mode {payments!r}; expected one of {', '.join(PAYMENT_MODES)}")
+        raise ValueError(f"unknown payment mode {payments!r}; expected one of {', '.join((AUTO_PAYMENTS, *PAYMENT_MODES))}")
     if payments == OPTIMAL_PAYMENTS and slack_dim == 0:
         return PAYMENTS_FROM_ACTION
     if payments == OPTIMAL_PAYMENTS and not program_available:
@@ -60,12 +65,21 @@ class ContractEnv(HorizonOneEnv):
         super().__init__(device, dtype)
         self.action_penalty = float(self.default_action_penalty if action_penalty is None else action_penalty)
         self.repair = bool(repair)
-        slack_dim = 0 if self.allocation_dim is None else len(self.action_names) - self.allocation_dim
-        self.payments = checked_payment_mode(self.default_payments if payments is None else payments, slack_dim,
+        self.requested_payments = self.default_payments if payments is None else payments  # "auto": the learner's
+        self.payments = checked_payment_mode(self.requested_payments, self.slack_dim,
                                              self.payment_program_available)
         if self.payments == OPTIMAL_PAYMENTS:
             self.action_names = tuple(self.action_names[:self.allocation_dim])
             self.action_dim = len(self.action_names)
+
+    @property
+    def slack_dim(self) -> int:
+        """Payment slack entries of the action map ("action" mode; 0 in an older package)."""
+        return 0 if self.allocation_dim is None else len(type(self).action_names) - self.allocation_dim
+
+    def with_payments(self, payments: str) -> "ContractEnv":
+        """The same env (device, dtype, action penalty, repair) in payment mode `payments`."""
+        return type(self)(self.device, self.dtype, self.action_penalty, self.repair, payments)
 
     def evaluate(self, state: torch.Tensor, action: torch.Tensor):
         state, action = state.to(self.device, self.dtype), action.to(self.device, self.dtype)

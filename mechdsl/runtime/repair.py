@@ -39,6 +39,9 @@ MULTIPLIER_BOUND = 1e6  # multipliers above this x (1 + |reward coefficients|) m
 PAYMENTS_FROM_ACTION = "action"  # payment mode: the action's slack entries place the payments in their ranges
 OPTIMAL_PAYMENTS = "optimal"  # payment mode: the action holds the allocations, an LP per state pays for them
 PAYMENT_MODES = (PAYMENTS_FROM_ACTION, OPTIMAL_PAYMENTS)
+# A spec's payment mode when its train block does not fix one: the learner's choice
+# (`mechdsl.rl.payment_mode`); an env built without a learner pays from the action.
+AUTO_PAYMENTS = "auto"
 ENVELOPE = "envelope"  # key of the repair record's zero-valued multiplier term, which `evaluate` adds to the objective
 
 
@@ -299,5 +302,5 @@ def deploy(spec: ContractFunctions, quantities, allocations: torch.Tensor, slack
     return deployed.unbind(0), info
 
 
-__all__ = ["ENVELOPE", "OPTIMAL_PAYMENTS", "PAYMENTS_FROM_ACTION", "PAYMENT_MODES", "ContractFunctions", "PaymentProgram", "REPAIR_CHUNK", "REPAIR_MARGIN", "REPAIR_STEPS", "deploy",
+__all__ = ["AUTO_PAYMENTS", "ENVELOPE", "OPTIMAL_PAYMENTS", "PAYMENTS_FROM_ACTION", "PAYMENT_MODES", "ContractFunctions", "PaymentProgram", "REPAIR_CHUNK", "REPAIR_MARGIN", "REPAIR_STEPS", "deploy",
            "multiplier_term", "optimal_payments", "payment_program"]

@@ -51,6 +51,10 @@ class AmortizedAgent(Agent):
         self.policy = init_from_generator(policy, generator).to(device)
         self.opt = adam(self.policy.parameters(), hp.actor_lr, hp.weight_decay)
 
+    @classmethod
+    def places_payments(cls, hp, env: BatchedEnv) -> bool:
+        return True  # it ascends the env's own gradient
+
     @property
     def actor(self) -> torch.nn.Module:
         return self.policy

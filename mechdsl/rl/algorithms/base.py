@@ -110,6 +110,15 @@ class Agent(ABC):
         for agents without a critic; stated in `mechdsl train`'s output and the report."""
         return None
 
+    @classmethod
+    def places_payments(cls, hp, env: BatchedEnv) -> bool:
+        """Whether this learner with hyperparameters `hp`, on a contract env whose spec leaves
+        `payments` to it, places the payments itself (slack entries in its action) rather than
+        leaving them to the payment LP (`mechdsl.rl.payment_mode`): True for a learner that
+        ascends the env's own reward gradient; False (this default) for one that estimates the
+        reward from samples (a learned critic, a likelihood-ratio gradient)."""
+        return False
+
     def optimizers(self) -> list[torch.optim.Optimizer]:
         """Every optimizer among the checkpointed attributes (their lrs follow the schedule)."""
         return [value for value in (getattr(self, name) for name in self.stateful)
@@ -189,6 +198,10 @@ class ExactRewardActor:
 
     def critic_kind(self) -> str:
         return "exact" if self.exact_reward else "learned"
+
+    @classmethod
+    def places_payments(cls, hp, env: BatchedEnv) -> bool:
+        return uses_exact_reward(hp.critic, env)
 
     def scaled_reward(self, state: torch.Tensor, action: torch.Tensor, env: BatchedEnv) -> torch.Tensor:
         """c r(S, A): the env's own learning reward (eq. 46), differentiable in the action."""

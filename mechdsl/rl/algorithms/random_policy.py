@@ -21,6 +21,10 @@ class RandomAgent(Agent):
     def __init__(self, env: BatchedEnv, hp: RandomHparams, generator: torch.Generator, device: torch.device) -> None:
         self.hp, self.action_dim = hp, env.action_dim
 
+    @classmethod
+    def places_payments(cls, hp, env: BatchedEnv) -> bool:
+        return True  # the baseline is uniformly random contracts, payments included
+
     def act(self, obs: torch.Tensor, *, explore: bool, generator: torch.Generator) -> torch.Tensor:
         return uniform_actions(obs.shape[0], self.action_dim, generator, obs)
 
