@@ -18,7 +18,8 @@ def _config() -> RunConfig:
                      device="cpu", preset="default")
 
 
-@pytest.mark.parametrize(("eval_states", "curve_states", "expected"), [(5, None, 5), (1000, None, 256), (5, 7, 7)])
+# 300 > CURVE_STATES (256) checks the cap; the default 1000 held-out states cost 7 s more of exact solves.
+@pytest.mark.parametrize(("eval_states", "curve_states", "expected"), [(5, None, 5), (300, None, 256), (5, 7, 7)])
 def test_curve_states_follow_the_final_evaluation(eval_states, curve_states, expected, tmp_path, monkeypatch):
     import mechdsl.rl.contract_pipeline as contract_pipeline
 
