@@ -12,17 +12,31 @@ SPEC = str(ROOT / "specs" / "static_contract.mech")
 GRID = ["--grid", "M=6,12", "--grid", "actor_lr=1e-3,3e-3", "--algos", "amortized", "--seeds", "2",
         "--steps", "10", "--eval-states", "10", "--workers", "2"]
 IDS = [f"M={m},actor_lr={lr},algo=amortized,seed={s}" for m in (6, 12) for lr in ("0.001", "0.003") for s in (0, 1)]
+# The trials check the sweep's plumbing, not learning: the spec's train block gives amortized a small
+# policy and 2 updates per step (with its defaults, (512, 512) x 16 updates, this module took 38.9 s of
+# CPU instead of 23.7 s, -n 0).
+SMALL_POLICY = "  hidden = 32\n  updates_per_step = 2\n"
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory):
+def small_spec(tmp_path_factory):
+    """static_contract.mech with SMALL_POLICY in its train block (kept by --algos amortized)."""
+    source = Path(SPEC).read_text(encoding="utf-8")
+    assert source.count("train {\n") == 1
+    spec = tmp_path_factory.mktemp("spec") / "static_contract.mech"
+    spec.write_text(source.replace("train {\n", "train {\n" + SMALL_POLICY), encoding="utf-8")
+    return str(spec)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory, small_spec):
     import mechdsl.cli.main as cli_main
 
     out = tmp_path_factory.mktemp("sweep") / "out"
     subcommands = cli_main.SUBCOMMANDS
     cli_main.SUBCOMMANDS = subcommands + ("sweep",) if "sweep" not in subcommands else subcommands
     try:
-        assert cli_main.main(["sweep", SPEC, *GRID, "--out", str(out)]) == 0
+        assert cli_main.main(["sweep", small_spec, *GRID, "--out", str(out)]) == 0
     finally:
         cli_main.SUBCOMMANDS = subcommands
     return out
@@ -48,6 +62,7 @@ def test_every_trial_is_a_run_folder_and_a_row(swept):
         config = json.loads((folder / "run.json").read_text())
         assert config["overrides"] == {"M": float(row["M"])}
         assert config["hparams"]["actor_lr"] == float(row["actor_lr"]) and config["steps"] == 10
+        assert config["hparams"]["hidden"] == [32, 32] and config["hparams"]["updates_per_step"] == 2
 
 
 def test_grid_values_reach_the_spec_and_the_optimizer(swept):
@@ -81,10 +96,10 @@ def test_markdown_table_and_plots(swept):
         assert f"]({name})" in md
 
 
-def test_rerun_skips_finished_trials(swept, mechdsl_main, capsys):
+def test_rerun_skips_finished_trials(swept, small_spec, mechdsl_main, capsys):
     stamps = {t: (swept / t / "evaluation.json").stat().st_mtime_ns for t in IDS}
     checkpoints = {t: (swept / t / "checkpoint.pt").stat().st_mtime_ns for t in IDS}
-    assert mechdsl_main(["sweep", SPEC, *GRID, "--out", str(swept)]) == 0
+    assert mechdsl_main(["sweep", small_spec, *GRID, "--out", str(swept)]) == 0
     out = capsys.readouterr().out
     assert "8 already finished, 0 to train" in out
     assert stamps == {t: (swept / t / "evaluation.json").stat().st_mtime_ns for t in IDS}
@@ -94,8 +109,8 @@ def test_rerun_skips_finished_trials(swept, mechdsl_main, capsys):
     assert all(float(r["wall_seconds"]) > 0 for r in rows)  # kept from the run that trained them
 
 
-def test_changed_configuration_in_the_same_folder_is_refused(swept, mechdsl_main, capsys):
-    assert mechdsl_main(["sweep", SPEC, *GRID[:-6], "--steps", "11", "--eval-states", "10",
+def test_changed_configuration_in_the_same_folder_is_refused(swept, small_spec, mechdsl_main, capsys):
+    assert mechdsl_main(["sweep", small_spec, *GRID[:-6], "--steps", "11", "--eval-states", "10",
                          "--out", str(swept)]) == 2
     assert "trained with a different steps" in capsys.readouterr().err
 
