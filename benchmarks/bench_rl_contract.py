@@ -289,6 +289,7 @@ def main() -> None:
             print(f"{trial['algo']:>10} seed {trial['seed']}: ratio {e['optimality_ratio']:.4f}, "
                   f"violations {e['violation_rate']:.4f}, {trial['wall_s']:.0f} s", flush=True)
             trials.append(trial)
+    trials.sort(key=lambda t: (ALL_ALGOS.index(t["algo"]) if t["algo"] in ALL_ALGOS else len(ALL_ALGOS), t["seed"]))
     from mechdsl.rl.evaluate import heldout_states
 
     optimum = float(np.nanmean(CachedOptimumEnv(load_env(package), table).optimum(

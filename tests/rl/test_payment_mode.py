@@ -70,4 +70,5 @@ def test_learned_critics_take_more_updates_on_the_optimal_payment_env(package):
     assert resolve_hparams("td3", "default", None, action).updates_per_step == 1
     assert resolve_hparams("td3", "default", {"updates_per_step": 2}, optimal).updates_per_step == 2  # override wins
     assert resolve_hparams("td3", "paper", None, optimal).updates_per_step == 1
+    assert resolve_hparams("cgdm", "default", None, optimal).updates_per_step == 8
     assert resolve_hparams("ppo", "default", None, optimal) == resolve_hparams("ppo", "default")

@@ -43,8 +43,9 @@ class AlgorithmSpec:
 
 # The learned-critic baselines on a contract env paid by the payment LP (two_period.mech, K = 5,
 # 48,000 states, seed 0; docs/rl.md, "Payment modes"): 8 updates per step and a cosine lr
-# schedule take TD3 0.78 -> 0.905 and SAC 0.60 -> 0.867; on the slack env the same 8 updates took
-# TD3 from 0.35 to -0.33 (its actor followed the critic's errors into overpayment).
+# schedule take TD3 0.78 -> 0.905, SAC 0.60 -> 0.867, DDPG to 0.902 and CGDM -0.02 -> 0.781 (4
+# updates: 0.537; 8 at actor lr 3e-3: 0.617); on the slack env the same 8 updates took TD3 from
+# 0.35 to -0.33 (its actor followed the critic's errors into overpayment).
 OFF_POLICY_OPTIMAL_PAYMENTS: dict[str, Any] = {"updates_per_step": 8, "lr_schedule": "cosine"}
 
 
@@ -55,7 +56,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
         AlgorithmSpec("dmsac", dmsac.DMSACHparams, dmsac.DMSACAgent, dmsac.PAPER, "diffusion SAC (DMSAC)",
                       dmsac.EXACT_REWARD),
         AlgorithmSpec("dmddpg", dmddpg.DMDDPGHparams, dmddpg.DMDDPGAgent, dmddpg.PAPER, "diffusion DDPG"),
-        AlgorithmSpec("cgdm", cgdm.CGDMHparams, cgdm.CGDMAgent, cgdm.PAPER, "confidence-regulated diffusion (CGDM)"),
+        AlgorithmSpec("cgdm", cgdm.CGDMHparams, cgdm.CGDMAgent, cgdm.PAPER, "confidence-regulated diffusion (CGDM)",
+                      optimal_payments=OFF_POLICY_OPTIMAL_PAYMENTS),
         AlgorithmSpec("amortized", amortized.AmortizedHparams, amortized.AmortizedAgent, amortized.PAPER,
                       "MLP policy trained through the differentiable env (reference)"),
         AlgorithmSpec("sac", sac.SACHparams, sac.SACAgent, sac.PAPER, "soft actor-critic",
