@@ -81,7 +81,7 @@ def test_masks_hold_in_online_and_target_after_optimizer_steps():
     env = ScreeningContractEnv()
     run = train(env, "edmsac", steps=40, seed=3, eval_every=40, log="none",
                 hparams={"hidden": (32, 32), "batch_size": 64, "prune_rate": 0.5, "prune_every": 2,
-                         "prune_events": 5})
+                         "prune_events": 5, "updates_per_step": 2})  # 80 updates (the exact-reward default 16: 640)
     agent = run.agent
     assert run.final["updates"] > 20  # many Adam steps after the last pruning event (update 10)
     assert agent.pruning_sparsity() == 0.5
