@@ -21,7 +21,9 @@ BUDGETS = {  # algorithm -> (training steps, hyperparameters); all finish in a f
     "td3": (160, OFF_POLICY),
     "ddpg": (160, OFF_POLICY),
     "ppo": (40, {"hidden": (64, 64), "minibatch_size": 128, "epochs": 2}),
-    "amortized": (40, {"hidden": (64, 64)}),
+    # 4 updates per step, not the default 16: ratio 0.9997 on the toy contract, 0.9992 on static_contract,
+    # in a quarter of the time (16: 1.0000, 0.9995)
+    "amortized": (40, {"hidden": (64, 64), "updates_per_step": 4}),
 }
 
 
@@ -50,7 +52,7 @@ def test_beats_random_contract(algo, random_ratio):
 
 @pytest.mark.parametrize("algo", ["amortized", "sac"])
 def test_tracking_env_is_solved(algo):
-    hparams = {"hidden": (64, 64)} | ({"batch_size": 128} if algo == "sac" else {})
+    hparams = {"hidden": (64, 64)} | ({"batch_size": 128} if algo == "sac" else {"updates_per_step": 4})  # 0.9998
     run = train(TrackingEnv(), algo, steps=120, seed=0, eval_every=120, log="none", hparams=hparams)
     assert run.final["optimality_ratio"] > 0.97  # mean of 1 - (a - s)^2, optimum 1
 
