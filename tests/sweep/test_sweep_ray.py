@@ -27,7 +27,12 @@ def test_ray_backend_gives_the_local_table_layout(local_ray, mechdsl_main, tmp_p
     from mechdsl.sweep.grid import GridAxis
 
     out = tmp_path / "ray"
-    argv = ["sweep", SPEC, "--grid", "M=6,12", "--algos", "amortized", "--seeds", "1", "--steps", "10",
+    # the layout, not learning: the spec's train block gives amortized a (32, 32) policy and 2 updates per step
+    source = Path(SPEC).read_text(encoding="utf-8")
+    assert source.count("train {\n") == 1
+    spec = tmp_path / "static_contract.mech"
+    spec.write_text(source.replace("train {\n", "train {\n  hidden = 32\n  updates_per_step = 2\n"), encoding="utf-8")
+    argv = ["sweep", str(spec), "--grid", "M=6,12", "--algos", "amortized", "--seeds", "1", "--steps", "10",
             "--eval-states", "10", "--backend", "ray", "--out", str(out)]
     assert mechdsl_main(argv) == 0
     with open(out / "results.csv", newline="") as file:
