@@ -42,7 +42,7 @@ class AlgorithmSpec:
 
 
 # The learned-critic baselines on a contract env paid by the payment LP (two_period.mech, K = 5,
-# 48,000 states, seed 0; docs/rl.md, "Payment modes"): 8 updates per step and a cosine lr
+# 48,000 states, seed 0; docs/rl.md, "Each learner's payment mode"): 8 updates per step and a cosine lr
 # schedule take TD3 0.78 -> 0.905, SAC 0.60 -> 0.867, DDPG to 0.902 and CGDM -0.02 -> 0.781 (4
 # updates: 0.537; 8 at actor lr 3e-3: 0.617); on the slack env the same 8 updates took TD3 from
 # 0.35 to -0.33 (its actor followed the critic's errors into overpayment).
