@@ -33,6 +33,7 @@ ALGORITHM_HYPERPARAMETERS: dict[str, dict[str, type]] = {
     },
     "cgdm": {
         "act_with_target": bool,
+        "actor_activation": str,
         "actor_lr": float,
         "batch_size": int,
         "boundary_penalty": float,
@@ -91,6 +92,7 @@ ALGORITHM_HYPERPARAMETERS: dict[str, dict[str, type]] = {
     },
     "dmddpg": {
         "act_with_target": bool,
+        "actor_activation": str,
         "actor_lr": float,
         "batch_size": int,
         "boundary_penalty": float,
@@ -124,6 +126,7 @@ ALGORITHM_HYPERPARAMETERS: dict[str, dict[str, type]] = {
     },
     "dmsac": {
         "act_with_target": bool,
+        "actor_activation": str,
         "actor_every": int,
         "actor_lr": float,
         "actor_q": str,
@@ -166,6 +169,7 @@ ALGORITHM_HYPERPARAMETERS: dict[str, dict[str, type]] = {
     },
     "edmsac": {
         "act_with_target": bool,
+        "actor_activation": str,
         "actor_every": int,
         "actor_lr": float,
         "actor_q": str,

@@ -41,6 +41,8 @@ STRING_CHOICES = {
     "inference_start": ("mode", "sample"),
     "train_start": ("auto", "mode", "sample"),
     "exact_reward_at": ("chain", "sample"),
+    "actor_activation": ("mish", "relu", "tanh", "silu"),  # mechdsl.rl.networks.ACTIVATIONS
+    "critic_activation": ("mish", "relu", "tanh", "silu"),
     "payments": ("auto", "action", "optimal"),
 }
 

@@ -131,13 +131,15 @@ class SinusoidalEmbedding(nn.Module):
 
 
 class NoisePredictor(nn.Module):
-    """eps_theta(x_m, s, m): Mish MLP on [x_m, s, time_mlp(embed(m))] (Diffusion-QL's MLP)."""
+    """eps_theta(x_m, s, m): an MLP on [x_m, s, time_mlp(embed(m))] (Diffusion-QL's, whose hidden
+    layers are Mish; `activation` names another of `networks.ACTIVATIONS`)."""
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...], time_dim: int = 16) -> None:
+    def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...], time_dim: int = 16,
+                 activation: str = "mish") -> None:
         super().__init__()
         self.time_mlp = nn.Sequential(SinusoidalEmbedding(time_dim), nn.Linear(time_dim, 2 * time_dim),
                                       Mish(), nn.Linear(2 * time_dim, time_dim))
-        self.body = mlp(action_dim + obs_dim + time_dim, hidden, action_dim, "mish")
+        self.body = mlp(action_dim + obs_dim + time_dim, hidden, action_dim, activation)
 
     def forward(self, x: torch.Tensor, obs: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         return self.body(torch.cat([x, obs, self.time_mlp(m)], dim=-1))
@@ -149,13 +151,14 @@ class DiffusionActor(nn.Module):
     def __init__(self, obs_dim: int, action_dim: int, *, hidden: tuple[int, ...] = (128, 128),
                  steps: int = 6, schedule: ScheduleKind = "vp", variance: VarianceKind = "posterior",
                  clip_denoised: bool = True, noise_output: Literal["linear", "tanh"] = "linear",
-                 time_dim: int = 16, straight_through: bool = True, noise_scale: float = 1.0) -> None:
+                 time_dim: int = 16, straight_through: bool = True, noise_scale: float = 1.0,
+                 activation: str = "mish") -> None:
         super().__init__()
         self.action_dim, self.steps = action_dim, steps
         self.clip_denoised, self.noise_output = clip_denoised, noise_output
         self.straight_through = straight_through
         self.schedule = DiffusionSchedule.make(schedule, steps)
-        self.noise_net = NoisePredictor(obs_dim, action_dim, hidden, time_dim)
+        self.noise_net = NoisePredictor(obs_dim, action_dim, hidden, time_dim, activation)
         s = self.schedule
         for name, value in (("sqrt_alpha_bars", s.alpha_bars.sqrt()),
                             ("sqrt_one_minus_alpha_bars", (1 - s.alpha_bars).sqrt()),

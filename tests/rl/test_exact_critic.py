@@ -224,11 +224,18 @@ def test_the_default_preset_under_the_exact_reward_takes_its_own_schedule(algo):
     env = DifferentiableScreeningEnv()
     exact = resolve_hparams(algo, env=env)
     assert (exact.collect_batch, exact.updates_per_step, exact.actor_every, exact.denoise_steps) == (256, 16, 1, 3)
+    assert exact.actor_activation == "relu"
     learned = resolve_hparams(algo, overrides={"critic": "learned"}, env=env)
     assert (learned.collect_batch, learned.updates_per_step, learned.actor_every, learned.denoise_steps) == (32, 16, 2, 6)
+    assert learned.actor_activation == resolve_hparams(algo, "paper", env=env).actor_activation == "mish"
     assert resolve_hparams(algo, env=ScreeningContractEnv()).collect_batch == 32  # reward not differentiable
     assert resolve_hparams(algo, "paper", env=env).updates_per_step == 1
     assert resolve_hparams(algo, overrides={"collect_batch": 64}, env=env).collect_batch == 64
     run = train(env, algo, steps=2, eval_every=2, log="none", hparams={"hidden": (16, 16), "batch_size": 32},
                 eval_states=16)
     assert run.rows[-1]["env_samples"] == 512 and run.hparams.updates_per_step == 16
+
+
+def test_an_unknown_actor_activation_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="unknown actor_activation 'gelu'; choose one of mish, relu"):
+        _agent("edmsac", DifferentiableScreeningEnv(), actor_activation="gelu")

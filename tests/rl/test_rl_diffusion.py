@@ -139,3 +139,21 @@ def test_mode_start_makes_inference_deterministic():
         zero = run.agent.diffusion.sample(obs, torch.Generator().manual_seed(3), start_scale=0.0)
         drawn = run.agent.diffusion.sample(obs, torch.Generator().manual_seed(3))
     assert torch.equal(first, zero) and not torch.equal(first, drawn)
+
+
+def test_the_noise_predictors_hidden_activation_is_a_choice():
+    """Mish by default (Diffusion-QL's); `activation` puts another of networks.ACTIVATIONS between
+    the body's hidden layers, and the time MLP keeps its Mish."""
+    from torch import nn
+
+    from mechdsl.rl.activations import Mish
+
+    def hidden_activations(actor):
+        return [type(layer) for layer in actor.noise_net.body if not isinstance(layer, nn.Linear)]
+
+    assert hidden_activations(DiffusionActor(3, 2, hidden=(8, 8), steps=2)) == [Mish, Mish]
+    relu = DiffusionActor(3, 2, hidden=(8, 8), steps=2, activation="relu")
+    assert hidden_activations(relu) == [nn.ReLU, nn.ReLU]
+    assert isinstance(relu.noise_net.time_mlp[2], Mish)
+    with pytest.raises(KeyError):
+        DiffusionActor(3, 2, hidden=(8,), steps=2, activation="gelu")

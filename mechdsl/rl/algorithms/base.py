@@ -260,6 +260,7 @@ class DiffusionPolicyHparams(OffPolicyHparams):
     noise_scale: float = 0.0       # eta: reverse-step noise sigma_m multiplied by eta (1 = eq. 54)
     boundary_penalty: float = 1.0  # weight of relu(|x_0 estimate| - 1)^2 in the actor loss
     time_dim: int = 16
+    actor_activation: str = "mish"  # hidden layers of the noise predictor (networks.ACTIVATIONS)
     act_with_target: bool = False  # Algorithm 1 line 22 acts with the target policy at inference
     # Where deterministic inference (explore=False) starts the reverse chain: "mode" (A_M = 0,
     # with eta = 0 a deterministic policy) or "sample" (A_M ~ N(0, I), eq. 52). A contract has
@@ -279,9 +280,14 @@ def make_diffusion_actor(env: BatchedEnv, hp: DiffusionPolicyHparams, noise_outp
         raise ValueError(f"unknown noise schedule {hp.schedule!r}; choose one of {sorted(SCHEDULES)}")
     if hp.variance not in ("posterior", "beta"):
         raise ValueError(f"unknown reverse-step variance {hp.variance!r}; choose 'posterior' or 'beta'")
+    from mechdsl.rl.networks import ACTIVATIONS
+
+    if hp.actor_activation not in ACTIVATIONS:
+        raise ValueError(f"unknown actor_activation {hp.actor_activation!r}; choose one of {', '.join(ACTIVATIONS)}")
     if hp.inference_start not in ("mode", "sample"):
         raise ValueError(f"unknown inference_start {hp.inference_start!r}; choose 'mode' or 'sample'")
     return DiffusionActor(env.state_dim, env.action_dim, hidden=hp.hidden, steps=hp.denoise_steps,
                           schedule=hp.schedule, variance=hp.variance, clip_denoised=hp.clip_denoised,
                           noise_output=noise_output, time_dim=hp.time_dim,
-                          straight_through=hp.straight_through, noise_scale=hp.noise_scale)
+                          straight_through=hp.straight_through, noise_scale=hp.noise_scale,
+                          activation=hp.actor_activation)
