@@ -281,6 +281,9 @@ class _ToAst:
     def string(self, meta, children):
         return str(children[0])[1:-1]
 
+    def train_keyword_action(self, meta, children):
+        return "action"  # the keyword as a train-block value (`payments = action`)
+
     def train_item(self, meta, children):
         name, value = children
         return ast.TrainItem(str(name), value, _span_of_meta(meta))

@@ -32,3 +32,15 @@ def test_checking_a_spec_does_not_import_torch():
     root = TABLE.parents[2]
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_payments_takes_each_mode_bare_even_the_keyword_action():
+    """`action` is a keyword of the scenario language; as a train-block value it is the payment mode."""
+    from pathlib import Path
+
+    from mechdsl.lang import load_source
+
+    spec = Path(__file__).resolve().parents[2] / "specs" / "two_period.mech"
+    for mode in ("action", "optimal", "auto", '"action"'):
+        text = spec.read_text().replace("  algorithm = amortized\n", f"  algorithm = amortized\n  payments = {mode}\n")
+        assert load_source(text).train["payments"] == mode.strip('"')
