@@ -30,6 +30,8 @@ HYPERPARAMETER_RANGES: dict[str, tuple[float | None, float | None]] = {
     "actor_every": (1, None), "violation_weight": (0, None), "lr_final": (0, 1),
 }
 
+ACTIVATION_NAMES = ("mish", "relu", "tanh", "silu")  # the keys of mechdsl.rl.networks.ACTIVATIONS (no torch here)
+
 STRING_CHOICES = {
     "algorithm": ALGORITHMS,
     "preset": ("default", "paper"),
@@ -41,8 +43,8 @@ STRING_CHOICES = {
     "inference_start": ("mode", "sample"),
     "train_start": ("auto", "mode", "sample"),
     "exact_reward_at": ("chain", "sample"),
-    "actor_activation": ("mish", "relu", "tanh", "silu"),  # mechdsl.rl.networks.ACTIVATIONS
-    "critic_activation": ("mish", "relu", "tanh", "silu"),
+    "actor_activation": ACTIVATION_NAMES,
+    "critic_activation": ACTIVATION_NAMES,
     "payments": ("auto", "action", "optimal"),
 }
 

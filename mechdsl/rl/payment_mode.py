@@ -13,7 +13,7 @@ A spec whose train block does not fix `payments` compiles to an env whose mode i
     the allocations only and every state is paid the best feasible payments for them. With K = 5
     a critic cannot resolve 30 slack entries besides 30 allocations: TD3 with 8 updates per step
     reached -0.33 of the optimum on the slack env and 0.905 on this one (48,000 states, seed 0;
-    docs/rl.md, "Payment modes").
+    docs/rl.md, "Each learner's payment mode").
 A spec that fixes `payments` (or an env without slack entries or without a payment LP) keeps
 its mode.
 """

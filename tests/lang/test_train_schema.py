@@ -44,3 +44,10 @@ def test_payments_takes_each_mode_bare_even_the_keyword_action():
     for mode in ("action", "optimal", "auto", '"action"'):
         text = spec.read_text().replace("  algorithm = amortized\n", f"  algorithm = amortized\n  payments = {mode}\n")
         assert load_source(text).train["payments"] == mode.strip('"')
+
+
+def test_the_activation_choices_are_the_networks_activations():
+    from mechdsl.lang.train_schema import ACTIVATION_NAMES
+    from mechdsl.rl.networks import ACTIVATIONS
+
+    assert ACTIVATION_NAMES == tuple(ACTIVATIONS)

@@ -15,7 +15,7 @@ from torch import nn
 
 from mechdsl.rl.buffer import Transition
 from mechdsl.rl.env import BatchedEnv, learning_reward
-from mechdsl.rl.networks import stack_legacy_twin_state
+from mechdsl.rl.networks import ACTIVATIONS, stack_legacy_twin_state
 
 
 @dataclass(frozen=True)
@@ -280,8 +280,6 @@ def make_diffusion_actor(env: BatchedEnv, hp: DiffusionPolicyHparams, noise_outp
         raise ValueError(f"unknown noise schedule {hp.schedule!r}; choose one of {sorted(SCHEDULES)}")
     if hp.variance not in ("posterior", "beta"):
         raise ValueError(f"unknown reverse-step variance {hp.variance!r}; choose 'posterior' or 'beta'")
-    from mechdsl.rl.networks import ACTIVATIONS
-
     if hp.actor_activation not in ACTIVATIONS:
         raise ValueError(f"unknown actor_activation {hp.actor_activation!r}; choose one of {', '.join(ACTIVATIONS)}")
     if hp.inference_start not in ("mode", "sample"):
