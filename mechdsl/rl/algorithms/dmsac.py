@@ -237,10 +237,13 @@ class DMSACAgent(ExactRewardActor, Agent):
 # (exact_critic/few_step/). Three passes keep the ratio at half the deployed FLOPs of six and
 # pay for the doubled updates. ReLU hidden layers instead of Diffusion-QL's Mish: at K = 2 (one
 # seed) every other change left EDMSAC at 0.995 (width, lr, clipping, the head, the buffer, the
-# reward scale; docs/rl.md, "The diffusion actors' plateau"), ReLU 0.9984 with M = 3 or 1. These
-# defaults, 3 seeds: EDMSAC 0.9978 in 59 s (K = 2), 0.9844 in 277 s (K = 5) (benchmarks/results/default_env/).
+# reward scale; docs/rl.md, "The diffusion actors' plateau"), ReLU 0.9984 with M = 3 or 1. With
+# ReLU, width pays as it does for the amortized policy: (512, 512) at lr 2e-3 with its gradient
+# clip at 10 took K = 2 to 0.9990 / 0.9988 (seeds 0 / 1, 512 held-out states; (256, 256): 0.9978
+# over 3 seeds) and K = 5 from 0.9857 to 0.9879 (seed 0, the same states; 24 updates 0.9888 in
+# 572 s, (512, 512, 512) 0.9894, but K = 2 then took 196 s a trial, over its 3-minute budget). These defaults, 3 seeds: benchmarks/results/default_env/.
 EXACT_REWARD: dict = {"collect_batch": 256, "updates_per_step": 16, "actor_every": 1, "denoise_steps": 3,
-                      "actor_activation": "relu"}
+                      "actor_activation": "relu", "hidden": (512, 512), "actor_lr": 2e-3, "grad_clip": 10.0}
 
 # Algorithm 1: one actor and one critic update per step at constant learning rates.
 PAPER: dict = {**EDMSAC_PAPER_DIFFUSION, "updates_per_step": 1, "actor_every": 1, "lr_schedule": "constant",
