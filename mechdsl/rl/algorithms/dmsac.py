@@ -241,7 +241,8 @@ class DMSACAgent(ExactRewardActor, Agent):
 # ReLU, width pays as it does for the amortized policy: (512, 512) at lr 2e-3 with its gradient
 # clip at 10 took K = 2 to 0.9990 / 0.9988 (seeds 0 / 1, 512 held-out states; (256, 256): 0.9978
 # over 3 seeds) and K = 5 from 0.9857 to 0.9879 (seed 0, the same states; 24 updates 0.9888 in
-# 572 s, (512, 512, 512) 0.9894, but K = 2 then took 196 s a trial, over its 3-minute budget). These defaults, 3 seeds: benchmarks/results/default_env/.
+# 572 s, (512, 512, 512) 0.9894, but K = 2 then took 196 s a trial, over its 3-minute budget).
+# These defaults, 3 seeds: benchmarks/results/default_env/.
 EXACT_REWARD: dict = {"collect_batch": 256, "updates_per_step": 16, "actor_every": 1, "denoise_steps": 3,
                       "actor_activation": "relu", "hidden": (512, 512), "actor_lr": 2e-3, "grad_clip": 10.0}
 
