@@ -225,9 +225,11 @@ def test_the_default_preset_under_the_exact_reward_takes_its_own_schedule(algo):
     exact = resolve_hparams(algo, env=env)
     assert (exact.collect_batch, exact.updates_per_step, exact.actor_every, exact.denoise_steps) == (256, 16, 1, 3)
     assert exact.actor_activation == "relu"
+    assert (exact.hidden, exact.actor_lr, exact.grad_clip) == ((512, 512), 2e-3, 10.0)
     learned = resolve_hparams(algo, overrides={"critic": "learned"}, env=env)
     assert (learned.collect_batch, learned.updates_per_step, learned.actor_every, learned.denoise_steps) == (32, 16, 2, 6)
     assert learned.actor_activation == resolve_hparams(algo, "paper", env=env).actor_activation == "mish"
+    assert (learned.hidden, learned.actor_lr, learned.grad_clip) == ((256, 256), 1e-3, 0.0)
     assert resolve_hparams(algo, env=ScreeningContractEnv()).collect_batch == 32  # reward not differentiable
     assert resolve_hparams(algo, "paper", env=env).updates_per_step == 1
     assert resolve_hparams(algo, overrides={"collect_batch": 64}, env=env).collect_batch == 64
