@@ -37,7 +37,10 @@ corners (rows of period 1 entering, rows of period 2 re-entering after them). Ne
 pricing nor the start shortens that much: the exact steepest edge took the most from 63 to 48
 and the mean not at all, and another LP's optimal basis is almost never dual feasible (1 of 768
 pairings of the batch on uniform actions, 0 of 768 on corners), so there is no warm start from
-a neighbour's or the previous call's bases.
+a neighbour's or the previous call's bases. Nor along a training run, where the policy's
+allocations settle: of 9,931 repair LPs of an EDMSAC run at K = 5 (every 40th batch of the
+default preset, about 120 LPs each), 9,809 had distinct optimal bases, and the previous
+recorded batch's most frequent basis was dual feasible for 209 of 9,890 LPs and optimal for 1.
 
 Cost, at 256 LPs of that env on one CPU thread (0.063 s against 0.34 s for
 `solve_linear_reliably` on uniform actions, 5.4x; 0.065 s against 2.3 s on corners): the pivots and
