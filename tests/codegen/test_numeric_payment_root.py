@@ -143,14 +143,14 @@ def test_no_root_within_the_bounds_leaves_them_and_is_a_violation():
 
 
 def test_env_trains_to_the_exact_optimum_without_violations(package):
-    """Amortized training (300 steps, 64 x 64, one thread: ~25 s) reaches ratio >= 0.99 of the exact
-    optimum with no deployed violation."""
+    """Amortized training (60 steps, 64 x 64, one thread: ~10 s) reaches ratio >= 0.99 of the exact
+    optimum with no deployed violation (measured: 0.9998 after 25 steps, 1.0000 from 50 on)."""
     env = package.Env()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small networks: more threads only contend (79 s with the default on 2 busy cores)
     try:
         start = time.perf_counter()
-        run = train(env, "amortized", steps=300, seed=0, eval_every=300, eval_states=8, log="none",
+        run = train(env, "amortized", steps=60, seed=0, eval_every=60, eval_states=8, log="none",
                     hparams={"hidden": (64, 64)})
         seconds = time.perf_counter() - start
     finally:
