@@ -37,7 +37,7 @@ def test_non_dcp_model_has_no_compiled_oracle():
 def test_state_values_fill_a_few_signed_vector_parameters():
     """Each state-only subexpression is an entry of a signed vector parameter (BLOCK entries per
     block), so a state sets a few values, each validated once, not one per subexpression (at
-    K = 5: 214 of them, whose one-by-one validation was 40 % of a solve); a value of the wrong
+    K = 5: 214 of them, whose one-by-one validation was half of a solve); a value of the wrong
     sign is still refused as a user error naming the state."""
     import cvxpy as cp
 
