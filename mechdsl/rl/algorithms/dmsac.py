@@ -227,24 +227,32 @@ class DMSACAgent(ExactRewardActor, Agent):
         return metrics
 
 
-# The default preset where the critic resolves to the exact reward: fresh states in batches of
-# 256, sixteen updates on each, each an actor step (no critic to fit in between), and a chain of
-# three denoising passes. The learned-critic schedule (32 states, 16 updates, an actor step on
-# every second) spent 1-1.6 s per 32 states at K = 5 (exact_critic/diagnosis_K5.md). The policy
-# is limited by its number of updates, not by the states it sees: two_period K = 5, 48,000
-# samples, one seed, EDMSAC with 8 updates and M = 6 passes 0.9755 (3 seeds), 16 updates and
-# M = 3 0.9808, M = 1 0.9813; at K = 2, 8 updates, M = 6 / 3 / 1: 0.9937 / 0.9947 / 0.9949
-# (exact_critic/few_step/). Three passes keep the ratio at half the deployed FLOPs of six and
-# pay for the doubled updates. ReLU hidden layers instead of Diffusion-QL's Mish: at K = 2 (one
-# seed) every other change left EDMSAC at 0.995 (width, lr, clipping, the head, the buffer, the
-# reward scale; docs/rl.md, "The diffusion actors' plateau"), ReLU 0.9984 with M = 3 or 1. With
-# ReLU, width pays as it does for the amortized policy: (512, 512) at lr 2e-3 with its gradient
-# clip at 10 took K = 2 to 0.9990 / 0.9988 (seeds 0 / 1, 512 held-out states; (256, 256): 0.9978
-# over 3 seeds) and K = 5 from 0.9857 to 0.9879 (seed 0, the same states; 24 updates 0.9888 in
-# 572 s, (512, 512, 512) 0.9894, but K = 2 then took 196 s a trial, over its 3-minute budget).
-# These defaults, 3 seeds: benchmarks/results/default_env/.
-EXACT_REWARD: dict = {"collect_batch": 256, "updates_per_step": 16, "actor_every": 1, "denoise_steps": 3,
-                      "actor_activation": "relu", "hidden": (512, 512), "actor_lr": 2e-3, "grad_clip": 10.0}
+# The default preset where the critic resolves to the exact reward: 256 fresh states per step, then
+# 48 updates on minibatches of 128 replayed states, each an actor step (no critic to fit in
+# between), and a chain of one denoising pass (EDP's one-step action). The learned-critic schedule
+# (32 states, 16 updates, an actor step on every second) spent 1-1.6 s per 32 states at K = 5
+# (exact_critic/diagnosis_K5.md). The policy is limited by its number of updates, not by the states
+# it sees: two_period K = 5, 48,000 samples, one seed, EDMSAC with 8 updates and M = 6 passes 0.9755
+# (3 seeds), 16 updates and M = 3 0.9808, M = 1 0.9813; at K = 2, 8 updates, M = 6 / 3 / 1: 0.9937 /
+# 0.9947 / 0.9949 (exact_critic/few_step/). Fewer passes keep the ratio at a fraction of the
+# deployed FLOPs and pay for the added updates (with 48 updates of 128, M = 1 / 3: K = 2 0.9993 /
+# 0.9994 in 150 / 185 s, seed 0; K = 5 0.9898 / 0.9900 in 440 / 537 s, seed 2). ReLU hidden layers
+# instead of Diffusion-QL's Mish: at K = 2 (one seed) every other change left EDMSAC at 0.995
+# (width, lr, clipping, the head, the buffer, the reward scale; docs/rl.md, "The diffusion actors'
+# plateau"), ReLU 0.9984 with M = 3 or 1. With ReLU, width pays as it does for the amortized policy:
+# (512, 512) at lr 2e-3 with its gradient clip at 10 took K = 2 to 0.9990 / 0.9988 (seeds 0 / 1, 512
+# held-out states; (256, 256): 0.9978 over 3 seeds) and K = 5 from 0.9857 to 0.9879 (seed 0, the
+# same states). More, smaller updates then pay at K = 5 where more width and more of the same
+# updates did not ((1024, 1024) 0.9863 / 0.9879, seeds 0 / 1; 24 updates of 256 states 0.9888 in 572
+# s on an earlier machine): with 16 updates of 256 states EDMSAC gave 0.9875 / 0.9855 (seeds 0 / 1,
+# 243 s), 32 of 128 0.9899 / 0.9887 (316 s), 48 of 128 0.9914 on seed 1 (472 s; 64 of 64 0.9905 in
+# 486 s), all with M = 3, two trials at a time on 2 cores, 1000 held-out states (docs/rl.md, "The
+# diffusion actors' plateau"). With M = 1, 48 updates of 128 gave 0.9888 / 0.9911 / 0.9898 at K = 5
+# (seeds 0 / 1 / 2, 398-440 s each), and 64 of 128 no more (0.9872 / 0.9914, seeds 0 / 1, 522 / 537
+# s). These defaults, 3 seeds: benchmarks/results/default_env/.
+EXACT_REWARD: dict = {"collect_batch": 256, "batch_size": 128, "updates_per_step": 48, "actor_every": 1,
+                      "denoise_steps": 1, "actor_activation": "relu", "hidden": (512, 512), "actor_lr": 2e-3,
+                      "grad_clip": 10.0}
 
 # Algorithm 1: one actor and one critic update per step at constant learning rates.
 PAPER: dict = {**EDMSAC_PAPER_DIFFUSION, "updates_per_step": 1, "actor_every": 1, "lr_schedule": "constant",
