@@ -198,6 +198,7 @@ ALGORITHM_HYPERPARAMETERS: dict[str, dict[str, type]] = {
         "prune_events": int,
         "prune_every": int,
         "prune_rate": float,
+        "prune_span": float,
         "reward_scale": float,
         "schedule": str,
         "straight_through": bool,

@@ -165,6 +165,7 @@ def train(env: BatchedEnv, algo: str, *, steps: int, seed: int = 0, device: str 
                 rows = [r for r in ckpt["rows"] if r["step"] <= start]
             require_finite_actions(agent, evaluator.obs, ckpt_path)
             resumed_from = start
+    agent.plan(steps * hp.updates_per_step)
     metrics = MetricsLog(out, rows)
     if out is not None:
         metrics.flush()

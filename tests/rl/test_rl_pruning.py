@@ -101,3 +101,27 @@ def test_masks_hold_in_online_and_target_after_optimizer_steps():
                                         start_scale=agent.hp.inference_start_scale)
     acted = agent.act(obs, explore=False, generator=torch.Generator().manual_seed(0))
     assert (masked - acted).abs().max().item() < 1e-6
+
+
+@pytest.mark.parametrize("steps", [6, 12])
+def test_a_prune_span_spreads_the_events_over_that_fraction_of_the_run(steps):
+    """prune_span = 0.5 with N = 3 events: Delta = floor(0.5 x steps x updates_per_step) // 3, so the
+    rate reaches w at half the run whatever its length, and the prune_every it replaces is unused."""
+    env = ScreeningContractEnv()
+    rows = []
+    run = train(env, "edmsac", steps=steps, seed=2, eval_every=1, log=rows.append,
+                hparams={"hidden": (16, 16), "batch_size": 32, "updates_per_step": 4, "prune_rate": 0.5,
+                         "prune_every": 1000, "prune_events": 3, "prune_span": 0.5})
+    every = (steps * 4 // 2) // 3
+    assert run.agent.pruner.schedule == CubicSchedule(0.5, every, 3)
+    sparsity = {row["updates"]: row["sparsity"] for row in rows}
+    assert list(sparsity) == [4 * step for step in range(1, steps + 1)]
+    assert all(0.0 < s < 0.5 for u, s in sparsity.items() if every <= u < 3 * every)
+    assert 3 * every == 2 * steps  # the last event at half of the run's updates
+    assert all(s == 0.5 for u, s in sparsity.items() if u >= 3 * every)
+    assert any(u < 3 * every and s > 0.0 for u, s in sparsity.items())
+
+
+def test_a_prune_span_outside_the_unit_interval_is_refused():
+    with pytest.raises(ValueError, match=r"prune_span must be in \[0, 1\]"):
+        train(ScreeningContractEnv(), "edmsac", steps=1, log="none", hparams={"prune_span": 1.5})

@@ -89,6 +89,10 @@ class Agent(ABC):
         """One learning step on `batch`; returns the losses to log (floats or 0-d tensors, which
         the loop reads from the device once per training step)."""
 
+    def plan(self, updates: int) -> None:
+        """The number of updates the run plans (its steps x updates_per_step), before the first:
+        for schedules set as a fraction of the run (EDMSAC's ``prune_span``); others ignore it."""
+
     @property
     def actor(self) -> nn.Module | None:
         """The network that maps observations to actions (dense / masked form)."""

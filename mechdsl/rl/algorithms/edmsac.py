@@ -32,6 +32,9 @@ class EDMSACHparams(DMSACHparams):
     prune_rate: float = 0.5     # w (the paper's rho), final fraction of neurons masked per layer
     prune_every: int = 10       # Delta, updates between pruning events
     prune_events: int = 30      # N; pruning reaches w after N Delta updates
+    # > 0: Delta = max(1, floor(prune_span x the run's planned updates / N)), in place of prune_every,
+    # so pruning reaches w after that fraction of the run whatever its length (0: prune_every)
+    prune_span: float = 0.0
 
 
 class EDMSACAgent(DMSACAgent):
@@ -39,8 +42,15 @@ class EDMSACAgent(DMSACAgent):
 
     def __init__(self, env: BatchedEnv, hp: EDMSACHparams, generator: torch.Generator, device: torch.device) -> None:
         super().__init__(env, hp, generator, device)
+        if not 0.0 <= hp.prune_span <= 1.0:
+            raise ValueError(f"prune_span must be in [0, 1] (a fraction of the run), got {hp.prune_span}")
         self.pruner = Pruner(self.diffusion, CubicSchedule(hp.prune_rate, hp.prune_every, hp.prune_events))
         self._compact: nn.Module | None = None
+
+    def plan(self, updates: int) -> None:
+        if self.hp.prune_span > 0:
+            every = max(1, int(self.hp.prune_span * updates) // self.hp.prune_events)
+            self.pruner.schedule = CubicSchedule(self.hp.prune_rate, every, self.hp.prune_events)
 
     def before_update(self, step: int) -> None:
         if self.pruner.update_masks(self.diffusion, step):
