@@ -30,8 +30,9 @@ SPEC = ROOT / "specs" / "two_period.mech"
 # (label, verb, extra arguments, steps, held-out states): the full budget is meant to fit in ~8
 # minutes on a GPU machine (16 cores for the CPU baseline); --tiny makes every run 2 steps on 8
 # states. The main job takes the spec's 188 steps; the other two are shortened (256 fresh states
-# per step are both learners' defaults, then 48 updates of 128 states for EDMSAC and 16 of 256 for
-# the amortized policy: 100 and 80 steps are 25,600 and 20,480 sampled states).
+# per step are both learners' defaults, then 48 updates of 128 states for EDMSAC, whose (768, 768)
+# layers are pruned over the first 50 steps, and 16 of 256 for the amortized policy: 100 and 80
+# steps are 25,600 and 20,480 sampled states).
 RUNS = (
     ("main job (two_period, spec's algorithm)", "run", [], 188, 1000),
     ("edmsac K = 2", "train", ["--algo", "edmsac"], 100, 256),

@@ -220,18 +220,22 @@ def test_dmddpg_under_the_exact_reward_trains_the_action_it_deploys():
 def test_the_default_preset_under_the_exact_reward_takes_its_own_schedule(algo):
     """Where the critic resolves to the exact reward, the default preset collects 256 fresh states
     per step, makes 48 updates on 128 replayed states each, every one an actor step, and denoises
-    in one pass; a learned critic, the paper preset and an explicit override keep theirs."""
+    in one pass (EDMSAC: (768, 768) layers pruned over the first half of the run); a learned
+    critic, the paper preset and an explicit override keep theirs."""
     env = DifferentiableScreeningEnv()
     exact = resolve_hparams(algo, env=env)
     assert (exact.collect_batch, exact.batch_size, exact.updates_per_step, exact.actor_every,
             exact.denoise_steps) == (256, 128, 48, 1, 1)
     assert exact.actor_activation == "relu"
-    assert (exact.hidden, exact.actor_lr, exact.grad_clip) == ((512, 512), 2e-3, 10.0)
+    assert (exact.hidden, exact.actor_lr, exact.grad_clip) == ({"edmsac": (768, 768)}.get(algo, (512, 512)), 2e-3, 10.0)
     learned = resolve_hparams(algo, overrides={"critic": "learned"}, env=env)
     assert (learned.collect_batch, learned.batch_size, learned.updates_per_step, learned.actor_every,
             learned.denoise_steps) == (32, 256, 16, 2, 6)
     assert learned.actor_activation == resolve_hparams(algo, "paper", env=env).actor_activation == "mish"
     assert (learned.hidden, learned.actor_lr, learned.grad_clip) == ((256, 256), 1e-3, 0.0)
+    if algo == "edmsac":  # wider, pruned over the first half of the run, under the exact reward only
+        assert (exact.hidden, exact.prune_span, exact.prune_events, exact.prune_rate) == ((768, 768), 0.5, 30, 0.5)
+        assert learned.prune_span == resolve_hparams(algo, "paper", env=env).prune_span == 0.0
     assert resolve_hparams(algo, env=ScreeningContractEnv()).collect_batch == 32  # reward not differentiable
     assert resolve_hparams(algo, "paper", env=env).updates_per_step == 1
     assert resolve_hparams(algo, overrides={"collect_batch": 64}, env=env).collect_batch == 64

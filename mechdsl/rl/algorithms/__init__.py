@@ -8,11 +8,12 @@ pruning rate 0.5; CGDM Table II for ``cgdm``), which need ~10^5 steps. Where the
 preset's critic resolves to the env's exact reward (`base.uses_exact_reward`; DMSAC/EDMSAC on a
 compiled contract), ``AlgorithmSpec.exact_reward`` values replace the dataclass defaults: no
 critic has to be fitted between actor steps, so fresh states in larger batches and one actor
-step per update give the same ratio for a fraction of the time (dmsac.EXACT_REWARD). On a
-contract env that pays every state optimally (payments = "optimal", what `mechdsl.rl.payment_mode`
-gives a learned critic), ``AlgorithmSpec.optimal_payments`` values replace them likewise: the
-action is the allocations only, and more critic updates per sample sharpen the critic instead of
-letting the actor exploit its errors along the slack entries (`OFF_POLICY_OPTIMAL_PAYMENTS`).
+step per update give the same ratio for a fraction of the time (dmsac.EXACT_REWARD;
+edmsac.EXACT_REWARD adds its pruning schedule). On a contract env that pays every state
+optimally (payments = "optimal", what `mechdsl.rl.payment_mode` gives a learned critic),
+``AlgorithmSpec.optimal_payments`` values replace them likewise: the action is the allocations
+only, and more critic updates per sample sharpen the critic instead of letting the actor exploit
+its errors along the slack entries (`OFF_POLICY_OPTIMAL_PAYMENTS`).
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ OFF_POLICY_OPTIMAL_PAYMENTS: dict[str, Any] = {"updates_per_step": 8, "lr_schedu
 ALGORITHMS: dict[str, AlgorithmSpec] = {
     spec.name: spec for spec in (
         AlgorithmSpec("edmsac", edmsac.EDMSACHparams, edmsac.EDMSACAgent, edmsac.PAPER,
-                      "diffusion SAC with dynamic structured pruning (EDMSAC)", dmsac.EXACT_REWARD),
+                      "diffusion SAC with dynamic structured pruning (EDMSAC)", edmsac.EXACT_REWARD),
         AlgorithmSpec("dmsac", dmsac.DMSACHparams, dmsac.DMSACAgent, dmsac.PAPER, "diffusion SAC (DMSAC)",
                       dmsac.EXACT_REWARD),
         AlgorithmSpec("dmddpg", dmddpg.DMDDPGHparams, dmddpg.DMDDPGAgent, dmddpg.PAPER, "diffusion DDPG"),
