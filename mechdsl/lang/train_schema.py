@@ -25,7 +25,7 @@ RUN_SETTINGS: dict[str, tuple[type, float | None, float | None, str]] = {
 # Value ranges checked for the hyperparameters that have natural bounds.
 HYPERPARAMETER_RANGES: dict[str, tuple[float | None, float | None]] = {
     "actor_lr": (0, 1), "critic_lr": (0, 1), "gamma": (0, 1), "tau": (0, 1),
-    "prune_rate": (0, 0.99), "denoise_steps": (1, 100), "batch_size": (1, None),
+    "prune_rate": (0, 0.99), "prune_span": (0, 1), "denoise_steps": (1, 100), "batch_size": (1, None),
     "buffer_size": (1, None), "collect_batch": (1, None), "warmup_steps": (0, None),
     "actor_every": (1, None), "violation_weight": (0, None), "lr_final": (0, 1),
 }
