@@ -87,7 +87,7 @@ class EDMSACAgent(DMSACAgent):
 # hidden layer within the first 6 of the spec's 188 steps, by the importances (eq. 57) of a barely
 # trained actor: EDMSAC trained the (256, 256) that was left from the start and stopped 0.0017
 # below DMSAC, the same learner unpruned (3 seeds, two_period.mech, K = 5). Here the cubic rate
-# (eq. 18) reaches w after half of the run's updates (4,512 of 9,024 at the spec's 188 steps), the
+# (eq. 18) reaches w after half of the run's updates (4,500 of 9,024 at the spec's 188 steps), the
 # rows it keeps are fine-tuned in the second half (gradual pruning of a trained network, Zhu &
 # Gupta 2017), and it deploys (384, 384). K = 5, 48,000 states, 1000 held-out states, seeds
 # 0 / 1 / 2: (512, 512), Delta = 10: 0.9888 / 0.9911 / 0.9898; (512, 512), half the run: 0.9904 /
