@@ -6,11 +6,14 @@ its preconditions fail."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
 from scipy.optimize import linprog
 
+from mechdsl.runtime import compiled_pivots
 from mechdsl.runtime.dual_simplex import solve_dual_simplex, solve_payment_lps
 from mechdsl.runtime.linear_program import _opposite_rows
 from mechdsl.runtime.sparse_rows import SparseRows, row_forms
@@ -37,14 +40,25 @@ def _highs(w, A, c):
     return -result.fun
 
 
-@pytest.mark.slow  # ~10 s, 8 of them HiGHS's
-def test_equals_highs_on_1000_random_k5_lps():
-    """The fast path itself (no fallback): values equal HiGHS's to 1e-6 relative, infeasible LPs
-    are refused, and the multipliers are a KKT certificate (z >= 0, w + A^T z = 0, z o (A y + c) = 0)."""
+@functools.lru_cache(maxsize=1)
+def _thousand_lps():
+    """1,000 random K = 5 LPs and HiGHS's value of each (None: infeasible)."""
     w, A, c = two_period_lps(1000, seed=0, monotone=0.95)
+    return w, A, c, [_highs(w[b].numpy(), A[b].numpy(), c[b].numpy()) for b in range(1000)]
+
+
+@pytest.mark.slow  # ~10 s, 8 of them HiGHS's (once for both pivot paths)
+@pytest.mark.parametrize("pivots", ["compiled", "torch"])
+def test_equals_highs_on_1000_random_k5_lps(monkeypatch, pivots):
+    """The fast path itself (no fallback), with its compiled pivots (the CPU's) and its batched
+    torch pivots (other devices'): values equal HiGHS's to 1e-6 relative, infeasible LPs are
+    refused, and the multipliers are a KKT certificate (z >= 0, w + A^T z = 0, z o (A y + c) = 0)."""
+    if pivots == "compiled" and not compiled_pivots.AVAILABLE:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(compiled_pivots, "AVAILABLE", pivots == "compiled")
+    w, A, c, expected = _thousand_lps()
     assert A.shape == (1000, 180, 30)
     fast = solve_dual_simplex(w, A, c)
-    expected = [_highs(w[b].numpy(), A[b].numpy(), c[b].numpy()) for b in range(1000)]
     feasible = torch.tensor([e is not None for e in expected])
     assert 700 <= int(feasible.sum()) < 1000  # both kinds are exercised
     assert not bool(fast.solved[~feasible].any())

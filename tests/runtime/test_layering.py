@@ -1,6 +1,7 @@
 """`mechdsl.runtime` is what generated packages import at run time: it depends on torch,
-NumPy, the standard library, itself, and SciPy's HiGHS (the payment LPs' fallback, imported
-only when the interior-point method stalls) only (never on mechdsl's compiler stages)."""
+NumPy, the standard library, itself, SciPy's HiGHS (the payment LPs' fallback, imported
+only when the interior-point method stalls) and numba (the payment LPs' compiled pivots on the
+CPU) only (never on mechdsl's compiler stages)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import mechdsl.runtime
 
-ALLOWED = {"torch", "numpy", "scipy.optimize", "mechdsl.runtime", "mechdsl.errors", "__future__"}
+ALLOWED = {"torch", "numpy", "numba", "scipy.optimize", "mechdsl.runtime", "mechdsl.errors", "__future__"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -23,7 +24,7 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_runtime_imports_only_torch_numpy_and_itself():
+def test_runtime_imports_only_torch_numpy_numba_and_itself():
     folder = Path(mechdsl.runtime.__file__).parent
     modules = sorted(folder.glob("*.py"))
     assert len(modules) >= 8

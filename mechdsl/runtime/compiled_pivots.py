@@ -1,0 +1,142 @@
+"""The dual simplex's pivots (`mechdsl.runtime.dual_simplex`), compiled for the CPU: one LP at a
+time, in a loop over the batch, instead of every LP at once in torch kernels.
+
+The batched pivot of `dual_simplex._Pivoting` is some 50 torch kernels; at 256 payment LPs of
+specs/two_period.mech at K = 5 (n = 30 payments, 180 rows, 500 entries on the shared pattern)
+each costs a few microseconds of dispatch for a few microseconds of arithmetic, so the pivots
+(28 per LP on average, 63 at most, each pivot call running until the slowest LP of the batch is
+done) were two thirds of the solve. Here one LP's pivots run back to back in compiled code
+(numba), its A_B^{-1} (n x n) in the cache, the same rule as the batched pivot:
+
+    r = argmin_r s_r / |A_r|,   s = A y + c  (the most violated normalised row; done when
+                                              s_r / |A_r| >= level, the LP's feasibility level)
+    u = A_B^{-T} a_r / |A_r|,   ratio test over u_i > PIVOT_SIZE max |u|:
+    bound = min_i (z_i + HARRIS (1 + max z)) / u_i   (Harris's first pass),
+    i = argmax { u_i : z_i / u_i <= bound }          (the largest pivot among the near-ties; no
+                                                      u_i > 0: a dual ray, the LP is infeasible)
+    y <- y - A_B^{-1} e_i s_r / u_i,
+    A_B^{-1} <- A_B^{-1} - A_B^{-1} e_i (u - e_i)^T / u_i   (Sherman-Morrison, row i of A_B := a_r)
+    z <- max(z - z_i u / u_i, 0),  z_i <- z_i / u_i,  B_i <- r
+
+(u unscaled in the updates). The caller's refinement and certificate are the batched ones, so
+an LP's answer is judged exactly as before. Where numba is not installed, or the tensors live on
+another device, `dual_simplex` pivots in torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is a dependency; torch pivots where it is missing
+    numba = None
+
+AVAILABLE = numba is not None
+
+
+def _pivot_loop(row_start, columns, values, c, norm, level, y, z, inverse, basis, done, infeasible,
+                pivots, pivot_size, harris):
+    """Pivots every LP b with done[b] False until its most violated normalised row is met
+    (done), a dual ray shows it infeasible (done and infeasible), or `pivots` rounds are spent
+    (left not done; as the batched loop, a round finds the LP done or pivots once, so an LP that
+    needs k pivots is done in round k + 1). The rows are the shared pattern's (row r: entries row_start[r] ..
+    row_start[r + 1] - 1, columns `columns`), values (B, P) and c (B, m) scaled by the rows'
+    norms norm (B, m); y, z (B, n), inverse (B, n, n) and basis (B, n) are updated in place.
+    Returns the pivots each LP took (B,)."""
+    B, n = y.shape
+    m = c.shape[1]
+    taken = np.zeros(B, np.int64)
+    u = np.empty(n)
+    candidate = np.empty(n)
+    column = np.empty(n)
+    change = np.empty(n)
+    for b in range(B):
+        if done[b]:
+            continue
+        for _ in range(pivots):
+            # the most violated normalised row (the first among ties, as torch's min)
+            worst = np.inf
+            entering = 0
+            for r in range(m):
+                slack = c[b, r]
+                for p in range(row_start[r], row_start[r + 1]):
+                    slack += values[b, p] * y[b, columns[p]]
+                if slack < worst:
+                    worst = slack
+                    entering = r
+            if worst >= level[b]:
+                done[b] = True
+                break
+            # u' = a_r^T A_B^{-1} / s_r
+            for j in range(n):
+                u[j] = 0.0
+            for p in range(row_start[entering], row_start[entering + 1]):
+                v = columns[p]
+                a = values[b, p]
+                for j in range(n):
+                    u[j] += a * inverse[b, v, j]
+            largest = 0.0
+            z_max = -np.inf
+            for j in range(n):
+                largest = max(largest, abs(u[j]))
+                z_max = max(z_max, z[b, j])
+            threshold = pivot_size * largest
+            bound = np.inf
+            for j in range(n):
+                candidate[j] = u[j] if u[j] > threshold else 0.0
+                if candidate[j] > 0.0:
+                    bound = min(bound, (z[b, j] + harris * (1.0 + z_max)) / candidate[j])
+            if bound == np.inf:  # a dual ray: no u_i > 0, (P) is infeasible
+                infeasible[b] = True
+                done[b] = True
+                break
+            i = 0
+            best = 0.0
+            for j in range(n):
+                if candidate[j] > 0.0 and z[b, j] / candidate[j] <= bound and candidate[j] > best:
+                    best = candidate[j]
+                    i = j
+            gain = 1.0 / u[i]                      # 1 / u'_i
+            unscaled = gain / norm[b, entering]    # 1 / u_i
+            for v in range(n):
+                column[v] = inverse[b, v, i]
+            step = worst * gain
+            for v in range(n):
+                y[b, v] -= column[v] * step
+            for j in range(n):
+                change[j] = u[j] * gain
+            change[i] -= unscaled
+            for v in range(n):
+                if column[v] != 0.0:
+                    for j in range(n):
+                        inverse[b, v, j] -= column[v] * change[j]
+            z_i = z[b, i]
+            for j in range(n):
+                z[b, j] = max(z[b, j] - z_i * gain * u[j], 0.0)
+            z[b, i] = z_i * unscaled
+            basis[b, i] = entering
+            taken[b] += 1
+    return taken
+
+
+if AVAILABLE:
+    _compiled_loop = numba.njit(cache=True, nogil=True, error_model="numpy")(_pivot_loop)
+
+
+def pivot_lps(row_start: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, c: torch.Tensor,
+              norm: torch.Tensor, level: torch.Tensor, y: torch.Tensor, z: torch.Tensor, inverse: torch.Tensor,
+              basis: torch.Tensor, done: torch.Tensor, infeasible: torch.Tensor, pivots: int,
+              pivot_size: float, harris: float) -> torch.Tensor:
+    """`_pivot_loop` (compiled) on CPU tensors: values (P, B), c and norm (m, B) batch last as the
+    dual simplex keeps them (transposed here, a copy of the pattern's size); y, z, inverse,
+    basis, done and infeasible batch first, updated in place. Returns the pivots per LP (B,)."""
+    arrays = [t.numpy() for t in (y, z, inverse, basis, done, infeasible)]
+    taken = _compiled_loop(row_start.numpy(), columns.numpy(), values.t().contiguous().numpy(),
+                           c.t().contiguous().numpy(), norm.t().contiguous().numpy(), level.numpy(),
+                           *arrays, pivots, pivot_size, harris)
+    return torch.from_numpy(taken)
+
+
+__all__ = ["AVAILABLE", "pivot_lps"]
