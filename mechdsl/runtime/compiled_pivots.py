@@ -121,8 +121,80 @@ def _pivot_loop(row_start, columns, values, c, norm, level, y, z, inverse, basis
     return taken
 
 
+def _least_point_loop(row_start, columns, values, c, owner, monotone, floor, own, feasible, t, parent, converged):
+    """`dual_simplex.least_monotone_point` per LP b: t[b] from the floors (t_v = max -c_r / A_rv
+    over the floors r of v, 0 without one), then Jacobi rounds of its fixpoint (1), every payment
+    raised at once to max_r -(c_r + sum_{u != v} A_ru t_u) / A_rv over its monotone rows r where
+    that exceeds it by more than FEASIBLE (1 + max |c|) (`feasible`), until a round raises none
+    (converged) or n + 1 rounds; parent[b, v] is the row that last raised v (the first among
+    ties). t, parent and converged are written in place."""
+    B, n = t.shape
+    m = c.shape[1]
+    best = np.empty(n)
+    row = np.empty(n, np.int64)
+    for b in range(B):
+        tolerance = 0.0
+        for r in range(m):
+            tolerance = max(tolerance, abs(c[b, r]))
+        tolerance = feasible * (1.0 + tolerance)
+        for v in range(n):
+            best[v] = -np.inf
+            row[v] = 0
+        for r in range(m):
+            if floor[b, r]:
+                v = owner[b, r]
+                candidate = -(c[b, r] / own[b, r])
+                if candidate > best[v]:
+                    best[v] = candidate
+                    row[v] = r
+        for v in range(n):
+            t[b, v] = best[v] if best[v] > -np.inf else 0.0
+            parent[b, v] = row[v]
+        converged[b] = False
+        for _ in range(n + 1):
+            for v in range(n):
+                best[v] = -np.inf
+            for r in range(m):
+                if monotone[b, r]:
+                    v = owner[b, r]
+                    scale = own[b, r]
+                    total = c[b, r] / scale
+                    for p in range(row_start[r], row_start[r + 1]):
+                        total += values[b, p] / scale * t[b, columns[p]]
+                    candidate = t[b, v] - total
+                    if candidate > best[v]:
+                        best[v] = candidate
+                        row[v] = r
+            raised = False
+            for v in range(n):
+                if best[v] > t[b, v] + tolerance:
+                    raised = True
+            if not raised:
+                converged[b] = True
+                break
+            for v in range(n):
+                if best[v] > t[b, v] + tolerance:
+                    t[b, v] = best[v]
+                    parent[b, v] = row[v]
+
+
 if AVAILABLE:
     _compiled_loop = numba.njit(cache=True, nogil=True, error_model="numpy")(_pivot_loop)
+    _compiled_least_point = numba.njit(cache=True, nogil=True, error_model="numpy")(_least_point_loop)
+
+
+def least_point(row_start: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, c: torch.Tensor,
+                forms, n: int, feasible: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(t (n, B), parent (n, B), converged (B,)) of `_least_point_loop` (compiled) for n payments,
+    the pattern's values (P, B), constants c (m, B) and the rows' forms (`sparse_rows.RowForms`, (m, B) each),
+    batch last as `dual_simplex.least_monotone_point` takes and returns them."""
+    B = c.shape[1]
+    t = np.zeros((B, n))
+    parent = np.zeros((B, n), np.int64)
+    converged = np.zeros(B, np.bool_)
+    batch_first = [x.t().contiguous().numpy() for x in (values, c, forms.owner, forms.monotone, forms.floor, forms.own)]
+    _compiled_least_point(row_start.numpy(), columns.numpy(), *batch_first, feasible, t, parent, converged)
+    return torch.from_numpy(t).t(), torch.from_numpy(parent).t(), torch.from_numpy(converged)
 
 
 def pivot_lps(row_start: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, c: torch.Tensor,
@@ -139,4 +211,4 @@ def pivot_lps(row_start: torch.Tensor, columns: torch.Tensor, values: torch.Tens
     return torch.from_numpy(taken)
 
 
-__all__ = ["AVAILABLE", "pivot_lps"]
+__all__ = ["AVAILABLE", "least_point", "pivot_lps"]

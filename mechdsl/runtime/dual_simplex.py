@@ -289,15 +289,26 @@ class _Pivoting:
         return self.full
 
 
+def _compiled(tensor: torch.Tensor) -> bool:
+    """Whether the LPs of `tensor`'s device and dtype run compiled (`compiled_pivots`): float64 on
+    the CPU where numba is installed."""
+    return compiled_pivots.AVAILABLE and tensor.device.type == "cpu" and tensor.dtype == torch.float64
+
+
+def _least_point(rows: SparseRows, forms: RowForms, c: torch.Tensor):
+    """`least_monotone_point`, compiled per LP where `_compiled`."""
+    if _compiled(c):
+        return compiled_pivots.least_point(rows.row_start, rows.columns, rows.values, c, forms, rows.n, FEASIBLE)
+    return least_monotone_point(rows, forms, c)
+
+
 def _pivoted(rows: SparseRows, values, c, norm, level, y, z, inverse, basis, done, infeasible, pivots: int):
     """(y, z, inverse, basis, done, infeasible) after at most `pivots` rounds of pivots (the
     module docstring's rule) of every LP not done: compiled, one LP at a time, on the CPU where
     numba is installed (`compiled_pivots`), else batched in torch (`_Pivoting`); the same rule,
     so the same pivots up to the order of floating-point sums."""
-    if compiled_pivots.AVAILABLE and y.device.type == "cpu" and y.dtype == torch.float64:
-        row_start = torch.cumsum(torch.bincount(rows.rows, minlength=rows.m), 0)
-        row_start = torch.cat([row_start.new_zeros(1), row_start])
-        compiled_pivots.pivot_lps(row_start, rows.columns, values, c, norm, level, y, z, inverse, basis, done,
+    if _compiled(y):
+        compiled_pivots.pivot_lps(rows.row_start, rows.columns, values, c, norm, level, y, z, inverse, basis, done,
                                   infeasible, pivots, PIVOT_SIZE, HARRIS)
         return y, z, inverse, basis, done, infeasible
     state = _Pivoting(rows, values, c, norm, level, y, z, inverse, basis, done, infeasible)
@@ -339,7 +350,7 @@ def _solve_dual_simplex(w, A, c, loose, pivots) -> LinearSolution:
     floored = torch.zeros(n + 1, B, dtype=torch.bool, device=A.device).scatter_(
         0, torch.where(forms.floor, forms.owner, n), True)[:n].all(0)
     eligible = floored & (w <= 0).all(-1) & torch.isfinite(rows.values).all(0) & torch.isfinite(c).all(-1)
-    _, parent, converged = least_monotone_point(rows, forms, c_rows)
+    _, parent, converged = _least_point(rows, forms, c_rows)
     eligible = eligible & converged  # else a cycle of rising payments: infeasible, or slow to converge (left to others)
     basis = parent.t().contiguous()
     inverse, tree = _tree_inverse(rows, forms, basis, eligible)

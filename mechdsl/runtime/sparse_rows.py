@@ -54,6 +54,7 @@ class SparseRows:
         # row r's entries as (width, m) tables of pattern indices (P: a zero entry appended by the
         # caller) and columns, for `row_of`
         lengths = torch.bincount(self.rows, minlength=self.m)
+        self.row_start = torch.cat([lengths.new_zeros(1), torch.cumsum(lengths, 0)])  # row r: entries row_start[r]..[r + 1]
         offset = torch.arange(int(lengths.max()) if self.rows.numel() else 0, device=A.device).unsqueeze(1)
         present = offset < lengths
         self.entry_table = torch.where(present, torch.cumsum(lengths, 0) - lengths + offset, self.rows.numel())
