@@ -60,3 +60,26 @@ def test_infeasible_lps_are_refused_by_a_dual_ray(monkeypatch):
     refused = ~compiled.solved
     assert torch.equal(refused, ~batched.solved)
     assert 0 < int(refused.sum()) < 40
+
+
+def test_compiled_least_point_equals_the_batched_fixpoint():
+    """The start: the least point of the monotone rows (1) per LP equals the batched fixpoint to
+    its tolerance and picks tight rows as parents (the row that
+    raised each payment holds it: A_r t + c_r = 0 on every LP that converged); both give up on
+    the same LPs (a cycle of rising payments)."""
+    from mechdsl.runtime.dual_simplex import FEASIBLE, least_monotone_point
+    from mechdsl.runtime.sparse_rows import SparseRows, row_forms
+
+    w, A, c = two_period_lps(150, seed=6, monotone=0.6)
+    rows = SparseRows(A)
+    forms = row_forms(rows)
+    c_rows = c.t().contiguous()
+    t, parent, converged = compiled_pivots.least_point(rows.row_start, rows.columns, rows.values, c_rows, forms,
+                                                        rows.n, FEASIBLE)
+    expected_t, _, expected_converged = least_monotone_point(rows, forms, c_rows)
+    assert torch.equal(converged, expected_converged)
+    assert 0 < int(converged.sum()) < 150  # unsorted allocations: some IC cycles keep raising payments
+    scale = 1e-8 * (1.0 + float(c.abs().max()))
+    assert float((t - expected_t)[:, converged].abs().max()) <= scale
+    slack = (A @ t.t().unsqueeze(-1)).squeeze(-1) + c                         # (B, m)
+    assert float(slack.gather(1, parent.t())[converged].abs().max()) <= scale
