@@ -42,12 +42,14 @@ allocations settle: of 9,931 repair LPs of an EDMSAC run at K = 5 (every 40th ba
 default preset, about 120 LPs each), 9,809 had distinct optimal bases, and the previous
 recorded batch's most frequent basis was dual feasible for 209 of 9,890 LPs and optimal for 1.
 
-Pivots: on the CPU one LP at a time in compiled code (`compiled_pivots`, numba), everywhere else
-batched in torch (`_Pivoting`), by the same rule. Measured at 256 LPs of that env on one CPU
-thread, quiet machine: the pivots take 7 ms compiled against 27 ms batched, the solve 18 ms
-against 40 ms (and 190 ms for `solve_linear_reliably`). Cost of the batched pivots, at 256 LPs
-of that env on one CPU thread (0.063 s against 0.34 s for `solve_linear_reliably` on uniform
-actions, 5.4x; 0.065 s against 2.3 s on corners; load 4.5): the pivots and
+Pivots and least point: on the CPU one LP at a time in compiled code (`compiled_pivots`, numba),
+everywhere else batched in torch (`_Pivoting`, `least_monotone_point`), by the same rules.
+Measured at 256 LPs of that env on one CPU thread (benchmarks/results/payment_lp.md): the solve
+takes 0.016 s compiled and 0.041 s batched against 0.22 s for `solve_linear_reliably` on
+uniform actions (14x), 0.017 s and 0.046 s against 1.5 s on corners (87x); the compiled pivots
+are about 7 ms of it, the least point 1 ms, the pattern, row forms, tree inverse, refinement and
+certificate (torch) the rest. Cost of the batched pivots (measured before the compiled ones, at
+load 4.5: 0.063 s against 0.34 s on uniform actions): the pivots and
 the compaction of the working set about two thirds, a pivot costing about 0.8 ms at 256 LPs
 (memory-bound: every row's slack on the pattern, the entering row times A_B^{-1}, its rank-one
 update) and 0.17 ms at one (some 50 kernels); the start (pattern, row forms, opposite rows, the
