@@ -2,6 +2,7 @@
 the registry validates hyperparameters the way a spec's ``train`` block needs."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,19 @@ def test_actor_q_mean_is_the_twin_average_and_unknown_is_refused():
     assert torch.equal(critic.actor_value(obs, action, "min"), torch.minimum(q1, q2))
     with pytest.raises(ValueError, match="aggregate"):
         critic.actor_value(obs, action, "max")
+
+
+def test_cgdm_confidence_weighs_the_denoising_error_per_action_entry(monkeypatch):
+    """Eq. (34) per entry: w_a = exp(-kappa L_BC / d), so the weight does not fall with the
+    action's size d (L_BC sums over the d entries); the update reports its batch mean."""
+    from mechdsl.rl.buffer import Transition
+
+    env = ScreeningContractEnv()
+    agent = train(env, "cgdm", steps=2, seed=0, eval_every=2, log="none",
+                  hparams={**OFF_POLICY, "warmup_steps": 0, "confidence_sensitivity": 3.0}).agent
+    monkeypatch.setattr(agent.diffusion, "noise_prediction_loss",
+                        lambda obs, action, generator=None: torch.full((obs.shape[0],), 2.0 * action.shape[-1]))
+    obs = torch.rand(8, env.state_dim, generator=torch.Generator().manual_seed(0))
+    batch = Transition(obs, obs, torch.zeros(8, env.action_dim), torch.zeros(8), obs, obs, torch.zeros(8))
+    metrics = agent.update(batch, step=0, generator=torch.Generator().manual_seed(1), env=env)
+    assert metrics["confidence"] == pytest.approx(math.exp(-3.0 * 2.0))

@@ -6,8 +6,12 @@ Actor: the reverse chain with a tanh-bounded noise estimate (eqs. 31-32) and the
 Denoising consistency (eq. 33), per sample (S, A):
     L_BC(theta; S, A) = E_{k ~ U{1..K}, eps} ||eps_theta(A_k, k, S) - eps||^2,
     A_k = sqrt(alpha_bar_k) A + sqrt(1 - alpha_bar_k) eps  (eq. 26).
-Confidence (eq. 34): w_a(S, A) = exp(-kappa L_BC(theta; S, A)), evaluated at A = pi_theta(S)
-    and treated as a weight (no gradient through w_a; the paper leaves this open).
+Confidence (eq. 34): w_a(S, A) = exp(-kappa L_BC(theta; S, A) / d), evaluated at A = pi_theta(S)
+    and treated as a weight (no gradient through w_a; the paper leaves this open). The printed
+    (34) has no 1 / d; but L_BC sums over the action's d entries, so with a fixed kappa the weight
+    falls as exp(-d): on two_period.mech at K = 5 (d = 30) it silenced the critic's gradient
+    (CGDM 0.7258 of the optimum against 0.9155 without the weight, 3 seeds), while d = 6 at K = 2
+    left it 0.9747. Per entry, kappa = 1 gave 0.916 at K = 5 (docs/rl.md).
 Actor objective (eq. 35): max E_S[w_a(S, pi(S)) Q(S, pi(S))] - rho E_{(S,A)~D}[L_BC(theta; S, A)],
     i.e. L_a = -E[w_a Q] + rho E[L_BC] (eq. 36; the printed gradient drops rho), step (37).
     Q = min(Q_1, Q_2). Plus the boundary penalty c_b E[excess] of the straight-through clips (dmsac).
@@ -49,7 +53,7 @@ from mechdsl.rl.networks import TwinCritic, frozen_copy, init_from_generator, so
 @dataclass(frozen=True)
 class CGDMHparams(DiffusionPolicyHparams):
     denoise_steps: int = 5          # K (CGDM Table)
-    confidence_sensitivity: float = 1.0   # kappa in eq. (34)
+    confidence_sensitivity: float = 1.0   # kappa in eq. (34), per action entry (w_a = exp(-kappa L_BC / d))
     consistency_weight: float = 0.05      # rho in eq. (35)
     exploration_noise: float = 0.1
     confidence: bool = True               # False: w_a = 1 (ablation "CGDM w.o. Con")
@@ -92,8 +96,9 @@ class CGDMAgent(Agent):
         action, excess = self.diffusion.sample_with_excess(batch.obs, generator, start_scale=hp.inference_start_scale)
         if hp.confidence:
             with torch.no_grad():
-                confidence = torch.exp(-hp.confidence_sensitivity *
-                                       self.diffusion.noise_prediction_loss(batch.obs, action.detach(), generator))
+                per_entry = hp.confidence_sensitivity / action.shape[-1]  # kappa / d: L_BC sums over d entries
+                confidence = torch.exp(-per_entry * self.diffusion.noise_prediction_loss(batch.obs, action.detach(),
+                                                                                           generator))
         else:
             confidence = torch.ones(batch.obs.shape[0], device=batch.obs.device, dtype=batch.obs.dtype)
         actor_loss = ((hp.boundary_penalty * excess - confidence * self.critic.actor_value(batch.obs, action, "min")).mean()
