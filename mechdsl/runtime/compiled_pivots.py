@@ -1,5 +1,6 @@
-"""The dual simplex's pivots (`mechdsl.runtime.dual_simplex`), compiled for the CPU: one LP at a
-time, in a loop over the batch, instead of every LP at once in torch kernels.
+"""The dual simplex's pivots and its start's least point (`mechdsl.runtime.dual_simplex`),
+compiled for the CPU: one LP at a time, in a loop over the batch, instead of every LP at once in
+torch kernels.
 
 The batched pivot of `dual_simplex._Pivoting` is some 50 torch kernels; at 256 payment LPs of
 specs/two_period.mech at K = 5 (n = 30 payments, 180 rows, 500 entries on the shared pattern)
@@ -43,11 +44,9 @@ def _pivot_loop(row_start, columns, values, c, norm, level, y, z, inverse, basis
     (left not done; as the batched loop, a round finds the LP done or pivots once, so an LP that
     needs k pivots is done in round k + 1). The rows are the shared pattern's (row r: entries row_start[r] ..
     row_start[r + 1] - 1, columns `columns`), values (B, P) and c (B, m) scaled by the rows'
-    norms norm (B, m); y, z (B, n), inverse (B, n, n) and basis (B, n) are updated in place.
-    Returns the pivots each LP took (B,)."""
+    norms norm (B, m); y, z (B, n), inverse (B, n, n) and basis (B, n) are updated in place."""
     B, n = y.shape
     m = c.shape[1]
-    taken = np.zeros(B, np.int64)
     u = np.empty(n)
     candidate = np.empty(n)
     column = np.empty(n)
@@ -117,8 +116,6 @@ def _pivot_loop(row_start, columns, values, c, norm, level, y, z, inverse, basis
                 z[b, j] = max(z[b, j] - z_i * gain * u[j], 0.0)
             z[b, i] = z_i * unscaled
             basis[b, i] = entering
-            taken[b] += 1
-    return taken
 
 
 def _least_point_loop(row_start, columns, values, c, owner, monotone, floor, own, feasible, t, parent, converged):
@@ -200,15 +197,14 @@ def least_point(row_start: torch.Tensor, columns: torch.Tensor, values: torch.Te
 def pivot_lps(row_start: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, c: torch.Tensor,
               norm: torch.Tensor, level: torch.Tensor, y: torch.Tensor, z: torch.Tensor, inverse: torch.Tensor,
               basis: torch.Tensor, done: torch.Tensor, infeasible: torch.Tensor, pivots: int,
-              pivot_size: float, harris: float) -> torch.Tensor:
+              pivot_size: float, harris: float) -> None:
     """`_pivot_loop` (compiled) on CPU tensors: values (P, B), c and norm (m, B) batch last as the
     dual simplex keeps them (transposed here, a copy of the pattern's size); y, z, inverse,
-    basis, done and infeasible batch first, updated in place. Returns the pivots per LP (B,)."""
+    basis, done and infeasible batch first, updated in place."""
     arrays = [t.numpy() for t in (y, z, inverse, basis, done, infeasible)]
-    taken = _compiled_loop(row_start.numpy(), columns.numpy(), values.t().contiguous().numpy(),
-                           c.t().contiguous().numpy(), norm.t().contiguous().numpy(), level.numpy(),
-                           *arrays, pivots, pivot_size, harris)
-    return torch.from_numpy(taken)
+    _compiled_loop(row_start.numpy(), columns.numpy(), values.t().contiguous().numpy(),
+                   c.t().contiguous().numpy(), norm.t().contiguous().numpy(), level.numpy(),
+                   *arrays, pivots, pivot_size, harris)
 
 
 __all__ = ["AVAILABLE", "least_point", "pivot_lps"]
